@@ -1,0 +1,71 @@
+"""auditkit: audit trained machine-learning models for bias, explainability and privacy.
+
+The audit writes a model card (HTML for stakeholders, JSON for pipelines, Markdown for model
+hubs). Importing auditkit is cheap: Lightning, Captum and Fairlearn load only when used.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._api import audit as audit
+from ._api import audit_predictions as audit_predictions
+from ._version import __version__ as __version__
+from .exceptions import AuditkitError as AuditkitError
+from .report._json import load_result as load_result
+from .report._json import to_json as to_json
+from .report._model import AuditResult as AuditResult
+
+if TYPE_CHECKING:  # the heavier names load on first use (PEP 562)
+    from .checkpoint import LoadedModel as LoadedModel
+    from .checkpoint import load_checkpoint as load_checkpoint
+    from .explain import Explanation as Explanation
+    from .explain import explain as explain
+    from .policy import Policy as Policy
+    from .policy import check as check
+    from .report import render_html as render_html
+    from .report import render_markdown as render_markdown
+    from .training import train as train
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {
+    "load_checkpoint": "checkpoint",
+    "LoadedModel": "checkpoint",
+    "train": "training",
+    "Policy": "policy",
+    "check": "policy",
+    "render_html": "report",
+    "render_markdown": "report",
+    "explain": "explain",
+    "Explanation": "explain",
+}
+
+__all__ = [
+    "AuditResult",
+    "AuditkitError",
+    "Explanation",
+    "LoadedModel",
+    "Policy",
+    "__version__",
+    "audit",
+    "audit_predictions",
+    "check",
+    "explain",
+    "load_checkpoint",
+    "load_result",
+    "render_html",
+    "render_markdown",
+    "to_json",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'auditkit' has no attribute {name!r}")

@@ -1,0 +1,638 @@
+"""The orchestrator: validate inputs, wrap the model, build the context, run sections."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._validation import (
+    PARAM_MSG,
+    check_columns,
+    check_float_open,
+    check_int,
+    check_no_missing,
+    check_probabilities,
+    check_same_length,
+    seed_int,
+    to_1d,
+)
+from ._version import __version__
+from .audit._context import (
+    SECTION_ORDER,
+    SECTIONS,
+    AuditConfig,
+    AuditContext,
+    Predictions,
+    TrainData,
+    predict_from_proba,
+)
+from .data._schema import DatasetSchema
+from .exceptions import AuditkitError, DataValidationError, ParameterError, SectionError
+from .model import wrap
+from .report._model import SCHEMA_VERSION, AuditResult, SectionResult
+
+__all__ = ["audit", "audit_predictions"]
+
+
+# ----------------------------------------------------------------------------------- helpers
+def created_at() -> str:
+    """ISO 8601 UTC time of the run, from ``SOURCE_DATE_EPOCH`` when it is set."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and epoch.strip():
+        try:
+            t = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+        except ValueError as exc:
+            raise ParameterError(f"SOURCE_DATE_EPOCH must be an integer; got {epoch!r}.") from exc
+    else:
+        t = _dt.datetime.now(tz=_dt.timezone.utc).replace(microsecond=0)
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _label_strings(values: np.ndarray) -> list[str]:
+    return [str(v.item() if hasattr(v, "item") else v) for v in values]
+
+
+def encode_labels(
+    y: np.ndarray, classes: Sequence[Any] | None, *, name: str = "y"
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """Map labels to class indices.
+
+    Returns ``(codes, class_names, class_values)``. With ``classes`` given (the model's
+    ``classes_`` or the dataset's class names), every label must be one of them (matched by
+    value, then by string form); otherwise the sorted unique labels are the classes.
+    """
+    check_no_missing(y, name=name)
+    if classes is None:
+        try:
+            values = np.unique(y)
+        except TypeError as exc:
+            raise DataValidationError(
+                f"{name} mixes label types that cannot be sorted ({exc}); use one type."
+            ) from exc
+    else:
+        values = np.asarray(classes)
+    names = tuple(_label_strings(values))
+    lookup: dict[Any, int] = {}
+    for i, v in enumerate(values.tolist()):
+        lookup.setdefault(v, i)
+    for i, s in enumerate(names):
+        lookup.setdefault(s, i)
+    codes = np.empty(len(y), dtype=np.int64)
+    for j, v in enumerate(y.tolist() if hasattr(y, "tolist") else list(y)):
+        k = lookup.get(v)
+        if k is None:
+            k = lookup.get(str(v))
+        if k is None:
+            raise DataValidationError(
+                f"Label {v!r} in {name} (row {j}) is not one of the model's classes: "
+                f"{', '.join(names)}."
+            )
+        codes[j] = k
+    return codes, names, values
+
+
+def _pos_label(
+    names: tuple[str, ...], pos_label: Any, schema: DatasetSchema | None
+) -> int | None:
+    if len(names) > 2:
+        return None
+    if pos_label is None and schema is not None and schema.positive_class in names:
+        pos_label = schema.positive_class
+    if pos_label is None:
+        return len(names) - 1
+    if str(pos_label) not in names:
+        raise ParameterError(
+            PARAM_MSG.format(
+                param="pos_label", func="audit", expected=f"one of {list(names)}", got=pos_label
+            )
+        )
+    return names.index(str(pos_label))
+
+
+def resolve_sensitive(
+    sensitive_features: Any, X: Any, n: int, *, schema: DatasetSchema | None, where: str = "X"
+) -> Any:
+    """Return a DataFrame of sensitive columns (string values) aligned with the rows, or None.
+
+    Accepts column names of ``X`` (or of the dataset's derived columns), a Series, a DataFrame,
+    a dict of arrays, or a 1-d/2-d array (as Fairlearn does).
+    """
+    import pandas as pd
+
+    sf = sensitive_features
+    if sf is None:
+        if schema is not None and schema.sensitive and isinstance(X, pd.DataFrame):
+            present = [
+                c for c in schema.sensitive
+                if c in X.columns or any(d.name == c and d.source in X.columns
+                                         for d in schema.derived)
+            ]  # fmt: skip
+            return schema.sensitive_frame(X, present) if present else None
+        return None
+    if isinstance(sf, str) or (
+        isinstance(sf, (list, tuple)) and sf and all(isinstance(c, str) for c in sf)
+    ):
+        cols = [sf] if isinstance(sf, str) else list(sf)
+        if not isinstance(X, pd.DataFrame):
+            raise DataValidationError(
+                f"Sensitive features were named ({', '.join(map(repr, cols))}) but X is not a "
+                "DataFrame with columns; pass the values instead (a Series, array or DataFrame)."
+            )
+        derived = {d.name for d in schema.derived} if schema is not None else set()
+        plain = [c for c in cols if c not in derived]
+        check_columns(plain, list(X.columns), what="Sensitive column", where=where)
+        if derived & set(cols):
+            assert schema is not None
+            frame = schema.sensitive_frame(X, cols)
+        else:
+            frame = X[cols].copy()
+        frame.columns = cols
+    elif isinstance(sf, pd.Series):
+        frame = sf.to_frame(name=str(sf.name) if sf.name is not None else "sensitive_feature_0")
+    elif isinstance(sf, pd.DataFrame):
+        frame = sf.copy()
+        frame.columns = [str(c) for c in frame.columns]
+    elif isinstance(sf, Mapping):
+        frame = pd.DataFrame({str(k): to_1d(v, name=f"sensitive feature {k!r}")
+                              for k, v in sf.items()})
+    else:
+        arr = np.asarray(sf)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise DataValidationError(
+                f"sensitive_features must be 1-d or 2-d; got shape {arr.shape}."
+            )
+        frame = pd.DataFrame({f"sensitive_feature_{i}": arr[:, i] for i in range(arr.shape[1])})
+    if frame.shape[1] == 0:
+        return None
+    dup = frame.columns[frame.columns.duplicated()].tolist()
+    if dup:
+        raise DataValidationError(f"Sensitive feature {dup[0]!r} is given more than once.")
+    if len(frame) != n:
+        raise DataValidationError(
+            f"Sensitive features have {len(frame)} rows but the data has {n}."
+        )
+    out = {}
+    for c in frame.columns:
+        col = frame[c]
+        if col.isna().any():
+            i = int(np.flatnonzero(col.isna().to_numpy())[0])
+            raise DataValidationError(
+                f"Sensitive column {c!r} has {int(col.isna().sum())} missing value(s), the first "
+                f"at row {i}; fill them (for example with 'unknown') before auditing."
+            )
+        out[c] = np.asarray([str(v.item() if hasattr(v, "item") else v) for v in col.to_numpy()],
+                            dtype=object)
+    return pd.DataFrame(out)
+
+
+def data_fingerprint(*parts: Any) -> str:
+    """A stable sha256 of inputs (DataFrames, arrays, sequences of strings)."""
+    import pandas as pd
+
+    h = hashlib.sha256()
+    for p in parts:
+        if p is None:
+            h.update(b"none")
+        elif isinstance(p, pd.DataFrame):
+            h.update(",".join(map(str, p.columns)).encode())
+            h.update(pd.util.hash_pandas_object(p, index=False).to_numpy().tobytes())
+        elif isinstance(p, pd.Series):
+            h.update(pd.util.hash_pandas_object(p, index=False).to_numpy().tobytes())
+        else:
+            arr = np.asarray(p)
+            if arr.dtype == object:
+                h.update("\x1f".join(map(str, arr.ravel().tolist())).encode())
+            else:
+                h.update(str(arr.dtype).encode() + str(arr.shape).encode())
+                h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
+    from . import audit as _sections_pkg  # noqa: F401 - registers the sections
+
+    if sections is None:
+        return tuple(s for s in SECTION_ORDER if s in SECTIONS) + tuple(
+            s for s in SECTIONS.names() if s not in SECTION_ORDER
+        )
+    if isinstance(sections, str):
+        sections = [s.strip() for s in sections.split(",") if s.strip()]
+    names = list(dict.fromkeys(sections))
+    if not names:
+        raise ParameterError(
+            PARAM_MSG.format(param="sections", func=func, expected="a non-empty list",
+                             got=sections)
+        )
+    for s in names:
+        SECTIONS.get(s)
+    order = {s: i for i, s in enumerate(SECTION_ORDER)}
+    return tuple(sorted(names, key=lambda s: order.get(s, len(order))))
+
+
+def _config(
+    *, sections: tuple[str, ...], n_boot: int, ci_level: float, random_state: Any,
+    min_group_size: int, show_progress: bool, strict: bool, options: Mapping[str, Any] | None,
+    func: str,
+) -> AuditConfig:  # fmt: skip
+    return AuditConfig(
+        sections=sections,
+        n_boot=check_int(n_boot, param="n_boot", func=func, low=0),
+        ci_level=check_float_open(ci_level, param="ci_level", func=func, low=0.0, high=1.0),
+        random_state=seed_int(random_state, func=func),
+        min_group_size=check_int(min_group_size, param="min_group_size", func=func, low=1),
+        show_progress=bool(show_progress),
+        strict=bool(strict),
+        options=dict(options or {}),
+    )
+
+
+def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
+    """Run the configured sections in order; a failing section is reported, not fatal."""
+    from ._progress import progress
+
+    results = []
+    timings = bool(ctx.option("timings", False))
+    for name in progress(ctx.config.sections, enabled=ctx.config.show_progress, desc="audit"):
+        section = SECTIONS.get(name)
+        reason = ctx.missing(tuple(getattr(section, "requires", ())))
+        t0 = time.perf_counter()
+        if reason is not None:
+            res = SectionResult(name=name, status="skipped", reason=reason)
+        else:
+            try:
+                res = section.run(ctx)
+            except AuditkitError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken section must not stop the audit
+                if ctx.config.strict:
+                    raise SectionError(f"Section {name!r} failed: {exc}") from exc
+                res = SectionResult(
+                    name=name, status="failed", reason=f"{type(exc).__name__}: {exc}"
+                )
+        if timings:
+            res = SectionResult(**{**res.__dict__, "duration_s": time.perf_counter() - t0})
+        results.append(res)
+    return tuple(results)
+
+
+def _finish(
+    ctx: AuditContext, *, model_info: dict[str, Any], data_info: dict[str, Any],
+    policy: Any, card_info: Any,
+) -> AuditResult:  # fmt: skip
+    sections = run_sections(ctx)
+    cfg = ctx.config
+    run = {
+        "seed": cfg.random_state,
+        "n_boot": cfg.n_boot,
+        "ci_level": cfg.ci_level,
+        "sections": list(cfg.sections),
+        "min_group_size": cfg.min_group_size,
+        "command": ctx.option("command"),
+    }
+    info: dict[str, Any] = {}
+    if card_info is not None:
+        from .report._card_info import load_card_info  # type: ignore[import-not-found]
+
+        info = load_card_info(card_info)
+    result = AuditResult(
+        schema_version=SCHEMA_VERSION,
+        tool_version=__version__,
+        created_at=created_at(),
+        run=run,
+        model=model_info,
+        data=data_info,
+        sections=sections,
+        card_info=info,
+    )
+    if policy is not None:
+        from .policy import Policy, check
+
+        pol = policy if isinstance(policy, Policy) else Policy.from_toml(policy)
+        verdict = check(result, pol)
+        result = AuditResult(**{**result.__dict__, "policy": verdict.to_dict()})
+    return result
+
+
+# ------------------------------------------------------------------------------ entry points
+def audit(
+    model: Any,
+    X: Any = None,
+    y: Any = None,
+    *,
+    sensitive_features: Any = None,
+    sections: Sequence[str] | str | None = None,
+    train: tuple[Any, Any] | None = None,
+    policy: Any = None,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    random_state: Any = 0,
+    show_progress: bool = False,
+    pos_label: Any = None,
+    min_group_size: int = 30,
+    strict: bool = False,
+    card_info: Any = None,
+    options: Mapping[str, Any] | None = None,
+) -> AuditResult:
+    """Audit a trained model on evaluation data and return the result.
+
+    Parameters
+    ----------
+    model : LoadedModel, estimator, torch.nn.Module, callable or path
+        A checkpoint loaded with :func:`auditkit.load_checkpoint` (or its path), a fitted
+        scikit-learn estimator or pipeline, a torch module returning logits, or a callable
+        returning probabilities.
+    X : DataFrame, array-like, or sequence of str, default=None
+        Evaluation inputs. None for a reference checkpoint: its dataset's test split.
+    y : array-like of shape (n_samples,), default=None
+        True labels (values of the model's classes, or class indices).
+    sensitive_features : str, list of str, Series, DataFrame, dict or array, default=None
+        Column names of ``X`` or values aligned with it. For a reference checkpoint, defaults to
+        its dataset's declared sensitive columns.
+    sections : list of str, default=None
+        Sections to run (default: all registered, in the canonical order).
+    train : tuple (X_train, y_train), default=None
+        Training data (privacy and stability). For a reference checkpoint, defaults to its
+        dataset's training split.
+    policy : Policy or path, default=None
+        Thresholds checked against the result; the verdict is stored in ``result.policy``.
+    n_boot : int, default=1000
+        Bootstrap resamples for confidence intervals (0 disables intervals).
+    ci_level : float, default=0.95
+        Confidence level of the intervals.
+    random_state : int, Generator or None, default=0
+        Seed of every random step; same seed, same JSON.
+    show_progress : bool, default=False
+        Show progress bars on stderr.
+    pos_label : label, default=None
+        The favourable class of a binary task (default: the dataset's, else the last class).
+    min_group_size : int, default=30
+        Groups smaller than this are flagged ``too_small`` (never dropped).
+    strict : bool, default=False
+        Raise :class:`SectionError` when a section fails, instead of reporting it.
+    card_info : dict or path, default=None
+        Qualitative model-card fields (intended use, limitations...).
+    options : dict, default=None
+        Section options (for example ``{"cv": 5, "explain_rows": [0, 5]}``).
+
+    Returns
+    -------
+    AuditResult
+
+    Raises
+    ------
+    DataValidationError
+        When inputs are inconsistent; the message names the column, value or file.
+    """
+    func = "audit"
+    adapter = wrap(model)
+    schema = adapter.schema
+    ds_name = schema.name if schema is not None else None
+    extra_data: dict[str, Any] = {}
+    if X is None:
+        loaded = getattr(adapter, "loaded", None)
+        if loaded is None or schema is None:
+            raise ParameterError(
+                "X and y are required unless the model is a reference checkpoint "
+                "(which is then audited on its dataset's test split)."
+            )
+        from .data import load_dataset
+
+        ds = load_dataset(schema.name)
+        X, y = ds.test.X, ds.test.y
+        if train is None:
+            train = (ds.train.X, ds.train.y)
+        extra_data = {"split": "test", "dataset_sha256": ds.sha256}
+    if y is None:
+        raise ParameterError("y is required when X is given.")
+    y_arr = to_1d(y, name="y")
+    n = check_same_length(X=X, y=y_arr)
+    if n == 0:
+        raise DataValidationError("The evaluation data has no rows.")
+    classes = adapter.classes_
+    if classes is None and schema is not None:
+        classes = (
+            np.arange(schema.n_classes) if np.asarray(y_arr).dtype.kind in "iu"
+            else np.asarray(schema.class_names, dtype=object)
+        )
+    proba = adapter.predict_proba(X)
+    if len(proba) != n:
+        raise DataValidationError(f"The model returned {len(proba)} predictions for {n} rows.")
+    if classes is None:
+        uniq = np.unique(y_arr)
+        classes = (
+            uniq if len(uniq) == proba.shape[1]
+            else (np.arange(proba.shape[1]) if y_arr.dtype.kind in "iub" else None)
+        )
+        if classes is None:
+            raise DataValidationError(
+                f"The model returns {proba.shape[1]} probability columns but y has "
+                f"{len(uniq)} distinct labels; pass y as class indices 0..{proba.shape[1] - 1}."
+            )
+    codes, names, values = encode_labels(y_arr, classes, name="y")
+    if schema is not None and len(schema.class_names) == len(names) and adapter.kind in (
+        "checkpoint",
+    ):
+        names = tuple(schema.class_names)
+    if proba.shape[1] != len(names):
+        raise DataValidationError(
+            f"The model returns {proba.shape[1]} probability columns but has {len(names)} classes."
+        )
+    preds = Predictions(
+        y_true=codes,
+        y_pred=predict_from_proba(proba),
+        y_proba=proba,
+        classes=names,
+        pos_label=_pos_label(names, pos_label, schema),
+        has_scores=adapter.has_scores,
+    )
+    sens = resolve_sensitive(sensitive_features, X, n, schema=schema)
+    train_data = None
+    if train is not None:
+        if not (isinstance(train, (tuple, list)) and len(train) == 2):
+            raise ParameterError(
+                PARAM_MSG.format(param="train", func=func, expected="a tuple (X_train, y_train)",
+                                 got=type(train).__name__)
+            )
+        ytr = to_1d(train[1], name="y_train")
+        check_same_length(X_train=train[0], y_train=ytr)
+        tr_codes, _, _ = encode_labels(ytr, values, name="y_train")
+        tr_sens = None
+        if sens is not None:
+            try:
+                tr_sens = resolve_sensitive(
+                    list(sens.columns) if sensitive_features is None
+                    or isinstance(sensitive_features, (str, list, tuple))
+                    else None, train[0], len(ytr), schema=schema, where="X_train")
+            except (DataValidationError, ParameterError):
+                tr_sens = None
+        train_data = TrainData(X=train[0], y=tr_codes, sensitive=tr_sens)
+    cfg = _config(
+        sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
+        random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
+        strict=strict, options=options, func=func,
+    )  # fmt: skip
+    ctx = AuditContext(
+        config=cfg, predictions=preds, model=adapter, X=X, sensitive=sens, train=train_data,
+        schema=schema,
+    )  # fmt: skip
+    data_info = {
+        "name": ds_name or "user data",
+        "n_rows": n,
+        "sha256": data_fingerprint(X, y_arr),
+        "sensitive_features": list(sens.columns) if sens is not None else [],
+        "task": preds.task,
+        "classes": list(names),
+        "positive_class": names[preds.pos_label] if preds.pos_label is not None else None,
+        "modality": schema.modality if schema is not None else "tabular",
+        "n_train_rows": len(train_data.y) if train_data is not None else None,
+        **extra_data,
+    }
+    if schema is not None:
+        data_info["schema"] = schema.to_dict()
+    return _finish(ctx, model_info=adapter.describe(), data_info=data_info, policy=policy,
+                   card_info=card_info)
+
+
+def audit_predictions(
+    y_true: Any = None,
+    y_pred: Any = None,
+    *,
+    y_score: Any = None,
+    sensitive_features: Any = None,
+    data: Any = None,
+    sections: Sequence[str] | str | None = None,
+    policy: Any = None,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    random_state: Any = 0,
+    show_progress: bool = False,
+    pos_label: Any = None,
+    min_group_size: int = 30,
+    strict: bool = False,
+    card_info: Any = None,
+    options: Mapping[str, Any] | None = None,
+) -> AuditResult:
+    """Audit a log of decisions with no model (the compliance case).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,) or str
+        True labels and decisions; column names of ``data`` when ``data`` is given.
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes), or str, default=None
+        Scores: the positive-class probability (binary) or class probabilities.
+    sensitive_features : column name(s), Series, DataFrame, dict or array
+        Required: the groups to compare.
+    data : DataFrame, default=None
+        When given, the other arguments name its columns (as in seaborn).
+
+    Returns
+    -------
+    AuditResult
+        Sections that need a model are "skipped" with the reason.
+    """
+    func = "audit_predictions"
+    import pandas as pd
+
+    source_name = "the predictions"
+    if data is not None:
+        if not isinstance(data, pd.DataFrame):
+            data = _to_pandas(data)
+        cols = [c for c in (y_true, y_pred, y_score) if isinstance(c, str)]
+        check_columns(cols, list(data.columns), where="the predictions")
+        y_true = data[y_true] if isinstance(y_true, str) else y_true
+        y_pred = data[y_pred] if isinstance(y_pred, str) else y_pred
+        y_score = data[y_score] if isinstance(y_score, str) else y_score
+        X_for_sens = data
+    else:
+        X_for_sens = None
+    if y_true is None or y_pred is None:
+        raise ParameterError("audit_predictions needs both y_true and y_pred.")
+    yt = to_1d(y_true, name="y_true")
+    yp = to_1d(y_pred, name="y_pred")
+    n = check_same_length(y_true=yt, y_pred=yp)
+    if n == 0:
+        raise DataValidationError("The predictions have no rows.")
+    check_no_missing(yp, name="y_pred")
+    check_no_missing(yt, name="y_true")
+    try:
+        values = np.unique(np.concatenate([yt, yp]))
+    except TypeError as exc:
+        raise DataValidationError(f"y_true and y_pred mix label types: {exc}") from exc
+    codes_t, names, values = encode_labels(yt, values, name="y_true")
+    codes_p, _, _ = encode_labels(yp, values, name="y_pred")
+    if len(names) == 1:
+        names = (*names, f"not {names[0]}")
+    proba = None
+    has_scores = False
+    if y_score is not None:
+        s = np.asarray(y_score.to_numpy() if hasattr(y_score, "to_numpy") else y_score,
+                       dtype=np.float64)
+        if len(s) != n:
+            raise DataValidationError(f"y_score has {len(s)} rows but y_true has {n}.")
+        check_probabilities(s, name="y_score")
+        pos = _pos_label(names, pos_label, None)
+        if s.ndim == 1:
+            if len(names) != 2:
+                raise DataValidationError(
+                    "A 1-d y_score holds the positive-class probability, which needs a binary "
+                    f"task; the labels have {len(names)} classes."
+                )
+            assert pos is not None
+            proba = np.empty((n, 2))
+            proba[:, pos] = s
+            proba[:, 1 - pos] = 1.0 - s
+        else:
+            if s.shape[1] != len(names):
+                raise DataValidationError(
+                    f"y_score has {s.shape[1]} columns but the labels have {len(names)} classes."
+                )
+            proba = s
+        has_scores = True
+    preds = Predictions(
+        y_true=codes_t, y_pred=codes_p, y_proba=proba, classes=names,
+        pos_label=_pos_label(names, pos_label, None), has_scores=has_scores,
+    )  # fmt: skip
+    if sensitive_features is None:
+        raise ParameterError("audit_predictions needs sensitive_features (the groups to compare).")
+    sens = resolve_sensitive(sensitive_features, X_for_sens, n, schema=None, where=source_name)
+    cfg = _config(
+        sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
+        random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
+        strict=strict, options=options, func=func,
+    )  # fmt: skip
+    ctx = AuditContext(config=cfg, predictions=preds, sensitive=sens)
+    data_info = {
+        "name": str(ctx.option("data_name", "prediction log")),
+        "n_rows": n,
+        "sha256": data_fingerprint(yt, yp, None if proba is None else proba),
+        "sensitive_features": list(sens.columns) if sens is not None else [],
+        "task": preds.task,
+        "classes": list(names),
+        "positive_class": names[preds.pos_label] if preds.pos_label is not None else None,
+        "modality": "predictions",
+    }
+    model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
+    return _finish(ctx, model_info=model_info, data_info=data_info, policy=policy,
+                   card_info=card_info)
+
+
+def _to_pandas(data: Any) -> Any:
+    """Convert a Polars, PyArrow or other narwhals-supported frame to pandas."""
+    try:
+        import narwhals.stable.v1 as nw
+
+        frame = nw.from_native(data, eager_only=True)
+    except (TypeError, ImportError) as exc:
+        raise ParameterError(
+            f"The 'data' parameter of audit_predictions must be a data frame; got "
+            f"{type(data).__name__}."
+        ) from exc
+    return frame.to_pandas()

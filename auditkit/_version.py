@@ -1,0 +1,3 @@
+"""The version of auditkit."""
+
+__version__ = "0.1.0"

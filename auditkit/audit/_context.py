@@ -1,0 +1,185 @@
+"""The frozen context every section reads, the shared prediction cache, and the section registry."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from .._registry import Registry
+from ..data._schema import DatasetSchema
+from ..exceptions import DataValidationError
+from ..model import ModelAdapter
+from ..report._model import SectionResult
+
+Requirement = Literal["model", "scores", "sensitive", "train_data", "gradients", "features"]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Labels, decisions and scores of one split, computed once and shared by every section.
+
+    Attributes
+    ----------
+    y_true, y_pred : ndarray of int64
+        Class indices into ``classes``.
+    y_proba : ndarray of shape (n_samples, n_classes) or None
+        Probabilities (None for a decision log without scores).
+    classes : tuple of str
+        Label names, as strings.
+    pos_label : int or None
+        Index of the favourable class for binary tasks.
+    has_scores : bool
+        False when ``y_proba`` is one-hot from hard predictions.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    y_proba: np.ndarray | None
+    classes: tuple[str, ...]
+    pos_label: int | None
+    has_scores: bool = True
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    @property
+    def task(self) -> Literal["binary", "multiclass"]:
+        """``"binary"`` for two classes, else ``"multiclass"``."""
+        return "binary" if self.n_classes <= 2 else "multiclass"
+
+    @property
+    def y_score(self) -> np.ndarray | None:
+        """The positive-class probability for binary tasks (else None)."""
+        if self.y_proba is None or self.task != "binary" or not self.has_scores:
+            return None
+        return self.y_proba[:, self.pos_label if self.pos_label is not None else 1]
+
+    def __len__(self) -> int:
+        return len(self.y_true)
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Training data handed to the audit (privacy and stability sections)."""
+
+    X: Any
+    y: np.ndarray  # class indices aligned with the eval predictions' classes
+    sensitive: Any = None
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Settings of one audit run (plain values)."""
+
+    sections: tuple[str, ...]
+    n_boot: int = 1000
+    ci_level: float = 0.95
+    random_state: int = 0
+    min_group_size: int = 30
+    show_progress: bool = False
+    strict: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Everything a section may read. Sections never modify it and never read one another.
+
+    Attributes
+    ----------
+    config : AuditConfig
+    predictions : Predictions
+        Of the evaluation data.
+    model : ModelAdapter or None
+        None for a log of predictions.
+    X : object or None
+        Raw evaluation inputs (DataFrame, images, strings).
+    sensitive : DataFrame or None
+        Sensitive columns (string values), aligned with the evaluation rows.
+    train : TrainData or None
+    schema : DatasetSchema or None
+    """
+
+    config: AuditConfig
+    predictions: Predictions
+    model: ModelAdapter | None = None
+    X: Any = None
+    sensitive: Any = None
+    train: TrainData | None = None
+    schema: DatasetSchema | None = None
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def rng(self, salt: str) -> np.random.Generator:
+        """Return a generator seeded from the audit seed and ``salt`` (order-independent)."""
+        return np.random.default_rng([self.config.random_state, zlib.crc32(salt.encode())])
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """Return a section option passed through ``audit(..., options={...})``."""
+        return self.config.options.get(name, default)
+
+    def train_predictions(self) -> Predictions | None:
+        """Predictions of the model on the training data (cached), or None."""
+        if self.train is None or self.model is None:
+            return None
+        if "train_predictions" not in self.cache:
+            proba = self.model.predict_proba(self.train.X)
+            p = self.predictions
+            if proba.shape[1] != p.n_classes:
+                raise DataValidationError(
+                    f"The model gives {proba.shape[1]} classes on the training data but "
+                    f"{p.n_classes} on the evaluation data."
+                )
+            self.cache["train_predictions"] = Predictions(
+                y_true=self.train.y,
+                y_pred=predict_from_proba(proba),
+                y_proba=proba,
+                classes=p.classes,
+                pos_label=p.pos_label,
+                has_scores=p.has_scores,
+            )
+        out: Predictions = self.cache["train_predictions"]
+        return out
+
+    def missing(self, requires: tuple[str, ...]) -> str | None:
+        """Return why a section with ``requires`` cannot run here, or None when it can."""
+        for req in requires:
+            if req == "model" and self.model is None:
+                return "needs a model; only a log of predictions was given"
+            if req == "scores" and (self.predictions.y_proba is None
+                                    or not self.predictions.has_scores):
+                return "needs predicted probabilities or scores; none were given"
+            if req == "sensitive" and (self.sensitive is None or self.sensitive.shape[1] == 0):
+                return "needs sensitive features; none were given or declared by the dataset"
+            if req == "train_data" and self.train is None:
+                return "needs training data (train=(X_train, y_train)); none was given"
+            if req == "features" and self.X is None:
+                return "needs the model's input features; none were given"
+            if req == "gradients" and (self.model is None or self.model.torch_parts() is None):
+                return "needs a differentiable torch model"
+        return None
+
+
+def predict_from_proba(proba: np.ndarray) -> np.ndarray:
+    """Return the argmax class index of each row (ties go to the lower index)."""
+    return np.asarray(np.argmax(proba, axis=1), dtype=np.int64)
+
+
+class Section(Protocol):
+    """An audit section: a name, what it requires, and ``run(ctx) -> SectionResult``."""
+
+    name: str
+    requires: tuple[str, ...]
+
+    def run(self, ctx: AuditContext) -> SectionResult:
+        """Compute the section from the context."""
+
+
+SECTIONS: Registry[Section] = Registry("section")
+#: The canonical order sections run and render in.
+SECTION_ORDER = ("performance", "fairness", "explainability", "privacy", "stability")
