@@ -53,7 +53,7 @@ def read_frame(path: str | os.PathLike[str]) -> Any:
         raise DataValidationError(f"Data path {str(p)!r} is a folder, not a CSV or Parquet file.")
     suffix = "".join(s for s in p.suffixes if s in {".csv", ".parquet", ".pq", ".gz"})
     try:
-        if suffix.startswith(".csv") or suffix == "" and p.suffix == ".txt":
+        if suffix.startswith(".csv"):
             df = pd.read_csv(p)
         elif suffix in (".parquet", ".pq"):
             df = pd.read_parquet(p)
