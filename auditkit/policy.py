@@ -1,0 +1,592 @@
+"""Policies: thresholds on audit metrics, read from TOML, checked against an audit result.
+
+A policy file holds one ``[[rule]]`` table per threshold::
+
+    [[rule]]
+    section = "fairness"
+    metric = "demographic_parity_ratio"
+    feature = "race"        # optional; a list for an intersection
+    op = ">="               # >=, >, <=, <, ==
+    threshold = 0.8
+
+Optional keys of a rule: ``id`` (or ``name``), ``group`` (a group's values, with ``feature``),
+``method`` (how a disparity is taken; ``"between_groups"`` unless given), ``label`` (a class, for
+per-class metrics), ``attack`` (privacy), ``input_feature`` (explainability), ``severity``
+(``"error"``, the default, fails the verdict; ``"warning"`` is reported only) and
+``description``. Top-level ``name`` and ``description`` describe the policy.
+
+A rule is checked against the metric records that match it: same section and name, the same
+``feature`` (no ``feature`` means the whole population), the same ``group`` (none unless given),
+``method`` between_groups (or the one given), and the given ``label``/``attack``/
+``input_feature`` when the rule sets them. A rule that matches no record fails and says so; a
+record whose value is undefined fails with its reason. When a rule matches several records (for
+example one per class), every one of them must satisfy it.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from ._validation import did_you_mean
+from .exceptions import PolicyError
+from .report._model import AuditResult, MetricValue
+
+__all__ = ["CheckResult", "Policy", "PolicyVerdict", "Rule", "check", "junit_xml"]
+
+Op = Literal[">=", ">", "<=", "<", "=="]
+#: Comparison operators a rule may use.
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_NEGATION = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!="}
+_REQUIRED = ("section", "metric", "op", "threshold")
+_OPTIONAL = (
+    "id", "name", "feature", "group", "method", "label", "attack", "input_feature",
+    "severity", "description",
+)  # fmt: skip
+_TOP_LEVEL = ("rule", "name", "description")
+_DEFAULT_METHOD = "between_groups"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One threshold of a policy.
+
+    Parameters
+    ----------
+    id : str
+        Shown in reports and JUnit XML (default ``rule-<number>``).
+    section : str
+        The section whose metric is checked (``"fairness"``).
+    metric : str
+        The metric name (``"demographic_parity_ratio"``).
+    op : {">=", ">", "<=", "<", "=="}
+    threshold : float
+    feature : tuple of str, default=None
+        The sensitive feature(s); None for a whole-population value.
+    group : tuple of str, default=None
+        A group's values (a per-group metric); None for disparities and overall values.
+    method : str, default=None
+        How a disparity is taken; None means ``"between_groups"`` (or no method at all).
+    label, attack, input_feature : str, default=None
+        Narrow the match to a class, an attack or a model input.
+    severity : {"error", "warning"}, default="error"
+        A failing ``"warning"`` rule is reported but does not fail the verdict.
+    description : str, default=None
+    """
+
+    id: str
+    section: str
+    metric: str
+    op: Op
+    threshold: float
+    feature: tuple[str, ...] | None = None
+    group: tuple[str, ...] | None = None
+    method: str | None = None
+    label: str | None = None
+    attack: str | None = None
+    input_feature: str | None = None
+    severity: Literal["error", "warning"] = "error"
+    description: str | None = None
+
+    @property
+    def metric_id(self) -> str:
+        """``section.metric``, the stable metric id."""
+        return f"{self.section}.{self.metric}"
+
+    def condition(self) -> str:
+        """Return the rule as text: ``fairness.demographic_parity_ratio[race] >= 0.8``."""
+        where = ""
+        if self.feature is not None:
+            where = " × ".join(self.feature)
+            if self.group is not None:
+                where += " = " + " × ".join(self.group)
+            where = f"[{where}]"
+        return f"{self.metric_id}{where} {self.op} {_fmt(self.threshold)}"
+
+    def matches(self, m: MetricValue) -> bool:
+        """Whether metric record ``m`` is one this rule checks."""
+        if m.section != self.section or m.name != self.metric:
+            return False
+        if m.feature != self.feature or m.group != self.group:
+            return False
+        if self.method is None:
+            if m.method not in (None, _DEFAULT_METHOD):
+                return False
+        elif m.method != self.method:
+            return False
+        return all(
+            want is None or getattr(m, key) == want
+            for key, want in (
+                ("label", self.label), ("attack", self.attack),
+                ("input_feature", self.input_feature),
+            )
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (as in the policy file)."""
+        d: dict[str, Any] = {
+            "id": self.id, "section": self.section, "metric": self.metric, "op": self.op,
+            "threshold": self.threshold,
+        }  # fmt: skip
+        for k in ("feature", "group"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = list(v)
+        for k in ("method", "label", "attack", "input_feature", "description"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = v
+        d["severity"] = self.severity
+        return d
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A set of rules, usually read from a TOML file with :meth:`from_toml`.
+
+    Parameters
+    ----------
+    rules : tuple of Rule
+    name : str, default=None
+    description : str, default=None
+    source : str, default=None
+        The file the policy came from (shown in reports).
+
+    Examples
+    --------
+    >>> policy = Policy.from_dict({"rule": [{"section": "fairness",
+    ...     "metric": "demographic_parity_ratio", "feature": "sex", "op": ">=",
+    ...     "threshold": 0.8}]})
+    >>> policy.rules[0].condition()
+    'fairness.demographic_parity_ratio[sex] >= 0.8'
+    """
+
+    rules: tuple[Rule, ...]
+    name: str | None = None
+    description: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> Policy:
+        """Read a policy from a TOML file.
+
+        Raises
+        ------
+        PolicyError
+            When the file cannot be read, is not TOML, or a rule is malformed; the message names
+            the file, the rule number and the key.
+        """
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError as exc:
+            raise PolicyError(f"Policy file {str(p)!r} does not exist.") from exc
+        except OSError as exc:
+            raise PolicyError(
+                f"Cannot read policy file {str(p)!r}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"Policy file {p.name} is not UTF-8 text.") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"Policy file {p.name} is not valid TOML: {exc}") from exc
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Policy:
+        """Build a policy from the parsed form of a policy file (``{"rule": [{...}, ...]}``).
+
+        Raises
+        ------
+        PolicyError
+            As :meth:`from_toml`; ``source`` names the origin in messages.
+        """
+        where = f"Policy {Path(source).name}" if source else "Policy"
+        if not isinstance(data, Mapping):
+            raise PolicyError(f"{where} must be a table of [[rule]] entries.")
+        for key in data:
+            if key not in _TOP_LEVEL:
+                raise PolicyError(
+                    f"{where}: unknown top-level key {key!r}{did_you_mean(str(key), _TOP_LEVEL)}; "
+                    "rules go in [[rule]] tables."
+                )
+        rules_raw = data.get("rule")
+        if rules_raw is None:
+            raise PolicyError(f"{where} has no [[rule]] tables; add at least one rule.")
+        if isinstance(rules_raw, Mapping):
+            rules_raw = [rules_raw]
+        if not isinstance(rules_raw, list) or not rules_raw:
+            raise PolicyError(f"{where}: 'rule' must be a list of [[rule]] tables.")
+        rules = tuple(_parse_rule(r, i + 1, where) for i, r in enumerate(rules_raw))
+        seen: dict[str, int] = {}
+        for i, r in enumerate(rules, start=1):
+            if r.id in seen:
+                raise PolicyError(
+                    f"{where}, rule {i}: key 'id': {r.id!r} is already used by rule "
+                    f"{seen[r.id]}; ids must be unique."
+                )
+            seen[r.id] = i
+        for key in ("name", "description"):
+            if key in data and not isinstance(data[key], str):
+                raise PolicyError(f"{where}: key {key!r} must be a string.")
+        return cls(rules=rules, name=data.get("name"), description=data.get("description"),
+                   source=source)  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data in the policy file's layout."""
+        d: dict[str, Any] = {"rule": [r.to_dict() for r in self.rules]}
+        if self.name is not None:
+            d["name"] = self.name
+        if self.description is not None:
+            d["description"] = self.description
+        return d
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "undefined"
+    return f"{x:.4g}"
+
+
+def _str_or_list(value: Any, key: str, at: str) -> tuple[str, ...]:
+    if isinstance(value, str) and value:
+        return (value,)
+    if (
+        isinstance(value, list) and value
+        and all(isinstance(v, str) and v for v in value)
+    ):  # fmt: skip
+        return tuple(value)
+    raise PolicyError(
+        f"{at}: key {key!r} must be a string or a non-empty list of strings; got {value!r}."
+    )
+
+
+def _parse_rule(raw: Any, number: int, where: str) -> Rule:
+    at = f"{where}, rule {number}"
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{at} must be a table of keys ([[rule]]); got {raw!r}.")
+    for key in raw:
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            raise PolicyError(
+                f"{at}: unknown key {key!r}{did_you_mean(str(key), _REQUIRED + _OPTIONAL)}."
+            )
+    for key in _REQUIRED:
+        if key not in raw:
+            raise PolicyError(f"{at}: missing key {key!r}.")
+    strings = {}
+    for key in ("section", "metric", "id", "name", "method", "label", "attack", "input_feature",
+                "description"):  # fmt: skip
+        if key in raw:
+            v = raw[key]
+            if not isinstance(v, str) or (not v.strip() and key != "description"):
+                raise PolicyError(f"{at}: key {key!r} must be a non-empty string; got {v!r}.")
+            strings[key] = v
+    op = raw["op"]
+    if op not in OPS:
+        raise PolicyError(f"{at}: key 'op' must be one of {', '.join(OPS)}; got {op!r}.")
+    thr = raw["threshold"]
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not math.isfinite(thr):
+        raise PolicyError(f"{at}: key 'threshold' must be a finite number; got {thr!r}.")
+    feature = _str_or_list(raw["feature"], "feature", at) if "feature" in raw else None
+    group = None
+    if "group" in raw:
+        if feature is None:
+            raise PolicyError(f"{at}: key 'group' needs 'feature' (the columns it is a value of).")
+        group = _str_or_list(raw["group"], "group", at)
+        if len(group) != len(feature):
+            raise PolicyError(
+                f"{at}: key 'group' has {len(group)} value(s) but 'feature' names "
+                f"{len(feature)} column(s)."
+            )
+    severity = raw.get("severity", "error")
+    if severity not in ("error", "warning"):
+        raise PolicyError(f"{at}: key 'severity' must be 'error' or 'warning'; got {severity!r}.")
+    if "id" in strings and "name" in strings and strings["id"] != strings["name"]:
+        raise PolicyError(f"{at}: keys 'id' and 'name' disagree; give one of them.")
+    rule_id = strings.get("id") or strings.get("name") or f"rule-{number}"
+    return Rule(
+        id=rule_id, section=strings["section"], metric=strings["metric"], op=op,
+        threshold=float(thr), feature=feature, group=group, method=strings.get("method"),
+        label=strings.get("label"), attack=strings.get("attack"),
+        input_feature=strings.get("input_feature"), severity=severity,
+        description=strings.get("description"),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- verdict
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one rule: value against threshold.
+
+    Attributes
+    ----------
+    id : str
+        The rule's id.
+    metric_id : str
+        ``section.metric``.
+    feature, group : tuple of str or None
+    op : str
+    threshold : float
+    actual : float or None
+        The value checked (the worst one when the rule matched several records); None when no
+        record matched or the value is undefined.
+    status : {"passed", "failed"}
+    message : str
+        A sentence stating value against threshold, or why the rule could not be met.
+    severity : {"error", "warning"}
+    n_matched : int
+        How many metric records the rule was checked against.
+    """
+
+    id: str
+    metric_id: str
+    feature: tuple[str, ...] | None
+    op: str
+    threshold: float
+    actual: float | None
+    status: Literal["passed", "failed"]
+    message: str
+    severity: Literal["error", "warning"] = "error"
+    group: tuple[str, ...] | None = None
+    n_matched: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """True when the rule is satisfied."""
+        return self.status == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (stored in ``AuditResult.policy["checks"]``)."""
+        section, _, name = self.metric_id.partition(".")
+        return {
+            "id": self.id,
+            "metric": self.metric_id,
+            "section": section,
+            "name": name,
+            "feature": list(self.feature) if self.feature is not None else None,
+            "group": list(self.group) if self.group is not None else None,
+            "op": self.op,
+            "threshold": self.threshold,
+            "actual": self.actual,
+            "status": self.status,
+            "severity": self.severity,
+            "message": self.message,
+            "n_matched": self.n_matched,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyVerdict:
+    """The result of checking a policy: one :class:`CheckResult` per rule.
+
+    Attributes
+    ----------
+    checks : tuple of CheckResult
+    passed : bool
+        True when no rule of severity ``"error"`` failed.
+    source : str or None
+        The policy file.
+    """
+
+    checks: tuple[CheckResult, ...]
+    passed: bool
+    source: str | None = None
+    name: str | None = None
+    failed: tuple[CheckResult, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "failed", tuple(c for c in self.checks if not c.passed))
+
+    def summary(self) -> str:
+        """One line: ``policy passed: 5 of 5 rules`` or which rules failed."""
+        n = len(self.checks)
+        errors = [c for c in self.failed if c.severity == "error"]
+        warnings = [c for c in self.failed if c.severity == "warning"]
+        if not errors:
+            text = f"policy passed: {n - len(self.failed)} of {n} rules satisfied"
+            if warnings:
+                text += f"; {len(warnings)} warning(s): " + ", ".join(c.id for c in warnings)
+            return text
+        return f"policy FAILED: {len(errors)} of {n} rules failed: " + "; ".join(
+            f"{c.id} ({c.message})" for c in errors
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data stored in ``AuditResult.policy`` and rendered in the cards."""
+        return {
+            "passed": self.passed,
+            "source": Path(self.source).name if self.source else None,
+            "name": self.name,
+            "n_rules": len(self.checks),
+            "n_failed": len(self.failed),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def _record_text(m: MetricValue) -> str:
+    parts = []
+    if m.feature is not None:
+        parts.append(" × ".join(m.feature) + (" = " + " × ".join(m.group) if m.group else ""))
+    for key in ("label", "attack", "input_feature", "method"):
+        v = getattr(m, key)
+        if v is not None:
+            parts.append(f"{key} {v}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _absent_message(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult) -> str:
+    sec = result.section(rule.section)
+    if sec is None:
+        return (
+            f"{rule.metric_id} is absent: the audit has no section {rule.section!r} "
+            f"(sections: {', '.join(s.name for s in result.sections) or 'none'})."
+        )
+    if sec.status != "ok":
+        return (
+            f"{rule.metric_id} is absent: section {rule.section!r} was {sec.status}"
+            + (f" ({sec.reason})" if sec.reason else "") + "."
+        )  # fmt: skip
+    same_name = [m for m in metrics if m.section == rule.section and m.name == rule.metric]
+    if not same_name:
+        names = sorted({m.name for m in metrics if m.section == rule.section})
+        return f"{rule.metric_id} is absent from the result{did_you_mean(rule.metric, names)}."
+    feats = sorted({" × ".join(m.feature) if m.feature else "(whole population)"
+                    for m in same_name})  # fmt: skip
+    want = " × ".join(rule.feature) if rule.feature else "the whole population"
+    if rule.group is not None:
+        want += " = " + " × ".join(rule.group)
+    return (
+        f"{rule.metric_id} is absent for {want}"
+        + (f" with method {rule.method}" if rule.method else "")
+        + f"; the result has it for: {', '.join(feats)}."
+    )
+
+
+def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult) -> CheckResult:
+    matched = [m for m in metrics if rule.matches(m)]
+
+    def out(status: Literal["passed", "failed"], actual: float | None, msg: str) -> CheckResult:
+        return CheckResult(
+            id=rule.id, metric_id=rule.metric_id, feature=rule.feature, op=rule.op,
+            threshold=rule.threshold, actual=actual, status=status, message=msg,
+            severity=rule.severity, group=rule.group, n_matched=len(matched),
+        )  # fmt: skip
+
+    if not matched:
+        return out("failed", None, _absent_message(rule, metrics, result))
+    undefined = [m for m in matched if m.value is None]
+    if undefined:
+        m = undefined[0]
+        return out(
+            "failed", None,
+            f"{rule.metric_id}{_record_text(m)} is undefined"
+            + (f": {m.reason}" if m.reason else "") + f"; the rule needs {rule.op} "
+            f"{_fmt(rule.threshold)}.",
+        )  # fmt: skip
+    cmp = OPS[rule.op]
+    failing = [m for m in matched if not cmp(m.value, rule.threshold)]  # type: ignore[arg-type]
+    if failing:
+        m = failing[0]
+        extra = f" ({len(failing)} of {len(matched)} records fail)" if len(matched) > 1 else ""
+        return out(
+            "failed", m.value,
+            f"{rule.metric_id}{_record_text(m)} = {_fmt(m.value)}, "
+            f"{_NEGATION[rule.op]} {_fmt(rule.threshold)}{extra}.",
+        )  # fmt: skip
+    # all pass: report the record closest to the threshold
+    worst = min(matched, key=lambda m: abs(m.value - rule.threshold))  # type: ignore[operator]
+    extra = f" (all {len(matched)} records)" if len(matched) > 1 else ""
+    return out(
+        "passed", worst.value,
+        f"{rule.metric_id}{_record_text(worst)} = {_fmt(worst.value)}, {rule.op} "
+        f"{_fmt(rule.threshold)}{extra}.",
+    )  # fmt: skip
+
+
+def check(
+    result: AuditResult | Mapping[str, Any], policy: Policy | str | os.PathLike[str]
+) -> PolicyVerdict:
+    """Check an audit result against a policy.
+
+    Parameters
+    ----------
+    result : AuditResult or dict
+        The audit result (or its ``to_dict()`` form).
+    policy : Policy or path
+        A :class:`Policy` or the path of a policy TOML file.
+
+    Returns
+    -------
+    PolicyVerdict
+        One check per rule; ``passed`` is False when a rule of severity ``"error"`` failed.
+        A rule whose metric is absent from the result fails.
+
+    Examples
+    --------
+    >>> from auditkit.report import AuditResult, MetricValue, SectionResult
+    >>> res = AuditResult("1.0", "0", "2024-01-01T00:00:00Z", {}, {}, {}, (SectionResult(
+    ...     "performance", "ok", metrics=(MetricValue("performance", "accuracy", 0.91),)),))
+    >>> pol = Policy.from_dict({"rule": [{"section": "performance", "metric": "accuracy",
+    ...                                   "op": ">=", "threshold": 0.9}]})
+    >>> check(res, pol).passed
+    True
+    """
+    if isinstance(result, Mapping):
+        result = AuditResult.from_dict(dict(result))
+    if not isinstance(result, AuditResult):
+        raise PolicyError(f"check expects an AuditResult; got {type(result).__name__}.")
+    if not isinstance(policy, Policy):
+        policy = Policy.from_toml(policy)
+    metrics = result.metrics
+    checks = tuple(_check_rule(r, metrics, result) for r in policy.rules)
+    passed = all(c.passed for c in checks if c.severity == "error")
+    return PolicyVerdict(checks=checks, passed=passed, source=policy.source, name=policy.name)
+
+
+def junit_xml(verdict: PolicyVerdict, *, suite_name: str = "auditkit policy") -> str:
+    """Return the verdict as JUnit XML: one test case per rule, a ``<failure>`` per failed rule.
+
+    A failed rule of severity ``"warning"`` is a passing test case with the message in
+    ``<system-out>``, so CI shows it without failing the build.
+    """
+    errors = [c for c in verdict.failed if c.severity == "error"]
+    suite = ET.Element(
+        "testsuite",
+        {"name": suite_name, "tests": str(len(verdict.checks)), "failures": str(len(errors)),
+         "errors": "0", "skipped": "0"},
+    )  # fmt: skip
+    for c in verdict.checks:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": f"auditkit.policy.{c.metric_id}", "name": c.id}
+        )
+        if not c.passed and c.severity == "error":
+            fail = ET.SubElement(case, "failure", {"message": c.message, "type": "PolicyFailure"})
+            fail.text = c.message
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = ("WARNING: " if not c.passed else "") + c.message
+    root = ET.Element("testsuites", {"name": suite_name, "tests": str(len(verdict.checks)),
+                                     "failures": str(len(errors))})  # fmt: skip
+    root.append(suite)
+    ET.indent(root)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )

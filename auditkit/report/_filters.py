@@ -1,0 +1,175 @@
+"""Formatting for the cards: numbers, intervals, status words, colours, Markdown escaping.
+
+Every number the cards show goes through :func:`fmt_num` (or :func:`fmt_ci`, which uses it), so
+the HTML and the Markdown card print the same text for the same JSON value, and a reader (or a
+test) can parse it back: 4 significant digits, plain decimal notation between 0.001 and 1000,
+thousands separators above, scientific notation below.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+__all__ = [
+    "MISSING",
+    "OKABE_ITO",
+    "SEVERITY_COLOURS",
+    "STATUS_COLOURS",
+    "fmt_cell",
+    "fmt_ci",
+    "fmt_num",
+    "fmt_pct",
+    "humanize",
+    "md_escape",
+    "severity_word",
+    "status_word",
+]
+
+#: What the cards show for an undefined value (the JSON's ``null``).
+MISSING = "n/a"
+
+#: The Okabe-Ito palette: distinguishable with every common form of colour blindness.
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#56B4E9",  # sky blue
+    "#CC79A7",  # reddish purple
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+
+#: Finding severity -> colour (always shown together with a word, never colour alone).
+SEVERITY_COLOURS = {
+    "fail": "#D55E00",
+    "warn": "#E69F00",
+    "pass": "#009E73",
+    "info": "#0072B2",
+}
+
+#: Section status -> colour.
+STATUS_COLOURS = {"ok": "#009E73", "skipped": "#E69F00", "failed": "#D55E00"}
+
+_SEVERITY_WORDS = {"fail": "FAIL", "warn": "WARNING", "pass": "PASS", "info": "NOTE"}
+_STATUS_WORDS = {"ok": "completed", "skipped": "skipped", "failed": "failed"}
+_CHECK_WORDS = {"passed": "PASS", "failed": "FAIL"}
+
+
+def fmt_num(x: Any) -> str:
+    """Format a number for the cards (4 significant digits; ``n/a`` for None).
+
+    Integers print exactly (with thousands separators); booleans as ``yes``/``no``; strings
+    unchanged.
+
+    Examples
+    --------
+    >>> fmt_num(0.812345), fmt_num(12345), fmt_num(None), fmt_num(2.5e-05)
+    ('0.8123', '12,345', 'n/a', '2.5e-05')
+    """
+    if x is None:
+        return MISSING
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return MISSING
+        if x == 0.0:
+            return "0"
+        if abs(x) >= 1000:
+            return f"{x:,.0f}"
+        return f"{x:.4g}"
+    return str(x)
+
+
+def parse_num(text: str) -> float | None:
+    """Invert :func:`fmt_num` (for readers and tests): ``"12,345"`` -> 12345.0, ``n/a`` -> None."""
+    t = text.strip()
+    if t == MISSING:
+        return None
+    return float(t.replace(",", ""))
+
+
+def fmt_ci(ci: Any) -> str:
+    """Format a confidence interval ``[low, high]`` as ``low – high`` (``n/a`` for None)."""
+    if ci is None:
+        return MISSING
+    lo, hi = ci
+    return f"{fmt_num(lo)} – {fmt_num(hi)}"
+
+
+def fmt_pct(x: Any, digits: int = 1) -> str:
+    """Format a proportion as a percentage (``0.3125`` -> ``31.2%``)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return MISSING
+    return f"{100.0 * float(x):.{digits}f}%"
+
+
+def fmt_cell(x: Any) -> str:
+    """Format one cell of a result table: numbers with :func:`fmt_num`, lists joined."""
+    if isinstance(x, (list, tuple)):
+        return ", ".join(fmt_cell(v) for v in x)
+    if isinstance(x, dict):
+        return ", ".join(f"{k}: {fmt_cell(v)}" for k, v in x.items())
+    return fmt_num(x)
+
+
+def fmt_list(x: Any, sep: str = " × ") -> str:
+    """Join a feature or group list (``["sex", "race"]`` -> ``sex × race``); ``all`` for None."""
+    if x is None:
+        return "all"
+    if isinstance(x, (list, tuple)):
+        return sep.join(str(v) for v in x)
+    return str(x)
+
+
+def status_word(status: str) -> str:
+    """Return the word shown for a section status (``ok`` -> ``completed``)."""
+    return _STATUS_WORDS.get(status, str(status))
+
+
+def severity_word(severity: str) -> str:
+    """Return the word shown for a finding severity (``fail`` -> ``FAIL``)."""
+    return _SEVERITY_WORDS.get(severity, str(severity).upper())
+
+
+def check_word(status: str) -> str:
+    """Return the word shown for a policy check (``passed`` -> ``PASS``)."""
+    return _CHECK_WORDS.get(status, str(status).upper())
+
+
+def severity_colour(severity: str) -> str:
+    """Colour of a finding severity or policy check status."""
+    key = {"passed": "pass", "failed": "fail"}.get(severity, severity)
+    return SEVERITY_COLOURS.get(key, "#555555")
+
+
+def status_colour(status: str) -> str:
+    """Colour of a section status."""
+    return STATUS_COLOURS.get(status, "#555555")
+
+
+def humanize(name: Any) -> str:
+    """Turn a snake_case key into words (``selection_rate`` -> ``Selection rate``)."""
+    text = str(name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
+
+
+def md_escape(text: Any) -> str:
+    """Escape a data string for Markdown: no raw HTML, no links, no table breaks.
+
+    ``&``, ``<`` and ``>`` become HTML entities (a Markdown renderer shows them as text);
+    backslashes, backticks, asterisks, brackets and pipes get a backslash; line breaks become
+    spaces so a value cannot start a new Markdown block.
+    """
+    s = str(text)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return " ".join(s.split()) if ("\n" in s or "\r" in s) else s
