@@ -1,0 +1,1100 @@
+"""The fairness engine: one pass to a table of sufficient statistics, everything else from it.
+
+Every standard group metric (selection rate, true/false positive/negative rates, accuracy,
+precision, counts) is a function of a few counts per group, the cells of a confusion table;
+calibration by group needs, in addition, sums of scores per score bin. The engine reduces the
+rows once, vectorised (``pandas.factorize`` / ``np.bincount``, no per-row Python), to that
+small **count table**, then computes per-group and overall metrics, Fairlearn's disparities and
+bootstrap intervals from the table alone. The values equal Fairlearn's ``MetricFrame`` and its
+module functions (``tests/test_fairness_vs_fairlearn.py`` checks this on many random cases).
+
+The count table (the contract for external engines)
+---------------------------------------------------
+:func:`from_count_table` builds the engine's result from a table that any group-by can produce,
+for example DuckDB, Polars or Spark over a prediction log larger than memory. One row per
+combination of group values, true label, predicted label (and score bin) that occurs:
+
+==================  ===========================  ============================================
+column              type                         meaning
+==================  ===========================  ============================================
+``<feature>``        any hashable (str, int...)   one column per sensitive feature, named as
+                                                 the feature (``sensitive_features=[...]``)
+``y_true``          label                        the true label of the rows in the cell
+``y_pred``          label                        the decision (predicted label)
+``score_bin``       int in [0, n_bins), optional bin of the positive-class score:
+                                                 ``min(floor(score * n_bins), n_bins - 1)``
+``count``           int >= 0                     number of rows in the cell
+``score_sum``       float, optional              sum of the positive-class scores in the cell
+``score_sq_sum``    float, optional              sum of their squares (only for bootstrap
+                                                 intervals of calibration; 0 variance if absent)
+==================  ===========================  ============================================
+
+Rows may repeat a key (they are added up), so partial aggregates can simply be concatenated.
+Group levels are the values seen with a positive count, sorted, and the intersection of two or
+more features covers every combination of levels, as ``MetricFrame.by_group`` does (empty
+combinations have count 0 and undefined metrics). In SQL::
+
+    SELECT sex, race, y_true, y_pred,
+           LEAST(CAST(FLOOR(score * 10) AS INTEGER), 9) AS score_bin,
+           COUNT(*) AS count, SUM(score) AS score_sum, SUM(score * score) AS score_sq_sum
+    FROM predictions GROUP BY ALL
+
+:func:`count_table` produces the same table from in-memory arrays, and :func:`group_metrics`
+is ``from_count_table(count_table(...))``: the in-memory path and the external path are one.
+
+Conventions (Fairlearn's, so values match it)
+---------------------------------------------
+* A rate whose denominator is 0 in a non-empty group (a true positive rate in a group with no
+  positive labels) is 0, as ``fairlearn.metrics.true_positive_rate`` and scikit-learn's
+  ``zero_division="warn"`` give. ``undefined="nan"`` makes it NaN instead (it then drops out of
+  disparities); callers flag such groups either way.
+* An empty group (an intersection that does not occur) has NaN metrics and is skipped by
+  ``min``/``max``, as pandas skips the NaN rows of ``MetricFrame.by_group``.
+* ``difference(method="between_groups")`` is ``max - min``; ``ratio`` is ``min / max`` (NaN
+  when every group is 0); ``method="to_overall"`` takes the largest ``|group - overall|`` and
+  the smallest ``group / overall`` folded to at most 1 (``x > 1 -> 1 / x``).
+* ``equalized_odds_*`` with Fairlearn's default ``agg="worst_case"`` is Python's ``max`` (for
+  the difference) or ``min`` (for the ratio) of the ``[true_positive_rate,
+  false_positive_rate]`` values in that order, which is what Fairlearn evaluates, including its
+  handling of a NaN entry (``max([a, nan])`` is ``a``; ``max([nan, b])`` is ``nan``).
+* Multiclass labels get one-vs-rest views per class (``label=<class index>``) for the selection
+  rate and the true and false positive rates, plus the multiclass accuracy.
+
+Bootstrap
+---------
+:meth:`GroupMetrics.bootstrap` resamples the cell counts of the finest table (the intersection
+of all features) from ``Multinomial(n, counts / n)``, which is the distribution of the cell
+counts of ``n`` rows drawn with replacement, so every metric and disparity, for every feature
+and intersection, is computed on the same resample, at a cost independent of ``n``. Score sums
+are resampled given the counts with a normal approximation from the within-cell mean and
+variance (exact for the count metrics; a central-limit approximation for calibration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from ..exceptions import DataValidationError, ParameterError
+from ._metrics import RATE_METRICS
+from ._stats import percentile_interval
+
+__all__ = [
+    "COUNT_TABLE_COLUMNS",
+    "DEFAULT_N_BINS",
+    "GroupMetrics",
+    "Intervals",
+    "Key",
+    "count_table",
+    "from_count_table",
+    "group_metrics",
+    "score_bins",
+]
+
+Method = Literal["between_groups", "to_overall"]
+Undefined = Literal["zero", "nan"]
+
+#: Column names of the count table besides the sensitive features.
+COUNT_TABLE_COLUMNS = ("y_true", "y_pred", "score_bin", "count", "score_sum", "score_sq_sum")
+#: Equal-width score bins used for calibration.
+DEFAULT_N_BINS = 10
+#: Above this many combinations, an intersection keeps only the combinations that occur.
+MAX_PRODUCT_GROUPS = 100_000
+#: Cells x replicates per bootstrap chunk (bounds memory).
+_BOOT_CHUNK_ELEMENTS = 2_000_000
+
+_BINARY_RATES = tuple(m.name for m in RATE_METRICS)
+_MULTICLASS_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+_RATE_SPEC = {m.name: (m.numerator or (), m.denominator or ()) for m in RATE_METRICS}
+
+
+class Key(NamedTuple):
+    """Address of one quantity in a :class:`GroupMetrics` result.
+
+    Attributes
+    ----------
+    name : str
+        Metric name (``"selection_rate"``, ``"selection_rate_ratio"``,
+        ``"equalized_odds_difference"``...).
+    features : tuple of str or None
+        The grouping (one feature, or several for an intersection); None for overall values.
+    label : int or None
+        Class index of a one-vs-rest view (multiclass); None otherwise.
+    part : str
+        ``"group"`` (one value per group), ``"overall"``, ``"between_groups"`` or
+        ``"to_overall"`` (disparities).
+    """
+
+    name: str
+    features: tuple[str, ...] | None
+    label: int | None
+    part: str
+
+
+# ------------------------------------------------------------------------------- reduction
+def _to_array(values: Any, *, name: str) -> np.ndarray:
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise DataValidationError(f"{name} must be one-dimensional; got shape {arr.shape}.")
+    return arr
+
+
+def _factorize(values: np.ndarray, *, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (codes, sorted levels); integer and boolean arrays take a bincount fast path."""
+    import pandas as pd
+
+    arr = values
+    if arr.dtype.kind in "biu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo <= 1_000_000:
+            shifted = arr.astype(np.int64) - lo
+            present = np.flatnonzero(np.bincount(shifted, minlength=hi - lo + 1))
+            lookup = np.full(hi - lo + 1, -1, dtype=np.int64)
+            lookup[present] = np.arange(present.size)
+            levels = (present + lo).astype(arr.dtype)
+            return lookup[shifted], levels
+    if arr.dtype.kind == "f" and arr.size and np.isnan(arr).any():
+        i = int(np.flatnonzero(np.isnan(arr))[0])
+        raise DataValidationError(f"{name} has a missing value (NaN) at row {i}.")
+    try:
+        codes, levels = pd.factorize(arr, sort=True)
+    except TypeError as exc:  # unorderable mixture
+        raise DataValidationError(
+            f"{name} mixes value types that cannot be sorted: {exc}"
+        ) from exc
+    if codes.size and codes.min() < 0:
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise DataValidationError(f"{name} has a missing value (NaN or None) at row {i}.")
+    return codes.astype(np.int64, copy=False), np.asarray(levels)
+
+
+def _sensitive_columns(sensitive_features: Any, n: int | None) -> list[tuple[str, np.ndarray]]:
+    """Normalise sensitive features to ``[(name, values)]`` (Fairlearn's accepted forms)."""
+    import pandas as pd
+
+    sf = sensitive_features
+    if isinstance(sf, pd.Series):
+        cols = [(str(sf.name) if sf.name is not None else "sensitive_feature_0", sf.to_numpy())]
+    elif isinstance(sf, pd.DataFrame):
+        cols = [(str(c), sf[c].to_numpy()) for c in sf.columns]
+    elif isinstance(sf, Mapping):
+        cols = [(str(k), _to_array(v, name=f"sensitive feature {k!r}")) for k, v in sf.items()]
+    else:
+        arr = np.asarray(sf)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise DataValidationError(
+                f"sensitive_features must be 1-d or 2-d; got shape {arr.shape}."
+            )
+        cols = [(f"sensitive_feature_{i}", arr[:, i]) for i in range(arr.shape[1])]
+    if not cols:
+        raise DataValidationError("sensitive_features has no columns.")
+    names = [c for c, _ in cols]
+    if len(set(names)) != len(names):
+        dup = next(c for c in names if names.count(c) > 1)
+        raise DataValidationError(f"Sensitive feature {dup!r} is given more than once.")
+    for name, v in cols:
+        if n is not None and len(v) != n:
+            raise DataValidationError(
+                f"Sensitive feature {name!r} has {len(v)} rows but y_true has {n}."
+            )
+    return cols
+
+
+def _is_01(values: Iterable[Any]) -> Any:
+    """Return the positive label when ``values`` are within {0, 1}, {-1, 1} or bools."""
+    vals = list(values)
+    if all(isinstance(v, (bool, np.bool_)) for v in vals):
+        return True
+    try:
+        s = {float(v) for v in vals}
+    except (TypeError, ValueError):
+        return None
+    if s <= {0.0, 1.0} or s <= {-1.0, 1.0}:
+        return 1
+    return None
+
+
+def _find_label(classes: np.ndarray, value: Any) -> int | None:
+    """Index of ``value`` in ``classes``: equal value and kind first, then equal text."""
+    v = value.item() if hasattr(value, "item") else value
+    items = classes.tolist()
+    for i, c in enumerate(items):
+        if c == v and isinstance(c, bool) == isinstance(v, bool):
+            return i
+    for i, c in enumerate(items):
+        if str(c) == str(v):
+            return i
+    return None
+
+
+def _resolve_classes(
+    observed: np.ndarray, labels: Sequence[Any] | None, pos_label: Any
+) -> tuple[np.ndarray, int | None]:
+    """Return (classes, index of the positive class or None for multiclass)."""
+    if labels is not None:
+        classes = np.asarray(list(labels))
+        if len(classes) == 0:
+            raise ParameterError("labels must not be empty.")
+        if len(set(classes.tolist())) != len(classes):
+            raise ParameterError(f"labels has repeated values: {list(classes)!r}.")
+    else:
+        classes = np.asarray(observed)
+        if len(classes) == 1:
+            pos = _is_01(classes.tolist())
+            if pos is True:
+                classes = np.array([False, True])
+            elif pos is not None:
+                v = classes.tolist()[0]
+                classes = np.array([-1, 1] if v == -1 else [0, 1], dtype=classes.dtype)
+            elif pos_label is not None and _find_label(classes, pos_label) is None:
+                classes = np.asarray(sorted([classes.tolist()[0], pos_label], key=str))
+    if len(classes) > 2:
+        if pos_label is not None:
+            shown = ", ".join(map(str, classes.tolist()[:10]))
+            raise DataValidationError(
+                f"pos_label={pos_label!r} asks for a binary metric, but the labels have "
+                f"{len(classes)} classes ({shown}); binary metrics need two classes."
+            )
+        return classes, None
+    if len(classes) == 1:
+        raise DataValidationError(
+            f"The labels hold a single value {classes.tolist()[0]!r}; pass labels=[...] or "
+            "pos_label= so the engine knows the other class."
+        )
+    if pos_label is None:
+        pos_label = _is_01(classes.tolist())
+        if pos_label is None:
+            raise ParameterError(
+                f"The labels are {classes.tolist()!r}; pass pos_label= to say which one is the "
+                "positive (favourable) outcome."
+            )
+    idx = _find_label(classes, pos_label)
+    if idx is None:
+        raise DataValidationError(
+            f"pos_label={pos_label!r} is not one of the labels: {classes.tolist()!r}."
+        )
+    return classes, idx
+
+
+def _encode(values: np.ndarray, classes: np.ndarray, *, name: str) -> np.ndarray:
+    import pandas as pd
+
+    try:
+        codes = pd.Index(classes).get_indexer(values)
+    except TypeError:  # pragma: no cover - unhashable labels
+        codes = np.asarray([_find_label(classes, v) for v in values.tolist()])
+    if codes.size and codes.min() < 0:
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise DataValidationError(
+            f"Label {values[i]!r} in {name} (row {i}) is not one of the labels "
+            f"{classes.tolist()!r}."
+        )
+    return codes.astype(np.int64, copy=False)
+
+
+def score_bins(y_score: np.ndarray, n_bins: int = DEFAULT_N_BINS) -> np.ndarray:
+    """Return the calibration bin of each score: ``min(floor(score * n_bins), n_bins - 1)``."""
+    s = np.asarray(y_score, dtype=np.float64)
+    return np.minimum(np.floor(s * n_bins), n_bins - 1).astype(np.int64)
+
+
+def count_table(
+    y_true: Any,
+    y_pred: Any,
+    sensitive_features: Any,
+    *,
+    y_score: Any = None,
+    labels: Sequence[Any] | None = None,
+    pos_label: Any = None,
+    n_bins: int = DEFAULT_N_BINS,
+    as_frame: bool = True,
+) -> Any:
+    """Reduce rows to the count table described in the module docstring.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True labels and decisions.
+    sensitive_features : Series, DataFrame, dict of arrays, or array of shape (n_samples,) or
+        (n_samples, n_features)
+        The groups (as Fairlearn accepts them; unnamed columns are ``sensitive_feature_<i>``).
+    y_score : array-like of shape (n_samples,), default=None
+        Probability of the positive class (binary tasks); adds ``score_bin``, ``score_sum`` and
+        ``score_sq_sum``.
+    labels : sequence, default=None
+        All class labels (default: the sorted labels seen).
+    pos_label : label, default=None
+        The positive class of a binary task (default: 1 for {0, 1} or {-1, 1} labels, True for
+        booleans; required otherwise).
+    n_bins : int, default=10
+        Number of equal-width score bins.
+    as_frame : bool, default=True
+        Return a pandas DataFrame; False returns a dict of numpy columns (same layout).
+
+    Returns
+    -------
+    DataFrame or dict of ndarray
+        One row per non-empty cell.
+    """
+    yt = _to_array(y_true, name="y_true")
+    yp = _to_array(y_pred, name="y_pred")
+    n = len(yt)
+    if len(yp) != n:
+        raise DataValidationError(f"Inputs differ in length: y_true has {n}, y_pred {len(yp)}.")
+    if n == 0:
+        raise DataValidationError("y_true is empty; there is nothing to audit.")
+    cols = _sensitive_columns(sensitive_features, n)
+    if labels is None:
+        both, observed = _factorize(np.concatenate([yt, yp]), name="y_true/y_pred")
+        classes, _pos = _resolve_classes(observed, None, pos_label)
+        if len(classes) == len(observed):
+            t_codes, p_codes = both[:n], both[n:]
+        else:  # completed binary labels (a single observed value)
+            t_codes = _encode(yt, classes, name="y_true")
+            p_codes = _encode(yp, classes, name="y_pred")
+    else:
+        classes, _pos = _resolve_classes(np.asarray(list(labels)), labels, pos_label)
+        t_codes = _encode(yt, classes, name="y_true")
+        p_codes = _encode(yp, classes, name="y_pred")
+    k = len(classes)
+    codes, levels = [], []
+    for name, v in cols:
+        c, lv = _factorize(v, name=f"Sensitive feature {name!r}")
+        codes.append(c)
+        levels.append(lv)
+    sizes = [len(lv) for lv in levels]
+    b = 1
+    score = None
+    if y_score is not None:
+        score = np.asarray(y_score, dtype=np.float64).ravel()
+        if len(score) != n:
+            raise DataValidationError(f"y_score has {len(score)} rows but y_true has {n}.")
+        if not np.all(np.isfinite(score)) or (score.size and (score.min() < 0 or score.max() > 1)):
+            bad = int(np.flatnonzero(~np.isfinite(score) | (score < 0) | (score > 1))[0])
+            raise DataValidationError(
+                f"y_score must hold probabilities in [0, 1]; found {float(score[bad])!r} at "
+                f"row {bad}."
+            )
+        b = int(n_bins)
+    # one integer per row: (group codes..., true, pred, bin), C order
+    dims = [*sizes, k, k] + ([b] if score is not None else [])
+    total = int(np.prod(np.asarray(dims, dtype=np.float64)))
+    parts = [*codes, t_codes, p_codes]
+    if score is not None:
+        parts.append(score_bins(score, b))
+    if total < 2**62:
+        cell = np.ravel_multi_index(tuple(parts), tuple(dims))
+        if total <= 20_000_000:
+            cnt = np.bincount(cell, minlength=total)
+            nz = np.flatnonzero(cnt)
+            counts = cnt[nz]
+            inv = None
+        else:
+            nz, inv, counts = np.unique(cell, return_inverse=True, return_counts=True)
+        keys = np.unravel_index(nz, tuple(dims))
+    else:  # pragma: no cover - astronomically many combinations
+        stacked = np.column_stack(parts)
+        uniq, inv, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+        keys = tuple(uniq[:, j] for j in range(uniq.shape[1]))
+        nz = None
+    out: dict[str, np.ndarray] = {}
+    for j, (name, _) in enumerate(cols):
+        out[name] = levels[j][keys[j]]
+    out["y_true"] = classes[keys[len(cols)]]
+    out["y_pred"] = classes[keys[len(cols) + 1]]
+    if score is not None:
+        out["score_bin"] = keys[len(cols) + 2].astype(np.int64)
+    out["count"] = counts.astype(np.int64)
+    if score is not None:
+        if inv is None:
+            out["score_sum"] = np.bincount(cell, weights=score, minlength=total)[nz]
+            out["score_sq_sum"] = np.bincount(cell, weights=score * score, minlength=total)[nz]
+        else:
+            out["score_sum"] = np.bincount(inv.ravel(), weights=score, minlength=len(counts))
+            out["score_sq_sum"] = np.bincount(
+                inv.ravel(), weights=score * score, minlength=len(counts)
+            )
+    if as_frame:
+        import pandas as pd
+
+        return pd.DataFrame(out)
+    return out
+
+
+# ------------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class _Table:
+    """Dense sufficient statistics over the finest grouping (the intersection of all features)."""
+
+    features: tuple[str, ...]
+    levels: tuple[np.ndarray, ...]
+    group_codes: np.ndarray  # (G, F) level index of each group for each feature
+    classes: np.ndarray
+    pos: int | None
+    counts: np.ndarray  # (G, K, K, B) int64
+    score_sum: np.ndarray | None  # (G, K, K, B)
+    score_sq_sum: np.ndarray | None
+    complete: bool  # every combination of levels is present (MetricFrame's reindex)
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.counts.shape[-1])
+
+    def groupings(self) -> list[tuple[tuple[str, ...], np.ndarray | None]]:
+        """Each single feature, then the intersection of all (2+ features): (names, matrix)."""
+        f = len(self.features)
+        g = self.group_codes.shape[0]
+        out: list[tuple[tuple[str, ...], np.ndarray | None]] = []
+        for j, name in enumerate(self.features):
+            if f == 1:
+                out.append(((name,), None))
+                continue
+            m = np.zeros((len(self.levels[j]), g))
+            m[self.group_codes[:, j], np.arange(g)] = 1.0
+            out.append(((name,), m))
+        if f >= 2:
+            out.append((self.features, None))
+        return out
+
+    def group_labels(self, features: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        if features == self.features:
+            return [
+                tuple(self.levels[j][c].item() if hasattr(self.levels[j][c], "item")
+                      else self.levels[j][c] for j, c in enumerate(row))
+                for row in self.group_codes.tolist()
+            ]  # fmt: skip
+        j = self.features.index(features[0])
+        return [(v.item() if hasattr(v, "item") else v,) for v in self.levels[j]]
+
+
+def _column(table: Any, name: str) -> np.ndarray:
+    col = table[name]
+    return col.to_numpy() if hasattr(col, "to_numpy") else np.asarray(col)
+
+
+def from_count_table(
+    table: Any,
+    *,
+    sensitive_features: Sequence[str] | str,
+    labels: Sequence[Any] | None = None,
+    pos_label: Any = None,
+    n_bins: int | None = None,
+    undefined: Undefined = "zero",
+) -> GroupMetrics:
+    """Compute every group metric and disparity from a count table.
+
+    Parameters
+    ----------
+    table : DataFrame or mapping of str to array-like
+        The count table (layout in the module docstring), from :func:`count_table` or from a
+        group-by in another engine.
+    sensitive_features : str or sequence of str
+        The feature columns of ``table``, in the order the intersection is formed.
+    labels : sequence, default=None
+        All class labels (default: the sorted labels in ``y_true`` and ``y_pred``).
+    pos_label : label, default=None
+        The positive class (binary); same default as :func:`count_table`.
+    n_bins : int, default=None
+        Number of score bins (default: :data:`DEFAULT_N_BINS`); ``score_bin`` must be below it.
+    undefined : {"zero", "nan"}, default="zero"
+        Value of a 0/0 rate in a non-empty group: 0 as Fairlearn, or NaN.
+
+    Returns
+    -------
+    GroupMetrics
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing, a count is negative, a score bin is out of range, or a label is
+        not one of ``labels``.
+    """
+    from .._validation import check_columns
+
+    feats = (
+        [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
+    )
+    if not feats:
+        raise ParameterError("from_count_table needs at least one sensitive feature column.")
+    avail = list(table.columns) if hasattr(table, "columns") else list(table.keys())
+    check_columns([*feats, "y_true", "y_pred", "count"], avail, where="the count table")
+    if undefined not in ("zero", "nan"):
+        raise ParameterError(
+            f"The 'undefined' parameter of from_count_table must be 'zero' or 'nan'. Got "
+            f"{undefined!r} instead."
+        )
+    count = _column(table, "count")
+    if count.dtype.kind not in "iub":
+        if (
+            count.dtype.kind == "f"
+            and np.all(np.isfinite(count))
+            and np.all(count == np.round(count))
+        ):
+            count = count.astype(np.int64)
+        else:
+            raise DataValidationError("The count table's 'count' column must hold integers.")
+    count = count.astype(np.int64, copy=False)
+    if count.size and count.min() < 0:
+        i = int(np.flatnonzero(count < 0)[0])
+        raise DataValidationError(f"The count table has a negative count {count[i]} at row {i}.")
+    keep = count > 0
+    if not keep.any():
+        raise DataValidationError("The count table holds no rows (every count is 0).")
+    count = count[keep]
+    yt = _column(table, "y_true")[keep]
+    yp = _column(table, "y_pred")[keep]
+    if labels is None:
+        both, observed = _factorize(np.concatenate([yt, yp]), name="y_true/y_pred")
+        classes, pos = _resolve_classes(observed, None, pos_label)
+        if len(classes) == len(observed):
+            t_codes, p_codes = both[: len(yt)], both[len(yt) :]
+        else:
+            t_codes = _encode(yt, classes, name="y_true")
+            p_codes = _encode(yp, classes, name="y_pred")
+    else:
+        classes, pos = _resolve_classes(np.asarray(list(labels)), labels, pos_label)
+        t_codes = _encode(yt, classes, name="y_true")
+        p_codes = _encode(yp, classes, name="y_pred")
+    k = len(classes)
+    has_scores = "score_bin" in avail
+    b = 1
+    bins = np.zeros(len(count), dtype=np.int64)
+    if has_scores:
+        b = DEFAULT_N_BINS if n_bins is None else int(n_bins)
+        bins = _column(table, "score_bin")[keep].astype(np.int64)
+        if bins.size and (bins.min() < 0 or bins.max() >= b):
+            bad = bins[(bins < 0) | (bins >= b)][0]
+            raise DataValidationError(
+                f"The count table has score_bin {int(bad)}, outside [0, {b}); pass n_bins=."
+            )
+    codes, levels = [], []
+    for name in feats:
+        c, lv = _factorize(_column(table, name)[keep], name=f"Sensitive feature {name!r}")
+        codes.append(c)
+        levels.append(lv)
+    sizes = tuple(len(lv) for lv in levels)
+    product = int(np.prod(np.asarray(sizes, dtype=np.float64)))
+    if product <= MAX_PRODUCT_GROUPS:
+        complete = True
+        gid = np.ravel_multi_index(tuple(codes), sizes) if len(feats) > 1 else codes[0]
+        group_codes = np.column_stack(np.unravel_index(np.arange(product), sizes))
+        g = product
+    else:
+        complete = False
+        uniq, gid = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+        gid = gid.ravel()
+        group_codes = uniq
+        g = len(uniq)
+    flat = np.ravel_multi_index((gid, t_codes, p_codes, bins), (g, k, k, b))
+    counts = np.bincount(flat, weights=count, minlength=g * k * k * b)
+    counts = np.rint(counts).astype(np.int64).reshape(g, k, k, b)
+    s_sum = s_sq = None
+    if has_scores and "score_sum" in avail:
+        s_sum = np.bincount(
+            flat, weights=_column(table, "score_sum")[keep].astype(np.float64),
+            minlength=g * k * k * b,
+        ).reshape(g, k, k, b)  # fmt: skip
+        if "score_sq_sum" in avail:
+            s_sq = np.bincount(
+                flat, weights=_column(table, "score_sq_sum")[keep].astype(np.float64),
+                minlength=g * k * k * b,
+            ).reshape(g, k, k, b)  # fmt: skip
+    tab = _Table(
+        features=tuple(str(f) for f in feats), levels=tuple(levels),
+        group_codes=group_codes.astype(np.int64), classes=classes, pos=pos, counts=counts,
+        score_sum=s_sum, score_sq_sum=s_sq, complete=complete,
+    )  # fmt: skip
+    return GroupMetrics(tab, undefined=undefined)
+
+
+def group_metrics(
+    y_true: Any,
+    y_pred: Any,
+    sensitive_features: Any,
+    *,
+    y_score: Any = None,
+    labels: Sequence[Any] | None = None,
+    pos_label: Any = None,
+    n_bins: int = DEFAULT_N_BINS,
+    undefined: Undefined = "zero",
+) -> GroupMetrics:
+    """Group metrics from rows: ``from_count_table(count_table(...))``.
+
+    Parameters are those of :func:`count_table` and :func:`from_count_table`.
+
+    Returns
+    -------
+    GroupMetrics
+
+    Examples
+    --------
+    >>> gm = group_metrics([1, 0, 1, 1], [1, 0, 0, 1], ["a", "a", "b", "b"])
+    >>> gm.by_group("true_positive_rate", "sensitive_feature_0").tolist()
+    [1.0, 0.5]
+    >>> gm.difference("true_positive_rate", "sensitive_feature_0")
+    0.5
+    """
+    cols = _sensitive_columns(sensitive_features, None)
+    tab = count_table(
+        y_true, y_pred, dict(cols), y_score=y_score, labels=labels, pos_label=pos_label,
+        n_bins=n_bins, as_frame=False,
+    )  # fmt: skip
+    return from_count_table(
+        tab, sensitive_features=[c for c, _ in cols], labels=labels, pos_label=pos_label,
+        n_bins=n_bins, undefined=undefined,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(num / den, dtype=np.float64)
+
+
+def _rate(num: np.ndarray, den: np.ndarray, n: np.ndarray, undefined: Undefined) -> np.ndarray:
+    r = np.where(den > 0, _safe_div(num, den), 0.0 if undefined == "zero" else np.nan)
+    return np.where(n > 0, r, np.nan)
+
+
+def _between(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mx = np.fmax.reduce(v, axis=-1)
+    mn = np.fmin.reduce(v, axis=-1)
+    return mx - mn, _safe_div(mn, mx)
+
+
+def _to_overall(v: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = np.fmax.reduce(np.abs(v - o[..., None]), axis=-1)
+    r = _safe_div(v, o[..., None])
+    with np.errstate(divide="ignore"):
+        r = np.where(r > 1, 1.0 / r, r)
+    return d, np.fmin.reduce(r, axis=-1)
+
+
+def _py_max2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Python's ``max([a, b])`` element-wise (``b`` only when ``b > a``)."""
+    return np.where(b > a, b, a)
+
+
+def _py_min2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Python's ``min([a, b])`` element-wise (``b`` only when ``b < a``)."""
+    return np.where(b < a, b, a)
+
+
+def _binary_cells(cm: np.ndarray, pos: int) -> dict[str, np.ndarray]:
+    neg = 1 - pos
+    return {
+        "tn": cm[..., neg, neg], "fp": cm[..., neg, pos],
+        "fn": cm[..., pos, neg], "tp": cm[..., pos, pos],
+    }  # fmt: skip
+
+
+def _ovr_cells(cm: np.ndarray, c: int) -> dict[str, np.ndarray]:
+    tp = cm[..., c, c]
+    fp = cm[..., :, c].sum(axis=-1) - tp
+    fn = cm[..., c, :].sum(axis=-1) - tp
+    n = cm.sum(axis=(-1, -2))
+    return {"tn": n - tp - fp - fn, "fp": fp, "fn": fn, "tp": tp}
+
+
+def _rates(
+    cells: dict[str, np.ndarray], n: np.ndarray, names: Sequence[str], undefined: Undefined
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    vals, dens = {}, {}
+    for name in names:
+        num_c, den_c = _RATE_SPEC[name]
+        num = sum(cells[c] for c in num_c)
+        den = sum(cells[c] for c in den_c)
+        vals[name] = _rate(np.asarray(num), np.asarray(den), n, undefined)
+        dens[name] = np.asarray(den)
+    return vals, dens
+
+
+def _evaluate(
+    tab: _Table,
+    counts: np.ndarray,
+    s_sum: np.ndarray | None,
+    undefined: Undefined,
+    with_denominators: bool = False,
+) -> tuple[dict[Key, np.ndarray], dict[Key, np.ndarray]]:
+    """Every quantity for a batch of tables ``counts`` of shape (nb, G, K, K, B)."""
+    out: dict[Key, np.ndarray] = {}
+    dens: dict[Key, np.ndarray] = {}
+    nb, g, k, _, b = counts.shape
+    c = counts.astype(np.float64)
+    flat = c.reshape(nb, g, k * k * b)
+    s_flat = None if s_sum is None else s_sum.reshape(nb, g, k * k * b)
+    calib = tab.pos is not None and s_sum is not None
+
+    def views(cm: np.ndarray) -> list[tuple[int | None, dict[str, np.ndarray], Sequence[str]]]:
+        if tab.pos is not None:
+            return [(None, _binary_cells(cm, tab.pos), _BINARY_RATES)]
+        return [(ci, _ovr_cells(cm, ci), _MULTICLASS_RATES) for ci in range(k)]
+
+    def calibration(cb: np.ndarray, sb: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+        assert tab.pos is not None
+        pos_bin = cb[..., tab.pos, :, :].sum(axis=-2)
+        s_bin = sb.sum(axis=(-3, -2))
+        nn = np.where(n > 0, n, np.nan)
+        return {
+            "mean_score": s_bin.sum(axis=-1) / nn,
+            "base_rate": pos_bin.sum(axis=-1) / nn,
+            "expected_calibration_error": np.abs(s_bin - pos_bin).sum(axis=-1) / nn,
+        }
+
+    # overall
+    c_all = flat.sum(axis=1).reshape(nb, k, k, b)
+    cm_all = c_all.sum(axis=-1)
+    n_all = cm_all.sum(axis=(-1, -2))
+    overall: dict[tuple[str, int | None], np.ndarray] = {("count", None): n_all}
+    out[Key("count", None, None, "overall")] = n_all
+    acc_mc = None
+    if tab.pos is None:
+        acc_mc = _rate(np.trace(cm_all, axis1=-2, axis2=-1), n_all, n_all, undefined)
+        overall[("accuracy", None)] = acc_mc
+    for label, cells, names in views(cm_all):
+        vals, _ = _rates(cells, n_all, names, undefined)
+        for name, v in vals.items():
+            overall[(name, label)] = v
+    if calib:
+        assert s_flat is not None
+        s_all = s_flat.sum(axis=1).reshape(nb, k, k, b)
+        for name, v in calibration(c_all, s_all, n_all).items():
+            overall[(name, None)] = v
+    for (name, label), v in overall.items():
+        out[Key(name, None, label, "overall")] = v
+
+    for feats, m in tab.groupings():
+        if m is None:
+            cg = flat
+            sg = s_flat
+        else:
+            cg = np.matmul(m, flat)
+            sg = None if s_flat is None else np.matmul(m, s_flat)
+        ng = cg.shape[1]
+        cg4 = cg.reshape(nb, ng, k, k, b)
+        cm = cg4.sum(axis=-1)
+        n = cm.sum(axis=(-1, -2))
+        out[Key("count", feats, None, "group")] = n
+        groupvals: dict[tuple[str, int | None], np.ndarray] = {}
+        if tab.pos is None:
+            groupvals[("accuracy", None)] = _rate(
+                np.trace(cm, axis1=-2, axis2=-1), n, n, undefined
+            )
+            if with_denominators:
+                dens[Key("accuracy", feats, None, "group")] = n[0]
+        for label, cells, names in views(cm):
+            vals, dd = _rates(cells, n, names, undefined)
+            for name, v in vals.items():
+                groupvals[(name, label)] = v
+                if with_denominators:
+                    dens[Key(name, feats, label, "group")] = dd[name][0]
+        if calib:
+            assert sg is not None
+            sg4 = sg.reshape(nb, ng, k, k, b)
+            for name, v in calibration(cg4, sg4, n).items():
+                groupvals[(name, None)] = v
+        for (name, label), v in groupvals.items():
+            out[Key(name, feats, label, "group")] = v
+            if name in ("mean_score", "base_rate"):
+                continue
+            o = overall[(name, label)]
+            d_bg, r_bg = _between(v)
+            d_to, r_to = _to_overall(v, o)
+            out[Key(f"{name}_difference", feats, label, "between_groups")] = d_bg
+            out[Key(f"{name}_difference", feats, label, "to_overall")] = d_to
+            if name == "expected_calibration_error":
+                continue
+            out[Key(f"{name}_ratio", feats, label, "between_groups")] = r_bg
+            out[Key(f"{name}_ratio", feats, label, "to_overall")] = r_to
+        if tab.pos is not None:
+            sel = groupvals[("selection_rate", None)]
+            mx = np.fmax.reduce(sel, axis=-1)
+            out[Key("impact_ratio", feats, None, "group")] = _safe_div(sel, mx[..., None])
+            for part in ("between_groups", "to_overall"):
+                sr_d = out[Key("selection_rate_difference", feats, None, part)]
+                sr_r = out[Key("selection_rate_ratio", feats, None, part)]
+                tpr_d = out[Key("true_positive_rate_difference", feats, None, part)]
+                tpr_r = out[Key("true_positive_rate_ratio", feats, None, part)]
+                fpr_d = out[Key("false_positive_rate_difference", feats, None, part)]
+                fpr_r = out[Key("false_positive_rate_ratio", feats, None, part)]
+                out[Key("demographic_parity_difference", feats, None, part)] = sr_d
+                out[Key("demographic_parity_ratio", feats, None, part)] = sr_r
+                out[Key("equal_opportunity_difference", feats, None, part)] = tpr_d
+                out[Key("equal_opportunity_ratio", feats, None, part)] = tpr_r
+                out[Key("equalized_odds_difference", feats, None, part)] = _py_max2(tpr_d, fpr_d)
+                out[Key("equalized_odds_ratio", feats, None, part)] = _py_min2(tpr_r, fpr_r)
+    return out, dens
+
+
+# ---------------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class Intervals:
+    """Bootstrap percentile intervals for every quantity of a :class:`GroupMetrics`.
+
+    Attributes
+    ----------
+    low, high : dict of Key to ndarray
+        Bounds, shaped like the point values (NaN where undefined in most resamples).
+    n_boot : int
+    level : float
+    """
+
+    low: dict[Key, np.ndarray]
+    high: dict[Key, np.ndarray]
+    n_boot: int
+    level: float
+
+    def get(self, key: Key) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(low, high)`` for ``key``."""
+        return self.low[key], self.high[key]
+
+
+class GroupMetrics:
+    """Per-group metrics, overall values and disparities computed from a count table.
+
+    Build with :func:`group_metrics` (rows) or :func:`from_count_table` (a table computed
+    elsewhere). Accessors take a metric name, a feature name or tuple of names (the
+    intersection), and for multiclass one-vs-rest values a ``label`` (a class value).
+
+    Attributes
+    ----------
+    features : tuple of str
+        The sensitive features, in order.
+    groupings : list of tuple of str
+        Each single feature, then the intersection of all of them when there are 2+.
+    classes : ndarray
+        The class labels.
+    pos_label : label or None
+        The positive class of a binary task; None for multiclass.
+    values : dict of Key to ndarray
+        Every quantity: per-group arrays (part ``"group"``) and scalars.
+    """
+
+    def __init__(self, table: _Table, *, undefined: Undefined = "zero") -> None:
+        self._table = table
+        self.undefined: Undefined = undefined
+        vals, dens = _evaluate(
+            table, table.counts[None], None if table.score_sum is None else table.score_sum[None],
+            undefined, with_denominators=True,
+        )  # fmt: skip
+        self.values: dict[Key, np.ndarray] = {key: v[0] for key, v in vals.items()}
+        self._dens = dens
+        self.features = table.features
+        self.groupings = [f for f, _ in table.groupings()]
+        self.classes = table.classes
+        self.pos_label = None if table.pos is None else table.classes[table.pos]
+        self.has_scores = table.score_sum is not None
+        self.complete = table.complete
+
+    # ---- structure
+    @property
+    def n_rows(self) -> int:
+        """Total number of rows."""
+        return int(self._table.counts.sum())
+
+    @property
+    def is_binary(self) -> bool:
+        """True for a binary task."""
+        return self._table.pos is not None
+
+    def _feats(self, features: str | Sequence[str]) -> tuple[str, ...]:
+        f = (features,) if isinstance(features, str) else tuple(features)
+        if f not in self.groupings:
+            avail = ", ".join("+".join(x) for x in self.groupings)
+            raise ParameterError(
+                f"No grouping {'+'.join(f)!r} in this result; available: {avail}."
+            )
+        return f
+
+    def _label(self, label: Any) -> int | None:
+        if label is None:
+            if not self.is_binary:
+                return None
+            return None
+        if self.is_binary:
+            raise ParameterError(
+                "label= is for multiclass one-vs-rest values; this task is binary."
+            )
+        idx = _find_label(self.classes, label)
+        if idx is None:
+            raise ParameterError(f"label={label!r} is not one of {self.classes.tolist()!r}.")
+        return idx
+
+    def groups(self, features: str | Sequence[str]) -> list[tuple[Any, ...]]:
+        """Return the group labels (tuples of feature values) of a grouping, in order."""
+        return self._table.group_labels(self._feats(features))
+
+    def counts(self, features: str | Sequence[str]) -> np.ndarray:
+        """Rows per group."""
+        return self.values[Key("count", self._feats(features), None, "group")].astype(np.int64)
+
+    def denominator(
+        self, metric: str, features: str | Sequence[str], label: Any = None
+    ) -> np.ndarray:
+        """The denominator count per group of a rate (0 means the rate is 0/0)."""
+        return self._dens[Key(metric, self._feats(features), self._label(label), "group")]
+
+    def _get(self, key: Key) -> np.ndarray:
+        try:
+            return self.values[key]
+        except KeyError:
+            if not self.is_binary and key.name in (
+                "demographic_parity_difference", "demographic_parity_ratio",
+                "equalized_odds_difference", "equalized_odds_ratio",
+                "equal_opportunity_difference", "equal_opportunity_ratio",
+                "false_negative_rate", "true_negative_rate", "precision",
+            ):  # fmt: skip
+                raise DataValidationError(
+                    f"{key.name} needs binary labels, but the labels have {len(self.classes)} "
+                    f"classes ({', '.join(map(str, self.classes.tolist()[:10]))}); use "
+                    "label=<class> for one-vs-rest rates."
+                ) from None
+            raise ParameterError(f"{key.name!r} is not computed here ({key}).") from None
+
+    # ---- MetricFrame-like accessors
+    def overall(self, metric: str, label: Any = None) -> float:
+        """The metric on all rows (``MetricFrame.overall``)."""
+        return float(self._get(Key(metric, None, self._label(label), "overall")))
+
+    def by_group(self, metric: str, features: str | Sequence[str], label: Any = None) -> Any:
+        """Per-group values as a pandas Series indexed like ``MetricFrame.by_group``."""
+        import pandas as pd
+
+        f = self._feats(features)
+        v = self._get(Key(metric, f, self._label(label), "group"))
+        groups = self.groups(f)
+        if len(f) == 1:
+            index = pd.Index([g[0] for g in groups], name=f[0])
+        else:
+            index = pd.MultiIndex.from_tuples(groups, names=list(f))
+        return pd.Series(v, index=index, name=metric)
+
+    def difference(
+        self, metric: str, features: str | Sequence[str], method: Method = "between_groups",
+        label: Any = None,
+    ) -> float:  # fmt: skip
+        """``MetricFrame.difference(method=...)`` of ``metric``."""
+        return float(
+            self._get(
+                Key(
+                    f"{metric}_difference",
+                    self._feats(features),
+                    self._label(label),
+                    _method(method),
+                )
+            )
+        )
+
+    def ratio(
+        self, metric: str, features: str | Sequence[str], method: Method = "between_groups",
+        label: Any = None,
+    ) -> float:  # fmt: skip
+        """``MetricFrame.ratio(method=...)`` of ``metric``."""
+        return float(
+            self._get(
+                Key(f"{metric}_ratio", self._feats(features), self._label(label), _method(method))
+            )
+        )
+
+    def disparity(
+        self, name: str, features: str | Sequence[str], method: Method = "between_groups"
+    ) -> float:
+        """A Fairlearn disparity function's value (``"equalized_odds_difference"``...)."""
+        return float(self._get(Key(name, self._feats(features), None, _method(method))))
+
+    def to_frame(self) -> Any:
+        """Every quantity as a long pandas DataFrame (one row per value)."""
+        import pandas as pd
+
+        rows = []
+        for key, v in self.values.items():
+            lab = None if key.label is None else self.classes[key.label]
+            if key.part == "group":
+                assert key.features is not None
+                for grp, x in zip(self.groups(key.features), np.atleast_1d(v).tolist()):
+                    rows.append((key.name, key.features, grp, lab, key.part, x))
+            else:
+                rows.append((key.name, key.features, None, lab, key.part, float(v)))
+        return pd.DataFrame(rows, columns=["name", "features", "group", "label", "part", "value"])
+
+    # ---- bootstrap
+    def bootstrap(
+        self, n_boot: int, rng: np.random.Generator, *, level: float = 0.95,
+        min_valid: float = 0.5,
+    ) -> Intervals:  # fmt: skip
+        """Percentile intervals for every quantity by cell-count resampling.
+
+        Parameters
+        ----------
+        n_boot : int
+            Number of resamples (>= 1).
+        rng : numpy.random.Generator
+        level : float, default=0.95
+        min_valid : float, default=0.5
+            Smallest share of resamples that must define a value for it to get an interval.
+
+        Returns
+        -------
+        Intervals
+        """
+        samples = self.bootstrap_samples(n_boot, rng)
+        low, high = {}, {}
+        for key, arr in samples.items():
+            lo, hi = percentile_interval(arr, level, min_valid=min_valid)
+            low[key], high[key] = lo, hi
+        return Intervals(low=low, high=high, n_boot=n_boot, level=level)
+
+    def bootstrap_samples(self, n_boot: int, rng: np.random.Generator) -> dict[Key, np.ndarray]:
+        """Bootstrap replicates of every quantity, shape (n_boot, ...) per key."""
+        if n_boot < 1:
+            raise ParameterError(f"n_boot must be >= 1; got {n_boot}.")
+        tab = self._table
+        counts = tab.counts
+        shape = counts.shape
+        flat = counts.ravel()
+        n = int(flat.sum())
+        nz = np.flatnonzero(flat)
+        p = flat[nz] / n
+        mean = var = None
+        if tab.score_sum is not None:
+            s = tab.score_sum.ravel()[nz]
+            mean = s / flat[nz]
+            if tab.score_sq_sum is not None:
+                var = np.maximum(tab.score_sq_sum.ravel()[nz] / flat[nz] - mean * mean, 0.0)
+        chunk = max(1, min(n_boot, _BOOT_CHUNK_ELEMENTS // max(flat.size, 1)))
+        parts: dict[Key, list[np.ndarray]] = {}
+        done = 0
+        while done < n_boot:
+            nb = min(chunk, n_boot - done)
+            draw = rng.multinomial(n, p, size=nb)
+            cb = np.zeros((nb, flat.size), dtype=np.int64)
+            cb[:, nz] = draw
+            sb = None
+            if mean is not None:
+                sv = draw * mean
+                if var is not None:
+                    sv = sv + np.sqrt(draw * var) * rng.standard_normal(draw.shape)
+                sb = np.zeros((nb, flat.size))
+                sb[:, nz] = sv
+                sb = sb.reshape((nb, *shape))
+            vals, _ = _evaluate(tab, cb.reshape((nb, *shape)), sb, self.undefined)
+            for key, v in vals.items():
+                parts.setdefault(key, []).append(v)
+            done += nb
+        return {key: np.concatenate(v, axis=0) for key, v in parts.items()}
+
+
+def _method(method: str) -> str:
+    if method not in ("between_groups", "to_overall"):
+        raise ParameterError(
+            f"The 'method' parameter must be 'between_groups' or 'to_overall'. Got {method!r} "
+            "instead."
+        )
+    return method
