@@ -54,7 +54,6 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
 }
-_NEGATION = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!="}
 _REQUIRED = ("section", "metric", "op", "threshold")
 _OPTIONAL = (
     "id", "name", "feature", "group", "method", "label", "attack", "input_feature",
@@ -425,8 +424,8 @@ class PolicyVerdict:
             if warnings:
                 text += f"; {len(warnings)} warning(s): " + ", ".join(c.id for c in warnings)
             return text
-        return f"policy FAILED: {len(errors)} of {n} rules failed: " + "; ".join(
-            f"{c.id} ({c.message})" for c in errors
+        return f"policy FAILED: {len(errors)} of {n} rules failed: " + ", ".join(
+            c.id for c in errors
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -447,7 +446,7 @@ def _record_text(m: MetricValue) -> str:
         parts.append(" × ".join(m.feature) + (" = " + " × ".join(m.group) if m.group else ""))
     for key in ("label", "attack", "input_feature", "method"):
         v = getattr(m, key)
-        if v is not None:
+        if v is not None and not (key == "method" and v == _DEFAULT_METHOD):
             parts.append(f"{key} {v}")
     return f" ({', '.join(parts)})" if parts else ""
 
@@ -508,16 +507,16 @@ def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult)
         extra = f" ({len(failing)} of {len(matched)} records fail)" if len(matched) > 1 else ""
         return out(
             "failed", m.value,
-            f"{rule.metric_id}{_record_text(m)} = {_fmt(m.value)}, "
-            f"{_NEGATION[rule.op]} {_fmt(rule.threshold)}{extra}.",
+            f"{rule.metric_id}{_record_text(m)} = {_fmt(m.value)}; the rule requires "
+            f"{rule.op} {_fmt(rule.threshold)}{extra}.",
         )  # fmt: skip
     # all pass: report the record closest to the threshold
     worst = min(matched, key=lambda m: abs(m.value - rule.threshold))  # type: ignore[operator]
     extra = f" (all {len(matched)} records)" if len(matched) > 1 else ""
     return out(
         "passed", worst.value,
-        f"{rule.metric_id}{_record_text(worst)} = {_fmt(worst.value)}, {rule.op} "
-        f"{_fmt(rule.threshold)}{extra}.",
+        f"{rule.metric_id}{_record_text(worst)} = {_fmt(worst.value)}, which satisfies "
+        f"{rule.op} {_fmt(rule.threshold)}{extra}.",
     )  # fmt: skip
 
 

@@ -1,0 +1,246 @@
+"""``auditkit audit``: audit a checkpoint or a log of decisions and write the card.
+
+Exit codes: 0 done (and the policy passed, when one is given), 1 a policy rule failed, 2 bad
+input, 3 internal error. Nothing is written until the audit and all three outputs are ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._io import sha256_file
+from .._validation import check_columns, did_you_mean, format_available
+from ..exceptions import ParameterError
+from ..report._model import AuditResult
+
+EXIT_OK, EXIT_POLICY_FAILED = 0, 1
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".gz")
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "audit",
+        help="audit a checkpoint or a prediction log; write audit.json, card.html, card.md",
+        description=(
+            "Audit a model checkpoint (on its dataset's test split, a bundled dataset or a "
+            "CSV/Parquet file), or a log of decisions with --predictions, and write the model "
+            "card. Exit codes: 0 passed, 1 a policy rule failed, 2 bad input, 3 internal error."
+        ),
+    )
+    p.add_argument("model", nargs="?", help="a .ckpt checkpoint written by `auditkit train`")
+    src = p.add_argument_group("evaluation data (with a checkpoint)")
+    src.add_argument(
+        "--data",
+        metavar="NAME|FILE",
+        help="a bundled dataset (its test split) or a .csv/.parquet file; default: the "
+        "checkpoint's own dataset",
+    )
+    src.add_argument("--target", metavar="COL", help="the label column of a --data file")
+    log = p.add_argument_group("a log of decisions (no model)")
+    log.add_argument("--predictions", metavar="FILE", help="a .csv/.parquet log of decisions")
+    log.add_argument("--y-true", metavar="COL", help="column of true labels")
+    log.add_argument("--y-pred", metavar="COL", help="column of decisions")
+    log.add_argument("--y-score", metavar="COL", help="column of positive-class scores")
+    p.add_argument("--sensitive", metavar="A,B", help="comma-separated sensitive columns")
+    p.add_argument("--sections", metavar="S1,S2", help="sections to run (default: all)")
+    p.add_argument("--policy", metavar="FILE", help="a policy TOML file to check")
+    p.add_argument("--out", metavar="DIR", default="audit-output", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--ci-level", type=float, default=0.95, help="confidence level (0.95)")
+    p.add_argument("--min-group-size", type=int, default=30, help="smaller groups are flagged")
+    p.add_argument("--pos-label", metavar="LABEL", help="the favourable class (binary tasks)")
+    p.add_argument("--card-info", metavar="FILE", help="a YAML file of model-card fields")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+    return p
+
+
+def split_list(text: str | None, *, option: str) -> list[str] | None:
+    """Split ``"a, b"`` into ``["a", "b"]``; None stays None."""
+    if text is None:
+        return None
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise ParameterError(f"{option} needs at least one name; got {text!r}.")
+    return items
+
+
+def _existing_file(path: str, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise ParameterError(f"{what} {path!r} does not exist.")
+    if p.is_dir():
+        raise ParameterError(f"{what} {path!r} is a folder, not a file.")
+    return p
+
+
+def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    from ..policy import Policy
+
+    policy = Policy.from_toml(args.policy) if args.policy else None  # fail early on a bad file
+    card_info = None
+    if args.card_info:
+        card_info = str(_existing_file(args.card_info, "Card-info file"))
+    return {
+        "sections": split_list(args.sections, option="--sections"),
+        "policy": policy,
+        "n_boot": args.n_boot,
+        "ci_level": args.ci_level,
+        "random_state": args.seed,
+        "show_progress": not args.no_progress,
+        "pos_label": args.pos_label,
+        "min_group_size": args.min_group_size,
+        "card_info": card_info,
+    }
+
+
+def _audit_predictions(args: argparse.Namespace) -> AuditResult:
+    from .._api import audit_predictions
+    from ..data import read_frame
+
+    if args.model is not None or args.data is not None or args.target is not None:
+        raise ParameterError(
+            "--predictions audits a log of decisions; it takes no model, --data or --target."
+        )
+    missing = [o for o, v in (("--y-true", args.y_true), ("--y-pred", args.y_pred),
+                              ("--sensitive", args.sensitive)) if not v]  # fmt: skip
+    if missing:
+        raise ParameterError(f"--predictions needs {', '.join(missing)}.")
+    path = _existing_file(args.predictions, "Predictions file")
+    kwargs = _common_kwargs(args)
+    sens = split_list(args.sensitive, option="--sensitive") or []
+    df = read_frame(path)
+    cols = [args.y_true, args.y_pred, *([args.y_score] if args.y_score else [])]
+    check_columns(cols, list(df.columns), where=path.name)
+    check_columns(sens, list(df.columns), what="Sensitive column", where=path.name)
+    result = audit_predictions(
+        data=df,
+        y_true=args.y_true,
+        y_pred=args.y_pred,
+        y_score=args.y_score,
+        sensitive_features=sens,
+        options={"command": " ".join(args.argv), "data_name": path.name},
+        **kwargs,
+    )
+    return _with_file(result, "data", path)
+
+
+def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
+    from .. import _api
+    from ..checkpoint import load_checkpoint
+    from ..data import list_datasets, load_dataset, load_table
+
+    if args.y_true or args.y_pred or args.y_score:
+        raise ParameterError("--y-true, --y-pred and --y-score go with --predictions.")
+    model_path = _existing_file(args.model, "Checkpoint")
+    kwargs = _common_kwargs(args)
+    sens = split_list(args.sensitive, option="--sensitive")
+    loaded = load_checkpoint(model_path)
+    X: Any = None
+    y: Any = None
+    train: Any = None
+    data_file: Path | None = None
+    if args.data is not None:
+        looks_like_file = (
+            Path(args.data).suffix.lower() in _TABLE_SUFFIXES or Path(args.data).exists()
+        )
+        if looks_like_file:
+            if not args.target:
+                raise ParameterError(
+                    f"--data {args.data} is a file; name its label column with --target."
+                )
+            data_file = _existing_file(args.data, "Data file")
+            table = load_table(data_file, target=args.target, sensitive_features=sens)
+            X, y = table.X, table.y
+        else:
+            names = list_datasets()
+            if args.data not in names:
+                raise ParameterError(
+                    f"--data {args.data!r} is neither a file nor a bundled dataset"
+                    f"{did_you_mean(args.data, names)}; datasets: {format_available(names)}."
+                )
+            if args.target:
+                raise ParameterError("--target names the label column of a --data file only.")
+            ds = load_dataset(args.data)
+            X, y, train = ds.test.X, ds.test.y, (ds.train.X, ds.train.y)
+    elif args.target:
+        raise ParameterError("--target needs --data FILE.")
+    result = _api.audit(
+        loaded,
+        X,
+        y,
+        sensitive_features=sens,
+        train=train,
+        options={"command": " ".join(args.argv)},
+        **kwargs,
+    )
+    result = _with_file(result, "model", model_path, key="checkpoint")
+    if data_file is not None:
+        result = _with_file(result, "data", data_file)
+    return result
+
+
+def _with_file(result: AuditResult, block: str, path: Path, key: str = "file") -> AuditResult:
+    """Record an input file's name and sha256 in the result's ``model`` or ``data`` block."""
+    info = dict(getattr(result, block))
+    info[key] = path.name
+    info[f"{key}_sha256"] = sha256_file(path)
+    if block == "model":
+        return dataclasses.replace(result, model=info)
+    return dataclasses.replace(result, data=info)
+
+
+def verdict_line(result: AuditResult) -> str:
+    """One line: the policy verdict, or the sections' statuses when no policy was checked."""
+    pol = result.policy
+    if pol:
+        n, failed = (
+            len(pol.get("checks", [])),
+            [c for c in pol.get("checks", []) if c.get("status") != "passed"],
+        )
+        errors = [c for c in failed if c.get("severity", "error") == "error"]
+        if pol.get("passed"):
+            return f"policy passed: {n - len(failed)} of {n} rules satisfied" + (
+                f" ({len(failed)} warning(s))" if failed else ""
+            )
+        return f"policy FAILED: {len(errors)} of {n} rules failed: " + ", ".join(
+            str(c.get("id")) for c in errors
+        )
+    statuses = ", ".join(f"{s.name} {s.status}" for s in result.sections)
+    return f"audit complete ({statuses}); no policy checked"
+
+
+def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
+    """Print where the outputs are and the verdict; return the exit code."""
+    print(f"Wrote {paths['json']}, {paths['html']} and {paths['markdown']}")
+    print(f"Card: {paths['html'].resolve()}")
+    for c in result.policy.get("checks", []) if result.policy else []:
+        if c.get("status") != "passed":
+            print(f"  {c.get('severity', 'error')}: {c.get('id')}: {c.get('message')}",
+                  file=sys.stderr)  # fmt: skip
+    print(verdict_line(result))
+    if result.policy and not result.policy.get("passed"):
+        return EXIT_POLICY_FAILED
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report._render import write_outputs
+
+    if args.predictions is not None:
+        result = _audit_predictions(args)
+    elif args.model is not None:
+        result = _audit_checkpoint(args)
+    else:
+        raise ParameterError(
+            "auditkit audit needs a checkpoint (auditkit audit model.ckpt) or a log of "
+            "decisions (auditkit audit --predictions log.csv --y-true COL --y-pred COL "
+            "--sensitive A)."
+        )
+    paths = write_outputs(result, args.out)
+    return report_outputs(result, paths)
