@@ -938,7 +938,7 @@ class GroupMetrics:
     def denominator(
         self, metric: str, features: str | Sequence[str], label: Any = None
     ) -> np.ndarray:
-        """The denominator count per group of a rate (0 means the rate is 0/0)."""
+        """Return the denominator count per group of a rate (0 means the rate is 0/0)."""
         return self._dens[Key(metric, self._feats(features), self._label(label), "group")]
 
     def _get(self, key: Key) -> np.ndarray:
@@ -960,7 +960,7 @@ class GroupMetrics:
 
     # ---- MetricFrame-like accessors
     def overall(self, metric: str, label: Any = None) -> float:
-        """The metric on all rows (``MetricFrame.overall``)."""
+        """Return the metric on all rows (``MetricFrame.overall``)."""
         return float(self._get(Key(metric, None, self._label(label), "overall")))
 
     def by_group(self, metric: str, features: str | Sequence[str], label: Any = None) -> Any:
@@ -1006,14 +1006,14 @@ class GroupMetrics:
     def disparity(
         self, name: str, features: str | Sequence[str], method: Method = "between_groups"
     ) -> float:
-        """A Fairlearn disparity function's value (``"equalized_odds_difference"``...)."""
+        """Return a Fairlearn disparity's value (``"equalized_odds_difference"``...)."""
         return float(self._get(Key(name, self._feats(features), None, _method(method))))
 
     def to_frame(self) -> Any:
         """Every quantity as a long pandas DataFrame (one row per value)."""
         import pandas as pd
 
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for key, v in self.values.items():
             lab = None if key.label is None else self.classes[key.label]
             if key.part == "group":
