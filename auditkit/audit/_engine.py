@@ -292,9 +292,9 @@ def _encode(values: np.ndarray, classes: np.ndarray, *, name: str) -> np.ndarray
         codes = np.asarray([_find_label(classes, v) for v in values.tolist()])
     if codes.size and codes.min() < 0:
         i = int(np.flatnonzero(codes < 0)[0])
+        bad = values[i].item() if hasattr(values[i], "item") else values[i]
         raise DataValidationError(
-            f"Label {values[i]!r} in {name} (row {i}) is not one of the labels "
-            f"{classes.tolist()!r}."
+            f"Label {bad!r} in {name} (row {i}) is not one of the labels {classes.tolist()!r}."
         )
     return codes.astype(np.int64, copy=False)
 
