@@ -249,3 +249,21 @@ def test_large_intersections_keep_only_observed_groups(monkeypatch: pytest.Monke
     assert not gm.complete
     assert (gm.counts(("a", "b")) > 0).all()
     assert gm.counts(("a", "b")).sum() == 30
+
+
+def test_extra_groupings_are_marginals_of_the_finest_table() -> None:
+    rng = np.random.default_rng(11)
+    n = 300
+    sf = pd.DataFrame({"a": rng.choice(["x", "y"], n), "b": rng.choice(["p", "q", "r"], n),
+                       "c": rng.integers(0, 3, n)})  # fmt: skip
+    yt, yp = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    gm = group_metrics(yt, yp, sf, groupings=["a", ("a", "b"), ("a", "b", "c")])
+    ref = group_metrics(yt, yp, sf[["a", "b"]])
+    assert gm.groupings == [("a",), ("a", "b"), ("a", "b", "c")]
+    assert gm.groups(("a", "b")) == ref.groups(("a", "b"))
+    for name in ("selection_rate", "true_positive_rate", "accuracy"):
+        ab = ("a", "b")
+        np.testing.assert_array_equal(gm.by_group(name, ab), ref.by_group(name, ab))
+        assert gm.ratio(name, ("a", "b")) == ref.ratio(name, ("a", "b"))
+    with pytest.raises(ParameterError, match="distinct sensitive features"):
+        group_metrics(yt, yp, sf, groupings=[("a", "zz")])

@@ -447,31 +447,66 @@ class _Table:
     def n_bins(self) -> int:
         return int(self.counts.shape[-1])
 
-    def groupings(self) -> list[tuple[tuple[str, ...], np.ndarray | None]]:
-        """Each single feature, then the intersection of all (2+ features): (names, matrix)."""
-        f = len(self.features)
-        g = self.group_codes.shape[0]
-        out: list[tuple[tuple[str, ...], np.ndarray | None]] = []
-        for j, name in enumerate(self.features):
-            if f == 1:
-                out.append(((name,), None))
-                continue
-            m = np.zeros((len(self.levels[j]), g))
-            m[self.group_codes[:, j], np.arange(g)] = 1.0
-            out.append(((name,), m))
-        if f >= 2:
-            out.append((self.features, None))
+    def default_groupings(self) -> list[tuple[str, ...]]:
+        """Each single feature, then the intersection of all of them (2+ features)."""
+        out = [(f,) for f in self.features]
+        if len(self.features) >= 2:
+            out.append(self.features)
         return out
 
-    def group_labels(self, features: tuple[str, ...]) -> list[tuple[Any, ...]]:
-        if features == self.features:
-            return [
-                tuple(self.levels[j][c].item() if hasattr(self.levels[j][c], "item")
-                      else self.levels[j][c] for j, c in enumerate(row))
-                for row in self.group_codes.tolist()
-            ]  # fmt: skip
-        j = self.features.index(features[0])
-        return [(v.item() if hasattr(v, "item") else v,) for v in self.levels[j]]
+    def grouping(self, features: tuple[str, ...]) -> _Grouping:
+        """Return how to aggregate the finest groups into the groups of ``features``."""
+        unknown = [f for f in features if f not in self.features]
+        if unknown or not features or len(set(features)) != len(features):
+            raise ParameterError(
+                f"A grouping must name distinct sensitive features among {list(self.features)}; "
+                f"got {list(features)}."
+            )
+        idx = [self.features.index(f) for f in features]
+        if idx == list(range(len(self.features))):
+            return _Grouping(features, None, None, self.group_codes)
+        sub = self.group_codes[:, idx]
+        sizes = tuple(len(self.levels[j]) for j in idx)
+        product = int(np.prod(np.asarray(sizes, dtype=np.float64)))
+        if product <= MAX_PRODUCT_GROUPS:
+            sub_id = np.ravel_multi_index(tuple(sub.T), sizes)
+            codes = np.column_stack(np.unravel_index(np.arange(product), sizes))
+        else:
+            codes, sub_id = np.unique(sub, axis=0, return_inverse=True)
+            sub_id = sub_id.ravel()
+        order = np.argsort(sub_id, kind="stable")
+        sorted_id = sub_id[order]
+        starts = np.flatnonzero(np.r_[True, sorted_id[1:] != sorted_id[:-1]])
+        return _Grouping(features, order, (starts, sorted_id[starts]), codes)
+
+    def group_labels(self, grouping: _Grouping) -> list[tuple[Any, ...]]:
+        idx = [self.features.index(f) for f in grouping.features]
+        cols = [self.levels[j][grouping.codes[:, i]].tolist() for i, j in enumerate(idx)]
+        return list(zip(*cols))
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """The groups of some features: an aggregation of the finest groups (sum by sub-group)."""
+
+    features: tuple[str, ...]
+    order: np.ndarray | None  # finest groups sorted by sub-group; None: identity
+    segments: tuple[np.ndarray, np.ndarray] | None  # (starts in order, sub-group ids)
+    codes: np.ndarray  # (P, len(features)) level index per group
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.codes.shape[0])
+
+    def aggregate(self, x: np.ndarray) -> np.ndarray:
+        """Sum ``x`` of shape (nb, G, R) over the finest groups into (nb, P, R)."""
+        if self.order is None:
+            return x
+        assert self.segments is not None
+        starts, ids = self.segments
+        out = np.zeros((x.shape[0], self.n_groups, x.shape[2]), dtype=x.dtype)
+        out[:, ids, :] = np.add.reduceat(x[:, self.order, :], starts, axis=1)
+        return out
 
 
 def _column(table: Any, name: str) -> np.ndarray:
@@ -487,6 +522,7 @@ def from_count_table(
     pos_label: Any = None,
     n_bins: int | None = None,
     undefined: Undefined = "zero",
+    groupings: Sequence[Sequence[str] | str] | None = None,
 ) -> GroupMetrics:
     """Compute every group metric and disparity from a count table.
 
@@ -505,6 +541,9 @@ def from_count_table(
         Number of score bins (default: :data:`DEFAULT_N_BINS`); ``score_bin`` must be below it.
     undefined : {"zero", "nan"}, default="zero"
         Value of a 0/0 rate in a non-empty group: 0 as Fairlearn, or NaN.
+    groupings : list of (str or tuple of str), default=None
+        The groupings to compute: a feature, or a tuple of features for their intersection.
+        Default: each feature, then the intersection of all features when there are 2+.
 
     Returns
     -------
@@ -611,7 +650,7 @@ def from_count_table(
         group_codes=group_codes.astype(np.int64), classes=classes, pos=pos, counts=counts,
         score_sum=s_sum, score_sq_sum=s_sq, complete=complete,
     )  # fmt: skip
-    return GroupMetrics(tab, undefined=undefined)
+    return GroupMetrics(tab, undefined=undefined, groupings=groupings)
 
 
 def group_metrics(
@@ -624,6 +663,7 @@ def group_metrics(
     pos_label: Any = None,
     n_bins: int = DEFAULT_N_BINS,
     undefined: Undefined = "zero",
+    groupings: Sequence[Sequence[str] | str] | None = None,
 ) -> GroupMetrics:
     """Group metrics from rows: ``from_count_table(count_table(...))``.
 
@@ -648,7 +688,7 @@ def group_metrics(
     )  # fmt: skip
     return from_count_table(
         tab, sensitive_features=[c for c, _ in cols], labels=labels, pos_label=pos_label,
-        n_bins=n_bins, undefined=undefined,
+        n_bins=n_bins, undefined=undefined, groupings=groupings,
     )  # fmt: skip
 
 
@@ -718,6 +758,7 @@ def _rates(
 
 def _evaluate(
     tab: _Table,
+    groupings: Sequence[_Grouping],
     counts: np.ndarray,
     s_sum: np.ndarray | None,
     undefined: Undefined,
@@ -770,13 +811,10 @@ def _evaluate(
     for (name, label), v in overall.items():
         out[Key(name, None, label, "overall")] = v
 
-    for feats, m in tab.groupings():
-        if m is None:
-            cg = flat
-            sg = s_flat
-        else:
-            cg = np.matmul(m, flat)
-            sg = None if s_flat is None else np.matmul(m, s_flat)
+    for grouping in groupings:
+        feats = grouping.features
+        cg = grouping.aggregate(flat)
+        sg = None if s_flat is None else grouping.aggregate(s_flat)
         ng = cg.shape[1]
         cg4 = cg.reshape(nb, ng, k, k, b)
         cm = cg4.sum(axis=-1)
@@ -868,7 +906,8 @@ class GroupMetrics:
     features : tuple of str
         The sensitive features, in order.
     groupings : list of tuple of str
-        Each single feature, then the intersection of all of them when there are 2+.
+        The groupings computed (default: each single feature, then the intersection of all
+        of them when there are 2+).
     classes : ndarray
         The class labels.
     pos_label : label or None
@@ -877,17 +916,27 @@ class GroupMetrics:
         Every quantity: per-group arrays (part ``"group"``) and scalars.
     """
 
-    def __init__(self, table: _Table, *, undefined: Undefined = "zero") -> None:
+    def __init__(
+        self, table: _Table, *, undefined: Undefined = "zero",
+        groupings: Sequence[Sequence[str]] | None = None,
+    ) -> None:  # fmt: skip
         self._table = table
         self.undefined: Undefined = undefined
+        wanted = table.default_groupings() if groupings is None else [
+            (g,) if isinstance(g, str) else tuple(g) for g in groupings
+        ]  # fmt: skip
+        if not wanted:
+            raise ParameterError("groupings must name at least one grouping.")
+        self._groupings = {f: table.grouping(f) for f in dict.fromkeys(wanted)}
+        s_sum = None if table.score_sum is None else table.score_sum[None]
         vals, dens = _evaluate(
-            table, table.counts[None], None if table.score_sum is None else table.score_sum[None],
-            undefined, with_denominators=True,
+            table, list(self._groupings.values()), table.counts[None], s_sum, undefined,
+            with_denominators=True,
         )  # fmt: skip
         self.values: dict[Key, np.ndarray] = {key: v[0] for key, v in vals.items()}
         self._dens = dens
         self.features = table.features
-        self.groupings = [f for f, _ in table.groupings()]
+        self.groupings = list(self._groupings)
         self.classes = table.classes
         self.pos_label = None if table.pos is None else table.classes[table.pos]
         self.has_scores = table.score_sum is not None
@@ -929,7 +978,7 @@ class GroupMetrics:
 
     def groups(self, features: str | Sequence[str]) -> list[tuple[Any, ...]]:
         """Return the group labels (tuples of feature values) of a grouping, in order."""
-        return self._table.group_labels(self._feats(features))
+        return self._table.group_labels(self._groupings[self._feats(features)])
 
     def counts(self, features: str | Sequence[str]) -> np.ndarray:
         """Rows per group."""
@@ -1084,7 +1133,9 @@ class GroupMetrics:
                 sb = np.zeros((nb, flat.size))
                 sb[:, nz] = sv
                 sb = sb.reshape((nb, *shape))
-            vals, _ = _evaluate(tab, cb.reshape((nb, *shape)), sb, self.undefined)
+            vals, _ = _evaluate(
+                tab, list(self._groupings.values()), cb.reshape((nb, *shape)), sb, self.undefined
+            )
             for key, v in vals.items():
                 parts.setdefault(key, []).append(v)
             done += nb
