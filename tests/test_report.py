@@ -1,0 +1,404 @@
+"""The result model's JSON and the HTML/Markdown cards: round trips, schema, same numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+from _report_fixtures import rich_result
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import auditkit
+from auditkit.exceptions import OutputError
+from auditkit.report import (
+    AuditResult,
+    _render,
+    load_result,
+    render_html,
+    render_markdown,
+    to_json,
+    write_outputs,
+)
+from auditkit.report._filters import fmt_ci, fmt_num, md_escape, parse_num
+from auditkit.report._json import result_schema
+from auditkit.report._svg import CHART_KINDS, render_chart
+
+
+# ------------------------------------------------------------------------------ helpers
+def schema_validate(data: dict[str, Any]) -> None:
+    jsonschema.Draft202012Validator(result_schema()).validate(data)
+
+
+def display_tolerance(v: float) -> float:
+    """How far a number shown with 4 significant digits may be from the JSON value."""
+    if abs(v) >= 1000:
+        return 0.5 + 1e-9
+    return 5e-4 * abs(v) + 1e-15
+
+
+class MetricRows(HTMLParser):
+    """Collect the metric rows of the HTML card: ``data-metric`` index -> cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, Any]] = []
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and a.get("data-metric") is not None:
+            self.rows.append({"index": int(a["data-metric"] or -1)})
+        elif tag == "td" and self.rows and a.get("class"):
+            classes = (a["class"] or "").split()
+            found = [c for c in classes if c.startswith("m-")]
+            self._cell = found[0][2:] if found else None
+            if self._cell:
+                self.rows[-1][self._cell] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell and self.rows:
+            self.rows[-1][self._cell] += data
+
+
+def html_metric_rows(html: str) -> list[dict[str, Any]]:
+    p = MetricRows()
+    p.feed(html)
+    return [{k: v.strip() if isinstance(v, str) else v for k, v in r.items()} for r in p.rows]
+
+
+def split_md_row(line: str) -> list[str]:
+    """Split a Markdown table row on unescaped pipes and unescape the cells."""
+    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [c.strip() for c in cells]
+
+
+def md_metric_rows(md: str) -> list[dict[str, str]]:
+    """The rows of every metric table of the Markdown card, in order."""
+    rows = []
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("| Metric |"):
+            continue
+        header = split_md_row(line)
+        j = i + 2
+        while j < len(lines) and lines[j].startswith("|"):
+            cells = split_md_row(lines[j])
+            assert len(cells) == len(header), lines[j]
+            rec = dict(zip(header, cells))
+            group = next((v for k, v in rec.items() if k.startswith("Group")), None)
+            ci_key = next(k for k in header if k.endswith("CI"))
+            rows.append({"name": rec["Metric"], "group": group, "value": rec["Value"],
+                         "ci": rec[ci_key], "n": rec["n"]})  # fmt: skip
+            j += 1
+    return rows
+
+
+def assert_number_shows(text: str, value: float | int | None) -> None:
+    shown = parse_num(text)
+    if value is None:
+        assert shown is None, text
+    else:
+        assert shown is not None, text
+        assert abs(shown - value) <= display_tolerance(value), (text, value)
+
+
+def assert_ci_shows(text: str, ci: list[float] | None) -> None:
+    if ci is None:
+        assert text == "n/a"
+        return
+    lo, hi = text.split(" – ")
+    assert_number_shows(lo, ci[0])
+    assert_number_shows(hi, ci[1])
+
+
+def assert_cards_match_json(json_text: str, html: str, md: str) -> None:
+    """Every metric record of the JSON is shown once in each card, with the same numbers."""
+    data = json.loads(json_text)
+    metrics = data["metrics"]
+    hrows = html_metric_rows(html)
+    assert sorted(r["index"] for r in hrows) == list(range(len(metrics)))
+    for r in hrows:
+        m = metrics[r["index"]]
+        assert r["name"] == m["name"]
+        assert_number_shows(r["value"], m["value"])
+        assert_ci_shows(r["ci"], m["ci"])
+        assert_number_shows(r["n"], m["n"])
+        if m["group"] is not None:
+            assert r["group"] == " × ".join(m["group"])
+    mrows = md_metric_rows(md)
+    assert len(mrows) == len(hrows)
+    for h, mr in zip(hrows, mrows):
+        m = metrics[h["index"]]
+        assert mr["name"] == md_escape(m["name"])
+        assert_number_shows(mr["value"], m["value"])
+        assert_ci_shows(mr["ci"], m["ci"])
+        assert_number_shows(mr["n"], m["n"])
+        if m["group"] is not None:
+            assert mr["group"] == md_escape(" × ".join(m["group"]))
+
+
+def sklearn_result(seed: int = 0, n_boot: int = 50) -> AuditResult:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    n = 600
+    X = rng.normal(size=(n, 3))
+    sex = rng.choice(["Female", "Male"], n)
+    y = (X[:, 0] + 0.5 * (sex == "Male") + rng.normal(scale=0.8, size=n) > 0).astype(int)
+    model = LogisticRegression().fit(X[:400], y[:400])
+    return auditkit.audit(
+        model, X[400:], y[400:], sensitive_features=sex[400:], n_boot=n_boot,
+        random_state=seed, sections=["performance", "fairness"],
+    )  # fmt: skip
+
+
+def predictions_result(seed: int = 0, n_boot: int = 50) -> AuditResult:
+    rng = np.random.default_rng(seed)
+    n = 800
+    g = rng.choice(["a", "b", "c"], n)
+    y = rng.integers(0, 2, n)
+    s = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1)
+    return auditkit.audit_predictions(
+        y, (s > 0.5).astype(int), y_score=s, sensitive_features={"grp": g}, n_boot=n_boot,
+        random_state=seed,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------- the JSON model
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_round_trip_dict_and_json(seed: int, tmp_path: Path) -> None:
+    res = rich_result(seed)
+    d = res.to_dict()
+    assert AuditResult.from_dict(d).to_dict() == d
+    assert AuditResult.from_dict(json.loads(json.dumps(d))) == res
+    text = to_json(res)
+    path = tmp_path / "audit.json"
+    path.write_text(text)
+    loaded = load_result(path)
+    assert to_json(loaded) == text
+    assert loaded.to_dict() == json.loads(text)
+    schema_validate(json.loads(text))
+
+
+@pytest.mark.parametrize("make", [rich_result, sklearn_result, predictions_result])
+def test_every_written_json_validates(make: Any, tmp_path: Path) -> None:
+    paths = write_outputs(make(), tmp_path)
+    data = json.loads(paths["json"].read_text())
+    schema_validate(data)
+    assert set(paths) == {"json", "html", "markdown"}
+    assert {p.name for p in tmp_path.iterdir()} == {"audit.json", "card.html", "card.md"}
+
+
+def test_schema_rejects_what_it_should() -> None:
+    d = rich_result().to_dict()
+    bad = json.loads(json.dumps(d))
+    bad["metrics"][0]["value"] = "0.9"  # numbers stay numbers
+    with pytest.raises(jsonschema.ValidationError):
+        schema_validate(bad)
+    bad = json.loads(json.dumps(d))
+    bad["sections"][0]["status"] = "done"
+    with pytest.raises(jsonschema.ValidationError):
+        schema_validate(bad)
+
+
+# --------------------------------------------------------------------- same numbers
+@pytest.mark.parametrize("make", [rich_result, sklearn_result, predictions_result])
+def test_card_markdown_and_json_show_the_same_numbers(make: Any, tmp_path: Path) -> None:
+    paths = write_outputs(make(), tmp_path)
+    assert_cards_match_json(
+        paths["json"].read_text(), paths["html"].read_text(), paths["markdown"].read_text()
+    )
+
+
+def test_policy_numbers_match_json(tmp_path: Path) -> None:
+    paths = write_outputs(rich_result(), tmp_path)
+    data = json.loads(paths["json"].read_text())
+    checks = data["policy"]["checks"]
+    html = paths["html"].read_text()
+    actual = re.findall(r'<td class="num c-actual">([^<]*)</td>', html)
+    assert len(actual) == len(checks)
+    for text, c in zip(actual, checks):
+        assert_number_shows(text, c["actual"])
+    md = paths["markdown"].read_text()
+    lines = [ln for ln in md.splitlines() if ln.startswith("| rule-") or ln.startswith("| ")]
+    md_checks = [split_md_row(ln) for ln in lines if split_md_row(ln)[:1] in
+                 ([c["id"]] for c in checks)]  # fmt: skip
+    assert len(md_checks) == len(checks)
+    for cells, c in zip(md_checks, checks):
+        assert_number_shows(cells[4], c["actual"])
+
+
+def test_cards_render_from_the_json_alone(tmp_path: Path) -> None:
+    res = rich_result()
+    paths = write_outputs(res, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    assert render_html(data) == paths["html"].read_text()
+    assert render_markdown(data) == paths["markdown"].read_text()
+    again = load_result(paths["json"])
+    assert render_html(again) == paths["html"].read_text()
+
+
+def test_header_sections_and_statuses_are_shown() -> None:
+    res = rich_result()
+    html, md = render_html(res), render_markdown(res)
+    for text in (html, md):
+        assert "toy model" in text and "generated" in text
+        assert "2024-01-01T00:00:00Z" in text and "0.0.test" in text
+        assert "needs training data" in text  # skipped reason
+        assert "ValueError: boom" in text  # failed reason
+        assert "auditkit audit model.ckpt" in text  # provenance: the command
+        assert "0" * 64 in text  # model hash
+        assert "Policy verdict" in text
+    # sections appear in result order
+    pos = [html.index(f'data-section="{s.name}"') for s in res.sections]
+    assert pos == sorted(pos)
+    for s in res.sections:
+        assert f"## {s.name.capitalize()} (" in md
+
+
+def test_every_chart_kind_is_drawn() -> None:
+    html = render_html(rich_result())
+    assert html.count("<svg ") == 4  # line, heatmap, 2 bars
+    assert html.count("<title id=") == 4 and html.count("<desc id=") == 4
+    assert html.count('src="data:image/png;base64,') == 2
+    assert 'class="tok"' in html
+    assert 'class="chart-error"' not in html
+
+
+@pytest.mark.parametrize("kind", sorted(CHART_KINDS))
+def test_malformed_chart_data_gives_a_note_not_a_crash(kind: str) -> None:
+    for data in ({}, {"labels": [1], "values": [1, 2]}, {"series": [{"x": [1], "y": []}]},
+                 {"rows": ["a"], "cols": ["b"], "values": [[1, 2]]},
+                 {"items": [{"png_base64": "not base64!", "caption": "x"}]},
+                 {"rows": [{"tokens": ["a"], "weights": []}]}):  # fmt: skip
+        out = str(render_chart({"kind": kind, "title": "t", "data": data}, uid="c1"))
+        assert "<script" not in out
+
+
+def test_unknown_chart_kind_is_reported() -> None:
+    out = render_chart({"kind": "<b>sankey</b>", "title": "t", "data": {}}, uid="c1")
+    assert "cannot draw" in out and "&lt;b&gt;sankey" in out
+
+
+def test_non_png_image_is_not_embedded() -> None:
+    gif = "R0lGODlhAQABAAAAACw="  # a GIF header, valid base64
+    out = render_chart(
+        {"kind": "images", "title": "t", "data": {"items": [{"png_base64": gif, "caption": "c"}]}},
+        uid="c1",
+    )
+    assert "<img" not in out and "not a PNG" in out
+
+
+def test_markdown_tables_are_well_formed() -> None:
+    md = render_markdown(rich_result(text=" | a|b \n x"))
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ---") or re.match(r"^\|( -{3,}:? \|)+$", line):
+            width = len(split_md_row(line))
+            assert len(split_md_row(lines[i - 1])) == width, lines[i - 1]
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("|"):
+                assert len(split_md_row(lines[j])) == width, lines[j]
+                j += 1
+
+
+def test_long_tables_fold_in_html() -> None:
+    from auditkit.report import MetricValue, SectionResult
+
+    res = rich_result(with_policy=False)
+    many = tuple(MetricValue("stability", "accuracy", 0.5 + i / 1000, fold=i) for i in range(60))
+    res = AuditResult(**{**res.__dict__,
+                         "sections": (*res.sections, SectionResult("stability2", "ok",
+                                                                   metrics=many))})  # fmt: skip
+    html = render_html(res)
+    assert "<summary>Show 60 rows</summary>" in html
+    assert_cards_match_json(to_json(res), html, render_markdown(res))
+
+
+# -------------------------------------------------------------------------- formatting
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12))
+def test_number_format_parses_back(x: float) -> None:
+    assert_number_shows(fmt_num(x), x)
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_integers_show_exactly(k: int) -> None:
+    assert parse_num(fmt_num(k)) == k
+
+
+def test_formatting_examples() -> None:
+    assert fmt_num(None) == "n/a" and fmt_num(float("nan")) == "n/a"
+    assert fmt_num(0.0) == "0" and fmt_num(True) == "yes"
+    assert fmt_ci([0.1, 0.25]) == "0.1 – 0.25" and fmt_ci(None) == "n/a"
+    assert md_escape("a|b<c>&[x](y)`*") == r"a\|b&lt;c&gt;&amp;\[x\](y)\`\*"
+    assert md_escape("line\nbreak") == "line break"
+    assert math.isclose(parse_num("1,234") or 0, 1234)
+
+
+# ------------------------------------------------------------------------------ writing
+def test_write_outputs_writes_nothing_when_rendering_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = write_outputs(rich_result(seed=1), tmp_path)
+    before = {p: p.read_bytes() for p in old.values()}
+
+    def boom(result: Any) -> str:
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(_render, "render_markdown", boom)
+    with pytest.raises(RuntimeError):
+        write_outputs(rich_result(seed=2), tmp_path)
+    assert {p: p.read_bytes() for p in old.values()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json", "card.html", "card.md"]
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError):
+        write_outputs(rich_result(), fresh)
+    assert not fresh.exists() or not any(fresh.iterdir())
+
+
+def test_write_outputs_refuses_to_overwrite_when_asked(tmp_path: Path) -> None:
+    paths = write_outputs(rich_result(seed=1), tmp_path)
+    before = paths["json"].read_bytes()
+    with pytest.raises(OutputError, match="exists"):
+        write_outputs(rich_result(seed=2), tmp_path, overwrite=False)
+    assert paths["json"].read_bytes() == before
+    write_outputs(rich_result(seed=2), tmp_path, overwrite=True)
+    assert paths["json"].read_bytes() != before
+
+
+def test_write_outputs_accepts_str_and_pathlike(tmp_path: Path) -> None:
+    a = write_outputs(rich_result(), str(tmp_path / "a"))
+    b = write_outputs(rich_result(), tmp_path / "b")
+    assert a["html"].read_bytes() == b["html"].read_bytes()
+
+
+def test_output_path_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        write_outputs(rich_result(), f)
+
+
+def test_templates_load_from_the_package() -> None:
+    from importlib import resources
+
+    names = {p.name for p in resources.files("auditkit.templates").iterdir()}
+    assert {"card.html.j2", "_macros.html.j2", "card.css", "card.md.j2"} <= names
+
+
+def test_renderer_rejects_non_results() -> None:
+    with pytest.raises(ValueError, match="AuditResult"):
+        render_html(["not", "a", "result"])  # type: ignore[arg-type]
