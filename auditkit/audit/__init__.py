@@ -2,6 +2,8 @@
 
 from . import fairness as fairness
 from . import performance as performance
+from . import privacy as privacy
+from . import stability as stability
 from ._context import SECTION_ORDER as SECTION_ORDER
 from ._context import SECTIONS as SECTIONS
 from ._context import AuditConfig as AuditConfig

@@ -1,0 +1,446 @@
+"""Stability section: how much the performance and fairness figures move across folds.
+
+A model that can be retrained is retrained on ``k`` folds of its training data (``options=
+{"cv": k}``, default 5; ``StratifiedKFold(k, shuffle=True, random_state=seed)``) and each fold
+model is scored on its held-out fold. For a scikit-learn estimator the fold scores equal
+``sklearn.model_selection.cross_validate(clone(est), X, y, cv=StratifiedKFold(k, shuffle=True,
+random_state=seed))``. A model that cannot be retrained (a callable, a bare torch module, a log
+of predictions) is re-evaluated on ``k`` bootstrap resamples of the evaluation data instead, and
+the section says so.
+
+Records (section ``"stability"``): per fold, the metric's usual name with ``fold`` set
+(``accuracy``, ``balanced_accuracy``, ``roc_auc``, ``log_loss``; for binary tasks with sensitive
+features, ``demographic_parity_difference``, ``demographic_parity_ratio`` and
+``equalized_odds_difference`` per sensitive feature); across folds, ``<name>_mean``,
+``<name>_std`` (population standard deviation, as scikit-learn's ``std_test_score``),
+``<name>_min`` and ``<name>_max`` with ``fold`` null. A finding flags a four-fifths-rule verdict
+(``demographic_parity_ratio >= 0.8``, the lowest group selection rate over the highest) that
+flips between folds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
+from ._context import SECTIONS, AuditContext
+from ._folds import Folds, get_folds
+
+#: The four-fifths rule: a selection-rate ratio below this fails.
+FOUR_FIFTHS = 0.8
+#: Fold-to-fold standard deviation of a performance score above which the section warns.
+UNSTABLE_STD = 0.02
+
+PERFORMANCE_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "log_loss")
+FAIRNESS_METRICS = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+)
+_LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "demographic_parity_difference": "demographic parity difference",
+    "demographic_parity_ratio": "demographic parity ratio (four-fifths rule)",
+    "equalized_odds_difference": "equalized odds difference",
+}
+
+
+def performance_scores(
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    n_classes: int,
+    pos_label: int | None,
+) -> dict[str, tuple[float | None, str | None]]:
+    """Return ``{name: (value, reason)}`` for the performance metrics of one fold.
+
+    The values are scikit-learn's: ``accuracy_score``, ``balanced_accuracy_score``,
+    ``roc_auc_score`` (binary: the positive class's probability; multiclass: one-vs-rest,
+    macro average) and ``log_loss`` over all classes.
+    """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss, roc_auc_score
+
+    out: dict[str, tuple[float | None, str | None]] = {
+        "accuracy": (float(accuracy_score(y, pred)), None),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class absent from y_pred warns; the value stands
+        out["balanced_accuracy"] = (float(balanced_accuracy_score(y, pred)), None)
+    if proba is None:
+        return out
+    present = np.unique(y)
+    if len(present) < 2:
+        out["roc_auc"] = (None, "only one class in this fold's held-out rows")
+    elif n_classes == 2:
+        pos = 1 if pos_label is None else pos_label
+        out["roc_auc"] = (float(roc_auc_score(y == pos, proba[:, pos])), None)
+    elif len(present) < n_classes:
+        out["roc_auc"] = (None, "a class is missing from this fold's held-out rows")
+    else:
+        out["roc_auc"] = (
+            float(
+                roc_auc_score(
+                    y, proba, multi_class="ovr", average="macro", labels=np.arange(n_classes)
+                )
+            ),
+            None,
+        )
+    sums = proba.sum(axis=1, keepdims=True)
+    if not np.allclose(sums, 1.0, rtol=1e-15, atol=5 * np.finfo(np.float64).eps):
+        proba = proba / sums  # float32 models: renormalise as scikit-learn asks
+    out["log_loss"] = (float(log_loss(y, proba, labels=np.arange(n_classes))), None)
+    return out
+
+
+def fairness_disparities(
+    y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray
+) -> dict[str, float]:
+    """Return demographic parity difference and ratio and equalized odds difference.
+
+    ``y_true`` and ``y_pred`` are 0/1 (1 = the favourable class). The definitions are
+    Fairlearn's (``between_groups``): selection rate, TPR and FPR per group; the difference is
+    max - min, the ratio min / max; equalized odds takes the larger of the TPR and FPR
+    differences. Computed with Fairlearn's ``MetricFrame``.
+    """
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    mf = MetricFrame(
+        metrics={"sr": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=groups,
+    )
+    diff = mf.difference(method="between_groups")
+    ratio = mf.ratio(method="between_groups")
+    return {
+        "demographic_parity_difference": float(diff["sr"]),
+        "demographic_parity_ratio": float(ratio["sr"]),
+        "equalized_odds_difference": float(max(diff["tpr"], diff["fpr"])),
+    }
+
+
+def _fairness_for_fold(
+    ctx: AuditContext, y: np.ndarray, pred: np.ndarray, sens: Any, pos: int
+) -> list[tuple[str, str, float | None, tuple[str, ...], str | None]]:
+    """(name, feature, value, flags, reason) per sensitive feature of one fold."""
+    out = []
+    yb = (y == pos).astype(np.int64)
+    pb = (pred == pos).astype(np.int64)
+    for col in sens.columns:
+        g = np.asarray(sens[col].to_numpy(), dtype=object)
+        vals, counts = np.unique(g.astype(str), return_counts=True)
+        small = [
+            f"'{v}' ({c} rows)"
+            for v, c in zip(vals.tolist(), counts.tolist())
+            if c < ctx.config.min_group_size
+        ]
+        flags: tuple[str, ...] = ("too_small",) if small else ()
+        reason = (
+            (
+                f"groups smaller than {ctx.config.min_group_size} rows in this fold: "
+                + ", ".join(small)
+            )
+            if small
+            else None
+        )
+        for name, v in fairness_disparities(yb, pb, g).items():
+            val = v if np.isfinite(v) else None
+            why = reason if val is not None else "undefined (no group has a positive rate)"
+            out.append((name, str(col), val, flags, why))
+    return out
+
+
+_STATS: dict[str, Callable[[np.ndarray], Any]] = {
+    "mean": np.mean,
+    "std": np.std,
+    "min": np.min,
+    "max": np.max,
+}
+
+
+def _summaries(
+    name: str,
+    values: Sequence[float | None],
+    feature: tuple[str, ...] | None,
+    method: str | None,
+) -> list[MetricValue]:
+    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
+    out = []
+    for stat in ("mean", "std", "min", "max"):
+        if len(v) == 0:
+            out.append(
+                MetricValue(
+                    section="stability",
+                    name=f"{name}_{stat}",
+                    value=None,
+                    feature=feature,
+                    method=method,
+                    n=0,
+                    reason="undefined in every fold",
+                )
+            )
+            continue
+        val = _STATS[stat](v)
+        out.append(
+            MetricValue(
+                section="stability",
+                name=f"{name}_{stat}",
+                value=float(val),
+                feature=feature,
+                method=method,
+                n=len(v),
+            )
+        )
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+class StabilitySection:
+    """Cross-validation by retraining (or bootstrap re-evaluation): spread across folds."""
+
+    name = "stability"
+    requires: tuple[str, ...] = ()
+
+    def run(self, ctx: AuditContext) -> SectionResult:
+        """Compute the section (see the module docstring)."""
+        folds = get_folds(ctx)
+        p = ctx.predictions
+        binary = p.task == "binary" and p.pos_label is not None
+        sens = folds.sensitive
+        has_sens = sens is not None and getattr(sens, "shape", (0, 0))[1] > 0
+        per_fold: dict[tuple[str, str | None], list[float | None]] = {}
+        records: list[MetricValue] = []
+        for i in range(folds.k):
+            idx = folds.test_index[i]
+            y = folds.y[idx]
+            pred = folds.pred[i]
+            proba = folds.proba[i]
+            for name, (val, why) in performance_scores(
+                y, pred, proba, p.n_classes, p.pos_label
+            ).items():
+                records.append(
+                    MetricValue(
+                        section="stability", name=name, value=val, fold=i, n=len(idx), reason=why
+                    )
+                )
+                per_fold.setdefault((name, None), []).append(val)
+            if binary and has_sens:
+                assert p.pos_label is not None
+                s = sens.iloc[idx].reset_index(drop=True)
+                for name, col, val, flags, why in _fairness_for_fold(ctx, y, pred, s, p.pos_label):
+                    records.append(
+                        MetricValue(
+                            section="stability",
+                            name=name,
+                            value=val,
+                            feature=(col,),
+                            fold=i,
+                            n=len(idx),
+                            method="between_groups",
+                            flags=flags,
+                            reason=why,
+                        )
+                    )
+                    per_fold.setdefault((name, col), []).append(val)
+        summaries: list[MetricValue] = []
+        for (name, feat), vals in per_fold.items():
+            summaries += _summaries(
+                name,
+                vals,
+                (feat,) if feat is not None else None,
+                "between_groups" if feat is not None else None,
+            )
+        findings = self._findings(ctx, folds, per_fold)
+        info: dict[str, Any] = {
+            "mode": folds.mode,
+            "k": folds.k,
+            "data": folds.source,
+            "splitter": folds.splitter,
+            "seed": folds.seed,
+            "n_rows": folds.n,
+            "notes": list(folds.notes),
+            "description": self._description(ctx, folds),
+        }
+        if not binary:
+            info["fairness_note"] = (
+                "Fold-level fairness disparities are computed for binary tasks only."
+            )
+        elif not has_sens:
+            info["fairness_note"] = "No sensitive features for the fold rows."
+        return SectionResult(
+            name=self.name,
+            status="ok",
+            metrics=tuple(records + summaries),
+            tables=(self._table(folds, per_fold),),
+            findings=tuple(findings),
+            charts=tuple(self._charts(folds, per_fold)),
+            info=info,
+        )
+
+    # -- presentation --------------------------------------------------------------------
+    @staticmethod
+    def _description(ctx: AuditContext, folds: Folds) -> str:
+        if folds.mode == "bootstrap":
+            return folds.notes[0]
+        data = "training data" if folds.source == "train" else "evaluation data"
+        strat = "stratified by class, " if folds.splitter == "StratifiedKFold" else ""
+        return (
+            f"The model was retrained {folds.k} times with the same settings, each time on "
+            f"{folds.k - 1} of {folds.k} parts of the {data} ({folds.n} rows, split "
+            f"{strat}shuffled with seed {folds.seed}), and scored on the part it did not see."
+        )
+
+    @staticmethod
+    def _findings(
+        ctx: AuditContext,
+        folds: Folds,
+        per_fold: dict[tuple[str, str | None], list[float | None]],
+    ) -> list[Finding]:
+        out = [Finding("stability", "info", n) for n in folds.notes]
+        unit = "folds" if folds.mode == "refit" else "resamples"
+        for name in ("accuracy", "balanced_accuracy", "roc_auc"):
+            got = [v for v in per_fold.get((name, None), []) if v is not None]
+            if len(got) < 2:
+                continue
+            sd = float(np.std(got))
+            sev: Severity = "warn" if sd > UNSTABLE_STD else "info"
+            label = _LABELS[name][0].upper() + _LABELS[name][1:]
+            text = (
+                f"{label} ranges from {min(got):.3f} to {max(got):.3f} "
+                f"across {len(got)} {unit} (mean {np.mean(got):.3f}, standard deviation "
+                f"{sd:.3f})."
+            )
+            if sev == "warn":
+                text += " That is a large spread: single-number results are not reliable."
+            out.append(Finding("stability", sev, text, metric=f"stability.{name}_std"))
+        for (name, col), vals in per_fold.items():
+            if name != "demographic_parity_ratio" or col is None:
+                continue
+            known = [v for v in vals if v is not None]
+            if not known:
+                continue
+            passes = sum(v >= FOUR_FIFTHS for v in known)
+            rng = f"{min(known):.2f} to {max(known):.2f}"
+            if 0 < passes < len(known):
+                out.append(
+                    Finding(
+                        "stability",
+                        "warn",
+                        f"The four-fifths rule verdict for {col!r} flips between {unit}: the "
+                        f"selection-rate ratio passes (at least {FOUR_FIFTHS}) in {passes} of "
+                        f"{len(known)} {unit} and fails in the others (ratio {rng}). The fairness "
+                        "verdict on one split of the data should not be trusted on its own.",
+                        metric="stability.demographic_parity_ratio",
+                    )
+                )
+            else:
+                verdict = "passes" if passes else "fails"
+                out.append(
+                    Finding(
+                        "stability",
+                        "info",
+                        f"The four-fifths rule verdict for {col!r} is the same in every one of "
+                        "the "
+                        f"{len(known)} {unit}: it {verdict} (selection-rate ratio {rng}).",
+                        metric="stability.demographic_parity_ratio",
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _table(folds: Folds, per_fold: dict[tuple[str, str | None], list[float | None]]) -> Table:
+        unit = "fold" if folds.mode == "refit" else "resample"
+        cols = ("metric", "sensitive feature", "mean", "std", "min", "max") + tuple(
+            f"{unit} {i}" for i in range(folds.k)
+        )
+        rows = []
+        for (name, col), vals in per_fold.items():
+            v = [x for x in vals if x is not None]
+            stats: list[float | None] = (
+                [float(np.mean(v)), float(np.std(v)), float(np.min(v)), float(np.max(v))]
+                if v
+                else [None] * 4
+            )
+            rows.append((name, col or "", *stats, *vals))
+        note = (
+            "Each fold model is scored on the rows it did not train on; std is the population "
+            "standard deviation across folds."
+            if folds.mode == "refit"
+            else "The model is re-evaluated on bootstrap resamples of the evaluation data (it "
+            "cannot "
+            "be retrained)."
+        )
+        return Table(
+            name="stability_summary",
+            title=f"Figures across {folds.k} {unit}s",
+            columns=cols,
+            rows=tuple(rows),
+            note=note,
+        )
+
+    @staticmethod
+    def _charts(
+        folds: Folds, per_fold: dict[tuple[str, str | None], list[float | None]]
+    ) -> list[Chart]:
+        unit = "fold" if folds.mode == "refit" else "resample"
+        xs = [float(i) for i in range(folds.k)]
+        series = [
+            {"name": _LABELS[name], "x": xs, "y": per_fold[(name, None)]}
+            for name in ("accuracy", "balanced_accuracy", "roc_auc")
+            if (name, None) in per_fold
+        ]
+        charts = [
+            Chart(
+                name="stability_performance",
+                kind="line",
+                title=f"Performance in each {unit}",
+                data={
+                    "series": series,
+                    "xlabel": unit,
+                    "ylabel": "score",
+                    "diagonal": False,
+                    "logx": False,
+                },
+                description=f"Each point is one {unit}; flat lines mean stable performance.",
+            )
+        ]
+        for (name, col), vals in per_fold.items():
+            if name != "demographic_parity_ratio" or col is None:
+                continue
+            charts.append(
+                Chart(
+                    name=f"stability_four_fifths_{col}",
+                    kind="bar",
+                    title=f"Selection-rate ratio for {col} in each {unit}",
+                    data={
+                        "labels": [f"{unit} {i}" for i in range(folds.k)],
+                        "values": vals,
+                        "lows": None,
+                        "highs": None,
+                        "reference": FOUR_FIFTHS,
+                        "xlabel": unit,
+                        "ylabel": "lowest / highest group selection rate",
+                        "horizontal": False,
+                    },
+                    description="Bars below the dashed line fail the four-fifths rule.",
+                )
+            )
+        return charts
+
+
+SECTIONS.register("stability")(StabilitySection())

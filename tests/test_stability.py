@@ -1,0 +1,383 @@
+"""Stability section: fold scores equal scikit-learn's cross_validate; bootstrap fallback."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_iris, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+import auditkit
+from auditkit.audit import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
+from auditkit.audit._folds import Folds, get_folds
+from auditkit.audit.stability import StabilitySection, fairness_disparities
+from auditkit.exceptions import ParameterError
+from auditkit.model import SklearnModel, wrap
+from auditkit.testing import check_section, make_context, make_tabular
+
+
+def _binary(seed, n=240):
+    X, y = make_classification(n_samples=n, n_features=6, n_informative=4, random_state=seed)
+    return X, y
+
+
+def _fold_values(res, name, feature=None):
+    recs = [
+        m for m in res.metrics if m.name == name and m.fold is not None and m.feature == feature
+    ]
+    return np.array([m.value for m in sorted(recs, key=lambda m: m.fold)])
+
+
+ESTIMATORS = [
+    LogisticRegression(max_iter=500),
+    DecisionTreeClassifier(max_depth=4, random_state=0),
+    RandomForestClassifier(n_estimators=15, random_state=0),
+    GaussianNB(),
+    make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=500)),
+]
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("k", [3, 5])
+def test_fold_scores_equal_cross_validate_binary(est, seed, k):
+    X, y = _binary(seed)
+    Xtr, ytr, Xte, yte = X[:160], y[:160], X[160:], y[160:]
+    fitted = clone(est).fit(Xtr, ytr)
+    res = auditkit.audit(
+        fitted,
+        Xte,
+        yte,
+        train=(Xtr, ytr),
+        sections=["stability"],
+        random_state=seed,
+        options={"cv": k},
+    ).section("stability")
+    assert res.status == "ok" and res.info["mode"] == "refit"
+    cv = StratifiedKFold(k, shuffle=True, random_state=seed)
+    ref = cross_validate(
+        clone(est),
+        Xtr,
+        ytr,
+        cv=cv,
+        scoring=["accuracy", "balanced_accuracy", "roc_auc", "neg_log_loss"],
+    )
+    np.testing.assert_array_equal(_fold_values(res, "accuracy"), ref["test_accuracy"])
+    np.testing.assert_array_equal(
+        _fold_values(res, "balanced_accuracy"), ref["test_balanced_accuracy"]
+    )
+    np.testing.assert_allclose(
+        _fold_values(res, "roc_auc"), ref["test_roc_auc"], rtol=0, atol=1e-15
+    )
+    # sklearn's binary log-loss scorer rebuilds the negative-class column as 1 - p1, which
+    # differs from the estimator's own p0 in the last bits when p0 is tiny
+    np.testing.assert_allclose(_fold_values(res, "log_loss"), -ref["test_neg_log_loss"], rtol=1e-9)
+    mean = res.get("accuracy_mean")
+    assert mean is not None and mean.fold is None
+    assert mean.value == pytest.approx(np.mean(ref["test_accuracy"]))
+    assert res.get("accuracy_std").value == pytest.approx(np.std(ref["test_accuracy"]))
+    assert res.get("accuracy_min").value == pytest.approx(np.min(ref["test_accuracy"]))
+    assert res.get("accuracy_max").value == pytest.approx(np.max(ref["test_accuracy"]))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_fold_scores_equal_cross_validate_multiclass_string_labels(seed):
+    iris = load_iris()
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(150)
+    X = iris.data[idx]
+    y = np.asarray(iris.target_names)[iris.target[idx]]  # string labels
+    est = LogisticRegression(max_iter=1000)
+    fitted = clone(est).fit(X[:100], y[:100])
+    res = auditkit.audit(
+        fitted,
+        X[100:],
+        y[100:],
+        train=(X[:100], y[:100]),
+        sections=["stability"],
+        random_state=seed,
+    ).section("stability")
+    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+    ref = cross_validate(
+        clone(est),
+        X[:100],
+        y[:100],
+        cv=cv,
+        scoring=["accuracy", "balanced_accuracy", "roc_auc_ovr", "neg_log_loss"],
+    )
+    np.testing.assert_array_equal(_fold_values(res, "accuracy"), ref["test_accuracy"])
+    np.testing.assert_array_equal(
+        _fold_values(res, "balanced_accuracy"), ref["test_balanced_accuracy"]
+    )
+    np.testing.assert_allclose(_fold_values(res, "roc_auc"), ref["test_roc_auc_ovr"], atol=1e-15)
+    np.testing.assert_allclose(
+        _fold_values(res, "log_loss"), -ref["test_neg_log_loss"], rtol=1e-15
+    )
+    # no fairness disparities on a multiclass task
+    assert not any(m.name.startswith("demographic") for m in res.metrics)
+
+
+def _pipeline():
+    pre = ColumnTransformer([("g", OneHotEncoder(), ["group"])], remainder="passthrough")
+    return make_pipeline(pre, LogisticRegression(max_iter=500))
+
+
+def test_fairness_per_fold_with_dataframe_and_sensitive_feature():
+    X, y, _ = make_tabular(900, seed=4)
+    Xtr, ytr, Xte, yte = X.iloc[:600], y[:600], X.iloc[600:], y[600:]
+    est = _pipeline().fit(Xtr, ytr)
+    res = auditkit.audit(
+        est,
+        Xte,
+        yte,
+        sensitive_features="group",
+        train=(Xtr, ytr),
+        sections=["stability"],
+        random_state=2,
+        options={"cv": 4},
+    ).section("stability")
+    cv = StratifiedKFold(4, shuffle=True, random_state=2)
+    ref = cross_validate(
+        _pipeline(),
+        Xtr,
+        ytr,
+        cv=cv,
+        scoring=["accuracy"],
+        return_estimator=True,
+        return_indices=True,
+    )
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+    )
+
+    for name, fn in [
+        ("demographic_parity_difference", demographic_parity_difference),
+        ("demographic_parity_ratio", demographic_parity_ratio),
+        ("equalized_odds_difference", equalized_odds_difference),
+    ]:
+        want = []
+        for est_i, te in zip(ref["estimator"], ref["indices"]["test"]):
+            Xi = Xtr.iloc[te]
+            want.append(fn(ytr[te], est_i.predict(Xi), sensitive_features=Xi["group"]))
+        np.testing.assert_allclose(_fold_values(res, name, ("group",)), want, atol=1e-12)
+        assert res.get(f"{name}_mean", feature=("group",)).value == pytest.approx(np.mean(want))
+    assert any("four-fifths" in f.text for f in res.findings)
+    kinds = {c.kind for c in res.charts}
+    assert kinds == {"line", "bar"}
+    bar = next(c for c in res.charts if c.kind == "bar")
+    assert bar.data["reference"] == 0.8 and len(bar.data["values"]) == 4
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fairness_disparities_equal_fairlearn(seed):
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+    )
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 400))
+    g = rng.choice(["a", "b", "c", "d"][: int(rng.integers(2, 5))], n)
+    yt, yp = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    got = fairness_disparities(yt, yp, g)
+    assert got["demographic_parity_difference"] == pytest.approx(
+        demographic_parity_difference(yt, yp, sensitive_features=g)
+    )
+    assert got["demographic_parity_ratio"] == pytest.approx(
+        demographic_parity_ratio(yt, yp, sensitive_features=g)
+    )
+    assert got["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(yt, yp, sensitive_features=g)
+    )
+
+
+def test_model_that_cannot_be_retrained_gets_bootstrap():
+    X, y = _binary(0)
+    est = LogisticRegression(max_iter=500).fit(X[:160], y[:160])
+    res = auditkit.audit(
+        est.predict_proba,
+        X[160:],
+        y[160:],
+        train=(X[:160], y[:160]),
+        sections=["stability"],
+        options={"cv": 4},
+    ).section("stability")
+    assert res.status == "ok"
+    assert res.info["mode"] == "bootstrap" and res.info["data"] == "eval"
+    assert any("cannot be retrained" in f.text for f in res.findings)
+    assert "bootstrap" in res.info["description"]
+    acc = _fold_values(res, "accuracy")
+    assert len(acc) == 4
+    # each value is the accuracy of the model on one bootstrap resample of the evaluation rows
+    proba = est.predict_proba(X[160:])
+    ok = (proba.argmax(1) == y[160:]).astype(float)
+    assert all(0 <= a <= 1 for a in acc) and np.std(acc) > 0
+    assert abs(np.mean(acc) - ok.mean()) < 0.1
+
+
+def test_torch_module_gets_bootstrap():
+    torch = pytest.importorskip("torch")
+    X, y = _binary(1)
+    torch.manual_seed(0)
+    module = torch.nn.Linear(6, 2)
+    res = auditkit.audit(
+        module, X[160:].astype(np.float32), y[160:], sections=["stability"], options={"cv": 3}
+    ).section("stability")
+    assert res.info["mode"] == "bootstrap"
+    assert "a bare torch module" in res.findings[0].text
+
+
+def test_without_train_data_folds_come_from_eval_data():
+    X, y = _binary(2)
+    est = LogisticRegression(max_iter=500).fit(X[:160], y[:160])
+    res = auditkit.audit(est, X[160:], y[160:], sections=["stability"], options={"cv": 3}).section(
+        "stability"
+    )
+    assert res.info["mode"] == "refit" and res.info["data"] == "eval"
+    assert any("No training data" in f.text for f in res.findings)
+    ref = cross_validate(
+        LogisticRegression(max_iter=500),
+        X[160:],
+        y[160:],
+        scoring="accuracy",
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+    )
+    np.testing.assert_array_equal(_fold_values(res, "accuracy"), ref["test_score"])
+
+
+def test_verdict_flip_is_flagged():
+    folds = Folds(
+        mode="refit",
+        source="train",
+        k=4,
+        seed=0,
+        splitter="StratifiedKFold",
+        y=np.zeros(4, dtype=np.int64),
+        sensitive=None,
+        test_index=(),
+        pred=(),
+        proba=(),
+        models=(),
+    )
+    ctx = make_context(n=50)
+    per_fold = {
+        ("demographic_parity_ratio", "sex"): [0.75, 0.82, 0.9, None],
+        ("demographic_parity_ratio", "race"): [0.5, 0.6, 0.55, 0.7],
+    }
+    found = StabilitySection._findings(ctx, folds, per_fold)
+    flips = [f for f in found if "flips" in f.text]
+    assert len(flips) == 1 and "'sex'" in flips[0].text and flips[0].severity == "warn"
+    assert "passes" in flips[0].text and "2 of 3" in flips[0].text
+    same = [f for f in found if "'race'" in f.text]
+    assert same and same[0].severity == "info" and "fails" in same[0].text
+
+
+class _CountingModel(SklearnModel):
+    refits = 0
+
+    def refit(self, X, y, *, random_state=0):
+        type(self).refits += 1
+        return super().refit(X, y, random_state=random_state)
+
+
+def test_fold_models_are_computed_once_and_shared():
+    _CountingModel.refits = 0
+    ctx = make_context(n=200, options={"cv": 3})
+    model = _CountingModel(ctx.model.raw)
+    ctx = AuditContext(
+        config=ctx.config,
+        predictions=ctx.predictions,
+        model=model,
+        X=ctx.X,
+        sensitive=ctx.sensitive,
+        train=ctx.train,
+    )
+    SECTIONS.get("stability").run(ctx)
+    SECTIONS.get("privacy").run(ctx)
+    assert _CountingModel.refits == 3
+    folds = get_folds(ctx)
+    assert folds.mode == "refit" and len(folds.models) == 3
+    # the held-out folds partition the training rows
+    assert np.array_equal(np.sort(np.concatenate(folds.test_index)), np.arange(200))
+
+
+def test_section_conforms_and_is_deterministic():
+    res = check_section(SECTIONS.get("stability"), make_context(n=200, options={"cv": 3}))
+    assert res.status == "ok"
+    assert {m.fold for m in res.metrics} == {0, 1, 2, None}
+
+
+@pytest.mark.parametrize("bad", [1, 0, "5", 2.5, True])
+def test_bad_cv_option(bad):
+    ctx = make_context(n=100, options={"cv": bad})
+    with pytest.raises(ParameterError, match="options\\['cv'\\]"):
+        SECTIONS.get("stability").run(ctx)
+
+
+def test_prediction_log_gets_bootstrap():
+    rng = np.random.default_rng(0)
+    yt = rng.integers(0, 2, 300)
+    yp = np.where(rng.random(300) < 0.8, yt, 1 - yt)
+    res = auditkit.audit_predictions(
+        yt, yp, sensitive_features=rng.choice(["a", "b"], 300), sections=["stability"]
+    ).section("stability")
+    assert res.status == "ok" and res.info["mode"] == "bootstrap"
+    assert not any(m.name in ("roc_auc", "log_loss") for m in res.metrics)
+    assert len(_fold_values(res, "demographic_parity_ratio", ("sensitive_feature_0",))) == 5
+
+
+def test_rare_class_falls_back_to_kfold():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.r_[np.zeros(58, int), np.ones(2, int)]
+    est = DecisionTreeClassifier(random_state=0).fit(X, y)
+    train = TrainData(X=X, y=y)
+    proba = wrap(est).predict_proba(X)
+    preds = Predictions(
+        y_true=y, y_pred=proba.argmax(1), y_proba=proba, classes=("0", "1"), pos_label=1
+    )
+    ctx = AuditContext(
+        config=AuditConfig(sections=("stability",), options={"cv": 3}),
+        predictions=preds,
+        model=wrap(est),
+        X=X,
+        train=train,
+    )
+    res = SECTIONS.get("stability").run(ctx)
+    assert res.info["splitter"] == "KFold"
+    assert any("not stratified" in f.text for f in res.findings)
+    # a fold whose held-out rows hold one class has no ROC AUC, and says why
+    aucs = [m for m in res.metrics if m.name == "roc_auc"]
+    assert any(m.value is None and m.reason for m in aucs)
+
+
+def test_dataframe_rows_keep_alignment():
+    X, y, _ = make_tabular(400, seed=1)
+    X = X.set_index(pd.Index(np.arange(1000, 1400)))  # a non-default index must not matter
+    est = _pipeline().fit(X.iloc[:300], y[:300])
+    res = auditkit.audit(
+        est,
+        X.iloc[300:],
+        y[300:],
+        train=(X.iloc[:300], y[:300]),
+        sections=["stability"],
+        options={"cv": 3},
+    ).section("stability")
+    ref = cross_validate(
+        _pipeline(),
+        X.iloc[:300],
+        y[:300],
+        scoring="accuracy",
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+    )
+    np.testing.assert_array_equal(_fold_values(res, "accuracy"), ref["test_score"])
