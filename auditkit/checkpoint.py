@@ -1,0 +1,512 @@
+"""Safe checkpoints: save reference models as plain Lightning ``.ckpt`` files and load them back.
+
+A checkpoint is the dictionary Lightning writes (``state_dict``, ``hyper_parameters``,
+``pytorch-lightning_version``, ``epoch``, ``global_step``) plus an ``auditkit`` block of
+metadata. Every value is a tensor or plain data (dict, list, str, int, float, bool, None), so
+:func:`load_checkpoint` reads it with ``torch.load(weights_only=True)`` and nothing else: a file
+carrying a pickled object is refused before any of it runs. The model class comes from
+:data:`auditkit.models.MODEL_REGISTRY`, named in the metadata; preprocessing (standardisation
+constants, categories, the vocabulary) is stored as numbers and strings.
+
+Because ``hyper_parameters`` holds the constructor's keyword arguments (including the schema
+and the preprocessing), Lightning's own ``Model.load_from_checkpoint(path)`` works too.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._io import atomic_write_bytes, sha256_bytes
+from .data._schema import DatasetSchema
+from .exceptions import AuditkitError, CheckpointError, OutputError
+from .model import ModelAdapter, ModelKind, TorchParts
+
+if TYPE_CHECKING:
+    import torch
+
+    from .models._base import AuditableModule
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CheckpointModel",
+    "LoadedModel",
+    "load_checkpoint",
+    "read_checkpoint",
+    "save_checkpoint",
+]
+
+#: Version of the ``auditkit`` metadata block this auditkit writes and reads.
+FORMAT_VERSION = 1
+_REQUIRED = {"model_name": str, "hparams": dict, "preprocessing": dict, "schema": dict}
+
+
+# ------------------------------------------------------------------------------------ saving
+def save_checkpoint(
+    module: AuditableModule,
+    path: str | os.PathLike[str],
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``module`` and its metadata as a Lightning-style ``.ckpt`` file, atomically.
+
+    Parameters
+    ----------
+    module : AuditableModule
+        A reference model.
+    path : str or path-like
+        The file to write (a temporary file in the same folder is renamed over it).
+    meta : dict
+        The ``auditkit`` metadata block; it must be plain data and include ``format_version``,
+        ``model_name``, ``hparams``, ``preprocessing`` and ``schema``.
+    overwrite : bool, default=False
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    OutputError
+        When the file exists (without ``overwrite``) or cannot be written.
+    TypeError
+        When ``meta`` holds something other than plain data.
+    """
+    import pytorch_lightning as pl
+    import torch
+
+    from .models._base import to_plain
+
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise OutputError(f"Checkpoint {str(target)!r} already exists; pass overwrite=True.")
+    info = getattr(module, "fit_info", {}) or {}
+    ckpt = {
+        "state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
+        "hyper_parameters": to_plain(
+            {**module.hp, "schema": module.schema_dict, "preprocessing": module.preprocessing},
+            where="hyper_parameters",
+        ),
+        "pytorch-lightning_version": str(pl.__version__),
+        "epoch": max(0, int(info.get("epochs_run", 1)) - 1),
+        "global_step": int(info.get("global_step", 0)),
+        "auditkit": to_plain(meta, where="auditkit metadata"),
+    }
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    return atomic_write_bytes(target, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------------- loading
+def _describe_unpickling(exc: BaseException) -> str:
+    text = str(exc)
+    m = re.search(r"GLOBAL ([\w.]+)", text)
+    if m:
+        return (
+            f"contains a pickled Python object ({m.group(1)}) and was refused: auditkit loads "
+            "checkpoints with torch.load(weights_only=True), which accepts only tensors and plain "
+            "data, and never runs code from the file"
+        )
+    m = re.search(r"(Unsupported operand [^\n]*|Unsupported class [^\n]*)", text)
+    detail = f" ({m.group(1).strip()})" if m else ""
+    return (
+        "is not a checkpoint that can be read safely: it is corrupt, or it holds pickle "
+        f"instructions that weights-only loading refuses{detail}"
+    )
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str], *, map_location: Any = None
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Read a checkpoint safely and validate its metadata, without building the model.
+
+    Returns
+    -------
+    checkpoint : dict
+        The raw dictionary (tensors and plain data).
+    meta : dict
+        Its ``auditkit`` block.
+    sha256 : str
+        Hash of the file's bytes.
+
+    Raises
+    ------
+    CheckpointError
+        For a missing, unreadable, truncated or corrupt file, a pickled-object payload, missing
+        or invalid metadata, a newer format version or an unknown model name.
+    """
+    import torch
+
+    p = Path(path)
+    name = str(p)
+    if not p.exists():
+        raise CheckpointError(f"Checkpoint file {name!r} does not exist.")
+    if p.is_dir():
+        raise CheckpointError(f"Checkpoint path {name!r} is a folder, not a .ckpt file.")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(
+            f"Cannot read checkpoint file {name!r}: {exc.strerror or exc}."
+        ) from exc
+    if not data:
+        raise CheckpointError(f"Checkpoint file {name!r} is empty.")
+    digest = sha256_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4" on foreign files
+            ckpt = torch.load(
+                io.BytesIO(data), map_location=map_location or "cpu", weights_only=True
+            )
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"Checkpoint file {name!r} {_describe_unpickling(exc)}.") from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"Checkpoint file {name!r} is truncated or corrupt and cannot be read ({first})."
+        ) from None
+    meta = _validate(ckpt, name)
+    return ckpt, meta, digest
+
+
+def _validate(ckpt: Any, name: str) -> dict[str, Any]:
+    import torch
+
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(
+            f"Checkpoint file {name!r} holds a {type(ckpt).__name__}, not a Lightning checkpoint "
+            "dictionary."
+        )
+    meta = ckpt.get("auditkit")
+    if meta is None:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has no auditkit metadata; it was not written by "
+            "auditkit.train (train a reference model with `auditkit train NAME --out FILE`)."
+        )
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"Checkpoint file {name!r} has invalid auditkit metadata.")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has invalid auditkit metadata: format_version is "
+            f"{version!r}, expected a positive int."
+        )
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} was written by a newer auditkit (format version "
+            f"{version}; this auditkit reads up to {FORMAT_VERSION}). Upgrade auditkit to load it."
+        )
+    for key, typ in _REQUIRED.items():
+        if not isinstance(meta.get(key), typ):
+            got = "missing" if key not in meta else f"a {type(meta[key]).__name__}"
+            raise CheckpointError(
+                f"Checkpoint file {name!r} has invalid auditkit metadata: {key!r} is {got}, "
+                f"expected a {typ.__name__}."
+            )
+    sd = ckpt.get("state_dict")
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has no valid 'state_dict' (a dict of tensors)."
+        )
+    try:
+        DatasetSchema.from_dict(meta["schema"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has invalid auditkit metadata: the schema cannot be read "
+            f"({type(exc).__name__}: {exc})."
+        ) from None
+    from .models import MODEL_REGISTRY
+
+    if meta["model_name"] not in MODEL_REGISTRY:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} names the model {meta['model_name']!r}, which is not a "
+            f"registered model. Available: {', '.join(sorted(MODEL_REGISTRY.names()))}."
+        )
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = None) -> LoadedModel:
+    """Load a reference-model checkpoint safely.
+
+    Only ``torch.load(weights_only=True)`` touches the file: tensors and plain data are read, a
+    pickled object is refused and never runs. The model class is looked up in the registry by
+    the name in the metadata and rebuilt from the stored hyper-parameters and preprocessing.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.ckpt`` file written by :func:`auditkit.train` (or ``auditkit train``).
+    map_location : str or torch.device, default=None
+        Where to put the weights; by default the CPU (always available, and bit-reproducible).
+        Pass ``"cuda"`` to load onto the GPU.
+
+    Returns
+    -------
+    LoadedModel
+        The model in eval mode with its metadata; ``predict_proba`` accepts the dataset's raw
+        inputs.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file: when it is missing, truncated or corrupt, carries a pickled object,
+        lacks valid auditkit metadata, was written by a newer auditkit, names an unknown model,
+        or holds weights whose shapes do not match the model.
+
+    Examples
+    --------
+    >>> import auditkit
+    >>> from auditkit.data import load_dataset
+    >>> model = auditkit.load_checkpoint("adult.ckpt")  # doctest: +SKIP
+    >>> model.predict_proba(load_dataset("adult").test.X).shape  # doctest: +SKIP
+    (16281, 2)
+    """
+    import torch
+
+    from .models import MODEL_REGISTRY
+
+    ckpt, meta, digest = read_checkpoint(path, map_location=map_location)
+    name = str(Path(path))
+    cls = MODEL_REGISTRY.get(meta["model_name"])
+    try:
+        module = cls(schema=meta["schema"], preprocessing=meta["preprocessing"], **meta["hparams"])
+    except (AuditkitError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has invalid auditkit metadata for {meta['model_name']}: "
+            f"{exc}"
+        ) from None
+    try:
+        module.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
+        raise CheckpointError(
+            f"Checkpoint file {name!r}: the stored weights do not match the "
+            f"{meta['model_name']} architecture ({detail})."
+        ) from None
+    if map_location is not None:
+        module.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
+    module.eval()
+    return LoadedModel(module, meta, path=Path(path), sha256=digest)
+
+
+def _weights_sha256(module: Any) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for key, value in module.state_dict().items():
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+class LoadedModel:
+    """A reference model loaded from a checkpoint (or retrained in memory), with its metadata.
+
+    Attributes
+    ----------
+    module : AuditableModule
+        The LightningModule, in eval mode; ``module(encode(X))`` returns logits.
+    meta : dict
+        The checkpoint's ``auditkit`` metadata (plain data).
+    schema : DatasetSchema
+        The schema of the data the model was trained on.
+    name : str
+        The registered model name, for example ``"adult-mlp"``.
+    path : Path or None
+        The checkpoint file (None for a model retrained in memory).
+    sha256 : str
+        Hash of the checkpoint file (of the weights for a model retrained in memory).
+    """
+
+    def __init__(
+        self, module: AuditableModule, meta: dict[str, Any], *, path: Path | None, sha256: str
+    ) -> None:
+        self.module = module
+        self.meta = meta
+        self.schema = DatasetSchema.from_dict(meta["schema"])
+        self.name: str = meta["model_name"]
+        self.path = path
+        self.sha256 = sha256
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (columns of :meth:`predict_proba`)."""
+        return self.schema.n_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in the order of :meth:`predict_proba`'s columns."""
+        return list(self.schema.class_names)
+
+    def encode(self, X: Any) -> torch.Tensor:
+        """Return the network input for raw ``X`` (float features/images, or token ids)."""
+        return self.module.encode(X)
+
+    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """Return class probabilities for the dataset's raw inputs.
+
+        Parameters
+        ----------
+        X : DataFrame, ndarray of uint8, or sequence of str
+            Tabular rows with the schema's columns (extra columns are ignored), images of the
+            schema's shape (pixels 0-255), or raw review strings.
+        batch_size : int, default=None
+            Rows per forward pass (a model-specific default).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), float64
+
+        Raises
+        ------
+        DataValidationError
+            When a column is missing (named), images have the wrong shape, or texts are not
+            strings.
+        """
+        return self.module.predict_proba(X, batch_size=batch_size)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Return predicted class indices (argmax of :meth:`predict_proba`)."""
+        return np.asarray(self.predict_proba(X).argmax(axis=1), dtype=np.int64)
+
+    def as_adapter(self) -> CheckpointModel:
+        """Return the :class:`~auditkit.model.ModelAdapter` the audit sections talk to."""
+        return CheckpointModel(self)
+
+    def describe(self) -> dict[str, Any]:
+        """Return plain data about the model (see :meth:`CheckpointModel.describe`)."""
+        return self.as_adapter().describe()
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path is not None else "in memory"
+        return f"LoadedModel({self.name!r}, {where}, sha256={self.sha256[:12]})"
+
+
+class CheckpointModel(ModelAdapter):
+    """Adapter over a :class:`LoadedModel`: probabilities, torch parts, retraining.
+
+    Attributes
+    ----------
+    loaded : LoadedModel
+    classes_ : ndarray
+        ``np.arange(n_classes)``: the columns of ``predict_proba`` are the class indices of the
+        schema's ``class_names``.
+    """
+
+    kind: ModelKind = "checkpoint"
+    has_scores = True
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        super().__init__(loaded, name=loaded.name, schema=loaded.schema)
+        self.loaded = loaded
+        self.classes_ = np.arange(loaded.n_classes)
+
+    def _proba(self, X: Any) -> Any:
+        return self.loaded.predict_proba(X)
+
+    def torch_parts(self) -> TorchParts:
+        """Return the module (encoded input -> logits), its encoder and the feature layout."""
+        m = self.loaded.module
+        text = m.modality == "text"
+        return TorchParts(
+            module=m,
+            encode=self.loaded.encode,
+            feature_names=m.feature_names(),
+            feature_groups=m.feature_groups(),
+            embedding=m.embedding_layer(),
+            decode_tokens=m.decode_tokens if text else None,
+            extras={"modality": m.modality, "model_name": self.loaded.name},
+        )
+
+    @property
+    def can_refit(self) -> bool:
+        """Reference models retrain with :func:`auditkit.training.fit_model`."""
+        return True
+
+    def refit(
+        self, X: Any, y: Any, *, random_state: int = 0, **hparam_overrides: Any
+    ) -> CheckpointModel:
+        """Retrain the same architecture with the same hyper-parameters on ``(X, y)``.
+
+        The preprocessing is refitted on ``X`` and a validation split is carved from it, as in
+        training. ``hparam_overrides`` (for example ``max_epochs=5``) change hyper-parameters.
+        Returns a new in-memory model; this one is unchanged.
+        """
+        from .training import fit_model
+
+        hp = {**self.loaded.meta["hparams"], **hparam_overrides}
+        module, history = fit_model(
+            self.loaded.name, X, y, schema=self.loaded.schema, hparams=hp, seed=random_state
+        )
+        info = module.fit_info
+        meta = {
+            **{k: v for k, v in self.loaded.meta.items() if k not in ("test_metrics",)},
+            "hparams": dict(module.hp),
+            "preprocessing": module.preprocessing,
+            "history": history,
+            "test_metrics": None,
+            "seed": random_state,
+            "wall_time_s": float(info["wall_time_s"]),
+            "hardware": info["hardware"],
+            "training": {
+                "epochs_run": info["epochs_run"],
+                "max_epochs": info["max_epochs"],
+                "best_epoch": info["best_epoch"],
+                "stopped_early": info["stopped_early"],
+                "global_step": info["global_step"],
+                "strategy": info["strategy"],
+            },
+            "refit_of": self.loaded.sha256,
+        }
+        meta["dataset"] = {
+            **(self.loaded.meta.get("dataset") or {}),
+            "n_train": int(info["n_train"]),
+            "n_val": int(info["n_val"]),
+            "refit": True,
+        }
+        return CheckpointModel(
+            LoadedModel(module, meta, path=None, sha256=_weights_sha256(module))
+        )
+
+    def fingerprint(self) -> str | None:
+        """Return the checkpoint file's sha256 (of the weights for a model retrained in memory)."""
+        return self.loaded.sha256
+
+    def describe(self) -> dict[str, Any]:
+        """Return the model's name, kind, hash, training record and test metrics (plain data)."""
+        meta = self.loaded.meta
+        training = dict(meta.get("training") or {})
+        training.update(
+            {
+                "wall_time_s": meta.get("wall_time_s"),
+                "hardware": meta.get("hardware"),
+                "versions": meta.get("versions"),
+                "seed": meta.get("seed"),
+                "created_at": meta.get("created_at"),
+            }
+        )
+        return {
+            "name": self.loaded.name,
+            "kind": self.kind,
+            "sha256": self.loaded.sha256,
+            "path": str(self.loaded.path) if self.loaded.path is not None else None,
+            "format_version": meta.get("format_version"),
+            "model_name": self.loaded.name,
+            "model_class": meta.get("model_class"),
+            "modality": self.loaded.module.modality,
+            "dataset": meta.get("dataset"),
+            "hparams": meta.get("hparams"),
+            "history": meta.get("history"),
+            "test_metrics": meta.get("test_metrics"),
+            "training": training,
+        }

@@ -1,0 +1,196 @@
+"""Image reference models: an MLP for MNIST digits and a small CNN for CIFAR-10.
+
+Raw images are ``uint8`` arrays of shape (n, H, W) or (n, H, W, C) (HWC, as the datasets give
+them). They are scaled to [0, 1] and normalised per channel with the training mean and standard
+deviation (stored as floats); the network input is a float tensor of shape (n, C, H, W).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..data._schema import DatasetSchema
+from ..exceptions import DataValidationError, ParameterError
+from ._base import MODEL_REGISTRY, AuditableModule, mlp
+
+__all__ = ["Cifar10CNN", "ImageModule", "MnistMLP", "encode_images", "fit_image_preprocessing"]
+
+
+def _image_shape(schema: DatasetSchema) -> tuple[int, ...]:
+    spec = schema.features[0] if len(schema.features) == 1 else None
+    if spec is None or spec.kind != "image" or spec.shape is None:
+        raise ParameterError(
+            f"An image model needs a schema with one image feature and its shape; "
+            f"{schema.name!r} has features {schema.feature_names}."
+        )
+    return spec.shape
+
+
+def _as_images(X: Any, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.asarray(X)
+    if arr.dtype == object or arr.dtype.kind not in "uif":
+        raise DataValidationError(
+            f"Images must be a numeric array (uint8 pixels 0-255); got dtype {arr.dtype}."
+        )
+    if arr.shape[1:] != tuple(shape):
+        want = ", ".join(str(s) for s in shape)
+        raise DataValidationError(
+            f"Images must have shape (n_samples, {want}) with pixel values 0-255; got an array "
+            f"of shape {arr.shape}."
+        )
+    return arr
+
+
+def fit_image_preprocessing(X: Any, schema: DatasetSchema) -> dict[str, Any]:
+    """Per-channel mean and standard deviation of the training pixels scaled to [0, 1]."""
+    shape = _image_shape(schema)
+    arr = _as_images(X, shape).astype(np.float64) / 255.0
+    if len(shape) == 2:
+        arr = arr[..., None]
+    flat = arr.reshape(-1, arr.shape[-1])
+    std = flat.std(axis=0)
+    return {
+        "kind": "image",
+        "shape": list(shape),
+        "scale": 255.0,
+        "mean": [float(m) for m in flat.mean(axis=0)],
+        "std": [float(s) if s > 1e-12 else 1.0 for s in std],
+    }
+
+
+def encode_images(X: Any, prep: dict[str, Any]) -> torch.Tensor:
+    """Raw images -> normalised float32 tensor of shape (n, C, H, W)."""
+    shape = tuple(prep["shape"])
+    arr = _as_images(X, shape).astype(np.float32) / np.float32(prep["scale"])
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    mean = np.asarray(prep["mean"], dtype=np.float32)
+    std = np.asarray(prep["std"], dtype=np.float32)
+    arr = (arr - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
+
+
+class ImageModule(AuditableModule):
+    """Shared preprocessing of the image models."""
+
+    modality = "image"
+    predict_batch_size = 512
+
+    @classmethod
+    def fit_preprocessing(
+        cls, X: Any, y: np.ndarray, schema: DatasetSchema, hparams: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Per-channel pixel mean and standard deviation of the training images."""
+        return fit_image_preprocessing(X, schema)
+
+    def encode(self, X: Any) -> torch.Tensor:
+        """uint8 images (n, H, W[, C]) -> normalised float tensor (n, C, H, W)."""
+        return encode_images(X, self.preprocessing)
+
+
+@MODEL_REGISTRY.register("mnist-mlp")
+class MnistMLP(ImageModule):
+    """MLP over the 784 normalised pixels of an MNIST digit, with dropout."""
+
+    model_name = "mnist-mlp"
+    dataset_name = "mnist"
+    description = "MLP on MNIST handwritten digits (28x28 grey), dropout"
+    HPARAMS: ClassVar[dict[str, Any]] = {
+        "hidden": [512, 256],
+        "dropout": 0.3,
+        "weight_decay": 1e-4,
+        "lr": 1e-3,
+        "batch_size": 64,
+        "max_epochs": 30,
+        "patience": 5,
+    }
+
+    def __init__(
+        self, *, schema: dict[str, Any], preprocessing: dict[str, Any], **hparams: Any
+    ) -> None:
+        super().__init__(schema=schema, preprocessing=preprocessing, **hparams)
+        n_in = int(np.prod(self.preprocessing["shape"]))
+        self.net = mlp([n_in, *self.hp["hidden"]], self.n_classes, dropout=self.hp["dropout"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (n, 1, 28, 28) -> logits (n, 10)."""
+        out: torch.Tensor = self.net(x.flatten(1))
+        return out
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+@MODEL_REGISTRY.register("cifar10-cnn")
+class Cifar10CNN(ImageModule):
+    """A small VGG-style CNN with batch norm, dropout and crop/flip augmentation."""
+
+    model_name = "cifar10-cnn"
+    dataset_name = "cifar10"
+    description = (
+        "small CNN on CIFAR-10 (32x32 colour), batch norm, dropout, crop+flip augmentation"
+    )
+    HPARAMS: ClassVar[dict[str, Any]] = {
+        "channels": [32, 64, 128],
+        "dropout": 0.3,
+        "weight_decay": 5e-4,
+        "lr": 3e-3,
+        "batch_size": 64,
+        "max_epochs": 30,
+        "patience": 8,
+        "scheduler": "onecycle",
+        "crop_padding": 4,
+        "flip": True,
+    }
+    predict_batch_size = 256
+
+    def __init__(
+        self, *, schema: dict[str, Any], preprocessing: dict[str, Any], **hparams: Any
+    ) -> None:
+        super().__init__(schema=schema, preprocessing=preprocessing, **hparams)
+        shape = self.preprocessing["shape"]
+        c_in = int(shape[2]) if len(shape) == 3 else 1
+        blocks: list[nn.Module] = []
+        for c in self.hp["channels"]:
+            blocks += [_conv_block(c_in, c), _conv_block(c, c), nn.MaxPool2d(2)]
+            c_in = c
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(self.hp["dropout"]),
+            nn.Linear(c_in, self.n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (n, 3, 32, 32) -> logits (n, 10)."""
+        out: torch.Tensor = self.head(self.features(x))
+        return out
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """Random crop (zero padding of ``crop_padding`` pixels) and horizontal flip."""
+        n, _, h, w = x.shape
+        pad = int(self.hp["crop_padding"])
+        if pad > 0:
+            padded = F.pad(x, (pad, pad, pad, pad))
+            oy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+            ox = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+            rows = (oy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
+            cols = (ox[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
+            b = torch.arange(n, device=x.device)[:, None, None, None]
+            c = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+            x = padded[b, c, rows, cols]
+        if self.hp["flip"]:
+            flip = torch.rand(n, device=x.device) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        return x

@@ -1,0 +1,518 @@
+"""Train the reference models with a Lightning ``Trainer`` and write safe checkpoints.
+
+:func:`train` trains a registered model on its bundled dataset and writes a checkpoint whose
+metadata records the learning curves, the held-out test metrics, the wall time, the hardware and
+the library versions. :func:`fit_model` is the in-memory core (any data of the right modality;
+used by :func:`train` and by cross-validation retraining).
+
+Training is deterministic for a given seed on a given machine: ``seed_everything(seed)``,
+``Trainer(deterministic=True)``, a seeded validation split and a seeded batch order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytorch_lightning as pl
+
+from ._validation import check_int, check_param, check_same_length, to_1d
+from .exceptions import DataValidationError, OutputError, ParameterError
+
+if TYPE_CHECKING:
+    from .data._schema import DatasetSchema
+    from .models._base import AuditableModule
+
+__all__ = ["fit_model", "hardware_info", "library_versions", "train"]
+
+logger = logging.getLogger(__name__)
+
+_LIGHTNING_LOGGERS = (
+    "pytorch_lightning",
+    "lightning.pytorch",
+    "lightning_fabric",
+    "lightning.fabric",
+)
+_NOISY_WARNINGS = (
+    r".*does not have many workers.*",
+    r".*The number of training batches.*",
+    r".*smaller than the logging interval.*",
+    r".*GPU available but not used.*",
+    r".*treespec.*",
+    r".*LeafSpec.*",
+)
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's info messages and its advisory warnings for a library call."""
+    saved = []
+    for name in _LIGHTNING_LOGGERS:
+        lg = logging.getLogger(name)
+        saved.append((lg, lg.level))
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _NOISY_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _torch_flags() -> Iterator[None]:
+    """Restore torch's global determinism flags after ``Trainer(deterministic=True)``."""
+    import torch
+
+    det = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn_det, cudnn_bench = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.backends.cudnn.deterministic = cudnn_det
+        torch.backends.cudnn.benchmark = cudnn_bench
+
+
+def _limit_threads() -> None:
+    """Never run more torch threads than the CPUs this process may use."""
+    import torch
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 1
+    if torch.get_num_threads() > usable:
+        torch.set_num_threads(max(1, usable))
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware_info(accelerator: str | None = None, devices: int | None = None) -> dict[str, Any]:
+    """Return the CPU model and count, torch threads, the GPU name (or None), the accelerator."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count() or 1,
+        "torch_threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "accelerator": accelerator,
+        "devices": devices,
+        "platform": platform.platform(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of Python, auditkit, torch, PyTorch Lightning and numpy."""
+    import torch
+
+    from ._version import __version__
+
+    return {
+        "python": platform.python_version(),
+        "auditkit": __version__,
+        "torch": str(torch.__version__),
+        "pytorch_lightning": str(pl.__version__),
+        "numpy": np.__version__,
+    }
+
+
+def _take(X: Any, idx: np.ndarray) -> Any:
+    if hasattr(X, "iloc"):
+        return X.iloc[idx].reset_index(drop=True)
+    if isinstance(X, np.ndarray):
+        return X[idx]
+    return [X[int(i)] for i in idx]
+
+
+def _validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of row indices into (train, validation), stratified where possible."""
+    from .data._datasets import stratified_split
+
+    n = len(y)
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() >= 2:
+        tr, va = stratified_split(y, fraction, seed=seed)
+        if len(va) >= 1 and len(tr) >= 2:
+            return tr, va
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = min(max(1, int(round(n * fraction))), n - 2)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _class_codes(y: Any, schema: DatasetSchema) -> np.ndarray:
+    arr = to_1d(y, name="y")
+    k = schema.n_classes
+    if arr.dtype.kind in "iu" or (arr.dtype.kind == "b"):
+        codes = arr.astype(np.int64)
+    else:
+        names = {c: i for i, c in enumerate(schema.class_names)}
+        strs = [str(v) for v in arr]
+        bad = [s for s in strs if s not in names]
+        if bad:
+            raise DataValidationError(
+                f"Label {bad[0]!r} is not a class of {schema.name!r}; classes: "
+                f"{', '.join(schema.class_names)} (or pass class indices 0..{k - 1})."
+            )
+        codes = np.asarray([names[s] for s in strs], dtype=np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() >= k):
+        raise DataValidationError(
+            f"y must hold class indices 0..{k - 1} for {schema.name!r}; got values from "
+            f"{int(codes.min())} to {int(codes.max())}."
+        )
+    return codes
+
+
+def fit_model(
+    name: str,
+    X: Any,
+    y: Any,
+    *,
+    schema: DatasetSchema,
+    hparams: dict[str, Any] | None = None,
+    seed: int = 0,
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    show_progress: bool = False,
+) -> tuple[AuditableModule, list[dict[str, float]]]:
+    """Train reference model ``name`` in memory on ``(X, y)``; return the model and its history.
+
+    A validation split is carved from ``(X, y)`` (seeded, stratified), the preprocessing is
+    fitted on the remaining rows, and a Lightning ``Trainer`` fits the model with early stopping
+    on the validation loss; the weights of the best validation epoch are restored at the end.
+
+    Parameters
+    ----------
+    name : str
+        A registered model (``"adult-mlp"``, ``"iris-mlp"``, ``"mnist-mlp"``,
+        ``"cifar10-cnn"``, ``"imdb-lstm"``). Its class works for any data of its modality:
+        the tabular models read any table described by ``schema``.
+    X : DataFrame, ndarray of uint8 images, or sequence of str
+        Raw training inputs.
+    y : array-like of shape (n_samples,)
+        Class indices into ``schema.class_names`` (or the class names themselves).
+    schema : DatasetSchema
+        What the data holds (features, classes).
+    hparams : dict, default=None
+        Hyper-parameter overrides (see the class's ``default_hparams()``).
+    seed : int, default=0
+        Seed of ``seed_everything``, the validation split and the batch order.
+    max_epochs : int, default=None
+        Overrides the ``max_epochs`` hyper-parameter.
+    accelerator, devices, strategy
+        Passed to ``pytorch_lightning.Trainer`` (``"auto"``: the GPU when there is one).
+    show_progress : bool, default=False
+        Show Lightning's progress bar.
+
+    Returns
+    -------
+    module : AuditableModule
+        The trained model on the CPU, in eval mode; ``module.fit_info`` holds the training
+        details (epochs, best epoch, sizes, wall time, hardware).
+    history : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``,
+        ``val_accuracy``.
+
+    Raises
+    ------
+    RegistryKeyError
+        For an unknown model name.
+    ParameterError
+        For an unknown or invalid hyper-parameter, or a schema the model cannot read.
+    DataValidationError
+        When ``X`` and ``y`` disagree or the inputs do not match the schema.
+    """
+    from .models import MODEL_REGISTRY
+
+    cls = MODEL_REGISTRY.get(name)
+    seed = check_int(seed, param="seed", func="fit_model", high=2**32 - 1)
+    overrides = dict(hparams or {})
+    if max_epochs is not None:
+        overrides["max_epochs"] = check_int(
+            max_epochs, param="max_epochs", func="fit_model", low=1
+        )
+    from .models._base import resolve_hparams
+
+    hp = resolve_hparams(cls, overrides)
+    cls.check_schema(schema)
+    codes = _class_codes(y, schema)
+    n = check_same_length(X=X, y=codes)
+    if n < 4:
+        raise DataValidationError(f"fit_model needs at least 4 training rows; got {n}.")
+
+    import torch
+    from pytorch_lightning.callbacks import EarlyStopping
+    from torch.utils.data import DataLoader, TensorDataset
+
+    _limit_threads()
+    t0 = time.perf_counter()
+    with _quiet_lightning(), _torch_flags(), tempfile.TemporaryDirectory() as tmp:
+        pl.seed_everything(seed, verbose=False)
+        tr_idx, va_idx = _validation_split(codes, hp["val_fraction"], seed)
+        X_tr, X_va = _take(X, tr_idx), _take(X, va_idx)
+        prep = cls.fit_preprocessing(X_tr, codes[tr_idx], schema, hp)
+        module = cls(schema=schema.to_dict(), preprocessing=prep, **hp)
+        x_tr, x_va = module.encode(X_tr), module.encode(X_va)
+        y_tr = torch.from_numpy(codes[tr_idx])
+        y_va = torch.from_numpy(codes[va_idx])
+        bs = int(hp["batch_size"])
+        gen = torch.Generator().manual_seed(seed)
+        train_loader = DataLoader(
+            TensorDataset(x_tr, y_tr), batch_size=bs, shuffle=True, generator=gen,
+            drop_last=len(y_tr) > bs,  # no 1-row last batch (batch norm needs 2 rows)
+        )  # fmt: skip
+        val_loader = DataLoader(TensorDataset(x_va, y_va), batch_size=max(bs, 256))
+        best = _BestWeights()
+        callbacks: list[Any] = [
+            EarlyStopping(monitor="val_loss", mode="min", patience=hp["patience"])
+        ]
+        if hp["restore_best"]:
+            callbacks.append(best)
+        trainer = pl.Trainer(
+            max_epochs=hp["max_epochs"],
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            deterministic=True,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=show_progress,
+            num_sanity_val_steps=0,
+            log_every_n_steps=max(1, min(50, len(train_loader))),
+            default_root_dir=tmp,
+            callbacks=callbacks,
+        )
+        trainer.fit(module, train_loader, val_loader)
+        accel = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+        n_devices = int(trainer.num_devices)
+        global_step = int(trainer.global_step)
+    module.cpu()
+    module.eval()
+    wall = time.perf_counter() - t0
+    epochs_run = len(module.history)
+    module.fit_info = {
+        "seed": seed,
+        "epochs_run": epochs_run,
+        "max_epochs": int(hp["max_epochs"]),
+        "best_epoch": best.best_epoch if hp["restore_best"] and best.best_epoch else epochs_run,
+        "stopped_early": epochs_run < int(hp["max_epochs"]),
+        "global_step": global_step,
+        "n_train": len(tr_idx),
+        "n_val": len(va_idx),
+        "wall_time_s": wall,
+        "hardware": hardware_info(accel, n_devices),
+        "strategy": str(strategy),
+    }
+    return module, list(module.history)
+
+
+class _BestWeights(pl.Callback):
+    """Keep the weights of the lowest validation loss and restore them when fitting ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.best_loss = float("inf")
+        self.best_epoch = 0
+        self.state: dict[str, Any] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Remember the weights when the validation loss improves."""
+        loss = trainer.callback_metrics.get("val_loss")
+        if loss is None or trainer.sanity_checking:
+            return
+        value = float(loss)
+        if value < self.best_loss:
+            self.best_loss = value
+            self.best_epoch = int(trainer.current_epoch) + 1
+            self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Load the best weights back into the model."""
+        if self.state is not None:
+            pl_module.load_state_dict(self.state)
+
+
+def _test_metrics(module: AuditableModule, X: Any, y: np.ndarray) -> dict[str, Any]:
+    proba = module.predict_proba(X)
+    p_true = np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)
+    return {
+        "accuracy": float(np.mean(proba.argmax(axis=1) == y)),
+        "loss": float(-np.mean(np.log(p_true))),
+        "n": int(len(y)),
+    }
+
+
+def train(
+    name: str,
+    *,
+    out: str | os.PathLike[str],
+    max_epochs: int | None = None,
+    seed: int = 0,
+    accelerator: str = "auto",
+    devices: int | str = "auto",
+    strategy: str = "auto",
+    show_progress: bool = False,
+    limit_train_rows: int | None = None,
+    overwrite: bool = False,
+    **hparam_overrides: Any,
+) -> Path:
+    """Train a reference model on its bundled dataset and write a safe checkpoint.
+
+    Parameters
+    ----------
+    name : str
+        A registered model: ``"adult-mlp"``, ``"iris-mlp"``, ``"mnist-mlp"``,
+        ``"cifar10-cnn"`` or ``"imdb-lstm"`` (``auditkit models`` lists them).
+    out : str or path-like
+        Where to write the ``.ckpt`` file (atomically).
+    max_epochs : int, default=None
+        Overrides the model's default number of epochs (early stopping may stop sooner).
+    seed : int, default=0
+        Seed of everything random in training; the same seed gives the same weights.
+    accelerator, devices, strategy
+        Passed to ``pytorch_lightning.Trainer``; ``"auto"`` uses the GPU when there is one.
+    show_progress : bool, default=False
+        Show Lightning's progress bar (the CLI turns it on).
+    limit_train_rows : int, default=None
+        Train on a seeded stratified subset of this many training rows (for quick runs).
+    overwrite : bool, default=False
+        Replace an existing ``out`` file.
+    **hparam_overrides
+        Hyper-parameters of the model (for example ``lr=3e-3``, ``dropout=0.1``).
+
+    Returns
+    -------
+    Path
+        The checkpoint path. Load it with :func:`auditkit.load_checkpoint`.
+
+    Raises
+    ------
+    RegistryKeyError
+        For an unknown model name (the message lists the available ones).
+    ParameterError
+        For an invalid parameter or hyper-parameter.
+    OutputError
+        When ``out`` exists (and ``overwrite`` is False) or cannot be written.
+
+    Examples
+    --------
+    >>> import auditkit
+    >>> path = auditkit.train("iris-mlp", out="iris.ckpt")  # doctest: +SKIP
+    >>> auditkit.load_checkpoint(path).meta["test_metrics"]["accuracy"]  # doctest: +SKIP
+    0.9555555555555556
+    """
+    from .checkpoint import FORMAT_VERSION, save_checkpoint
+    from .data import load_dataset
+    from .models import MODEL_REGISTRY
+
+    cls = MODEL_REGISTRY.get(name)
+    out_path = Path(out)
+    if out_path.is_dir():
+        raise OutputError(f"Output path {str(out_path)!r} is a folder; give a .ckpt file name.")
+    if out_path.exists() and not overwrite:
+        raise OutputError(
+            f"Checkpoint {str(out_path)!r} already exists; pass overwrite=True (--force) to "
+            "replace it."
+        )
+    if limit_train_rows is not None:
+        check_int(limit_train_rows, param="limit_train_rows", func="train", low=4)
+    check_param(
+        isinstance(accelerator, str), param="accelerator", func="train",
+        expected="a str such as 'auto', 'cpu' or 'gpu'", got=accelerator,
+    )  # fmt: skip
+    ds = load_dataset(cls.dataset_name)
+    X, y = ds.train.X, ds.train.y
+    if limit_train_rows is not None and limit_train_rows < len(y):
+        from .data._datasets import stratified_split
+
+        _, keep = stratified_split(y, limit_train_rows / len(y), seed=seed)
+        X, y = _take(X, keep), y[keep]
+    if show_progress:
+        print(f"Training {name} on {cls.dataset_name} ({len(y)} rows)...", file=sys.stderr)
+    module, history = fit_model(
+        name, X, y, schema=ds.schema, hparams=hparam_overrides, seed=seed,
+        max_epochs=max_epochs, accelerator=accelerator, devices=devices, strategy=strategy,
+        show_progress=show_progress,
+    )  # fmt: skip
+    info = module.fit_info
+    test = _test_metrics(module, ds.test.X, ds.test.y)
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "model_name": name,
+        "model_class": type(module).__qualname__,
+        "hparams": dict(module.hp),
+        "preprocessing": module.preprocessing,
+        "schema": module.schema_dict,
+        "dataset": {
+            "name": ds.name,
+            "sha256": ds.sha256,
+            "n_train": int(info["n_train"]),
+            "n_val": int(info["n_val"]),
+            "n_test": int(len(ds.test.y)),
+            "limit_train_rows": limit_train_rows,
+        },
+        "history": history,
+        "test_metrics": test,
+        "training": {
+            "epochs_run": info["epochs_run"],
+            "max_epochs": info["max_epochs"],
+            "best_epoch": info["best_epoch"],
+            "stopped_early": info["stopped_early"],
+            "global_step": info["global_step"],
+            "strategy": info["strategy"],
+        },
+        "wall_time_s": float(info["wall_time_s"]),
+        "hardware": info["hardware"],
+        "versions": library_versions(),
+        "seed": seed,
+        "created_at": _created_at(),
+    }
+    path = save_checkpoint(module, out_path, meta, overwrite=overwrite)
+    if show_progress:
+        print(
+            f"{name}: test accuracy {test['accuracy']:.4f} after {info['epochs_run']} epochs "
+            f"({info['wall_time_s']:.1f} s) -> {path}",
+            file=sys.stderr,
+        )
+    return path
+
+
+def _created_at() -> str:
+    import datetime as dt
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            now = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+        except ValueError as exc:
+            raise ParameterError(f"SOURCE_DATE_EPOCH must be an int; got {epoch!r}.") from exc
+    else:
+        now = dt.datetime.now(tz=dt.timezone.utc)
+    return now.replace(microsecond=0).isoformat()
