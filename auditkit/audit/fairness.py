@@ -1,9 +1,753 @@
-"""Fairness section (being written): registers the section so the package imports."""
+"""Fairness section: group metrics, disparities, the four-fifths rule, calibration by group.
+
+Per sensitive feature and per intersection, from the count-table engine (:mod:`._engine`),
+whose values equal Fairlearn's ``MetricFrame`` and module functions:
+
+* per group: ``count``, ``selection_rate``, ``true_positive_rate``, ``false_positive_rate``,
+  ``false_negative_rate``, ``true_negative_rate``, ``accuracy``, ``precision`` and
+  ``impact_ratio`` (binary); ``accuracy`` and one-vs-rest ``selection_rate`` /
+  ``true_positive_rate`` / ``false_positive_rate`` per class (multiclass, ``label=<class>``);
+  ``mean_score``, ``base_rate`` and ``expected_calibration_error`` when there are scores;
+* disparities ``<metric>_difference`` and ``<metric>_ratio`` with ``method="between_groups"``
+  (Fairlearn's default) and ``method="to_overall"``; ``demographic_parity_*``,
+  ``equalized_odds_*`` (``agg="worst_case"``) and ``equal_opportunity_*``;
+* bootstrap percentile intervals for all of them (cell-count resampling, ``n_boot`` resamples
+  seeded from ``ctx.rng("fairness")``);
+* groups smaller than ``min_group_size``, or without rows of the class a rate is conditioned on,
+  are flagged ``too_small`` with the reason, never dropped;
+* a user's own metrics ``f(y_true, y_pred)`` (``custom_metrics=``) through ``MetricFrame``;
+* a mitigation what-if with Fairlearn's ``ThresholdOptimizer`` (:mod:`._mitigation`).
+
+Options (``audit(..., options={...})``): ``subject`` (noun for the rows in findings, default
+``"people"``), ``fairness_gap_threshold`` (gap that makes a finding a warning, default 0.1),
+``four_fifths_threshold`` (default 0.8), ``mitigation`` (default True), ``custom_metrics``.
+"""
 
 from __future__ import annotations
 
-from ..report._model import SectionResult
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ParameterError
+from ..report import _plain_language as pl
+from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext
+from ._engine import GroupMetrics, Intervals, Key, group_metrics
+from ._metrics import METRICS
+from ._stats import flag_small, wilson_interval
+
+__all__ = ["FairnessSection"]
+
+SECTION = "fairness"
+_BINARY_GROUP_METRICS = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_negative_rate",
+    "accuracy",
+    "precision",
+)
+_MC_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+_CALIBRATION = ("mean_score", "base_rate", "expected_calibration_error")
+_DISPARITIES = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+)
+#: What the denominator of each rate counts, for the reasons of flagged groups.
+_DENOMINATOR_WORDS = {
+    "true_positive_rate": "positive labels",
+    "false_negative_rate": "positive labels",
+    "false_positive_rate": "negative labels",
+    "true_negative_rate": "negative labels",
+    "precision": "positive decisions",
+}
+#: The group metrics each disparity rests on (for its small-group flag).
+_DISPARITY_BASE = {
+    "demographic_parity": ("selection_rate",),
+    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
+    "equal_opportunity": ("true_positive_rate",),
+}
+_METHODS = ("between_groups", "to_overall")
+
+
+class _Ctx:
+    """What the record builders share: the engine result, intervals and settings."""
+
+    def __init__(self, ctx: AuditContext, gm: GroupMetrics, iv: Intervals | None) -> None:
+        self.gm = gm
+        self.iv = iv
+        self.level = ctx.config.ci_level
+        self.min_size = ctx.config.min_group_size
+        self.classes = ctx.predictions.classes
+
+    def ci(self, key: Key, i: int | None = None) -> tuple[float, float] | None:
+        if self.iv is None or key not in self.iv.low:
+            return None
+        lo, hi = self.iv.low[key], self.iv.high[key]
+        a, b = (float(lo), float(hi)) if i is None else (float(lo[i]), float(hi[i]))
+        if not (np.isfinite(a) and np.isfinite(b)):
+            return None
+        return (a, b)
+
+    def label_name(self, label: int | None) -> str | None:
+        return None if label is None else self.classes[label]
+
+    def label_value(self, label: int | None) -> Any:
+        return None if label is None else self.gm.classes[label]
+
+
+def _group_reasons(c: _Ctx, name: str, feats: tuple[str, ...], label: int | None) -> list[Any]:
+    n = c.gm.counts(feats)
+    if name in _DENOMINATOR_WORDS or (label is not None and name != "selection_rate"):
+        den = c.gm.denominator(name, feats, c.label_value(label))
+        if label is not None:
+            cls = c.classes[label]
+            what = (
+                f"rows of class '{cls}'"
+                if name == "true_positive_rate"
+                else f"rows of classes other than '{cls}'"
+            )
+        else:
+            what = _DENOMINATOR_WORDS[name]
+        return flag_small(n, c.min_size, denominator=den, what=what)
+    return flag_small(n, c.min_size)
+
+
+def _group_records(
+    c: _Ctx, feats: tuple[str, ...], names: Sequence[tuple[str, int | None]]
+) -> tuple[list[MetricValue], dict[tuple[str, int | None], list[Any]]]:
+    out: list[MetricValue] = []
+    reasons_of: dict[tuple[str, int | None], list[Any]] = {}
+    groups = c.gm.groups(feats)
+    n = c.gm.counts(feats)
+    for name, label in names:
+        key = Key(name, feats, label, "group")
+        vals = c.gm.values[key]
+        if name in ("count", "impact_ratio", *_CALIBRATION):
+            reasons = flag_small(n, c.min_size)
+        else:
+            reasons = _group_reasons(c, name, feats, label)
+        reasons_of[(name, label)] = reasons
+        for i, grp in enumerate(groups):
+            reason = reasons[i]
+            if n[i] == 0:
+                reason = "no rows in this group (this combination does not occur in the data)"
+            out.append(
+                MetricValue(
+                    section=SECTION,
+                    name=name,
+                    value=float(vals[i]),
+                    feature=feats,
+                    group=grp,
+                    ci=None if name == "count" else c.ci(key, i),
+                    n=int(n[i]),
+                    label=c.label_name(label),
+                    flags=("too_small",) if reason else (),
+                    reason=reason,
+                )
+            )
+    return out, reasons_of
+
+
+def _flagged_groups(
+    c: _Ctx, feats: tuple[str, ...], reasons: Sequence[list[Any]]
+) -> list[tuple[str, ...]]:
+    n = c.gm.counts(feats)
+    groups = c.gm.groups(feats)
+    return [
+        tuple(str(v) for v in groups[i])
+        for i in range(len(groups))
+        if n[i] > 0 and any(r[i] for r in reasons)
+    ]
+
+
+def _disparity_record(
+    c: _Ctx, key: Key, flagged: list[tuple[str, ...]], base_name: str
+) -> MetricValue:
+    value = float(c.gm.values[key])
+    reason = None
+    flags: tuple[str, ...] = ()
+    if not np.isfinite(value):
+        reason = (
+            f"undefined: every group's {base_name.replace('_', ' ')} is 0 (or missing), so the "
+            "ratio is 0/0"
+        )
+    elif flagged:
+        shown = ", ".join("/".join(g) for g in flagged[:5])
+        more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+        flags = ("small_groups",)
+        reason = f"includes groups flagged too_small: {shown}{more}"
+    return MetricValue(
+        section=SECTION,
+        name=key.name,
+        value=value,
+        feature=key.features,
+        group=None,
+        ci=c.ci(key),
+        n=c.gm.n_rows,
+        label=c.label_name(key.label),
+        method=key.part,
+        flags=flags,
+        reason=reason,
+    )
+
+
+def _names_for(gm: GroupMetrics) -> list[tuple[str, int | None]]:
+    if gm.is_binary:
+        names: list[tuple[str, int | None]] = [("count", None)]
+        names += [(m, None) for m in _BINARY_GROUP_METRICS]
+        names.append(("impact_ratio", None))
+        if gm.has_scores:
+            names += [(m, None) for m in _CALIBRATION]
+        return names
+    names = [("count", None), ("accuracy", None)]
+    for ci in range(len(gm.classes)):
+        names += [(m, ci) for m in _MC_RATES]
+    return names
+
+
+def _overall_records(c: _Ctx, names: Sequence[tuple[str, int | None]]) -> list[MetricValue]:
+    out = []
+    for name, label in names:
+        if name == "impact_ratio":
+            continue
+        key = Key(name, None, label, "overall")
+        out.append(
+            MetricValue(
+                section=SECTION,
+                name=name,
+                value=float(c.gm.values[key]),
+                ci=None if name == "count" else c.ci(key),
+                n=c.gm.n_rows,
+                label=c.label_name(label),
+            )
+        )
+    return out
+
+
+def _finding(severity: str, text: str, metric: str) -> Finding:
+    sev: Severity = (
+        "fail"
+        if severity == "fail"
+        else ("pass" if severity == "pass" else "warn" if severity == "warn" else "info")
+    )
+    return Finding(SECTION, sev, text, metric)
+
+
+def _fmt_group(g: Sequence[Any]) -> list[str]:
+    return [str(v) for v in g]
+
+
+def _group_table(c: _Ctx, feats: tuple[str, ...], reasons_of: dict[Any, list[Any]]) -> Table:
+    gm = c.gm
+    cols = list(feats) + ["n"]
+    metrics = (
+        ["selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"]
+        if gm.is_binary
+        else ["accuracy"]
+    )
+    for m in metrics:
+        cols += [m, f"{m} {100 * c.level:g}% CI"]
+    cols.append("flags")
+    rows = []
+    n = gm.counts(feats)
+    for i, grp in enumerate(gm.groups(feats)):
+        row: list[Any] = _fmt_group(grp) + [int(n[i])]
+        for m in metrics:
+            key = Key(m, feats, None, "group")
+            v = float(gm.values[key][i])
+            ci = c.ci(key, i)
+            row += [v if np.isfinite(v) else None, list(ci) if ci else None]
+        flagged = n[i] == 0 or any(r[i] for r in reasons_of.values())
+        row.append("too_small" if flagged else "")
+        rows.append(tuple(row))
+    kind = "intersection" if len(feats) > 1 else "feature"
+    return Table(
+        name=f"groups_{'_x_'.join(feats)}",
+        title=f"Groups by {' × '.join(feats)}"
+        + (" (intersection)" if kind == "intersection" else ""),
+        columns=tuple(cols),
+        rows=tuple(rows),
+        note=(
+            f"Groups with fewer than {c.min_size} rows, or without rows of the class a rate is "
+            "conditioned on, are flagged too_small; intervals are bootstrap percentile intervals."
+        ),
+    )
+
+
+def _disparity_table(c: _Ctx, four_fifths: float) -> Table:
+    gm = c.gm
+    rows = []
+    if gm.is_binary:
+        names = [
+            "demographic_parity_ratio",
+            "demographic_parity_difference",
+            "equalized_odds_difference",
+            "equal_opportunity_difference",
+        ]
+    else:
+        names = ["accuracy_difference", "accuracy_ratio"]
+    cols: list[str] = ["grouping"]
+    for nm in names:
+        cols += [nm, f"{nm} {100 * c.level:g}% CI"]
+    if gm.is_binary:
+        cols.append("four-fifths rule")
+    for feats in gm.groupings:
+        row: list[Any] = [" × ".join(feats)]
+        for nm in names:
+            key = Key(nm, feats, None, "between_groups")
+            v = float(gm.values[key])
+            ci = c.ci(key)
+            row += [v if np.isfinite(v) else None, list(ci) if ci else None]
+        if gm.is_binary:
+            r = float(gm.values[Key("demographic_parity_ratio", feats, None, "between_groups")])
+            row.append("n/a" if not np.isfinite(r) else ("pass" if r >= four_fifths else "fail"))
+        rows.append(tuple(row))
+    return Table(
+        name="disparities",
+        title="Disparities between groups (Fairlearn's between_groups)",
+        columns=tuple(cols),
+        rows=tuple(rows),
+        note="Differences: largest minus smallest group value; ratios: smallest over largest.",
+    )
+
+
+def _charts(c: _Ctx, pair: tuple[str, ...] | None) -> list[Chart]:
+    gm = c.gm
+    charts = []
+    metric = "impact_ratio" if gm.is_binary else "accuracy"
+    for feats in gm.groupings:
+        if len(feats) != 1:
+            continue
+        key = Key(metric, feats, None, "group")
+        vals = gm.values[key]
+        lows, highs = [], []
+        for i in range(len(vals)):
+            ci = c.ci(key, i)
+            lows.append(ci[0] if ci else None)
+            highs.append(ci[1] if ci else None)
+        charts.append(
+            Chart(
+                name=f"{metric}_{feats[0]}",
+                kind="bar",
+                title=(
+                    f"Selection rate relative to the most-selected group, by {feats[0]}"
+                    if gm.is_binary
+                    else f"Accuracy by {feats[0]}"
+                ),
+                data={
+                    "labels": [str(g[0]) for g in gm.groups(feats)],
+                    "values": [float(v) if np.isfinite(v) else None for v in vals],
+                    "lows": lows,
+                    "highs": highs,
+                    "reference": 0.8 if gm.is_binary else None,
+                    "xlabel": "impact ratio" if gm.is_binary else "accuracy",
+                    "ylabel": feats[0],
+                    "horizontal": True,
+                },
+                description=(
+                    "Each bar is a group's selection rate divided by the highest group's; the "
+                    "dashed line at 0.8 is the four-fifths rule. Whiskers: bootstrap intervals."
+                    if gm.is_binary
+                    else "Accuracy of each group with bootstrap intervals."
+                ),
+            )
+        )
+    if pair is not None:
+        m = "selection_rate" if gm.is_binary else "accuracy"
+        vals = gm.values[Key(m, pair, None, "group")]
+        groups = gm.groups(pair)
+        rows_l = list(dict.fromkeys(str(g[0]) for g in groups))
+        cols_l = list(dict.fromkeys(str(g[1]) for g in groups))
+        grid: list[list[float | None]] = [[None] * len(cols_l) for _ in rows_l]
+        for g, v in zip(groups, vals):
+            grid[rows_l.index(str(g[0]))][cols_l.index(str(g[1]))] = (
+                float(v) if np.isfinite(v) else None
+            )
+        charts.append(
+            Chart(
+                name=f"{m}_heatmap",
+                kind="heatmap",
+                title=f"{m.replace('_', ' ').capitalize()} by {pair[0]} × {pair[1]}",
+                data={
+                    "rows": rows_l,
+                    "cols": cols_l,
+                    "values": grid,
+                    "xlabel": pair[1],
+                    "ylabel": pair[0],
+                },
+                description="Empty cells: combinations that do not occur in the data.",
+            )
+        )
+    return charts
+
+
+def _extreme_groups(
+    gm: GroupMetrics, metric: str, feats: tuple[str, ...], label: int | None = None
+) -> tuple[int, int] | None:
+    vals = gm.values[Key(metric, feats, label, "group")]
+    ok = np.flatnonzero(np.isfinite(vals) & (gm.counts(feats) > 0))
+    if ok.size < 2:
+        return None
+    lo = int(ok[np.argmin(vals[ok])])
+    hi = int(ok[np.argmax(vals[ok])])
+    return lo, hi
+
+
+def _findings(
+    c: _Ctx,
+    reasons: dict[tuple[str, ...], dict[Any, list[Any]]],
+    *,
+    subject: str,
+    outcome: str | None,
+    gap_warn: float,
+    four_fifths: float,
+) -> list[Finding]:
+    gm = c.gm
+    out: list[Finding] = []
+    for feats in gm.groupings:
+        groups = gm.groups(feats)
+        g = [tuple(str(v) for v in x) for x in groups]
+        if gm.is_binary:
+            ext = _extreme_groups(gm, "selection_rate", feats)
+            key = Key("selection_rate_ratio", feats, None, "between_groups")
+            ratio = float(gm.values[key])
+            if ext is not None and np.isfinite(ratio):
+                lo, hi = ext
+                sev, text = pl.four_fifths_sentence(
+                    feats,
+                    g[lo],
+                    g[hi],
+                    ratio,
+                    c.ci(key),
+                    c.level,
+                    subject=subject,
+                    outcome=outcome,
+                    threshold=four_fifths,
+                )
+                small = reasons[feats][("selection_rate", None)]
+                if sev == "fail" and (small[lo] or small[hi]):
+                    sev = "warn"
+                    text += (
+                        " One of these groups is too small to judge, so treat this verdict "
+                        "with caution."
+                    )
+                out.append(_finding(sev, text, "fairness.selection_rate_ratio"))
+            elif ext is not None:
+                out.append(
+                    _finding(
+                        "info",
+                        f"No group by {' × '.join(feats)} receives the positive "
+                        "decision, so selection-rate ratios are undefined.",
+                        "fairness.selection_rate_ratio",
+                    )
+                )
+            # equalized odds: the rate behind the worst-case gap
+            tpr_d = float(
+                gm.values[Key("true_positive_rate_difference", feats, None, "between_groups")]
+            )
+            fpr_d = float(
+                gm.values[Key("false_positive_rate_difference", feats, None, "between_groups")]
+            )
+            metric = "false_positive_rate" if fpr_d > tpr_d else "true_positive_rate"
+            ext = _extreme_groups(gm, metric, feats)
+            if ext is not None:
+                lo, hi = ext
+                vals = gm.values[Key(metric, feats, None, "group")]
+                dkey = Key(f"{metric}_difference", feats, None, "between_groups")
+                text = pl.gap_sentence(
+                    metric,
+                    feats,
+                    g[lo],
+                    float(vals[lo]),
+                    g[hi],
+                    float(vals[hi]),
+                    c.ci(dkey),
+                    c.level,
+                    subject=subject,
+                )
+                sev = "warn" if float(vals[hi] - vals[lo]) >= gap_warn else "info"
+                out.append(_finding(sev, text, "fairness.equalized_odds_difference"))
+        else:
+            ext = _extreme_groups(gm, "accuracy", feats)
+            if ext is not None:
+                lo, hi = ext
+                vals = gm.values[Key("accuracy", feats, None, "group")]
+                dkey = Key("accuracy_difference", feats, None, "between_groups")
+                text = pl.multiclass_gap_sentence(
+                    feats,
+                    g[lo],
+                    float(vals[lo]),
+                    g[hi],
+                    float(vals[hi]),
+                    c.ci(dkey),
+                    c.level,
+                    subject=subject,
+                )
+                sev = "warn" if float(vals[hi] - vals[lo]) >= gap_warn else "info"
+                out.append(_finding(sev, text, "fairness.accuracy_difference"))
+        flagged = _flagged_groups(c, feats, list(reasons[feats].values()))
+        if flagged:
+            out.append(
+                _finding(
+                    "warn", pl.small_groups_sentence(feats, flagged, c.min_size), "fairness.count"
+                )
+            )
+        if gm.is_binary and gm.has_scores and len(feats) == 1:
+            vals = gm.values[Key("expected_calibration_error", feats, None, "group")]
+            n = gm.counts(feats)
+            ok = np.flatnonzero(np.isfinite(vals) & (n >= c.min_size))
+            if ok.size:
+                i = int(ok[np.argmax(vals[ok])])
+                ms = float(gm.values[Key("mean_score", feats, None, "group")][i])
+                br = float(gm.values[Key("base_rate", feats, None, "group")][i])
+                text = pl.calibration_group_sentence(
+                    feats, g[i], ms, br, float(vals[i]), subject=subject, outcome=outcome
+                )
+                sev = "warn" if float(vals[i]) >= gap_warn else "info"
+                out.append(_finding(sev, text, "fairness.expected_calibration_error"))
+    return out
+
+
+def _check_custom(custom: Any) -> dict[str, Callable[..., Any]]:
+    if custom is None:
+        return {}
+    if not isinstance(custom, Mapping):
+        raise ParameterError(
+            "The 'custom_metrics' parameter of audit must be a dict of name -> callable "
+            f"f(y_true, y_pred). Got {type(custom).__name__!r} instead."
+        )
+    out = {}
+    for name, fn in custom.items():
+        if not isinstance(name, str) or not name:
+            raise ParameterError(f"custom_metrics keys must be non-empty strings; got {name!r}.")
+        if name in METRICS:
+            raise ParameterError(
+                f"custom_metrics name {name!r} is a built-in metric; choose another name."
+            )
+        if not callable(fn):
+            raise ParameterError(f"custom_metrics[{name!r}] must be callable; got {fn!r}.")
+        out[name] = fn
+    return out
+
+
+def _custom_records(
+    ctx: AuditContext,
+    custom: dict[str, Callable[..., Any]],
+    groupings: Sequence[tuple[str, ...]],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+) -> tuple[list[MetricValue], dict[str, Any]]:
+    from fairlearn.metrics import MetricFrame
+
+    out: list[MetricValue] = []
+    info: dict[str, Any] = {}
+    sens = ctx.sensitive
+    n_total = len(y_true)
+    for feats in groupings:
+        sf = sens[list(feats)] if len(feats) > 1 else sens[feats[0]]
+        for name, fn in custom.items():
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    mf = MetricFrame(
+                        metrics={name: fn}, y_true=y_true, y_pred=y_pred, sensitive_features=sf
+                    )
+                    by_group = mf.by_group[name]
+                    overall = mf.overall[name]
+                    parts = {
+                        m: (mf.difference(method=m)[name], mf.ratio(method=m)[name])
+                        for m in _METHODS
+                    }
+            except Exception as exc:  # noqa: BLE001 - a user's metric may fail in any way
+                info.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            if caught:
+                info.setdefault("warnings", {}).setdefault(
+                    name, sorted({str(w.message) for w in caught})
+                )
+            counts = sf.value_counts()
+            for grp, v in by_group.items():
+                grp_t = grp if isinstance(grp, tuple) else (grp,)
+                nrows = int(counts.get(grp, 0))
+                val, reason = _scalar(v)
+                out.append(
+                    MetricValue(
+                        section=SECTION,
+                        name=name,
+                        value=val,
+                        feature=feats,
+                        group=grp_t,
+                        n=nrows,
+                        reason=reason or ("no rows in this group" if nrows == 0 else None),
+                    )
+                )
+            if feats == groupings[0]:
+                val, reason = _scalar(overall)
+                out.append(
+                    MetricValue(section=SECTION, name=name, value=val, n=n_total, reason=reason)
+                )
+            for m, (d, r) in parts.items():
+                for suffix, x in (("difference", d), ("ratio", r)):
+                    val, reason = _scalar(x)
+                    out.append(
+                        MetricValue(
+                            section=SECTION,
+                            name=f"{name}_{suffix}",
+                            value=val,
+                            feature=feats,
+                            n=n_total,
+                            method=m,
+                            reason=reason,
+                        )
+                    )
+    return out, info
+
+
+def _scalar(x: Any) -> tuple[float | None, str | None]:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None, "the metric did not return a number"
+    if not np.isfinite(v):
+        return None, "undefined (NaN) for these rows"
+    return v, None
+
+
+def _mitigation(
+    ctx: AuditContext,
+    y01: np.ndarray,
+    p01: np.ndarray,
+    score: np.ndarray | None,
+    feats: tuple[str, ...],
+) -> tuple[list[MetricValue], list[Finding], list[Table], dict[str, Any]]:
+    from ._mitigation import threshold_what_if
+
+    p = ctx.predictions
+    if not bool(ctx.option("mitigation", True)):
+        return [], [], [], {"status": "skipped", "reason": "turned off (options mitigation=False)"}
+    if p.task != "binary":
+        return (
+            [],
+            [],
+            [],
+            {"status": "skipped", "reason": "ThresholdOptimizer needs a binary task"},
+        )
+    if score is None:
+        return (
+            [],
+            [],
+            [],
+            {
+                "status": "skipped",
+                "reason": "ThresholdOptimizer needs scores (a model's probabilities or y_score)",
+            },
+        )
+    outcomes = threshold_what_if(y01, p01, score, ctx.sensitive, ctx.rng("mitigation"))
+    records: list[MetricValue] = []
+    findings: list[Finding] = []
+    rows = []
+    level = ctx.config.ci_level
+    info: dict[str, Any] = {
+        "status": "ok",
+        "method": "ThresholdOptimizer (prefit on scores), "
+        "fitted on one half and measured on the other",
+        "constraints": {},
+    }
+    for o in outcomes:
+        if o.reason is not None:
+            info["constraints"][o.constraint] = {"status": "skipped", "reason": o.reason}
+            continue
+        info["constraints"][o.constraint] = {"status": "ok", "n_fit": o.n_fit, "n_eval": o.n_eval}
+        assert o.accuracy_before is not None and o.accuracy_after is not None
+        for name, val in (
+            ("mitigation_accuracy_before", o.accuracy_before),
+            ("mitigation_accuracy_after", o.accuracy_after),
+        ):
+            lo, hi = wilson_interval(round(val * o.n_eval), o.n_eval, level)
+            records.append(
+                MetricValue(
+                    section=SECTION,
+                    name=name,
+                    value=val,
+                    feature=feats,
+                    ci=(float(lo), float(hi)),
+                    n=o.n_eval,
+                    method=o.constraint,
+                )
+            )
+        for name, disp in (
+            ("mitigation_disparity_before", o.disparity_before),
+            ("mitigation_disparity_after", o.disparity_after),
+        ):
+            records.append(
+                MetricValue(
+                    section=SECTION,
+                    name=name,
+                    value=disp,
+                    feature=feats,
+                    n=o.n_eval,
+                    method=o.constraint,
+                )
+            )
+        assert o.disparity_before is not None and o.disparity_after is not None
+        findings.append(
+            _finding(
+                "info",
+                pl.mitigation_sentence(
+                    o.constraint,
+                    o.disparity_name,
+                    o.disparity_before,
+                    o.disparity_after,
+                    o.accuracy_before,
+                    o.accuracy_after,
+                    feats,
+                ),
+                "fairness.mitigation_disparity_after",
+            )
+        )
+        rows.append(
+            (
+                o.constraint,
+                o.disparity_name,
+                o.disparity_before,
+                o.disparity_after,
+                o.accuracy_before,
+                o.accuracy_after,
+                o.n_fit,
+                o.n_eval,
+            )
+        )
+    tables = []
+    if rows:
+        tables.append(
+            Table(
+                name="mitigation",
+                title="What if: Fairlearn ThresholdOptimizer",
+                columns=(
+                    "constraint",
+                    "disparity",
+                    "before",
+                    "after",
+                    "accuracy before",
+                    "accuracy after",
+                    "rows fitted",
+                    "rows measured",
+                ),
+                rows=tuple(rows),
+                note="Group-specific thresholds learned on one half of the evaluation data and "
+                "measured on the other half; the model itself is unchanged.",
+            )
+        )
+    return records, findings, tables, info
 
 
 class FairnessSection:
@@ -13,8 +757,116 @@ class FairnessSection:
     requires: tuple[str, ...] = ("sensitive",)
 
     def run(self, ctx: AuditContext) -> SectionResult:
-        """Compute the section."""
-        return SectionResult(name=self.name, status="skipped", reason="not implemented yet")
+        """Compute the fairness section from the context."""
+        p = ctx.predictions
+        cfg = ctx.config
+        custom = _check_custom(ctx.option("custom_metrics"))
+        sens = ctx.sensitive
+        feats = tuple(str(c) for c in sens.columns)
+        groupings: list[tuple[str, ...]] = [(f,) for f in feats]
+        pair = feats[:2] if len(feats) >= 2 else None
+        if len(feats) >= 3 and pair is not None:
+            groupings.append(pair)
+        if len(feats) >= 2:
+            groupings.append(feats)
+        binary = p.task == "binary"
+        pos = (p.pos_label if p.pos_label is not None else 1) if binary else None
+        score = p.y_score if binary else None
+        gm = group_metrics(
+            p.y_true,
+            p.y_pred,
+            sens,
+            y_score=score,
+            labels=list(range(p.n_classes)),
+            pos_label=pos,
+            groupings=groupings,
+        )
+        iv = (
+            gm.bootstrap(cfg.n_boot, ctx.rng("fairness"), level=cfg.ci_level)
+            if (cfg.n_boot > 0)
+            else None
+        )
+        c = _Ctx(ctx, gm, iv)
+        names = _names_for(gm)
+        metrics: list[MetricValue] = _overall_records(c, names)
+        reasons: dict[tuple[str, ...], dict[Any, list[Any]]] = {}
+        tables: list[Table] = []
+        for g in gm.groupings:
+            recs, reasons_of = _group_records(c, g, names)
+            metrics += recs
+            reasons[g] = reasons_of
+            for key in gm.values:
+                if key.features != g or key.part not in _METHODS:
+                    continue
+                base = key.name.rsplit("_", 1)[0]
+                bases = _DISPARITY_BASE.get(base, (base,))
+                flagged = _flagged_groups(
+                    c,
+                    g,
+                    [reasons_of[(b, key.label)] for b in bases if (b, key.label) in reasons_of],
+                )
+                metrics.append(_disparity_record(c, key, flagged, bases[0]))
+            tables.append(_group_table(c, g, reasons_of))
+        four_fifths = float(ctx.option("four_fifths_threshold", 0.8))
+        tables.insert(0, _disparity_table(c, four_fifths))
+        outcome = p.classes[pos] if pos is not None else None
+        findings = _findings(
+            c,
+            reasons,
+            subject=str(ctx.option("subject", "people")),
+            outcome=outcome,
+            gap_warn=float(ctx.option("fairness_gap_threshold", 0.1)),
+            four_fifths=four_fifths,
+        )
+        charts = _charts(c, pair)
+        info: dict[str, Any] = {
+            "sensitive_features": list(feats),
+            "groupings": [list(g) for g in gm.groupings],
+            "task": p.task,
+            "positive_class": outcome,
+            "n_boot": cfg.n_boot,
+            "ci_level": cfg.ci_level,
+            "ci_method": "bootstrap percentile, cell-count (multinomial) resampling"
+            if cfg.n_boot > 0
+            else "none (n_boot=0)",
+            "min_group_size": cfg.min_group_size,
+            "zero_division": "a 0/0 rate is 0 (Fairlearn's convention) and flagged too_small",
+            "engine": "count table (auditkit.audit._engine); values equal Fairlearn MetricFrame",
+            "all_combinations": gm.complete,
+        }
+        if binary:
+            assert pos is not None
+            y01 = (p.y_true == pos).astype(np.int64)
+            p01 = (p.y_pred == pos).astype(np.int64)
+            m_recs, m_find, m_tabs, m_info = _mitigation(ctx, y01, p01, score, feats)
+            metrics += m_recs
+            findings += m_find
+            tables += m_tabs
+            info["mitigation"] = m_info
+        else:
+            y01, p01 = p.y_true, p.y_pred
+            info["mitigation"] = {
+                "status": "skipped",
+                "reason": "ThresholdOptimizer needs a binary task",
+            }
+        if custom:
+            c_groupings = [(f,) for f in feats] + ([feats] if len(feats) > 1 else [])
+            c_recs, c_info = _custom_records(ctx, custom, c_groupings, y01, p01)
+            metrics += c_recs
+            info["custom_metrics"] = {
+                "names": sorted(custom),
+                "labels": "binary: 0/1 with 1 = the positive class; multiclass: class indices",
+                **c_info,
+            }
+        return SectionResult(
+            name=self.name,
+            status="ok",
+            metrics=tuple(metrics),
+            tables=tuple(tables),
+            findings=tuple(findings),
+            charts=tuple(charts),
+            info=info,
+        )
 
 
 SECTIONS.register("fairness")(FairnessSection())

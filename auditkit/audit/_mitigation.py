@@ -1,0 +1,179 @@
+"""Mitigation what-if: Fairlearn's ThresholdOptimizer on the model's own scores.
+
+The evaluation rows are split in two halves (stratified by group and label where every stratum
+has at least two rows). ``ThresholdOptimizer`` (``prefit=True``) wraps the model's scores in a
+fitted stand-in estimator, learns group-specific thresholds on the first half, and predicts on
+the second; accuracy and the disparity the constraint targets are measured on that second half
+before (the model's own decisions) and after. Nothing is refitted and the model is not changed:
+this is an estimate of the trade-off, not a fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._engine import group_metrics
+
+__all__ = ["CONSTRAINTS", "MitigationOutcome", "threshold_what_if"]
+
+#: Constraint -> the disparity it targets (Fairlearn names).
+CONSTRAINTS = {
+    "demographic_parity": "demographic_parity_difference",
+    "equalized_odds": "equalized_odds_difference",
+}
+
+
+@dataclass(frozen=True)
+class MitigationOutcome:
+    """Before/after figures of one constraint on the held-out half (or why it was skipped)."""
+
+    constraint: str
+    disparity_name: str
+    n_fit: int
+    n_eval: int
+    accuracy_before: float | None = None
+    accuracy_after: float | None = None
+    disparity_before: float | None = None
+    disparity_after: float | None = None
+    reason: str | None = None
+
+
+def _score_model() -> Any:
+    """Return a fitted stand-in estimator whose only input column is the positive-class score.
+
+    Built on first use so that importing auditkit does not import scikit-learn.
+    """
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class ScoreModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+        """Scores in, ``[1 - score, score]`` out; nothing to fit."""
+
+        def fit(self, X: Any, y: Any) -> Any:
+            """Do nothing: the scores are already the model's."""
+            return self
+
+        def predict_proba(self, X: Any) -> np.ndarray:
+            """Return ``[1 - score, score]``."""
+            s = np.asarray(X, dtype=np.float64)[:, 0]
+            return np.column_stack([1.0 - s, s])
+
+        def predict(self, X: Any) -> np.ndarray:
+            """Return 1 where the score is at least 0.5."""
+            return (np.asarray(X, dtype=np.float64)[:, 0] >= 0.5).astype(np.int64)
+
+        def __sklearn_is_fitted__(self) -> bool:
+            return True
+
+    model = ScoreModel()
+    model.classes_ = np.array([0, 1])
+    return model
+
+
+def _split(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Half/half split, stratified when every stratum has two rows or more."""
+    n = len(strata)
+    _, codes, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    perm = rng.permutation(n)
+    if counts.min() >= 2:
+        order = perm[np.argsort(codes[perm], kind="stable")]
+        # alternate rows within each stratum between the halves
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        first = np.r_[0, np.cumsum(counts)[:-1]]
+        within = rank - first[codes]
+        fit = within % 2 == 0
+    else:
+        fit = np.zeros(n, dtype=bool)
+        fit[perm[: n // 2]] = True
+    return np.flatnonzero(fit), np.flatnonzero(~fit)
+
+
+def threshold_what_if(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray,
+    sensitive: Any,
+    rng: np.random.Generator,
+    *,
+    constraints: tuple[str, ...] = ("demographic_parity", "equalized_odds"),
+) -> list[MitigationOutcome]:
+    """Fit ThresholdOptimizer on half the rows and score it on the other half.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of int of shape (n_samples,)
+        Binary labels and the model's decisions, 1 = the positive class.
+    y_score : ndarray of shape (n_samples,)
+        The positive-class probability.
+    sensitive : DataFrame
+        Sensitive columns (their intersection defines the groups).
+    rng : numpy.random.Generator
+        Drives the split and the randomised thresholds.
+    constraints : tuple of str
+        Keys of :data:`CONSTRAINTS`.
+
+    Returns
+    -------
+    list of MitigationOutcome
+    """
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    yt = np.asarray(y_true, dtype=np.int64)
+    yp = np.asarray(y_pred, dtype=np.int64)
+    score = np.asarray(y_score, dtype=np.float64)
+    cols = list(sensitive.columns)
+    joined = sensitive.astype(str).agg("\x1f".join, axis=1).to_numpy() if len(cols) > 1 else (
+        sensitive[cols[0]].astype(str).to_numpy()
+    )  # fmt: skip
+    fit_idx, eval_idx = _split(np.char.add(joined.astype(str), yt.astype(str)), rng)
+    seed = int(rng.integers(0, 2**31 - 1))
+    out = []
+    for constraint in constraints:
+        disparity = CONSTRAINTS[constraint]
+        base: dict[str, Any] = {
+            "constraint": constraint, "disparity_name": disparity,
+            "n_fit": len(fit_idx), "n_eval": len(eval_idx),
+        }  # fmt: skip
+        if len(np.unique(yt[fit_idx])) < 2 or len(np.unique(yt[eval_idx])) < 2:
+            out.append(MitigationOutcome(**base, reason="a half of the data has a single class"))
+            continue
+        opt = ThresholdOptimizer(
+            estimator=_score_model(), constraints=constraint, prefit=True,
+            predict_method="predict_proba",
+        )  # fmt: skip
+        sf_fit = joined[fit_idx]
+        sf_eval = joined[eval_idx]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                opt.fit(score[fit_idx, None], yt[fit_idx], sensitive_features=sf_fit)
+                after = np.asarray(
+                    opt.predict(score[eval_idx, None], sensitive_features=sf_eval,
+                                random_state=seed),
+                    dtype=np.int64,
+                )  # fmt: skip
+        except (ValueError, KeyError) as exc:
+            out.append(
+                MitigationOutcome(**base, reason=f"ThresholdOptimizer could not fit: {exc}")
+            )
+            continue
+        sf_e = sensitive.iloc[eval_idx].reset_index(drop=True)
+        feats = tuple(cols)
+        before_gm = group_metrics(yt[eval_idx], yp[eval_idx], sf_e, labels=[0, 1], pos_label=1,
+                                  groupings=[feats])  # fmt: skip
+        after_gm = group_metrics(yt[eval_idx], after, sf_e, labels=[0, 1], pos_label=1,
+                                 groupings=[feats])  # fmt: skip
+        out.append(
+            MitigationOutcome(
+                **base,
+                accuracy_before=before_gm.overall("accuracy"),
+                accuracy_after=after_gm.overall("accuracy"),
+                disparity_before=before_gm.disparity(disparity, feats),
+                disparity_after=after_gm.disparity(disparity, feats),
+            )
+        )
+    return out
