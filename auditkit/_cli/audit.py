@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
                 )
             data_file = _existing_file(args.data, "Data file")
             table = load_table(data_file, target=args.target, sensitive_features=sens)
-            X, y = table.X, table.y
+            X, y = table.X, class_codes(table.y, loaded.schema.class_names)
         else:
             names = list_datasets()
             if args.data not in names:
@@ -183,6 +184,23 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     if data_file is not None:
         result = _with_file(result, "data", data_file)
     return result
+
+
+def class_codes(y: Any, class_names: Sequence[str]) -> Any:
+    """Map labels written as the checkpoint's class names (``">50K"``) to class indices.
+
+    Labels that are not all class names (for example indices already) are returned unchanged.
+    """
+    import numpy as np
+
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "OUS" or not class_names:
+        return y
+    lookup = {str(c): i for i, c in enumerate(class_names)}
+    labels = [str(v).strip() for v in arr.tolist()]
+    if not all(v in lookup for v in labels):
+        return y
+    return np.asarray([lookup[v] for v in labels], dtype=np.int64)
 
 
 def _with_file(result: AuditResult, block: str, path: Path, key: str = "file") -> AuditResult:
