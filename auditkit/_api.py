@@ -6,7 +6,7 @@ import datetime as _dt
 import hashlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from ._validation import (
     check_float_open,
     check_int,
     check_no_missing,
+    check_param,
     check_probabilities,
     check_same_length,
     seed_int,
@@ -101,6 +102,12 @@ def _pos_label(
     names: tuple[str, ...], pos_label: Any, schema: DatasetSchema | None
 ) -> int | None:
     if len(names) > 2:
+        if pos_label is not None:
+            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+            raise DataValidationError(
+                f"pos_label={pos_label!r} asks for binary metrics, but the labels have "
+                f"{len(names)} classes ({shown}); leave pos_label unset for a multiclass task."
+            )
         return None
     if pos_label is None and schema is not None and schema.positive_class in names:
         pos_label = schema.positive_class
@@ -254,6 +261,22 @@ def _config(
     )
 
 
+def _with_custom(
+    options: Mapping[str, Any] | None, custom_metrics: Any, func: str
+) -> Mapping[str, Any] | None:
+    """Return ``options`` with ``custom_metrics`` added (validated: names to callables)."""
+    if custom_metrics is None:
+        return options
+    ok = isinstance(custom_metrics, Mapping) and all(
+        isinstance(k, str) and k and callable(v) for k, v in custom_metrics.items()
+    )
+    check_param(
+        ok, param="custom_metrics", func=func,
+        expected="a dict of metric name -> callable f(y_true, y_pred)", got=custom_metrics,
+    )  # fmt: skip
+    return {**dict(options or {}), "custom_metrics": dict(custom_metrics)}
+
+
 def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
     """Run the configured sections in order; a failing section is reported, not fatal."""
     from ._progress import progress
@@ -340,6 +363,7 @@ def audit(
     strict: bool = False,
     card_info: Any = None,
     options: Mapping[str, Any] | None = None,
+    custom_metrics: Mapping[str, Callable[..., Any]] | None = None,
 ) -> AuditResult:
     """Audit a trained model on evaluation data and return the result.
 
@@ -381,6 +405,10 @@ def audit(
         Qualitative model-card fields (intended use, limitations...).
     options : dict, default=None
         Section options (for example ``{"cv": 5, "explain_rows": [0, 5]}``).
+    custom_metrics : dict of str to callable, default=None
+        Your own metrics ``f(y_true, y_pred) -> float``, computed per group and per
+        intersection through Fairlearn's ``MetricFrame`` in the fairness section (binary
+        labels as 0/1 with 1 the positive class; multiclass as class indices).
 
     Returns
     -------
@@ -477,7 +505,7 @@ def audit(
     cfg = _config(
         sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
-        strict=strict, options=options, func=func,
+        strict=strict, options=_with_custom(options, custom_metrics, func), func=func,
     )  # fmt: skip
     ctx = AuditContext(
         config=cfg, predictions=preds, model=adapter, X=X, sensitive=sens, train=train_data,
@@ -519,6 +547,7 @@ def audit_predictions(
     strict: bool = False,
     card_info: Any = None,
     options: Mapping[str, Any] | None = None,
+    custom_metrics: Mapping[str, Callable[..., Any]] | None = None,
 ) -> AuditResult:
     """Audit a log of decisions with no model (the compliance case).
 
@@ -532,6 +561,9 @@ def audit_predictions(
         Required: the groups to compare.
     data : DataFrame, default=None
         When given, the other arguments name its columns (as in seaborn).
+    custom_metrics : dict of str to callable, default=None
+        Your own metrics ``f(y_true, y_pred) -> float`` for the fairness section (see
+        :func:`audit`).
 
     Returns
     -------
@@ -606,7 +638,7 @@ def audit_predictions(
     cfg = _config(
         sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
-        strict=strict, options=options, func=func,
+        strict=strict, options=_with_custom(options, custom_metrics, func), func=func,
     )  # fmt: skip
     ctx = AuditContext(config=cfg, predictions=preds, sensitive=sens)
     data_info = {
