@@ -189,16 +189,20 @@ def test_fairness_disparities_equal_fairlearn(seed):
     n = int(rng.integers(30, 400))
     g = rng.choice(["a", "b", "c", "d"][: int(rng.integers(2, 5))], n)
     yt, yp = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    got = fairness_disparities(yt, yp, g)
-    assert got["demographic_parity_difference"] == pytest.approx(
-        demographic_parity_difference(yt, yp, sensitive_features=g)
-    )
-    assert got["demographic_parity_ratio"] == pytest.approx(
-        demographic_parity_ratio(yt, yp, sensitive_features=g)
-    )
-    assert got["equalized_odds_difference"] == pytest.approx(
-        equalized_odds_difference(yt, yp, sensitive_features=g)
-    )
+    h = rng.choice(["x", "y"], n)
+    got = fairness_disparities(yt, yp, {"g": g, "h": h})
+    for col, sf in (("g", g), ("h", h)):
+        vals, sizes = got[col]
+        assert vals["demographic_parity_difference"] == pytest.approx(
+            demographic_parity_difference(yt, yp, sensitive_features=sf)
+        )
+        assert vals["demographic_parity_ratio"] == pytest.approx(
+            demographic_parity_ratio(yt, yp, sensitive_features=sf)
+        )
+        assert vals["equalized_odds_difference"] == pytest.approx(
+            equalized_odds_difference(yt, yp, sensitive_features=sf)
+        )
+        assert sizes == {k: int(v) for k, v in zip(*np.unique(sf, return_counts=True))}
 
 
 def test_model_that_cannot_be_retrained_gets_bootstrap():

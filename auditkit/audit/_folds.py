@@ -14,6 +14,8 @@ data instead.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -180,6 +182,44 @@ def _splits(y: np.ndarray, k: int, seed: int) -> tuple[str, list[tuple[np.ndarra
     return "KFold", list(kf.split(np.zeros(n)))
 
 
+def _fold_threads(ctx: AuditContext, model: ModelAdapter) -> int | None:
+    """Torch threads for retraining: ``options["fold_threads"]``, else 1 for checkpoints.
+
+    The reference models take small batches through small layers; on a CPU, extra intra-op
+    threads only add synchronisation, and when other processes share the cores they slow
+    training down by an order of magnitude (measured in benchmarks/bench_privacy.py).
+    """
+    n = ctx.option("fold_threads")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
+            raise ParameterError(
+                PARAM_MSG.format(
+                    param="options['fold_threads']",
+                    func="audit",
+                    expected="an int in the range [1, inf)",
+                    got=n,
+                )
+            )
+        return int(n)
+    return 1 if model.kind == "checkpoint" else None
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (no change for None), restoring the setting."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def get_folds(ctx: AuditContext) -> Folds:
     """Return the audit's :class:`Folds`, computing them on first use (cached in ``ctx.cache``).
 
@@ -226,15 +266,18 @@ def _refit_folds(ctx: AuditContext, model: ModelAdapter, k: int) -> Folds:
     targets = _refit_targets(model, y)
     n_classes = ctx.predictions.n_classes
     test_index, preds, probas, models = [], [], [], []
-    for tr, te in progress(
-        splits, enabled=ctx.config.show_progress, desc=f"retraining {k} folds", total=k
-    ):
-        fm = model.refit(take_rows(X, tr), targets[tr], random_state=seed)
-        p = align_proba(fm.predict_proba(take_rows(X, te)), fm.classes_, model.classes_, n_classes)
-        test_index.append(np.asarray(te, dtype=np.int64))
-        probas.append(p)
-        preds.append(np.asarray(np.argmax(p, axis=1), dtype=np.int64))
-        models.append(fm)
+    with _torch_threads(_fold_threads(ctx, model)):
+        for tr, te in progress(
+            splits, enabled=ctx.config.show_progress, desc=f"retraining {k} folds", total=k
+        ):
+            fm = model.refit(take_rows(X, tr), targets[tr], random_state=seed)
+            p = align_proba(
+                fm.predict_proba(take_rows(X, te)), fm.classes_, model.classes_, n_classes
+            )
+            test_index.append(np.asarray(te, dtype=np.int64))
+            probas.append(p)
+            preds.append(np.asarray(np.argmax(p, axis=1), dtype=np.int64))
+            models.append(fm)
     return Folds(
         mode="refit",
         source=source,

@@ -21,7 +21,7 @@ flips between folds.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,35 +100,25 @@ def performance_scores(
 
 
 def fairness_disparities(
-    y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray
-) -> dict[str, float]:
-    """Return demographic parity difference and ratio and equalized odds difference.
+    y_true: np.ndarray, y_pred: np.ndarray, sensitive: Mapping[str, np.ndarray]
+) -> dict[str, tuple[dict[str, float], dict[str, int]]]:
+    """Return the disparities and group sizes of each sensitive feature.
 
-    ``y_true`` and ``y_pred`` are 0/1 (1 = the favourable class). The definitions are
-    Fairlearn's (``between_groups``): selection rate, TPR and FPR per group; the difference is
-    max - min, the ratio min / max; equalized odds takes the larger of the TPR and FPR
-    differences. Computed with Fairlearn's ``MetricFrame``.
+    ``y_true`` and ``y_pred`` are 0/1 (1 = the favourable class). For each feature:
+    ``({"demographic_parity_difference": ..., "demographic_parity_ratio": ...,
+    "equalized_odds_difference": ...}, {group: rows})``. Fairlearn's definitions
+    (``between_groups``), computed by the fairness engine from one count table.
     """
-    from fairlearn.metrics import (
-        MetricFrame,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
+    from ._engine import group_metrics
 
-    mf = MetricFrame(
-        metrics={"sr": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
-        y_true=y_true,
-        y_pred=y_pred,
-        sensitive_features=groups,
-    )
-    diff = mf.difference(method="between_groups")
-    ratio = mf.ratio(method="between_groups")
-    return {
-        "demographic_parity_difference": float(diff["sr"]),
-        "demographic_parity_ratio": float(ratio["sr"]),
-        "equalized_odds_difference": float(max(diff["tpr"], diff["fpr"])),
-    }
+    cols = {str(c): np.asarray(v, dtype=object).astype(str) for c, v in sensitive.items()}
+    gm = group_metrics(y_true, y_pred, cols, pos_label=1, groupings=[(c,) for c in cols])
+    out = {}
+    for c in cols:
+        vals = {name: gm.disparity(name, c) for name in FAIRNESS_METRICS}
+        sizes = {str(g[0]): int(n) for g, n in zip(gm.groups(c), gm.counts(c).tolist())}
+        out[c] = (vals, sizes)
+    return out
 
 
 def _fairness_for_fold(
@@ -138,27 +128,20 @@ def _fairness_for_fold(
     out = []
     yb = (y == pos).astype(np.int64)
     pb = (pred == pos).astype(np.int64)
-    for col in sens.columns:
-        g = np.asarray(sens[col].to_numpy(), dtype=object)
-        vals, counts = np.unique(g.astype(str), return_counts=True)
-        small = [
-            f"'{v}' ({c} rows)"
-            for v, c in zip(vals.tolist(), counts.tolist())
-            if c < ctx.config.min_group_size
-        ]
+    cols = {str(c): sens[c].to_numpy() for c in sens.columns}
+    min_n = ctx.config.min_group_size
+    for col, (vals, sizes) in fairness_disparities(yb, pb, cols).items():
+        small = [f"'{g}' ({n} rows)" for g, n in sizes.items() if n < min_n]
         flags: tuple[str, ...] = ("too_small",) if small else ()
         reason = (
-            (
-                f"groups smaller than {ctx.config.min_group_size} rows in this fold: "
-                + ", ".join(small)
-            )
+            f"groups smaller than {min_n} rows in this fold: " + ", ".join(small)
             if small
             else None
         )
-        for name, v in fairness_disparities(yb, pb, g).items():
+        for name, v in vals.items():
             val = v if np.isfinite(v) else None
             why = reason if val is not None else "undefined (no group has a positive rate)"
-            out.append((name, str(col), val, flags, why))
+            out.append((name, col, val, flags, why))
     return out
 
 
