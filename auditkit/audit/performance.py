@@ -1,9 +1,234 @@
-"""Performance section (being written): registers the section so the package imports."""
+"""Performance section: how often and how confidently the model is right, with intervals.
+
+Binary and multiclass: ``accuracy``, ``balanced_accuracy``, per-class ``precision``,
+``recall``, ``f1`` and ``support`` (``label=<class>``), the confusion matrix (a table and
+``confusion_count`` records); with scores: ``roc_auc`` (multiclass: one-vs-rest, macro),
+``log_loss``, ``brier_score`` (binary: of the positive class; multiclass: summed over one-hot
+classes, as scikit-learn) and ``expected_calibration_error``. Values equal scikit-learn's
+(``accuracy_score``, ``balanced_accuracy_score``, ``precision_recall_fscore_support`` with its
+default ``zero_division``, ``roc_auc_score``, ``log_loss``, ``brier_score_loss``); a 0/0
+precision or recall is 0, as there, and flagged ``undefined``.
+
+Expected calibration error: 10 equal-width bins on [0, 1] (a score of 1 falls in the last bin);
+``sum_b (n_b / n) * |mean score_b - observed frequency_b|``. Binary: the positive-class score
+against the positive label. Multiclass: the top-label confidence (the highest probability)
+against whether its class is the true one (Guo et al., 2017).
+
+Intervals are bootstrap percentile intervals (``n_boot`` resamples, ``ctx.rng("performance")``):
+metrics of the confusion matrix resample its cells from ``Multinomial(n, cells / n)``, which is
+row resampling in distribution at a cost independent of ``n``; score metrics resample rows as
+weight vectors in chunks (vectorised; ROC AUC as a weighted Mann-Whitney statistic over the
+distinct scores).
+"""
 
 from __future__ import annotations
 
-from ..report._model import SectionResult
-from ._context import SECTIONS, AuditContext
+from typing import Any
+
+import numpy as np
+
+from ..report import _plain_language as pl
+from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
+from ._context import SECTIONS, AuditContext, Predictions
+from ._engine import DEFAULT_N_BINS, score_bins
+from ._stats import multinomial_counts, percentile_interval, row_weight_chunks
+
+__all__ = ["PerformanceSection", "confusion_metrics", "score_metrics"]
+
+SECTION = "performance"
+_EPS = float(np.finfo(np.float64).eps)
+
+
+# ------------------------------------------------------------------ confusion-matrix metrics
+def confusion_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics of confusion matrices ``cm`` of shape (..., K, K) (rows: true, columns: predicted).
+
+    Returns
+    -------
+    dict
+        ``accuracy`` and ``balanced_accuracy`` of shape (...); ``precision``, ``recall``,
+        ``f1`` and ``support`` of shape (..., K). A 0/0 fraction is 0 (scikit-learn's default);
+        balanced accuracy averages the recall of the classes present in ``y_true``, as
+        ``balanced_accuracy_score`` does.
+    """
+    c = np.asarray(cm, dtype=np.float64)
+    n = c.sum(axis=(-2, -1))
+    tp = np.diagonal(c, axis1=-2, axis2=-1)
+    support = c.sum(axis=-1)
+    predicted = c.sum(axis=-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        accuracy = np.where(n > 0, tp.sum(axis=-1) / n, np.nan)
+        recall_raw = tp / support
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, recall_raw, 0.0)
+        f_den = 2 * tp + (predicted - tp) + (support - tp)
+        f1 = np.where(f_den > 0, 2 * tp / f_den, 0.0)
+        present = support > 0
+        balanced = np.where(
+            present.any(axis=-1),
+            np.where(present, recall_raw, 0.0).sum(axis=-1) / present.sum(axis=-1),
+            np.nan,
+        )
+    return {
+        "accuracy": accuracy,
+        "balanced_accuracy": balanced,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": support,
+    }
+
+
+# --------------------------------------------------------------------------- score metrics
+class _ScorePrep:
+    """Everything the weighted score metrics need, computed once from the rows.
+
+    Rows are kept sorted by the calibration score (binary: the positive-class score, which also
+    orders them for ROC AUC and groups them by calibration bin), so one gather of the bootstrap
+    weights serves every metric of a binary task.
+    """
+
+    def __init__(self, p: Predictions, n_bins: int = DEFAULT_N_BINS) -> None:
+        assert p.y_proba is not None
+        proba = np.asarray(p.y_proba, dtype=np.float64)
+        y = np.asarray(p.y_true, dtype=np.int64)
+        n, k = proba.shape
+        self.n = n
+        self.binary = p.task == "binary"
+        onehot = np.zeros((n, k))
+        onehot[np.arange(n), y] = 1.0
+        p_true = np.clip(proba, _EPS, 1 - _EPS)[np.arange(n), y]
+        log_loss_rows = -np.log(p_true)
+        if self.binary:
+            pos = p.pos_label if p.pos_label is not None else 1
+            conf = proba[:, pos]
+            correct = (y == pos).astype(np.float64)
+            brier_rows = (correct - conf) ** 2
+        else:
+            brier_rows = ((onehot - proba) ** 2).sum(axis=1)
+            top = np.argmax(proba, axis=1)
+            conf = proba[np.arange(n), top]
+            correct = (top == y).astype(np.float64)
+        order = np.argsort(conf, kind="stable")
+        self.order = order
+        self.conf_sorted = conf[order]
+        self.correct_sorted = correct[order]
+        self.gap_sorted = self.conf_sorted - self.correct_sorted
+        self.log_loss_sorted = log_loss_rows[order]
+        self.brier_sorted = brier_rows[order]
+        bins = score_bins(self.conf_sorted, n_bins)  # non-decreasing along the order
+        self.bin_starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+        self.bin_ids = bins[self.bin_starts]
+        self.n_bins = n_bins
+        if self.binary:  # the same order serves ROC AUC
+            self.auc_parts = [self._auc_prep(None, self.correct_sorted, self.conf_sorted)]
+        else:
+            self.auc_parts = []
+            for c in range(k):
+                o = np.argsort(proba[:, c], kind="stable")
+                self.auc_parts.append(self._auc_prep(o, onehot[o, c], proba[o, c]))
+
+    @staticmethod
+    def _auc_prep(
+        order: np.ndarray | None, pos: np.ndarray, sorted_scores: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Positions of the positives in score order and, with ties, their tie runs."""
+        s = sorted_scores
+        is_pos = pos > 0.5
+        pidx = np.flatnonzero(is_pos)
+        neg = (~is_pos).astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        if len(starts) == len(s):
+            return order, neg, pidx, None, None
+        run = np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1  # run index of each position
+        ends = np.r_[starts[1:], len(s)] - 1
+        return order, neg, pidx, starts[run[pidx]], ends[run[pidx]]
+
+    @staticmethod
+    def _auc(
+        ws: np.ndarray,
+        part: tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None, Any],
+    ) -> np.ndarray:
+        """Weighted Mann-Whitney AUC; ``ws`` are integer weights in ascending score order.
+
+        For a positive row, the negatives below it count 1 and tied negatives 1/2: with ``C``
+        the running sum of negative weights, that is ``(C[run start - 1] + C[run end]) / 2``.
+        """
+        _, neg, pidx, run_start, run_end = part
+        cneg = np.cumsum(ws * neg, axis=1)
+        wp = ws[:, pidx].astype(np.float64)
+        if run_start is None:
+            below = cneg[:, pidx].astype(np.float64)
+        else:
+            cpad = np.concatenate([np.zeros((ws.shape[0], 1), dtype=cneg.dtype), cneg], axis=1)
+            below = 0.5 * (cpad[:, run_start] + cpad[:, run_end + 1]).astype(np.float64)
+        num = np.einsum("ij,ij->i", wp, below)
+        den = wp.sum(axis=1) * cneg[:, -1].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, num / den, np.nan)
+
+    def evaluate(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        """Score metrics for row weights ``w`` of shape (b, n) (each row sums to ``n``)."""
+        ws = w[:, self.order]
+        total = ws.sum(axis=1).astype(np.float64)
+        aucs = []
+        for part in self.auc_parts:
+            aucs.append(self._auc(ws if part[0] is None else w[:, part[0]], part))
+        wf = ws.astype(np.float64)
+        gap = np.add.reduceat(wf * self.gap_sorted, self.bin_starts, axis=1)
+        return {
+            "roc_auc": aucs[0] if self.binary else np.mean(np.stack(aucs), axis=0),
+            "log_loss": (wf @ self.log_loss_sorted) / total,
+            "brier_score": (wf @ self.brier_sorted) / total,
+            "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
+        }
+
+    def reliability(self) -> dict[str, list[Any]]:
+        """Mean score, observed frequency and rows per non-empty bin (point estimate)."""
+        cnt = np.add.reduceat(np.ones(self.n), self.bin_starts)
+        conf = np.add.reduceat(self.conf_sorted, self.bin_starts) / cnt
+        obs = np.add.reduceat(self.correct_sorted, self.bin_starts) / cnt
+        return {
+            "bin": self.bin_ids.tolist(),
+            "mean_score": conf.tolist(),
+            "observed": obs.tolist(),
+            "count": cnt.astype(int).tolist(),
+        }
+
+
+def score_metrics(p: Predictions) -> dict[str, float]:
+    """ROC AUC, log loss, Brier score and ECE of predictions with scores (point estimates)."""
+    prep = _ScorePrep(p)
+    vals = prep.evaluate(np.ones((1, prep.n), dtype=np.int64))
+    return {k: float(v[0]) for k, v in vals.items()}
+
+
+def _roc_points(p: Predictions, max_points: int = 200) -> dict[str, list[float]]:
+    assert p.y_proba is not None
+    pos = p.pos_label if p.pos_label is not None else 1
+    s = p.y_proba[:, pos]
+    y = (p.y_true == pos).astype(np.float64)
+    order = np.argsort(-s, kind="stable")
+    ss, yy = s[order], y[order]
+    last = np.r_[np.flatnonzero(ss[1:] != ss[:-1]), len(ss) - 1]
+    tp = np.cumsum(yy)[last]
+    fp = np.cumsum(1 - yy)[last]
+    tpr = np.r_[0.0, tp / max(tp[-1], 1)]
+    fpr = np.r_[0.0, fp / max(fp[-1], 1)]
+    if len(tpr) > max_points:
+        keep = np.unique(np.linspace(0, len(tpr) - 1, max_points).round().astype(int))
+        tpr, fpr = tpr[keep], fpr[keep]
+    return {"x": fpr.tolist(), "y": tpr.tolist()}
+
+
+# ---------------------------------------------------------------------------------- section
+def _ci(lo: np.ndarray, hi: np.ndarray, idx: Any = ()) -> tuple[float, float] | None:
+    a, b = float(np.asarray(lo)[idx]), float(np.asarray(hi)[idx])
+    return (a, b) if np.isfinite(a) and np.isfinite(b) else None
+
+
+def _finding(severity: Severity, text: str, metric: str) -> Finding:
+    return Finding(SECTION, severity, text, metric)
 
 
 class PerformanceSection:
@@ -13,8 +238,273 @@ class PerformanceSection:
     requires: tuple[str, ...] = ()
 
     def run(self, ctx: AuditContext) -> SectionResult:
-        """Compute the section."""
-        return SectionResult(name=self.name, status="skipped", reason="not implemented yet")
+        """Compute the performance section from the context."""
+        p = ctx.predictions
+        cfg = ctx.config
+        k = p.n_classes
+        n = len(p)
+        names = p.classes
+        level = cfg.ci_level
+        rng = ctx.rng("performance")
+        cm = np.bincount(p.y_true * k + p.y_pred, minlength=k * k).reshape(k, k)
+        point = confusion_metrics(cm)
+        boot_ci: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if cfg.n_boot > 0:
+            draws = multinomial_counts(cm, cfg.n_boot, rng)
+            for key, arr in confusion_metrics(draws).items():
+                boot_ci[key] = percentile_interval(arr, level)
+        metrics: list[MetricValue] = []
+        for key in ("accuracy", "balanced_accuracy"):
+            ci = _ci(*boot_ci[key]) if key in boot_ci else None
+            metrics.append(
+                MetricValue(section=SECTION, name=key, value=float(point[key]), ci=ci, n=n)
+            )
+        support = point["support"]
+        predicted = cm.sum(axis=0)
+        for c in range(k):
+            for key in ("precision", "recall", "f1"):
+                ci = _ci(*boot_ci[key], c) if key in boot_ci else None
+                undefined = (
+                    (key == "precision" and predicted[c] == 0)
+                    or (key == "recall" and support[c] == 0)
+                    or (key == "f1" and support[c] == 0 and predicted[c] == 0)
+                )
+                reason = None
+                if undefined:
+                    reason = (
+                        f"class '{names[c]}' is never predicted, so precision is 0/0 (reported "
+                        "as 0, as scikit-learn does)"
+                        if key == "precision"
+                        else f"class '{names[c]}' has no rows, so {key} is 0/0 (reported as 0, "
+                        "as scikit-learn does)"
+                    )
+                metrics.append(
+                    MetricValue(
+                        section=SECTION,
+                        name=key,
+                        value=float(point[key][c]),
+                        ci=ci,
+                        n=n,
+                        label=names[c],
+                        flags=("undefined",) if undefined else (),
+                        reason=reason,
+                    )
+                )
+            metrics.append(
+                MetricValue(
+                    section=SECTION, name="support", value=float(support[c]), n=n, label=names[c]
+                )
+            )
+        for t in range(k):
+            for q in range(k):
+                metrics.append(
+                    MetricValue(
+                        section=SECTION,
+                        name="confusion_count",
+                        value=float(cm[t, q]),
+                        n=n,
+                        label=f"true={names[t]}; predicted={names[q]}",
+                    )
+                )
+        tables = [
+            Table(
+                name="confusion_matrix",
+                title="Confusion matrix (rows: true class)",
+                columns=("true \\ predicted", *names),
+                rows=tuple((names[t], *[int(x) for x in cm[t]]) for t in range(k)),
+                note="Each cell counts the rows with that true class and that prediction.",
+            ),
+        ]
+        cols = ["class", "support"]
+        for key in ("precision", "recall", "f1"):
+            cols += [key, f"{key} {100 * level:g}% CI"]
+        rows = []
+        for c in range(k):
+            row: list[Any] = [names[c], int(support[c])]
+            for key in ("precision", "recall", "f1"):
+                ci = _ci(*boot_ci[key], c) if key in boot_ci else None
+                row += [float(point[key][c]), list(ci) if ci else None]
+            rows.append(tuple(row))
+        tables.append(
+            Table(
+                name="per_class",
+                title="Per-class precision, recall and F1",
+                columns=tuple(cols),
+                rows=tuple(rows),
+            )
+        )
+        acc_ci = _ci(*boot_ci["accuracy"]) if "accuracy" in boot_ci else None
+        bal_ci = _ci(*boot_ci["balanced_accuracy"]) if "balanced_accuracy" in boot_ci else None
+        findings = [
+            _finding(
+                "info",
+                pl.accuracy_sentence(
+                    float(point["accuracy"]),
+                    acc_ci,
+                    float(point["balanced_accuracy"]),
+                    bal_ci,
+                    level,
+                    n,
+                ),
+                "performance.accuracy",
+            ),
+        ]
+        majority = float(support.max() / n)
+        if float(point["accuracy"]) <= majority + 0.01:
+            findings.append(
+                _finding(
+                    "warn",
+                    f"Always predicting the most common class ('{names[int(support.argmax())]}')"
+                    f" would be right {pl.pct(majority, 1)} of the time, about as often as the "
+                    "model.",
+                    "performance.accuracy",
+                )
+            )
+        present = np.flatnonzero(support > 0)
+        weakest = int(present[np.argmin(point["recall"][present])])
+        findings.append(
+            _finding(
+                "warn" if point["recall"][weakest] < 0.5 else "info",
+                pl.weakest_class_sentence(
+                    names[weakest],
+                    float(point["recall"][weakest]),
+                    float(point["precision"][weakest]),
+                ),
+                "performance.recall",
+            )
+        )
+        never = [names[c] for c in range(k) if predicted[c] == 0 and support[c] > 0]
+        if never:
+            findings.append(
+                _finding(
+                    "warn",
+                    "The model never predicts "
+                    + ", ".join(f"'{x}'" for x in never)
+                    + " although the data has rows of it.",
+                    "performance.precision",
+                )
+            )
+        charts: list[Chart] = []
+        info: dict[str, Any] = {
+            "task": p.task,
+            "classes": list(names),
+            "positive_class": names[p.pos_label] if p.pos_label is not None else None,
+            "n_boot": cfg.n_boot,
+            "ci_level": level,
+            "ci_method": "bootstrap percentile (confusion cells: multinomial; scores: row "
+            "resampling)"
+            if cfg.n_boot > 0
+            else "none (n_boot=0)",
+            "ece_binning": f"{DEFAULT_N_BINS} equal-width bins on [0, 1]; "
+            + ("positive-class score" if p.task == "binary" else "top-label confidence"),
+            "has_scores": bool(p.has_scores and p.y_proba is not None),
+        }
+        if p.has_scores and p.y_proba is not None:
+            metrics_s, findings_s, charts_s = self._scores(ctx, rng)
+            metrics += metrics_s
+            findings += findings_s
+            charts += charts_s
+        else:
+            info["scores"] = "no scores: ROC AUC, log loss, Brier score and calibration need them"
+        return SectionResult(
+            name=self.name,
+            status="ok",
+            metrics=tuple(metrics),
+            tables=tuple(tables),
+            findings=tuple(findings),
+            charts=tuple(charts),
+            info=info,
+        )
+
+    @staticmethod
+    def _scores(
+        ctx: AuditContext, rng: np.random.Generator
+    ) -> tuple[list[MetricValue], list[Finding], list[Chart]]:
+        p = ctx.predictions
+        cfg = ctx.config
+        level = cfg.ci_level
+        n = len(p)
+        prep = _ScorePrep(p)
+        point = {k: float(v[0]) for k, v in prep.evaluate(np.ones((1, n), np.int64)).items()}
+        cis: dict[str, tuple[float, float] | None] = {}
+        if cfg.n_boot > 0:
+            parts: dict[str, list[np.ndarray]] = {}
+            for w in row_weight_chunks(n, cfg.n_boot, rng):
+                for key, v in prep.evaluate(w).items():
+                    parts.setdefault(key, []).append(v)
+            for key, chunks in parts.items():
+                lo, hi = percentile_interval(np.concatenate(chunks), level)
+                cis[key] = _ci(lo, hi)
+        metrics = []
+        for key in ("roc_auc", "log_loss", "brier_score", "expected_calibration_error"):
+            value = point[key]
+            reason = None
+            if key == "roc_auc" and not np.isfinite(value):
+                absent = [p.classes[c] for c in range(p.n_classes) if not np.any(p.y_true == c)]
+                reason = "undefined: the evaluation data has no rows of class " + ", ".join(
+                    f"'{a}'" for a in absent
+                )
+            metrics.append(
+                MetricValue(
+                    section=SECTION, name=key, value=value, ci=cis.get(key), n=n, reason=reason
+                )
+            )
+        findings = []
+        if np.isfinite(point["roc_auc"]):
+            findings.append(
+                _finding(
+                    "info",
+                    pl.auc_sentence(
+                        point["roc_auc"], cis.get("roc_auc"), level, p.task != "binary"
+                    ),
+                    "performance.roc_auc",
+                )
+            )
+        ece = point["expected_calibration_error"]
+        findings.append(
+            _finding(
+                "warn" if ece >= 0.1 else "info",
+                pl.calibration_sentence(ece, cis.get("expected_calibration_error"), level),
+                "performance.expected_calibration_error",
+            )
+        )
+        rel = prep.reliability()
+        charts = [
+            Chart(
+                name="reliability",
+                kind="line",
+                title="Reliability diagram",
+                data={
+                    "series": [{"name": "model", "x": rel["mean_score"], "y": rel["observed"]}],
+                    "xlabel": "mean predicted probability"
+                    if p.task == "binary"
+                    else "mean top-label confidence",
+                    "ylabel": "observed frequency",
+                    "diagonal": True,
+                    "logx": False,
+                },
+                description="Points on the diagonal are perfectly calibrated; one point per "
+                "non-empty probability bin.",
+            )
+        ]
+        if p.task == "binary" and np.isfinite(point["roc_auc"]):
+            roc = _roc_points(p)
+            charts.append(
+                Chart(
+                    name="roc_curve",
+                    kind="line",
+                    title="ROC curve",
+                    data={
+                        "series": [{"name": f"AUC {point['roc_auc']:.3f}", **roc}],
+                        "xlabel": "false positive rate",
+                        "ylabel": "true positive rate",
+                        "diagonal": True,
+                        "logx": False,
+                    },
+                    description="The diagonal is a model that guesses at random.",
+                )
+            )
+        return metrics, findings, charts
 
 
 SECTIONS.register("performance")(PerformanceSection())
