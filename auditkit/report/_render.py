@@ -196,7 +196,7 @@ def _policy_view(policy: Mapping[str, Any]) -> dict[str, Any] | None:
             {
                 "id": str(c.get("id", "")),
                 "metric": str(c.get("metric", "")),
-                "feature": F.fmt_list(c.get("feature")),
+                "feature": F.fmt_list(c["feature"]) if c.get("feature") else "(whole population)",
                 "group": F.fmt_list(c.get("group")) if c.get("group") is not None else "",
                 "op": str(c.get("op", "")),
                 "threshold": F.fmt_num(c.get("threshold")),
@@ -209,13 +209,19 @@ def _policy_view(policy: Mapping[str, Any]) -> dict[str, Any] | None:
             }
         )
     passed = bool(policy.get("passed"))
-    n_failed = sum(1 for c in checks if c["status"] != "passed")
+    n_errors = sum(1 for c in checks if c["status"] != "passed" and c["severity"] != "warning")
+    n_warnings = sum(1 for c in checks if c["status"] != "passed" and c["severity"] == "warning")
+    summary = f"{len(checks) - n_errors - n_warnings} of {len(checks)} rules passed"
+    if n_errors:
+        summary += f", {n_errors} failed"
+    if n_warnings:
+        summary += f", {n_warnings} failed as warning{'s' if n_warnings > 1 else ''} only"
     return {
         "passed": passed,
         "word": "PASSED" if passed else "FAILED",
         "colour": F.severity_colour("passed" if passed else "failed"),
         "source": str(policy.get("source") or ""),
-        "summary": f"{len(checks) - n_failed} of {len(checks)} rules passed",
+        "summary": summary,
         "checks": checks,
     }
 
@@ -300,8 +306,14 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
     findings.sort(key=lambda f: _SEVERITY_ORDER.get(f["severity"], 9))
 
     model_name = str(model.get("name") or "model")
+    kind = str(model.get("kind") or "")
+    is_log = kind == "predictions"
+    title = f"Model card: {model_name}"
+    if is_log:
+        title = f"Audit card: {ds.get('name') or 'decision log'}"
     header = [
-        ("Model", f"{model_name}" + (f" ({model['kind']})" if model.get("kind") else "")),
+        ("Model", "none: a log of decisions was audited" if is_log
+         else model_name + (f" ({kind})" if kind and kind not in model_name else "")),
         ("Dataset", str(ds.get("name") or "n/a")
          + (f", {ds['split']} split" if ds.get("split") else "")),
         ("Rows evaluated", F.fmt_num(ds.get("n_rows"))),
@@ -346,12 +358,13 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
         w: sum(1 for s in sections if s["status"] == w) for w in ("ok", "skipped", "failed")
     }
     return {
-        "title": f"Model card: {model_name}",
+        "title": title,
         "model_name": model_name,
         "tool_version": str(d.get("tool_version", "")),
         "header": header,
         "ci_head": ci_head,
-        "findings": findings,
+        "findings": [f for f in findings if f["severity"] in ("fail", "warn")],
+        "n_notes": sum(1 for f in findings if f["severity"] not in ("fail", "warn")),
         "status_counts": status_counts,
         "sections": sections,
         "policy": _policy_view(d.get("policy") or {}),
