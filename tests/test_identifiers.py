@@ -67,6 +67,7 @@ def _positive_table():
             "born": [f"{y}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}" for y in years],
             "signup": [dt.date(int(y), 6, 1) for y in years],
             "income": rng.normal(size=N),
+            "member_no": rng.choice(np.arange(10_000_000, 99_999_999), N, replace=False),
         }
     )
 
@@ -75,7 +76,8 @@ def _positive_table():
     "column, kind, words",
     [
         ("customer_id", "unique", "column name suggests an ID"),
-        ("row", "unique", "unique to each row"),
+        ("row", "unique", "nearly consecutive"),
+        ("member_no", "unique", "8 digits"),
         ("contact", "email", "e-mail"),
         ("ssn_code", "ssn", "social-security"),
         ("bank", "iban", "IBAN"),
@@ -125,6 +127,7 @@ def test_no_false_positives_on_ordinary_columns():
             "zip_bucket": rng.integers(0, 20, N),
             "sin_angle": np.sin(rng.normal(size=N)),
             "amount": [f"{v:.2f}" for v in rng.uniform(1, 50, N).round(0)],
+            "weight": rng.integers(10_000, 1_500_000, N),  # like Adult's fnlwgt: wide, unique
         }
     )
     assert scan_identifiers(X, today=TODAY) == []
@@ -135,6 +138,7 @@ def test_no_false_positives_on_bundled_tabular_data():
 
     adult = load_dataset("adult")
     assert scan_identifiers(adult.train.X) == []
+    assert scan_identifiers(adult.train.X.iloc[:300]) == []  # small samples too
     iris = load_dataset("iris")
     assert scan_identifiers(iris.train.X) == []
 

@@ -337,3 +337,46 @@ def test_bad_option():
 def test_section_conforms_and_is_deterministic():
     res = check_section(SECTIONS.get("privacy"), make_context(n=200, n_boot=20, options={"cv": 3}))
     assert res.status == "ok"
+
+
+# ---------------------------------------------------------------------- reference checkpoints
+def test_checkpoint_privacy_with_learning_curves(tiny_ckpt):
+    from auditkit.data import load_dataset
+
+    ds = load_dataset("adult")
+    res = auditkit.audit(
+        tiny_ckpt("adult-mlp"),
+        ds.test.X.iloc[:400],
+        ds.test.y[:400],
+        train=(ds.train.X.iloc[:300], ds.train.y[:300]),
+        sections=["privacy"],
+        n_boot=50,
+        options={"cv": 3},
+    ).section("privacy")
+    assert res.status == "ok", res.reason
+    for attack in ("loss", "reference"):
+        auc = res.get("membership_auc", attack=attack, feature=None)
+        assert auc.value is not None and 0 <= auc.value <= 1
+    assert res.get("membership_auc", attack="loss", feature=("sex",), group=("Male",))
+    curve = next(c for c in res.charts if c.name == "learning_curve_loss")
+    assert {s["name"] for s in curve.data["series"]} == {"train_loss", "val_loss"}
+    assert not [m for m in res.metrics if m.name == "identifier_risk"]
+
+
+@pytest.mark.slow
+def test_checkpoint_text_model(tiny_ckpt):
+    from auditkit.data import load_dataset
+
+    ds = load_dataset("imdb")
+    res = auditkit.audit(
+        tiny_ckpt("imdb-lstm"),
+        ds.test.X[:200],
+        ds.test.y[:200],
+        train=(ds.train.X[:300], ds.train.y[:300]),
+        sections=["privacy", "stability"],
+        n_boot=20,
+        options={"cv": 3},
+    )
+    assert res.section("privacy").status == "ok", res.section("privacy").reason
+    assert res.section("stability").info["mode"] == "refit"
+    assert "not a table" in res.section("privacy").info["identifier_scan"]

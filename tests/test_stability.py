@@ -385,3 +385,47 @@ def test_dataframe_rows_keep_alignment():
         cv=StratifiedKFold(3, shuffle=True, random_state=0),
     )
     np.testing.assert_array_equal(_fold_values(res, "accuracy"), ref["test_score"])
+
+
+# ---------------------------------------------------------------------- reference checkpoints
+def test_checkpoint_folds_equal_manual_refits(tiny_ckpt):
+    """A reference checkpoint is retrained per fold through Lightning; the fold scores equal
+    refitting it by hand on StratifiedKFold's splits (the checkpoint analogue of
+    cross_validate)."""
+    from auditkit.checkpoint import load_checkpoint
+    from auditkit.data import load_dataset
+    from auditkit.model import wrap
+
+    ds = load_dataset("iris")
+    path = tiny_ckpt("iris-mlp")
+    res = auditkit.audit(path, ds.test.X, ds.test.y, train=(ds.train.X, ds.train.y),
+                         sections=["stability"], random_state=3, options={"cv": 3}
+                         ).section("stability")  # fmt: skip
+    assert res.status == "ok", res.reason
+    assert res.info["mode"] == "refit" and res.info["splitter"] == "StratifiedKFold"
+    model = wrap(load_checkpoint(path))
+    want = []
+    for tr, te in StratifiedKFold(3, shuffle=True, random_state=3).split(ds.train.X, ds.train.y):
+        fm = model.refit(ds.train.X.iloc[tr], ds.train.y[tr], random_state=3)
+        want.append(np.mean(fm.predict_proba(ds.train.X.iloc[te]).argmax(1) == ds.train.y[te]))
+    np.testing.assert_allclose(_fold_values(res, "accuracy"), want)
+    assert len(_fold_values(res, "log_loss")) == 3
+
+
+def test_checkpoint_fairness_per_fold(tiny_ckpt):
+    from auditkit.data import load_dataset
+
+    ds = load_dataset("adult")
+    res = auditkit.audit(
+        tiny_ckpt("adult-mlp"),
+        ds.test.X.iloc[:300],
+        ds.test.y[:300],
+        train=(ds.train.X.iloc[:600], ds.train.y[:600]),
+        sections=["stability"],
+        options={"cv": 3},
+        show_progress=False,
+    ).section("stability")
+    assert res.status == "ok", res.reason
+    feats = {m.feature for m in res.metrics if m.name == "demographic_parity_ratio"}
+    assert feats == {("sex",), ("race",), ("age_band",)}
+    assert len(_fold_values(res, "demographic_parity_ratio", ("sex",))) == 3

@@ -165,6 +165,22 @@ def _parse_date(v: str) -> _dt.date | None:
     return None
 
 
+def _integer_code_pattern(v: np.ndarray) -> str | None:
+    """Why unique integers look like codes rather than measurements, or None.
+
+    A wide-ranged measurement (a weight, an income) is unique in a small sample too; row
+    counters and ID numbers are dense (few gaps) or all have the same number of digits.
+    """
+    a = np.asarray(v, dtype=np.int64)
+    lo, hi = int(a.min()), int(a.max())
+    if hi - lo + 1 <= 10 * len(a):
+        return "the integers are nearly consecutive, like a row number or ID"
+    digits = {len(str(abs(int(x)))) for x in a[: min(len(a), MAX_VALUES)]}
+    if len(digits) == 1 and next(iter(digits)) >= 6:
+        return f"every value has {next(iter(digits))} digits, like an ID number"
+    return None
+
+
 def _share(values: list[str], pred: Any) -> float:
     return sum(1 for v in values if pred(v)) / len(values) if values else 0.0
 
@@ -272,15 +288,16 @@ def scan_column(
             break
     # --- unique per row (text or integer columns; a continuous float is naturally unique)
     named_id = bool(_ID_WORDS & set(tokens))
-    if (
-        n >= MIN_ROWS_UNIQUE
-        and (is_text or kind in ("i", "u") or (kind == "f" and named_id))
-        and distinct_all >= UNIQUE_SHARE
-    ):
+    if n >= MIN_ROWS_UNIQUE and distinct_all >= UNIQUE_SHARE:
         text = f"values are unique to each row ({distinct_all:.1%} distinct)"
         if named_id:
-            text += "; column name suggests an ID"
-        reasons.append(("unique", text, float(distinct_all)))
+            reasons.append(("unique", text + "; column name suggests an ID", distinct_all))
+        elif is_text:
+            reasons.append(("unique", text, float(distinct_all)))
+        elif kind in ("i", "u"):
+            code = _integer_code_pattern(nonnull.to_numpy())
+            if code is not None:
+                reasons.append(("unique", f"{text}; {code}", float(distinct_all)))
     if not reasons:
         return None
     kind0, _, _ = reasons[0]
