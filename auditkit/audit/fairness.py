@@ -529,9 +529,14 @@ def _check_custom(custom: Any) -> dict[str, Callable[..., Any]]:
     for name, fn in custom.items():
         if not isinstance(name, str) or not name:
             raise ParameterError(f"custom_metrics keys must be non-empty strings; got {name!r}.")
-        if name in METRICS:
+        taken = [
+            x for x in (name, f"{name}_difference", f"{name}_ratio")
+            if x in METRICS and SECTION in METRICS.get(x).sections
+        ]  # fmt: skip
+        if taken:
             raise ParameterError(
-                f"custom_metrics name {name!r} is a built-in metric; choose another name."
+                f"custom_metrics name {name!r} clashes with the built-in fairness metric "
+                f"{taken[0]!r}; choose another name."
             )
         if not callable(fn):
             raise ParameterError(f"custom_metrics[{name!r}] must be callable; got {fn!r}.")
