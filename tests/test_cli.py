@@ -327,3 +327,39 @@ def test_demo_reuses_a_checkpoint(
     data = json.loads((tmp_path / "audit.json").read_text())
     validate_dict(data)
     assert {s["name"] for s in data["sections"]} >= {"performance", "fairness"}
+
+
+# ------------------------------------------------------------------------------ examples
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_compliance_gate_example(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "compliance_gate.py"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    res = load_result(tmp_path / "audit.json")
+    assert proc.returncode == (0 if res.policy["passed"] else 1)
+    cases = ET.parse(tmp_path / "policy-junit.xml").getroot().findall(".//testcase")
+    assert len(cases) == len(res.policy["checks"]) == 4
+    assert ("policy passed" if res.policy["passed"] else "policy FAILED") in proc.stdout
+
+
+@pytest.mark.slow
+def test_sklearn_example(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "audit_sklearn_model.py"), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = load_result(tmp_path / "out" / "audit.json")
+    assert res.model["kind"] == "sklearn"
+    assert {s.name: s.status for s in res.sections}["fairness"] == "ok"
+    assert "Card:" in proc.stdout
