@@ -144,11 +144,57 @@ def _to_array(values: Any, *, name: str) -> np.ndarray:
     return arr
 
 
-def _factorize(values: np.ndarray, *, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _arrow_factorize(values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Factorize an Arrow-backed pandas string column without converting it to objects."""
+    import pandas as pd
+
+    if not isinstance(values, pd.Series) or not hasattr(values.array, "__arrow_array__"):
+        return None
+    if not pd.api.types.is_string_dtype(values.dtype):
+        return None
+    import pyarrow as pa
+
+    arr = pa.array(values.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataValidationError(f"{name} has a missing value (NaN or None) at row {i}.")
+    enc = arr.dictionary_encode()
+    idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(dictionary, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[idx], dictionary[order]
+
+
+def _factorize_pair(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of ``y_true`` and ``y_pred`` over their sorted union of labels, and the labels."""
+    if yt.dtype.kind in "biu" and yp.dtype.kind in "biu" and yt.size and yp.size:
+        lo = min(int(yt.min()), int(yp.min()))
+        hi = max(int(yt.max()), int(yp.max()))
+        if hi - lo <= 1_000_000:
+            st = yt.astype(np.int64, copy=False) - lo
+            sp = yp.astype(np.int64, copy=False) - lo
+            seen = np.bincount(st, minlength=hi - lo + 1) + np.bincount(sp, minlength=hi - lo + 1)
+            present = np.flatnonzero(seen)
+            lookup = np.full(hi - lo + 1, -1, dtype=np.int64)
+            lookup[present] = np.arange(present.size)
+            dtype = np.result_type(yt.dtype, yp.dtype)
+            return lookup[st], lookup[sp], (present + lo).astype(dtype)
+    both, observed = _factorize(np.concatenate([yt, yp]), name="y_true/y_pred")
+    return both[: len(yt)], both[len(yt) :], observed
+
+
+def _factorize(values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (codes, sorted levels); integer and boolean arrays take a bincount fast path."""
     import pandas as pd
 
-    arr = values
+    fast = _arrow_factorize(values, name=name)
+    if fast is not None:
+        return fast
+    arr = values.to_numpy() if isinstance(values, pd.Series) else values
     if arr.dtype.kind in "biu" and arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo <= 1_000_000:
@@ -173,17 +219,27 @@ def _factorize(values: np.ndarray, *, name: str) -> tuple[np.ndarray, np.ndarray
     return codes.astype(np.int64, copy=False), np.asarray(levels)
 
 
-def _sensitive_columns(sensitive_features: Any, n: int | None) -> list[tuple[str, np.ndarray]]:
-    """Normalise sensitive features to ``[(name, values)]`` (Fairlearn's accepted forms)."""
+def _sensitive_columns(sensitive_features: Any, n: int | None) -> list[tuple[str, Any]]:
+    """Normalise sensitive features to ``[(name, values)]`` (Fairlearn's accepted forms).
+
+    Values are numpy arrays, or pandas Series (kept as such so that Arrow-backed strings are
+    factorized without a conversion to Python objects).
+    """
     import pandas as pd
 
     sf = sensitive_features
     if isinstance(sf, pd.Series):
-        cols = [(str(sf.name) if sf.name is not None else "sensitive_feature_0", sf.to_numpy())]
+        cols = [(str(sf.name) if sf.name is not None else "sensitive_feature_0", sf)]
     elif isinstance(sf, pd.DataFrame):
-        cols = [(str(c), sf[c].to_numpy()) for c in sf.columns]
+        cols = [(str(c), sf[c]) for c in sf.columns]
     elif isinstance(sf, Mapping):
-        cols = [(str(k), _to_array(v, name=f"sensitive feature {k!r}")) for k, v in sf.items()]
+        cols = [
+            (
+                str(k),
+                v if isinstance(v, pd.Series) else _to_array(v, name=f"sensitive feature {k!r}"),
+            )
+            for k, v in sf.items()
+        ]
     else:
         arr = np.asarray(sf)
         if arr.ndim == 1:
@@ -352,11 +408,9 @@ def count_table(
         raise DataValidationError("y_true is empty; there is nothing to audit.")
     cols = _sensitive_columns(sensitive_features, n)
     if labels is None:
-        both, observed = _factorize(np.concatenate([yt, yp]), name="y_true/y_pred")
+        t_codes, p_codes, observed = _factorize_pair(yt, yp)
         classes, _pos = _resolve_classes(observed, None, pos_label)
-        if len(classes) == len(observed):
-            t_codes, p_codes = both[:n], both[n:]
-        else:  # completed binary labels (a single observed value)
+        if len(classes) != len(observed):  # completed binary labels (one observed value)
             t_codes = _encode(yt, classes, name="y_true")
             p_codes = _encode(yp, classes, name="y_pred")
     else:
@@ -449,7 +503,7 @@ class _Table:
 
     def default_groupings(self) -> list[tuple[str, ...]]:
         """Each single feature, then the intersection of all of them (2+ features)."""
-        out = [(f,) for f in self.features]
+        out: list[tuple[str, ...]] = [(f,) for f in self.features]
         if len(self.features) >= 2:
             out.append(self.features)
         return out
@@ -590,11 +644,9 @@ def from_count_table(
     yt = _column(table, "y_true")[keep]
     yp = _column(table, "y_pred")[keep]
     if labels is None:
-        both, observed = _factorize(np.concatenate([yt, yp]), name="y_true/y_pred")
+        t_codes, p_codes, observed = _factorize_pair(yt, yp)
         classes, pos = _resolve_classes(observed, None, pos_label)
-        if len(classes) == len(observed):
-            t_codes, p_codes = both[: len(yt)], both[len(yt) :]
-        else:
+        if len(classes) != len(observed):
             t_codes = _encode(yt, classes, name="y_true")
             p_codes = _encode(yp, classes, name="y_pred")
     else:
