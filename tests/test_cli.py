@@ -129,6 +129,24 @@ def test_render_recreates_the_cards_from_the_json(tmp_path: Path, log_csv: Path)
     assert (src / "card.md").exists()
 
 
+def test_card_info_fields_reach_the_cards(tmp_path: Path, log_csv: Path) -> None:
+    info = tmp_path / "card.yaml"
+    info.write_text("intended_use: Screening loan applications <b>\nlimitations:\n"
+                    "  - Trained on 1994 census data\n  - Binary sex only\n")  # fmt: skip
+    assert main(log_args(log_csv, tmp_path / "o", "--card-info", str(info))) == 0
+    res = load_result(tmp_path / "o" / "audit.json")
+    assert res.card_info["limitations"] == ["Trained on 1994 census data", "Binary sex only"]
+    html = (tmp_path / "o" / "card.html").read_text()
+    md = (tmp_path / "o" / "card.md").read_text()
+    assert "Screening loan applications &lt;b&gt;" in html and "Binary sex only" in md
+
+
+def _card_info_list(tmp_path: Path) -> Path:
+    p = tmp_path / "info.yaml"
+    p.write_text("- just\n- a list\n")
+    return p
+
+
 # ---------------------------------------------------------------------------- bad input
 def _nan_labels(tmp_path: Path) -> Path:
     df = make_log()
@@ -197,6 +215,8 @@ BAD: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
         "audit", str(log), "--out", str(t / "out")], "log.csv"),
     ("missing checkpoint", lambda t, log: [
         "audit", str(t / "m.ckpt"), "--out", str(t / "out")], "m.ckpt"),
+    ("card info not a mapping", lambda t, log: [
+        *log_args(log, t / "out"), "--card-info", str(_card_info_list(t))], "info.yaml"),
     ("check: bad json", lambda t, log: ["check", str(log), "--policy", str(log)], "log.csv"),
     ("render: missing json", lambda t, log: ["render", str(t / "a.json"), "--out",
                                              str(t / "out")], "a.json"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._io import sha256_file
 from .._validation import check_columns, did_you_mean, format_available
-from ..exceptions import ParameterError
+from ..exceptions import DataValidationError, ParameterError
 from ..report._model import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
@@ -84,9 +84,6 @@ def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     from ..policy import Policy
 
     policy = Policy.from_toml(args.policy) if args.policy else None  # fail early on a bad file
-    card_info = None
-    if args.card_info:
-        card_info = str(_existing_file(args.card_info, "Card-info file"))
     return {
         "sections": split_list(args.sections, option="--sections"),
         "policy": policy,
@@ -96,8 +93,43 @@ def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "show_progress": not args.no_progress,
         "pos_label": args.pos_label,
         "min_group_size": args.min_group_size,
-        "card_info": card_info,
     }
+
+
+def load_card_info(path: str) -> dict[str, Any]:
+    """Read the model-card fields of ``--card-info`` (a YAML mapping of plain values).
+
+    Raises
+    ------
+    DataValidationError
+        When the file is missing, not YAML, or not a mapping with string keys.
+    """
+    import yaml
+
+    p = _existing_file(path, "Card-info file")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataValidationError(f"Cannot read card-info file {p.name}: {first}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise DataValidationError(
+            f"Card-info file {p.name} must be a YAML mapping of field names to text, "
+            "for example 'intended_use: ...'."
+        )
+    return dict(_plain(data))
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)  # dates and other YAML scalars become text
 
 
 def _audit_predictions(args: argparse.Namespace) -> AuditResult:
@@ -250,6 +282,7 @@ def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
 def run(args: argparse.Namespace) -> int:
     from ..report._render import write_outputs
 
+    card_info = load_card_info(args.card_info) if args.card_info else {}
     if args.predictions is not None:
         result = _audit_predictions(args)
     elif args.model is not None:
@@ -260,5 +293,7 @@ def run(args: argparse.Namespace) -> int:
             "decisions (auditkit audit --predictions log.csv --y-true COL --y-pred COL "
             "--sensitive A)."
         )
+    if args.card_info:
+        result = dataclasses.replace(result, card_info=card_info)
     paths = write_outputs(result, args.out)
     return report_outputs(result, paths)
