@@ -565,6 +565,18 @@ def junit_xml(verdict: PolicyVerdict, *, suite_name: str = "auditkit policy") ->
 
     A failed rule of severity ``"warning"`` is a passing test case with the message in
     ``<system-out>``, so CI shows it without failing the build.
+
+    Parameters
+    ----------
+    verdict : PolicyVerdict
+        The output of :func:`check`.
+    suite_name : str, default="auditkit policy"
+        The name of the test suite.
+
+    Returns
+    -------
+    str
+        An XML document (``<testsuites><testsuite><testcase>...``), UTF-8 declared.
     """
     errors = [c for c in verdict.failed if c.severity == "error"]
     suite = ET.Element(

@@ -17,13 +17,18 @@ __all__ = [
     "OKABE_ITO",
     "SEVERITY_COLOURS",
     "STATUS_COLOURS",
+    "check_word",
     "fmt_cell",
     "fmt_ci",
+    "fmt_list",
     "fmt_num",
     "fmt_pct",
     "humanize",
     "md_escape",
+    "parse_num",
+    "severity_colour",
     "severity_word",
+    "status_colour",
     "status_word",
 ]
 
