@@ -232,3 +232,18 @@ def test_skipped_without_sensitive_features() -> None:
 
     ctx = replace(ctx, sensitive=None)
     assert ctx.missing(FairnessSection.requires) is not None
+
+
+def test_plain_language_helpers() -> None:
+    from auditkit.report import _plain_language as pl
+
+    assert pl.points(0.01) == "1 percentage point" and pl.points(0.07) == "7 percentage points"
+    assert pl.ci_text((0.27, 0.35), 0.95) == "95% CI 0.27-0.35"
+    assert pl.ci_text(None, 0.95) == "" and pl.pct(None) == "n/a"
+    sev, text = pl.four_fifths_sentence(["sex"], ["Female"], ["Male"], 0.31, (0.27, 0.35), 0.95,
+                                        subject="applicants")  # fmt: skip
+    assert sev == "fail"
+    assert text == ("Applicants with sex = Female are selected at 31% of the rate of applicants "
+                    "with sex = Male (four-fifths rule fails; 95% CI 0.27-0.35).")  # fmt: skip
+    sev, text = pl.four_fifths_sentence(["sex"], ["F"], ["M"], 0.85, (0.7, 0.95), 0.9)
+    assert sev == "pass" and "cannot settle" in text and "90% CI" in text

@@ -505,7 +505,7 @@ def _findings(
             vals = gm.values[Key("expected_calibration_error", feats, None, "group")]
             n = gm.counts(feats)
             ok = np.flatnonzero(np.isfinite(vals) & (n >= c.min_size))
-            if ok.size:
+            if ok.size and float(np.max(vals[ok])) >= gap_warn / 2:
                 i = int(ok[np.argmax(vals[ok])])
                 ms = float(gm.values[Key("mean_score", feats, None, "group")][i])
                 br = float(gm.values[Key("base_rate", feats, None, "group")][i])

@@ -23,6 +23,7 @@ __all__ = [
     "multiclass_gap_sentence",
     "num",
     "pct",
+    "points",
     "small_groups_sentence",
     "weakest_class_sentence",
 ]
@@ -57,6 +58,12 @@ def num(x: float | None, digits: int = 2) -> str:
         return "n/a"
     assert x is not None
     return f"{x:.{digits}f}"
+
+
+def points(x: float) -> str:
+    """Format a difference of proportions in points (``0.01`` -> ``"1 percentage point"``)."""
+    k = round(100 * x)
+    return f"{k:.0f} percentage point" + ("" if abs(k) == 1 else "s")
 
 
 def ci_text(
@@ -120,7 +127,7 @@ def gap_sentence(
         f"The {words} ranges from {pct(low)} for "
         f"{group_phrase(features, low_group, subject=subject)} to {pct(high)} for "
         f"{group_phrase(features, high_group, subject=subject)}: a gap of "
-        f"{100 * (high - low):.0f} percentage points" + (f" ({ci_part})." if ci_part else ".")
+        f"{points(high - low)}" + (f" ({ci_part})." if ci_part else ".")
     )
 
 
@@ -136,7 +143,7 @@ def multiclass_gap_sentence(
     return (
         f"The model is right for {pct(high)} of {hi_phrase}"
         f" but only {pct(low)} of {lo_phrase}: a gap of "
-        f"{100 * (high - low):.0f} percentage points" + (f" ({ci_part})." if ci_part else ".")
+        f"{points(high - low)}" + (f" ({ci_part})." if ci_part else ".")
     )
 
 
@@ -230,7 +237,7 @@ def calibration_sentence(ece: float, ci: Sequence[float] | None, level: float) -
     )  # fmt: skip
     return (
         f"The predicted probabilities are {verdict}: on average they are off by "
-        f"{100 * ece:.0f} percentage points from the observed frequencies "
+        f"{points(ece)} from the observed frequencies "
         f"(expected calibration error {num(ece, 3)}" + (f"; {c})." if c else ").")
     )
 
