@@ -24,6 +24,7 @@ __all__ = [
     "fmt_num",
     "fmt_pct",
     "humanize",
+    "ink",
     "md_escape",
     "parse_num",
     "severity_colour",
@@ -156,6 +157,30 @@ def severity_colour(severity: str) -> str:
 def status_colour(status: str) -> str:
     """Colour of a section status."""
     return STATUS_COLOURS.get(status, "#555555")
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def ink(background: str) -> str:
+    """Return the text colour (near-black or white) of higher WCAG contrast on ``background``.
+
+    Examples
+    --------
+    >>> ink("#0072B2"), ink("#E69F00")
+    ('#ffffff', '#1d1d1d')
+    """
+    lum = _relative_luminance(background)
+    dark = _relative_luminance("#1d1d1d")
+    on_dark = (lum + 0.05) / (dark + 0.05)
+    on_white = 1.05 / (lum + 0.05)
+    return "#1d1d1d" if on_dark >= on_white else "#ffffff"
 
 
 def humanize(name: Any) -> str:

@@ -387,6 +387,7 @@ _FILTERS: dict[str, Callable[..., str]] = {
     "status_word": F.status_word,
     "severity_word": F.severity_word,
     "humanize": F.humanize,
+    "ink": F.ink,
 }
 
 
