@@ -202,7 +202,8 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
     body: list[str] = []
     if horizontal:
         label_w = min(220, 12 + 7 * max((len(_short(s)) for s in labels), default=4))
-        left, right, top, row_h = label_w, 70, 10, 24
+        left, right, row_h = label_w, 70, 24
+        top = 24 if ref is not None else 10
         width = _W
         height = top + n * row_h + 44
         x = _scale(lo, hi, left, width - right)
@@ -251,13 +252,12 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
             body.append(
                 _text(
                     x(ref),
-                    y0 + 2,
+                    12,
                     f"reference {fmt_num(ref)}",
                     anchor="middle",
                     size=10,
                     fill=OKABE_ITO[3],
-                    baseline="auto",
-                )
+                )  # fmt: skip
             )
     else:
         rotate = n > 6 or max((len(s) for s in labels), default=0) > 10
@@ -351,9 +351,10 @@ def _line_chart(chart: Mapping[str, Any], uid: str) -> str:
         series.append((str(s.get("name", f"series {k + 1}")), pts_x, pts_y))
     all_x: list[float] = [v for _, xs, _ in series for v in xs]
     all_y: list[float] = [v for _, _, ys in series for v in ys if v is not None]
-    if diagonal:
-        all_x += [0.0, 1.0]
+    if diagonal:  # y = x: the chance line of ROC-type curves
         all_y += [0.0, 1.0]
+        if not logx:
+            all_x += [0.0, 1.0]
     xlo, xhi = _domain(all_x)
     ylo, yhi = _domain(all_y)
     if logx:
@@ -380,12 +381,21 @@ def _line_chart(chart: Mapping[str, Any], uid: str) -> str:
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
         f'stroke="{_GREY}"/>'
     )
-    if diagonal:
+    if diagonal and logx:
+        ts = [xlo + (xhi - xlo) * i / 60 for i in range(61)]
+        pts = [f"{_f(x(t))},{_f(y(10.0**t))}" for t in ts if ylo <= 10.0**t <= yhi]
+        if len(pts) > 1:
+            body.append(
+                f'<polyline points="{" ".join(pts)}" fill="none" stroke="{_GREY}" '
+                'stroke-dasharray="4 4"/>'
+            )
+    elif diagonal:
         a, b = max(xlo, ylo), min(xhi, yhi)
         body.append(_line(x(a), y(a), x(b), y(b), stroke=_GREY, dash="4 4"))
     if xlabel:
-        body.append(_text(left + plot_w / 2, top + plot_h + 32, xlabel + (" (log scale)"
-                          if logx else ""), anchor="middle", fill=_GREY))  # fmt: skip
+        note = " (log scale)" if logx and "log" not in xlabel.lower() else ""
+        body.append(_text(left + plot_w / 2, top + plot_h + 32, xlabel + note,
+                          anchor="middle", fill=_GREY))  # fmt: skip
     if ylabel:
         body.append(_text(14, top + plot_h / 2, ylabel, anchor="middle", fill=_GREY, rotate=-90))
     dashes = (None, "6 3", "2 2", "8 3 2 3")
