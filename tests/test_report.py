@@ -402,3 +402,43 @@ def test_templates_load_from_the_package() -> None:
 def test_renderer_rejects_non_results() -> None:
     with pytest.raises(ValueError, match="AuditResult"):
         render_html(["not", "a", "result"])  # type: ignore[arg-type]
+
+
+def _coords(svg: str) -> tuple[float, float, list[tuple[float, float]]]:
+    w, h = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    pts: list[tuple[float, float]] = []
+    for tag in re.findall(r"<(?:line|rect|circle|text)\b[^>]*>", svg):
+        attrs = dict(re.findall(r'\b(x1|y1|x2|y2|x|y|cx|cy)="([-\d.]+)"', tag))
+        for a, b in (("x", "y"), ("x1", "y1"), ("x2", "y2"), ("cx", "cy")):
+            if a in attrs and b in attrs:
+                pts.append((float(attrs[a]), float(attrs[b])))
+    for points in re.findall(r'<polyline points="([^"]+)"', svg):
+        pts += [tuple(float(v) for v in p.split(",")) for p in points.split()]  # type: ignore[misc]
+    return w, h, pts
+
+
+@pytest.mark.parametrize("logx", [False, True])
+def test_chart_geometry_stays_inside_the_drawing(logx: bool) -> None:
+    rng = np.random.default_rng(5)
+    res = rich_result()
+    charts = [c.to_dict() for s in res.sections for c in s.charts]
+    x = np.sort(rng.uniform(1e-4, 1, 40))
+    charts.append({"kind": "line", "title": "t", "data": {
+        "series": [{"name": "a", "x": x.tolist(), "y": np.sqrt(x).tolist()},
+                   {"name": "b", "x": x.tolist(), "y": [None, *x[1:].tolist()]}],
+        "xlabel": "fpr", "ylabel": "tpr", "diagonal": True, "logx": logx}})  # fmt: skip
+    charts.append({"kind": "bar", "title": "t", "data": {
+        "labels": ["a", "b", "c"], "values": [-0.2, 0.4, None], "lows": [-0.3, 0.3, None],
+        "highs": [-0.1, 0.5, None], "reference": 0.0, "xlabel": "", "ylabel": "",
+        "horizontal": True}})  # fmt: skip
+    drawn = 0
+    for k, c in enumerate(charts):
+        out = str(render_chart(c, uid=f"c{k}"))
+        if not out.startswith("<svg"):
+            continue
+        drawn += 1
+        w, h, pts = _coords(out)
+        assert pts
+        for px, py in pts:
+            assert -1 <= px <= w + 1 and -1 <= py <= h + 1, (c["title"], px, py, w, h)
+    assert drawn >= 6
