@@ -5,10 +5,8 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from auditkit.audit._mia import (
-    _curves_from_weights,
-    _sorted_layout,
-    _summaries,
     attack_metrics,
+    bootstrap_attack_values,
     bootstrap_attack_metrics,
     dp_advantage_bound,
     dp_auc_bound,
@@ -49,20 +47,19 @@ def test_attack_metrics_match_sklearn(seed, ties):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_weighted_curves_equal_explicit_resamples(seed):
-    """The multinomial-weight bootstrap gives the same metrics as resampling rows explicitly."""
+def test_bootstrap_values_equal_explicit_resamples(seed):
+    """Counting resampled rows per tie group gives the metrics of the resampled rows."""
     s_in, s_out = _random_scores(seed, ties=True)
-    rng = np.random.default_rng(seed)
-    w_in = rng.multinomial(len(s_in), np.full(len(s_in), 1 / len(s_in)), size=6)
-    w_out = rng.multinomial(len(s_out), np.full(len(s_out), 1 / len(s_out)), size=6)
-    order, member, starts = _sorted_layout(s_in, s_out)
-    fpr, tpr = _curves_from_weights(w_in, w_out, order, member, starts)
-    summ = _summaries(fpr, tpr, (0.01, 0.1))
+    got = bootstrap_attack_values(
+        s_in, s_out, n_boot=6, rng=np.random.default_rng(seed), fprs=(0.01, 0.1), batch=6
+    )
+    rng = np.random.default_rng(seed)  # the documented draw order of one batch
+    idx_in = rng.integers(0, len(s_in), size=(6, len(s_in)))
+    idx_out = rng.integers(0, len(s_out), size=(6, len(s_out)))
     for b in range(6):
-        r_in, r_out = np.repeat(s_in, w_in[b]), np.repeat(s_out, w_out[b])
-        want = attack_metrics(r_in, r_out, fprs=(0.01, 0.1))
+        want = attack_metrics(s_in[idx_in[b]], s_out[idx_out[b]], fprs=(0.01, 0.1))
         for k, v in want.items():
-            assert summ[k][b] == pytest.approx(v, abs=1e-12)
+            assert got[k][b] == pytest.approx(v, abs=1e-12)
 
 
 def test_bootstrap_intervals():

@@ -11,8 +11,8 @@ Two attacks score candidate rows (higher score = "more likely a training member"
 
 :func:`attack_metrics` and :func:`bootstrap_attack_metrics` turn member and non-member scores
 into ROC AUC, membership advantage (max TPR - FPR) and TPR at fixed low FPRs, with a
-stratified bootstrap (members and non-members resampled separately) computed on the whole
-ROC in vectorised form.
+stratified bootstrap (members and non-members resampled separately) computed from counts per
+tie group of the scores, vectorised over resamples.
 """
 
 from __future__ import annotations
@@ -136,45 +136,48 @@ class RocCurve:
     tpr: np.ndarray
 
 
-def _sorted_layout(
-    s_in: np.ndarray, s_out: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sort all scores descending; return (order, is_member, start index of each tie group)."""
+def _tie_groups(s_in: np.ndarray, s_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rank the distinct scores from highest (group 0) down; return each row's group and G."""
     scores = np.concatenate([s_in, s_out]).astype(np.float64)
-    member = np.concatenate([np.ones(len(s_in), bool), np.zeros(len(s_out), bool)])
-    order = np.argsort(-scores, kind="stable")
-    ss = scores[order]
-    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]]) if len(ss) else np.zeros(0, int)
-    return order, member[order], starts
+    uniq, inv = np.unique(-scores, return_inverse=True)  # ascending -score = descending score
+    inv = inv.reshape(-1)
+    return inv[: len(s_in)], inv[len(s_in) :], len(uniq)
 
 
-def _curves_from_weights(
-    w_in: np.ndarray,
-    w_out: np.ndarray,
-    order: np.ndarray,
-    member: np.ndarray,
-    starts: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """ROC points for a batch of row weights; ``w_in``/``w_out`` are (B, n_in)/(B, n_out)."""
-    w = np.concatenate([w_in, w_out], axis=1)[:, order].astype(np.float64)
-    tp = np.add.reduceat(np.where(member, w, 0.0), starts, axis=1).cumsum(axis=1)
-    fp = np.add.reduceat(np.where(member, 0.0, w), starts, axis=1).cumsum(axis=1)
-    tot_in = w_in.sum(axis=1, keepdims=True).astype(np.float64)
-    tot_out = w_out.sum(axis=1, keepdims=True).astype(np.float64)
-    zeros = np.zeros((w.shape[0], 1))
-    tpr = np.concatenate([zeros, tp / tot_in], axis=1)
-    fpr = np.concatenate([zeros, fp / tot_out], axis=1)
+def _curves(c_in: np.ndarray, c_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC points (FPR, TPR) from per-tie-group counts, shape (B, G) -> (B, G + 1)."""
+    tp = np.cumsum(c_in, axis=1)
+    fp = np.cumsum(c_out, axis=1)
+    shape = (c_in.shape[0], c_in.shape[1] + 1)
+    tpr, fpr = np.zeros(shape), np.zeros(shape)
+    np.divide(tp, tp[:, -1:], out=tpr[:, 1:])
+    np.divide(fp, fp[:, -1:], out=fpr[:, 1:])
     return fpr, tpr
 
 
-def _summaries(fpr: np.ndarray, tpr: np.ndarray, fprs: Sequence[float]) -> dict[str, np.ndarray]:
-    """AUC (trapezoid over tie groups), advantage and TPR at each FPR level, per batch row."""
-    out = {
-        "auc": np.sum((fpr[:, 1:] - fpr[:, :-1]) * (tpr[:, 1:] + tpr[:, :-1]) / 2.0, axis=1),
-        "advantage": np.max(tpr - fpr, axis=1),
-    }
+def _summaries(
+    c_in: np.ndarray, c_out: np.ndarray, fprs: Sequence[float]
+) -> dict[str, np.ndarray]:
+    """AUC, advantage and TPR at each FPR level from per-tie-group counts, per batch row.
+
+    Computed in exact integer arithmetic on the counts: with ``tp``/``fp`` the cumulative
+    member/non-member counts down the tie groups, the trapezoid AUC is
+    ``sum(c_out * (2 tp - c_in)) / (2 n_in n_out)`` (ties count half), the advantage is
+    ``max(tp n_out - fp n_in) / (n_in n_out)`` (0 at the origin), and the TPR at FPR ``a`` is the
+    largest ``tp`` with ``fp <= a n_out``, over ``n_in``.
+    """
+    c_in = np.asarray(c_in, dtype=np.int64)
+    c_out = np.asarray(c_out, dtype=np.int64)
+    tp = np.cumsum(c_in, axis=1)
+    fp = np.cumsum(c_out, axis=1)
+    n_in = tp[:, -1].astype(np.float64)
+    n_out = fp[:, -1].astype(np.float64)
+    area = np.einsum("bg,bg->b", c_out, 2 * tp - c_in).astype(np.float64)
+    adv = np.maximum((tp * fp[:, -1:] - fp * tp[:, -1:]).max(axis=1), 0).astype(np.float64)
+    out = {"auc": area / (2.0 * n_in * n_out), "advantage": adv / (n_in * n_out)}
     for a in fprs:
-        out[f"tpr_at_{a:g}"] = np.max(np.where(fpr <= a + 1e-12, tpr, 0.0), axis=1)
+        ok = fp <= a * fp[:, -1:] * (1 + 1e-12)
+        out[f"tpr_at_{a:g}"] = np.where(ok, tp, 0).max(axis=1) / n_in
     return out
 
 
@@ -186,13 +189,16 @@ def _check_scores(s_in: np.ndarray, s_out: np.ndarray) -> tuple[np.ndarray, np.n
     return a, b
 
 
+def _point_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    g_in, g_out, n_groups = _tie_groups(a, b)
+    c_in = np.bincount(g_in, minlength=n_groups)[None, :]
+    c_out = np.bincount(g_out, minlength=n_groups)[None, :]
+    return c_in, c_out
+
+
 def roc_curve_points(s_in: np.ndarray, s_out: np.ndarray) -> RocCurve:
     """Return the attack's ROC curve (members positive) at every distinct score."""
-    a, b = _check_scores(s_in, s_out)
-    order, member, starts = _sorted_layout(a, b)
-    fpr, tpr = _curves_from_weights(
-        np.ones((1, len(a))), np.ones((1, len(b))), order, member, starts
-    )
+    fpr, tpr = _curves(*_point_counts(*_check_scores(s_in, s_out)))
     return RocCurve(fpr=fpr[0], tpr=tpr[0])
 
 
@@ -215,12 +221,47 @@ def attack_metrics(
         ``advantage`` (max over thresholds of TPR - FPR, Yeom et al.'s membership advantage at
         the best threshold) and ``tpr_at_<level>`` for each level (keys formatted with ``:g``).
     """
+    c_in, c_out = _point_counts(*_check_scores(s_in, s_out))
+    return {k: float(v[0]) for k, v in _summaries(c_in, c_out, fprs).items()}
+
+
+def bootstrap_attack_values(
+    s_in: np.ndarray,
+    s_out: np.ndarray,
+    *,
+    n_boot: int,
+    rng: np.random.Generator,
+    fprs: Sequence[float] = DEFAULT_FPRS,
+    batch: int = 128,
+) -> dict[str, np.ndarray]:
+    """Return :func:`attack_metrics`' values on ``n_boot`` stratified bootstrap resamples.
+
+    Members and non-members are resampled separately (each with replacement, to its own size),
+    so every resample keeps the balance of the original comparison. For each batch of
+    resamples the draws are ``rng.integers(0, n_members, (batch, n_members))`` and then the
+    same for non-members; the rows are never copied: the resampled rows are counted per tie
+    group of the scores (sorted once), and every metric of every resample in the batch comes
+    from cumulative sums of those counts, in exact integer arithmetic.
+    """
     a, b = _check_scores(s_in, s_out)
-    order, member, starts = _sorted_layout(a, b)
-    fpr, tpr = _curves_from_weights(
-        np.ones((1, len(a))), np.ones((1, len(b))), order, member, starts
-    )
-    return {k: float(v[0]) for k, v in _summaries(fpr, tpr, fprs).items()}
+    g_in, g_out, n_groups = _tie_groups(a, b)
+    parts: dict[str, list[np.ndarray]] = {}
+    done = 0
+    while done < n_boot:
+        m = min(batch, n_boot - done)
+        offs = (np.arange(m) * n_groups)[:, None]
+        c_in = np.bincount(
+            (g_in[rng.integers(0, len(a), size=(m, len(a)))] + offs).ravel(),
+            minlength=m * n_groups,
+        ).reshape(m, n_groups)
+        c_out = np.bincount(
+            (g_out[rng.integers(0, len(b), size=(m, len(b)))] + offs).ravel(),
+            minlength=m * n_groups,
+        ).reshape(m, n_groups)
+        for k, v in _summaries(c_in, c_out, fprs).items():
+            parts.setdefault(k, []).append(v)
+        done += m
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def bootstrap_attack_metrics(
@@ -231,40 +272,23 @@ def bootstrap_attack_metrics(
     rng: np.random.Generator,
     ci_level: float = 0.95,
     fprs: Sequence[float] = DEFAULT_FPRS,
-    batch: int = 64,
 ) -> dict[str, tuple[float, float]]:
     """Return percentile bootstrap intervals of :func:`attack_metrics`' values.
 
-    Members and non-members are resampled separately (each with replacement, to its own
-    size), so every resample keeps the balance of the original comparison. Each resample is a
-    vector of multinomial row counts, and the ROC of a batch of resamples is one weighted
-    cumulative sum over the scores sorted once.
+    See :func:`bootstrap_attack_values` for the resampling.
 
     Returns
     -------
     dict
         Metric name -> ``(low, high)``; empty when ``n_boot`` is 0.
     """
-    a, b = _check_scores(s_in, s_out)
+    _check_scores(s_in, s_out)
     if n_boot <= 0:
         return {}
-    order, member, starts = _sorted_layout(a, b)
-    p_in = np.full(len(a), 1.0 / len(a))
-    p_out = np.full(len(b), 1.0 / len(b))
-    parts: dict[str, list[np.ndarray]] = {}
-    done = 0
-    while done < n_boot:
-        m = min(batch, n_boot - done)
-        w_in = rng.multinomial(len(a), p_in, size=m)
-        w_out = rng.multinomial(len(b), p_out, size=m)
-        fpr, tpr = _curves_from_weights(w_in, w_out, order, member, starts)
-        for k, v in _summaries(fpr, tpr, fprs).items():
-            parts.setdefault(k, []).append(v)
-        done += m
+    values = bootstrap_attack_values(s_in, s_out, n_boot=n_boot, rng=rng, fprs=fprs)
     alpha = (1.0 - ci_level) / 2.0
     out = {}
-    for k, vs in parts.items():
-        v = np.concatenate(vs)
+    for k, v in values.items():
         lo, hi = np.quantile(v, [alpha, 1.0 - alpha])
         out[k] = (float(lo), float(hi))
     return out

@@ -254,19 +254,19 @@ def learning_curve_note(series: Mapping[str, Sequence[float | None]]) -> str | N
     if train is not None:
         tr = [(i, v) for i, v in enumerate(train) if v is not None and i >= best_i]
         train_falls = len(tr) >= 2 and tr[-1][1] < tr[0][1]
-    if last_i > best_i and best > 0 and last > best * 1.05 and train_falls:
+    if last_i > best_i and last > best * 1.05 and last - best > 0.01 and train_falls:
         return (
-            f"Validation loss was lowest after epoch {best_i + 1} ({best:.3f}) and rose to "
-            f"{last:.3f} by the last epoch while training loss kept falling: the later epochs "
+            f"Validation loss was lowest after epoch {best_i + 1} ({best:.3g}) and rose to "
+            f"{last:.3g} by the last epoch while training loss kept falling: the later epochs "
             "overfit (the model memorises its training rows instead of learning what "
             "generalises). Early stopping at the best epoch would reduce this."
         )
     if train is not None:
         tr_last = next((v for v in reversed(train) if v is not None), None)
-        if tr_last is not None and last > 0 and tr_last < last * 0.7:
+        if tr_last is not None and tr_last < last * 0.7 and last - tr_last > 0.01:
             return (
-                f"Training loss ended well below validation loss ({tr_last:.3f} vs "
-                f"{last:.3f}): the model fits its training rows better than new ones, a mild "
+                f"Training loss ended well below validation loss ({tr_last:.3g} vs "
+                f"{last:.3g}): the model fits its training rows better than new ones, a mild "
                 "sign of overfitting."
             )
     return (
