@@ -458,7 +458,7 @@ def _heatmap(chart: Mapping[str, Any], uid: str) -> str:
     cell_w = max(16.0, min(64.0, (_W - row_w - 20) / max(len(cols), 1)))
     cell_h = 22.0 if len(rows) <= 30 else 14.0
     show_vals = cell_w >= 40 and cell_h >= 20
-    width = row_w + cell_w * len(cols) + 20
+    width = row_w + cell_w * len(cols) + (70 if rotate else 20)
     height = head + cell_h * len(rows) + 40
     body: list[str] = []
     for j, c in enumerate(cols):
