@@ -349,6 +349,19 @@ def test_demo_reuses_a_checkpoint(
     assert {s["name"] for s in data["sections"]} >= {"performance", "fairness"}
 
 
+@pytest.mark.slow
+def test_demo_from_scratch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole demo: train adult-mlp, audit it with every section, write the card."""
+    from auditkit.audit import SECTIONS
+
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert str(tmp_path / "card.html") in capsys.readouterr().out
+    assert (tmp_path / "adult-mlp.ckpt").exists()
+    res = load_result(tmp_path / "audit.json")
+    assert {s.name for s in res.sections} == set(SECTIONS.names())
+    assert all(s.status == "ok" for s in res.sections), [(s.name, s.reason) for s in res.sections]
+
+
 # ------------------------------------------------------------------------------ examples
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
