@@ -203,6 +203,7 @@ def test_model_that_cannot_be_retrained_gets_the_loss_attack_only():
     assert res.get("membership_auc", attack="loss").value is not None
     ref = res.get("membership_auc", attack="reference")
     assert ref.value is None and "cannot be retrained" in ref.reason
+    assert any("did not run" in f.text for f in res.findings)
     assert res.info["n_non_members"] == 300  # no population needed: all eval rows are used
 
 

@@ -355,6 +355,11 @@ class PrivacySection:
         if ref_reason is not None and len(members) and len(non_members):
             records += _missing_attack("reference", ref_reason)
             info["reference_attack"] = ref_reason
+            findings.append(
+                Finding(
+                    "privacy", "info", f"The reference-model attack did not run: {ref_reason}."
+                )
+            )
         if not p_eval.has_scores:
             info["scores_note"] = (
                 "The model gives labels only, so the attacks see only whether each row is "
