@@ -1,5 +1,6 @@
 """Audit sections: one module each, registered in ``SECTIONS`` under their name."""
 
+from . import explainability as explainability
 from . import fairness as fairness
 from . import performance as performance
 from . import privacy as privacy
