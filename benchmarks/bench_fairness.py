@@ -290,7 +290,8 @@ def markdown(group: list[dict[str, Any]], boot: list[dict[str, Any]], args: Any)
         "### Bootstrap intervals",
         "",
         "| rows | cfg | Fairlearn (n_boot) s | ms / resample | auditkit (n_boot) s | ms / "
-        "resample | cheaper per resample | intervals auditkit gives | max CI gap / half-width |",
+        "resample | cheaper per resample | quantities with intervals (auditkit) "
+        "| max CI gap / half-width |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in boot:

@@ -1016,8 +1016,6 @@ class GroupMetrics:
 
     def _label(self, label: Any) -> int | None:
         if label is None:
-            if not self.is_binary:
-                return None
             return None
         if self.is_binary:
             raise ParameterError(
