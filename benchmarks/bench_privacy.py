@@ -10,7 +10,7 @@ of the pieces: the vectorised bootstrap of the attack metrics against a loop ove
 
 Writes the ``privacy`` section of benchmarks/RESULTS.md.
 
-    python benchmarks/bench_privacy.py                   # everything (about 10 minutes on CPU)
+    python benchmarks/bench_privacy.py                   # everything (about 20 minutes, 2 CPUs)
     python benchmarks/bench_privacy.py --models iris-mlp --skip-full --no-write   # a smoke run
 """
 
