@@ -110,10 +110,12 @@ class TargetSum(nn.Module):
         super().__init__()
         self.model = model
         self.halves = halves
+        self.recorded: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Return the summed target outputs."""
+        """Return the summed target outputs (and keep the per-row ones in ``recorded``)."""
         sel = as_2d(self.model(x)).gather(1, target.view(-1, 1)).view(-1)
+        self.recorded = sel.detach()
         if self.halves:
             n = sel.shape[0] // 2
             return torch.stack([sel[:n].sum(), sel[n:].sum()])
@@ -172,12 +174,15 @@ def _perturb_row(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def rows_independent(model: nn.Module, x: torch.Tensor, *, n_probe: int = 8) -> bool:
+def rows_independent(
+    model: nn.Module, x: torch.Tensor, *, n_probe: int = 8, first: torch.Tensor | None = None
+) -> bool:
     """Whether each row's output depends on that row alone (so summed gradients are exact).
 
     Batch-norm layers or dropout in training mode fail outright. Otherwise a probe of up to
     ``n_probe`` rows is run twice (outputs must repeat) and once with its first row changed
-    (the other rows' outputs must not move).
+    (the other rows' outputs must not move). ``first`` is the probe's output when the caller
+    has it already.
     """
     for m in model.modules():
         if m.training and isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -189,7 +194,7 @@ def rows_independent(model: nn.Module, x: torch.Tensor, *, n_probe: int = 8) -> 
         return True
     probe = x[:k]
     with torch.no_grad():
-        o1 = as_2d(model(probe)).double()
+        o1 = (as_2d(model(probe)) if first is None else as_2d(first)).double()
         o2 = as_2d(model(probe)).double()
         o3 = as_2d(model(_perturb_row(probe))).double()
     scale = float(o1.abs().max()) if o1.numel() else 1.0
@@ -199,8 +204,15 @@ def rows_independent(model: nn.Module, x: torch.Tensor, *, n_probe: int = 8) -> 
     return bool(torch.allclose(o1[1:], o3[1:], rtol=1e-5, atol=atol))
 
 
-def activation_bytes_per_row(model: nn.Module, x: torch.Tensor, *, n_probe: int = 16) -> float:
+def activation_bytes_per_row(model: nn.Module, x: torch.Tensor, *, n_probe: int = 8) -> float:
     """Bytes a forward+backward holds per input row, estimated from a probe's activations."""
+    return probe_activations(model, x, n_probe=n_probe)[0]
+
+
+def probe_activations(
+    model: nn.Module, x: torch.Tensor, *, n_probe: int = 8
+) -> tuple[float, torch.Tensor]:
+    """Run the first ``n_probe`` rows; return (bytes per row, estimated, and the outputs)."""
     k = max(1, min(len(x), n_probe))
     probe = x[:k]
     total = [0]
@@ -219,12 +231,12 @@ def activation_bytes_per_row(model: nn.Module, x: torch.Tensor, *, n_probe: int 
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
         with torch.no_grad():
-            model(probe)
+            out = model(probe)
     finally:
         for h in handles:
             h.remove()
     per_row = (total[0] + probe.numel() * 4) / k  # inputs as float32 (ids become embeddings)
-    return max(per_row * _ACTIVATION_FACTOR, 64.0)
+    return max(per_row * _ACTIVATION_FACTOR, 64.0), out
 
 
 @dataclass
@@ -248,6 +260,7 @@ def plan_batches(
     splittable: bool = True,
     step_chunked: bool = False,
     n_perturbations: int = 1,
+    batch_perturbations: bool = False,
 ) -> Plan:
     """Choose batch sizes so that ``rows x expansion`` evaluations stay within the budget.
 
@@ -272,6 +285,10 @@ def plan_batches(
         ``internal_batch_size``.
     n_perturbations : int, default=1
         Perturbations a perturbation method evaluates (bounds ``perturbations_per_eval``).
+    batch_perturbations : bool, default=False
+        Evaluate several perturbations per forward pass (``perturbations_per_eval`` from the
+        budget). Worth it on a GPU; on a CPU one perturbation per pass is faster (bigger
+        batches only add memory traffic), so it stays off there.
     """
     budget_rows = max(1, int(memory_budget_mb * 1024 * 1024 // max(bytes_per_row, 1.0)))
     if not splittable:
@@ -285,7 +302,7 @@ def plan_batches(
     if step_chunked and splittable and rows * expansion > budget_rows:
         ibs = max(rows, (budget_rows // rows) * rows)
     ppe = 1
-    if n_perturbations > 1 and splittable:
+    if n_perturbations > 1 and splittable and batch_perturbations:
         ppe = int(min(n_perturbations, _MAX_PERTURBATIONS_PER_EVAL, max(1, budget_rows // rows)))
     expanded = rows * (expansion if ibs is None else max(1, ibs // rows)) * ppe
     return Plan(rows, ibs, ppe, expanded, budget_rows)
@@ -298,7 +315,7 @@ class AttributionRun:
 
     values: np.ndarray
     delta: np.ndarray | None
-    outputs: np.ndarray
+    outputs: np.ndarray | None
     target: np.ndarray
     fast_path: bool
     plan: Plan
@@ -412,14 +429,22 @@ def attribute(
     n = len(x)
     x = x.to(device)
     with rnn_gradient_context(model, device) as cudnn_off:
+        # Outputs are needed for the default target and for the deltas of integrated
+        # gradients and GradientShap (DeepLift's come from its own forward pass).
+        need_outputs = target is None or method in (
+            "integrated_gradients", "layer_integrated_gradients", "gradient_shap"
+        )  # fmt: skip
         with preserved_buffers(model):
-            bpr = activation_bytes_per_row(model, x)
-            independent = (not check_rows) or rows_independent(model, x)
-            probe_rows = max(1, min(n, int(memory_budget_mb * 2**20 // bpr)))
-            outputs = forward_outputs(
-                model, x, rows=probe_rows if independent else n, device=device
-            )
+            bpr, first = probe_activations(model, x)
+            independent = (not check_rows) or rows_independent(model, x, first=first)
+            outputs: torch.Tensor | None = None
+            if need_outputs:
+                rows_fwd = max(1, min(n, int(memory_budget_mb * 2**20 // bpr)))
+                outputs = forward_outputs(
+                    model, x, rows=rows_fwd if independent else n, device=device
+                )
         if target is None:
+            assert outputs is not None
             target = outputs.argmax(dim=1)
         target = target.to(torch.long).cpu()
         fast = independent and method in GRADIENT_METHODS
@@ -446,6 +471,7 @@ def attribute(
             splittable=independent,
             step_chunked=method in ("integrated_gradients", "layer_integrated_gradients"),
             n_perturbations=n_pert,
+            batch_perturbations=device.type != "cpu",
         )
         if isinstance(baselines, torch.Tensor):
             baselines = baselines.to(device)
@@ -538,7 +564,14 @@ def attribute(
                     values[s:e] = attr.cpu()
                     if delta is not None:
                         deltas.append(delta.detach().reshape(-1).cpu())
+                    elif method == "deeplift" and isinstance(fwd, TargetSum):
+                        sel = fwd.recorded  # [f(x)[t]; f(baseline)[t]] from DeepLift's pass
+                        assert sel is not None
+                        gap = (sel[: e - s] - sel[e - s :]).double().cpu()
+                        total = attr.double().reshape(e - s, -1).sum(dim=1).cpu()
+                        deltas.append(total - gap)
                     elif method in DELTA_METHODS:
+                        assert outputs is not None
                         deltas.append(
                             _completeness_delta(
                                 model, method, attr, outputs[s:e], ts, bs, xs, device
@@ -554,7 +587,7 @@ def attribute(
     return AttributionRun(
         values=values.double().numpy(),
         delta=delta_arr,
-        outputs=outputs.double().numpy(),
+        outputs=None if outputs is None else outputs.double().numpy(),
         target=target.numpy().astype(np.int64),
         fast_path=fast,
         plan=plan,

@@ -64,8 +64,9 @@ class Explanation:
         The attribution method used.
     target : ndarray of int64, shape (n_samples,)
         The output (class index) each row's attributions explain.
-    outputs : ndarray of shape (n_samples, n_outputs)
-        The model's outputs (logits for torch models, probabilities otherwise) on the rows.
+    outputs : ndarray of shape (n_samples, n_outputs) or None
+        The model's outputs (logits for torch models, probabilities otherwise) on the rows,
+        where they were computed (for the default target or the deltas).
     encoded_values : ndarray or None
         For tabular torch models: the attributions of the encoded columns before folding.
     tokens : list of list of str or None
