@@ -6,8 +6,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from auditkit.audit._mia import (
     attack_metrics,
-    bootstrap_attack_values,
     bootstrap_attack_metrics,
+    bootstrap_attack_values,
     dp_advantage_bound,
     dp_auc_bound,
     loss_attack_scores,
