@@ -47,11 +47,11 @@ def created_at() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and epoch.strip():
         try:
-            t = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+            t = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC)
         except ValueError as exc:
             raise ParameterError(f"SOURCE_DATE_EPOCH must be an integer; got {epoch!r}.") from exc
     else:
-        t = _dt.datetime.now(tz=_dt.timezone.utc).replace(microsecond=0)
+        t = _dt.datetime.now(tz=_dt.UTC).replace(microsecond=0)
     return t.isoformat().replace("+00:00", "Z")
 
 
@@ -60,7 +60,7 @@ def _label_strings(values: np.ndarray) -> list[str]:
 
 
 def encode_labels(
-    y: np.ndarray, classes: Sequence[Any] | None, *, name: str = "y"
+    y: np.ndarray, classes: Sequence[Any] | np.ndarray | None, *, name: str = "y"
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     """Map labels to class indices.
 
@@ -142,9 +142,13 @@ def resolve_sensitive(
             ]  # fmt: skip
             return schema.sensitive_frame(X, present) if present else None
         return None
-    if isinstance(sf, str) or (
+    names_given = isinstance(sf, str) or (
         isinstance(sf, (list, tuple)) and sf and all(isinstance(c, str) for c in sf)
-    ):
+    )
+    if names_given and not isinstance(sf, str) and not isinstance(X, pd.DataFrame):
+        # without a DataFrame, a list as long as the data is its group labels (as in Fairlearn)
+        names_given = len(sf) != n
+    if names_given:
         cols = [sf] if isinstance(sf, str) else list(sf)
         if not isinstance(X, pd.DataFrame):
             raise DataValidationError(
@@ -169,7 +173,17 @@ def resolve_sensitive(
         frame = pd.DataFrame({str(k): to_1d(v, name=f"sensitive feature {k!r}")
                               for k, v in sf.items()})
     else:
-        arr = np.asarray(sf)
+        try:
+            arr = np.asarray(sf)
+        except (TypeError, ValueError) as exc:
+            raise DataValidationError(
+                f"sensitive_features cannot be read as a table of group labels ({exc}); pass "
+                "a Series, a DataFrame, a dict of columns or a 1-d or 2-d array."
+            ) from exc
+        if arr.ndim == 0:
+            raise DataValidationError(
+                f"sensitive_features must hold one group label per row; got {sf!r}."
+            )
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2:
@@ -201,7 +215,7 @@ def resolve_sensitive(
 
 
 def data_fingerprint(*parts: Any) -> str:
-    """A stable sha256 of inputs (DataFrames, arrays, sequences of strings)."""
+    """Return a stable sha256 of inputs (DataFrames, arrays, sequences of strings)."""
     import pandas as pd
 
     h = hashlib.sha256()
@@ -450,7 +464,7 @@ def audit(
             np.arange(schema.n_classes) if np.asarray(y_arr).dtype.kind in "iu"
             else np.asarray(schema.class_names, dtype=object)
         )
-    proba = adapter.predict_proba(X)
+    proba = _model_proba(adapter, X)
     if len(proba) != n:
         raise DataValidationError(f"The model returned {len(proba)} predictions for {n} rows.")
     if classes is None:
@@ -654,6 +668,29 @@ def audit_predictions(
     model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
     return _finish(ctx, model_info=model_info, data_info=data_info, policy=policy,
                    card_info=card_info)
+
+
+def _model_proba(adapter: Any, X: Any) -> np.ndarray:
+    """Return the model's probabilities on ``X``; a user model's own error becomes a data error.
+
+    A scikit-learn estimator, torch module or callable that cannot score ``X`` (NaN in ``X``,
+    columns it was not fitted on, a callable that raises) is the caller's input problem, so it
+    is reported as :class:`DataValidationError` naming the model (the original exception is
+    chained). A reference checkpoint's own failures are left alone: they are auditkit's.
+    """
+    if getattr(adapter, "kind", None) == "checkpoint":
+        return np.asarray(adapter.predict_proba(X))
+    try:
+        proba: np.ndarray = adapter.predict_proba(X)
+    except AuditkitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any error of the user's model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DataValidationError(
+            f"The model {adapter.name!r} ({adapter.kind}) could not predict on X: "
+            f"{type(exc).__name__}: {first[:300]}"
+        ) from exc
+    return proba
 
 
 def _to_pandas(data: Any) -> Any:

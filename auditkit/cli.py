@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"auditkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         try:
             mod = importlib.import_module(f"._cli.{module}", __package__)
         except ModuleNotFoundError as exc:
@@ -68,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(args_list)
         if not getattr(args, "command", None):
-            parser.print_help(sys.stderr)
+            names = ", ".join(_subcommands(parser))
+            print(f"auditkit: error: a command is required ({names}); run 'auditkit --help'.",
+                  file=sys.stderr)  # fmt: skip
             return EXIT_USAGE
         args.argv = ["auditkit", *args_list]
         code: int = args.func(args)
@@ -95,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    """Return the names of the subcommands the parser knows."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 def _one_line(text: str) -> str:

@@ -28,13 +28,12 @@ from __future__ import annotations
 import math
 import operator
 import os
+import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import tomllib
+from typing import Any, Literal, cast
 
 from ._validation import did_you_mean
 from .exceptions import PolicyError
@@ -295,8 +294,8 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
             if not isinstance(v, str) or (not v.strip() and key != "description"):
                 raise PolicyError(f"{at}: key {key!r} must be a non-empty string; got {v!r}.")
             strings[key] = v
-    op = raw["op"]
-    if op not in OPS:
+    op: Any = raw["op"]
+    if not isinstance(op, str) or op not in OPS:
         raise PolicyError(f"{at}: key 'op' must be one of {', '.join(OPS)}; got {op!r}.")
     thr = raw["threshold"]
     if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not math.isfinite(thr):
@@ -312,17 +311,18 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
                 f"{at}: key 'group' has {len(group)} value(s) but 'feature' names "
                 f"{len(feature)} column(s)."
             )
-    severity = raw.get("severity", "error")
-    if severity not in ("error", "warning"):
+    severity: Any = raw.get("severity", "error")
+    if not isinstance(severity, str) or severity not in ("error", "warning"):
         raise PolicyError(f"{at}: key 'severity' must be 'error' or 'warning'; got {severity!r}.")
     if "id" in strings and "name" in strings and strings["id"] != strings["name"]:
         raise PolicyError(f"{at}: keys 'id' and 'name' disagree; give one of them.")
     rule_id = strings.get("id") or strings.get("name") or f"rule-{number}"
     return Rule(
-        id=rule_id, section=strings["section"], metric=strings["metric"], op=op,
+        id=rule_id, section=strings["section"], metric=strings["metric"], op=cast(Op, op),
         threshold=float(thr), feature=feature, group=group, method=strings.get("method"),
         label=strings.get("label"), attack=strings.get("attack"),
-        input_feature=strings.get("input_feature"), severity=severity,
+        input_feature=strings.get("input_feature"),
+        severity=cast(Literal["error", "warning"], severity),
         description=strings.get("description"),
     )  # fmt: skip
 

@@ -59,8 +59,9 @@ def validate_dict(data: dict[str, Any], *, source: str = "audit result") -> None
     if errors:
         e = errors[0]
         where = "/".join(str(p) for p in e.path) or "(top level)"
-        raise DataValidationError(f"{source} does not follow the audit schema at {where}: "
-                                  f"{e.message[:300]}")
+        raise DataValidationError(
+            f"{source} does not follow the audit schema at {where}: {e.message[:300]}"
+        )
 
 
 def to_json(result: AuditResult) -> str:
@@ -75,13 +76,13 @@ def write_json(result: AuditResult, path: str | os.PathLike[str]) -> Path:
     return atomic_write_text(path, to_json(result))
 
 
-def migrate(data: dict[str, Any]) -> dict[str, Any]:
+def migrate(data: dict[str, Any], *, source: str = "Audit result") -> dict[str, Any]:
     """Bring an older result document to the current schema version (1.0 is the first)."""
     version = str(data.get("schema_version", ""))
     major = version.split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
         raise DataValidationError(
-            f"Audit result schema version {version!r} is not supported by this auditkit "
+            f"{source}: audit result schema version {version!r} is not supported by this auditkit "
             f"(it reads {SCHEMA_VERSION}); upgrade auditkit."
         )
     return data
@@ -109,7 +110,7 @@ def load_result(path: str | os.PathLike[str]) -> AuditResult:
         raise DataValidationError(f"{p.name} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise DataValidationError(f"{p.name} must hold a JSON object, not {type(data).__name__}.")
-    data = migrate(data)
+    data = migrate(data, source=p.name)
     validate_dict(data, source=p.name)
     return result_from_dict(data, source=p.name)
 

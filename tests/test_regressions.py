@@ -1,0 +1,134 @@
+"""Regression tests for bugs found by fuzzing (benchmarks/fuzz.py) and the property tests.
+
+Each test names the input that used to escape as another exception type (or with an unclear
+message) and checks the clear AuditkitError (or the valid result) it gets now.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import auditkit
+from auditkit.cli import main
+from auditkit.exceptions import DataValidationError, PolicyError
+from auditkit.report import load_result, to_json
+
+
+def _log(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2, n), rng.integers(0, 2, n), rng.choice(["a", "b"], n)
+
+
+# -------------------------------------------------------------------------- sensitive features
+@pytest.mark.parametrize("ragged", [[[1, 2], [3]], [["a"], "b", ["c", "d"]]])
+def test_ragged_sensitive_features_is_a_data_error(ragged: list) -> None:
+    # was: ValueError "setting an array element with a sequence" from np.asarray
+    y, p, _ = _log(len(ragged))
+    with pytest.raises(DataValidationError, match="sensitive_features"):
+        auditkit.audit_predictions(y, p, sensitive_features=ragged, n_boot=0)
+
+
+def test_scalar_sensitive_features_is_a_data_error() -> None:
+    y, p, _ = _log(5)
+    with pytest.raises(DataValidationError, match="one group label per row"):
+        auditkit.audit_predictions(y, p, sensitive_features=5, n_boot=0)
+
+
+def test_list_of_group_labels_is_values_without_a_frame() -> None:
+    # was: "Sensitive features were named ('a', 'b', ...) but X is not a DataFrame"
+    y, p, g = _log(40)
+    res = auditkit.audit_predictions(y, p, sensitive_features=list(g), n_boot=0,
+                                     sections=["fairness"])  # fmt: skip
+    ref = auditkit.audit_predictions(y, p, sensitive_features=g, n_boot=0, sections=["fairness"])
+    assert res.section("fairness").status == "ok"
+    assert [m.value for m in res.metrics] == [m.value for m in ref.metrics]
+
+
+def test_list_of_names_with_a_frame_still_names_columns() -> None:
+    import pandas as pd
+
+    y, p, g = _log(2)
+    X = pd.DataFrame({"sex": g, "x": [0.1, 0.2]})
+    with pytest.raises(DataValidationError, match="'sexx' not found.*did you mean 'sex'"):
+        auditkit.audit(lambda X: np.full((len(X), 2), 0.5), X, y, sensitive_features=["sexx", "x"])
+
+
+# ------------------------------------------------------------------------ the user's own model
+def test_sklearn_model_failing_on_nan_is_a_data_error_naming_the_model() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    X_bad = X.copy()
+    X_bad[3, 1] = np.nan
+    # was: sklearn's bare ValueError "Input X contains NaN"
+    with pytest.raises(DataValidationError, match="LogisticRegression.*could not predict.*NaN"):
+        auditkit.audit(model, X_bad, y, sensitive_features=rng.choice(["a", "b"], 30))
+
+
+@pytest.mark.parametrize(
+    "output",
+    [lambda n: np.array([["a", "b"]] * n), lambda n: 1 / 0],
+    ids=["strings", "raises"],
+)
+def test_callable_returning_garbage_or_raising_is_a_data_error(output: object) -> None:
+    X = np.zeros((6, 2))
+
+    def model(X: np.ndarray) -> object:
+        return output(len(X))  # type: ignore[operator]
+
+    with pytest.raises(DataValidationError, match="'model' \\(callable\\) could not predict"):
+        auditkit.audit(model, X, [0, 1] * 3, sensitive_features=["a", "b"] * 3)
+
+
+def test_torch_module_on_text_columns_is_a_data_error() -> None:
+    import pandas as pd
+    import torch
+
+    X = pd.DataFrame({"a": ["x", "y", "z", "w"]})
+    with pytest.raises(DataValidationError, match="Sequential.*could not predict"):
+        auditkit.audit(torch.nn.Sequential(torch.nn.Linear(1, 2)), X, [0, 1, 0, 1],
+                       sensitive_features=["u", "u", "v", "v"])  # fmt: skip
+
+
+# -------------------------------------------------------------------------------- JSON results
+@pytest.mark.parametrize("version", ["2.0", "", "x", "0.9"])
+def test_unsupported_schema_version_names_the_file(tmp_path: Path, version: str) -> None:
+    y, p, g = _log()
+    data = json.loads(to_json(auditkit.audit_predictions(y, p, sensitive_features=g, n_boot=0)))
+    data["schema_version"] = version
+    path = tmp_path / "äudit result.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    # was: "Audit result schema version '2.0' is not supported" without the file
+    with pytest.raises(DataValidationError, match="äudit result.json"):
+        load_result(path)
+
+
+# ------------------------------------------------------------------------------------ policies
+@pytest.mark.parametrize(
+    "key,value",
+    [("op", '[">="]'), ("op", "{a = 1}"), ("severity", '["error"]'), ("severity", "{x = 1}")],
+)
+def test_unhashable_op_or_severity_is_a_policy_error(tmp_path: Path, key: str, value: str) -> None:
+    rule = {"section": '"fairness"', "metric": '"accuracy"', "op": '">="', "threshold": "0.8"}
+    rule[key] = value
+    path = tmp_path / "policy.toml"
+    path.write_text("[[rule]]\n" + "".join(f"{k} = {v}\n" for k, v in rule.items()))
+    # was: TypeError "unhashable type: 'list'"
+    with pytest.raises(PolicyError, match=f"policy.toml, rule 1: key '{key}'"):
+        auditkit.Policy.from_toml(path)
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def test_cli_without_a_command_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # was: the whole help text on stderr (19 lines) for a usage error
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "a command is required" in err and "audit" in err
