@@ -51,6 +51,11 @@ MAX_ROWS = {"tabular": 20_000, "image": 48, "text": 24}
 N_STEPS = {"tabular": 50, "image": 16, "text": 16}
 #: Rows the randomisation check re-attributes.
 SANITY_ROWS = {"tabular": 256, "image": 6, "text": 6}
+#: The two randomisations of the sanity check, as the records' ``method`` says them.
+RANDOMIZATION = {
+    "top_layer": "top layer re-initialised; mean Spearman correlation of |attribution| per row",
+    "all_layers": "every layer re-initialised; mean Spearman correlation of |attribution| per row",
+}
 _TOKEN_MIN_COUNT = 3
 _TOP_TOKENS = 20
 _MAX_TOKENS_SHOWN = 120
@@ -884,10 +889,10 @@ def _sanity(
     from ..explain import explain
 
     def skip(reason: str) -> None:
-        for label in ("top_layer", "all_layers"):
+        for how in RANDOMIZATION.values():
             metrics.append(MetricValue(
                 section=SECTION, name="randomization_rank_correlation", value=None,
-                label=label, reason=reason,
+                method=how, reason=reason,
             ))  # fmt: skip
 
     if parts is None or ctx.model is None:
@@ -920,8 +925,8 @@ def _sanity(
         ok = rho[~np.isnan(rho)]
         value = float(ok.mean()) if len(ok) else None
         metrics.append(MetricValue(
-            section=SECTION, name="randomization_rank_correlation", value=value, label=label,
-            n=int(len(ok)), method="mean Spearman correlation of |attribution| per row",
+            section=SECTION, name="randomization_rank_correlation", value=value,
+            n=int(len(ok)), method=RANDOMIZATION[label],
             reason=None if value is not None else "the attributions are constant",
         ))  # fmt: skip
         if value is not None:
