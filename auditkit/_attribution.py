@@ -18,7 +18,6 @@ Convergence deltas are computed per row as Captum defines them,
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import re
 import warnings
@@ -31,8 +30,6 @@ import torch
 from torch import nn
 
 from ._progress import progress_bar
-
-logger = logging.getLogger(__name__)
 
 #: Gradient methods that take the summed-output fast path.
 GRADIENT_METHODS = (

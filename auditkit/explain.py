@@ -554,8 +554,10 @@ def explain(
         Reference input: a number, one row, or one row per input (encoded as the model takes
         it; a DataFrame is encoded by the checkpoint). For ``gradient_shap`` a set of rows to
         draw from. None uses Captum's default (zeros) for torch models, 20 rows of ``X`` for
-        GradientShap, the padding token for text, and for other estimators a reference row
-        (the median of each numeric column, the most frequent category of the others).
+        GradientShap; for text, the same review with every word replaced by the unknown-word
+        token (the padding token when the model has none), so its length and padding mask
+        are kept; for other estimators a reference row (the median of each numeric column,
+        the most frequent category of the others).
     n_steps : int, default=50
         Integration steps of integrated gradients.
     batch_size : int, default=None
@@ -582,6 +584,10 @@ def explain(
     For models whose rows do not interact (checked on a small probe), Captum receives a forward
     function returning the target output summed over the batch: the gradients are the same as
     Captum's default call, at a fraction of its cost. Convergence deltas are computed per row.
+    Rows that interact (batch norm in training mode, active dropout, cross-row operations) go
+    to Captum's plain call in one batch, as splitting them would change the values.
+    GradientShap draws its random points per Captum call, so its values equal Captum's
+    single call with the same seed when the rows fit one call (``batch_size``).
     On a GPU, recurrent layers run without cuDNN for the attribution (cuDNN's RNN backward only
     runs in training mode), so the model stays in eval mode.
 
