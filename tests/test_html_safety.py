@@ -21,7 +21,8 @@ ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "header", "nav", "ol", "ul", "li",
     "a", "section", "h1", "h2", "h3", "h4", "p", "table", "thead", "tbody", "tr", "th", "td",
     "code", "span", "strong", "em", "div", "figure", "figcaption", "details", "summary", "svg",
-    "desc", "line", "text", "rect", "polyline", "circle", "img", "footer",
+    "desc", "line", "text", "rect", "polyline", "circle", "img", "footer", "dl", "dt", "dd",
+    "caption",
 }  # fmt: skip
 URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
 

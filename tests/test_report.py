@@ -323,8 +323,14 @@ def test_long_tables_fold_in_html() -> None:
                          "sections": (*res.sections, SectionResult("stability2", "ok",
                                                                    metrics=many))})  # fmt: skip
     html = render_html(res)
-    assert "<summary>Show 60 rows</summary>" in html
+    assert "<summary>All 60 figures of this section</summary>" in html
     assert_cards_match_json(to_json(res), html, render_markdown(res))
+    from auditkit.report import Table
+
+    table = Table("t", "A long table", ("i", "v"), tuple((i, i / 7) for i in range(60)))
+    res = AuditResult(**{**res.__dict__,
+                         "sections": (SectionResult("stability3", "ok", tables=(table,)),)})
+    assert "<summary>Show 60 rows</summary>" in render_html(res)
 
 
 # -------------------------------------------------------------------------- formatting

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._io import sha256_file
 from .._validation import check_columns, did_you_mean, format_available
-from ..exceptions import DataValidationError, ParameterError
+from ..exceptions import ParameterError
 from ..report._model import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
@@ -55,7 +55,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--ci-level", type=float, default=0.95, help="confidence level (0.95)")
     p.add_argument("--min-group-size", type=int, default=30, help="smaller groups are flagged")
     p.add_argument("--pos-label", metavar="LABEL", help="the favourable class (binary tasks)")
-    p.add_argument("--card-info", metavar="FILE", help="a YAML file of model-card fields")
+    p.add_argument(
+        "--card-info",
+        metavar="FILE",
+        help="a YAML file of qualitative model-card fields (intended use, limitations, owners, "
+        "licence...; see auditkit.report._card_info)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
     return p
@@ -94,42 +99,6 @@ def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "pos_label": args.pos_label,
         "min_group_size": args.min_group_size,
     }
-
-
-def load_card_info(path: str) -> dict[str, Any]:
-    """Read the model-card fields of ``--card-info`` (a YAML mapping of plain values).
-
-    Raises
-    ------
-    DataValidationError
-        When the file is missing, not YAML, or not a mapping with string keys.
-    """
-    import yaml
-
-    p = _existing_file(path, "Card-info file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataValidationError(f"Cannot read card-info file {p.name}: {first}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise DataValidationError(
-            f"Card-info file {p.name} must be a YAML mapping of field names to text, "
-            "for example 'intended_use: ...'."
-        )
-    return dict(_plain(data))
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)  # dates and other YAML scalars become text
 
 
 def _audit_predictions(args: argparse.Namespace) -> AuditResult:
@@ -280,9 +249,10 @@ def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report._card_info import load_card_info
     from ..report._render import write_outputs
 
-    card_info = load_card_info(args.card_info) if args.card_info else {}
+    card_info = load_card_info(args.card_info) if args.card_info else {}  # fail early
     if args.predictions is not None:
         result = _audit_predictions(args)
     elif args.model is not None:

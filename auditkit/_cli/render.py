@@ -1,4 +1,8 @@
-"""``auditkit render``: re-create card.html and card.md from an audit.json alone."""
+"""``auditkit render``: re-create card.html and card.md from an audit.json alone.
+
+``--card-info card.yaml`` swaps in the qualitative fields (intended use, owners...) of a
+YAML file, validated as in ``auditkit audit``; the numbers still come from the JSON alone.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +21,28 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--out", metavar="DIR", help="output folder (default: the folder of audit.json)"
     )
+    p.add_argument(
+        "--card-info",
+        metavar="FILE",
+        help="a YAML file of qualitative model-card fields; replaces those stored in the JSON "
+        "(the JSON itself is not changed)",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report._card_info import load_card_info
     from ..report._json import load_result
     from ..report._render import write_cards
 
+    card_info = load_card_info(args.card_info) if args.card_info else None  # fail early
     result = load_result(args.result)
+    data = result.to_dict()
+    if card_info is not None:
+        data["card_info"] = card_info
     out = Path(args.out) if args.out else Path(args.result).parent
-    paths = write_cards(result.to_dict(), out)
+    paths = write_cards(data, out)
     print(f"Wrote {paths['html']} and {paths['markdown']}")
     print(f"Card: {paths['html'].resolve()}")
     return 0

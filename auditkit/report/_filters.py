@@ -20,12 +20,15 @@ __all__ = [
     "check_word",
     "fmt_cell",
     "fmt_ci",
+    "fmt_duration",
     "fmt_list",
     "fmt_num",
     "fmt_pct",
     "humanize",
     "ink",
+    "light_word",
     "md_escape",
+    "metric_label",
     "parse_num",
     "severity_colour",
     "severity_word",
@@ -203,3 +206,62 @@ def md_escape(text: Any) -> str:
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _MD_SPECIAL.sub(r"\\\1", s)
     return " ".join(s.split()) if ("\n" in s or "\r" in s) else s
+
+
+_LIGHT_WORDS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "info": "NOT JUDGED"}
+
+
+def light_word(status: str) -> str:
+    """Return the word of a traffic light (``pass`` -> ``PASS``; ``info`` -> ``NOT JUDGED``)."""
+    return _LIGHT_WORDS.get(status, str(status).upper())
+
+
+def fmt_duration(seconds: Any) -> str:
+    """Format a duration: ``0.36 s``, ``42 s``, ``3 min 05 s``, ``2 h 04 min``.
+
+    Examples
+    --------
+    >>> fmt_duration(0.3584), fmt_duration(185), fmt_duration(7440.0)
+    ('0.358 s', '3 min 05 s', '2 h 04 min')
+    """
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return MISSING
+    s = float(seconds)
+    if not math.isfinite(s):
+        return MISSING
+    if s < 60:
+        return f"{fmt_num(s)} s"
+    if s < 3600:
+        m, r = divmod(round(s), 60)
+        return f"{m} min {r:02d} s"
+    h, r = divmod(round(s) // 60, 60)
+    return f"{h} h {r:02d} min"
+
+
+_METRIC_LABELS = {
+    "roc_auc": "ROC AUC",
+    "f1": "F1",
+    "expected_calibration_error": "Expected calibration error (ECE)",
+    "log_loss": "Log loss",
+    "membership_auc": "Membership-inference ROC AUC",
+    "membership_tpr_at_1pct_fpr": "Membership TPR at 1% FPR",
+    "membership_tpr_at_0_1pct_fpr": "Membership TPR at 0.1% FPR",
+    "dp_epsilon": "Differential-privacy epsilon",
+    "dp_delta": "Differential-privacy delta",
+    "completeness_delta_relative_p95": "Completeness gap, relative (95th percentile)",
+    "completeness_delta_p50": "Completeness gap (median)",
+    "completeness_delta_p95": "Completeness gap (95th percentile)",
+    "completeness_delta_max": "Completeness gap (largest)",
+}
+
+
+def metric_label(name: Any) -> str:
+    """Return a reader's name for a metric (``roc_auc`` -> ``ROC AUC``)."""
+    key = str(name)
+    if key in _METRIC_LABELS:
+        return _METRIC_LABELS[key]
+    text = humanize(key)
+    for short, full in ((" std", " (standard deviation)"), (" auc", " AUC"), (" roc", " ROC"),
+                        (" tpr", " TPR"), (" fpr", " FPR")):  # fmt: skip
+        text = text.replace(short, full)
+    return text

@@ -333,6 +333,7 @@ def _line_chart(chart: Mapping[str, Any], uid: str) -> str:
     series_raw = _list(data, "series")
     logx = bool(data.get("logx", False))
     diagonal = bool(data.get("diagonal", False))
+    markers = bool(data.get("markers", False))
     series: list[tuple[str, list[float], list[float | None]]] = []
     for k, s in enumerate(series_raw):
         if not isinstance(s, Mapping):
@@ -408,6 +409,15 @@ def _line_chart(chart: Mapping[str, Any], uid: str) -> str:
                 runs.append([])
             else:
                 runs[-1].append(f"{_f(x(xv))},{_f(y(yv))}")
+        if markers:  # hollow: every point but the last; filled: the last (where it ends up)
+            marks = [(xv, yv) for xv, yv in zip(xs, ys) if yv is not None]
+            for j, (xm, ym) in enumerate(marks):
+                last = j == len(marks) - 1
+                body.append(
+                    f'<circle cx="{_f(x(xm))}" cy="{_f(y(ym))}" r="4.5" '
+                    f'fill="{colour if last else "#ffffff"}" stroke="{colour}" stroke-width="2">'
+                    f"<title>{_e(name)}: {_e(fmt_num(ym))}</title></circle>"
+                )
         for run in runs:
             if len(run) == 1:
                 cx, cy = run[0].split(",")
