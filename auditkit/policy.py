@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import re
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
@@ -557,6 +558,14 @@ def check(
     return PolicyVerdict(checks=checks, passed=passed, source=policy.source, name=policy.name)
 
 
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """Replace characters XML 1.0 cannot hold (control characters) with visible escapes."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def junit_xml(verdict: PolicyVerdict, *, suite_name: str = "auditkit policy") -> str:
     """Return the verdict as JUnit XML: one test case per rule, a ``<failure>`` per failed rule.
 
@@ -576,22 +585,26 @@ def junit_xml(verdict: PolicyVerdict, *, suite_name: str = "auditkit policy") ->
         An XML document (``<testsuites><testsuite><testcase>...``), UTF-8 declared.
     """
     errors = [c for c in verdict.failed if c.severity == "error"]
+    name = _xml_safe(suite_name)
     suite = ET.Element(
         "testsuite",
-        {"name": suite_name, "tests": str(len(verdict.checks)), "failures": str(len(errors)),
+        {"name": name, "tests": str(len(verdict.checks)), "failures": str(len(errors)),
          "errors": "0", "skipped": "0"},
     )  # fmt: skip
     for c in verdict.checks:
         case = ET.SubElement(
-            suite, "testcase", {"classname": f"auditkit.policy.{c.metric_id}", "name": c.id}
+            suite,
+            "testcase",
+            {"classname": _xml_safe(f"auditkit.policy.{c.metric_id}"), "name": _xml_safe(c.id)},
         )
         if not c.passed and c.severity == "error":
-            fail = ET.SubElement(case, "failure", {"message": c.message, "type": "PolicyFailure"})
-            fail.text = c.message
+            message = _xml_safe(c.message)
+            fail = ET.SubElement(case, "failure", {"message": message, "type": "PolicyFailure"})
+            fail.text = message
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = ("WARNING: " if not c.passed else "") + c.message
-    root = ET.Element("testsuites", {"name": suite_name, "tests": str(len(verdict.checks)),
+            out.text = ("WARNING: " if not c.passed else "") + _xml_safe(c.message)
+    root = ET.Element("testsuites", {"name": name, "tests": str(len(verdict.checks)),
                                      "failures": str(len(errors))})  # fmt: skip
     root.append(suite)
     ET.indent(root)

@@ -132,3 +132,24 @@ def test_cli_without_a_command_prints_one_line(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "a command is required" in err and "audit" in err
+
+
+@pytest.mark.parametrize("rule_id", ["\x08", "a\x00b", "tab\x0bform\x0c", "\x1b[31mred"])
+def test_junit_xml_with_control_characters_is_well_formed(rule_id: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    from auditkit.policy import check, junit_xml
+
+    y, p, g = _log()
+    res = auditkit.audit_predictions(y, p, sensitive_features=g, n_boot=0,
+                                     sections=["performance"])  # fmt: skip
+    pol = auditkit.Policy.from_dict({"rule": [
+        {"id": rule_id, "section": "performance", "metric": "accuracy", "op": ">=",
+         "threshold": 2.0},
+        {"id": "ok", "section": "performance", "metric": "accuracy", "op": ">=",
+         "threshold": 0.0, "description": rule_id},
+    ]})  # fmt: skip
+    # was: ElementTree wrote the control character raw: "not well-formed (invalid token)"
+    root = ET.fromstring(junit_xml(check(res, pol)).split("\n", 1)[1])
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert names[1] == "ok" and "\\x" in names[0]
