@@ -98,9 +98,7 @@ def encode_labels(
     return codes, names, values
 
 
-def _pos_label(
-    names: tuple[str, ...], pos_label: Any, schema: DatasetSchema | None
-) -> int | None:
+def _pos_label(names: tuple[str, ...], pos_label: Any, schema: DatasetSchema | None) -> int | None:
     if len(names) > 2:
         if pos_label is not None:
             shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
@@ -170,8 +168,9 @@ def resolve_sensitive(
         frame = sf.copy()
         frame.columns = [str(c) for c in frame.columns]
     elif isinstance(sf, Mapping):
-        frame = pd.DataFrame({str(k): to_1d(v, name=f"sensitive feature {k!r}")
-                              for k, v in sf.items()})
+        frame = pd.DataFrame(
+            {str(k): to_1d(v, name=f"sensitive feature {k!r}") for k, v in sf.items()}
+        )
     else:
         try:
             arr = np.asarray(sf)
@@ -209,8 +208,9 @@ def resolve_sensitive(
                 f"Sensitive column {c!r} has {int(col.isna().sum())} missing value(s), the first "
                 f"at row {i}; fill them (for example with 'unknown') before auditing."
             )
-        out[c] = np.asarray([str(v.item() if hasattr(v, "item") else v) for v in col.to_numpy()],
-                            dtype=object)
+        out[c] = np.asarray(
+            [str(v.item() if hasattr(v, "item") else v) for v in col.to_numpy()], dtype=object
+        )
     return pd.DataFrame(out)
 
 
@@ -249,8 +249,9 @@ def _resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
     names = list(dict.fromkeys(sections))
     if not names:
         raise ParameterError(
-            PARAM_MSG.format(param="sections", func=func, expected="a non-empty list",
-                             got=sections)
+            PARAM_MSG.format(
+                param="sections", func=func, expected="a non-empty list", got=sections
+            )
         )
     for s in names:
         SECTIONS.get(s)
@@ -300,6 +301,15 @@ def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
     for name in progress(ctx.config.sections, enabled=ctx.config.show_progress, desc="audit"):
         section = SECTIONS.get(name)
         reason = ctx.missing(tuple(getattr(section, "requires", ())))
+        if (
+            reason is None
+            and ctx.counts is not None
+            and not getattr(section, "supports_counts", False)
+        ):
+            reason = (
+                f"needs the rows of the log, which was reduced to count tables in "
+                f"{ctx.counts.engine} (pass reduce=False to audit an in-memory frame row by row)"
+            )
         t0 = time.perf_counter()
         if reason is not None:
             res = SectionResult(name=name, status="skipped", reason=reason)
@@ -461,7 +471,8 @@ def audit(
     classes = adapter.classes_
     if classes is None and schema is not None:
         classes = (
-            np.arange(schema.n_classes) if np.asarray(y_arr).dtype.kind in "iu"
+            np.arange(schema.n_classes)
+            if np.asarray(y_arr).dtype.kind in "iu"
             else np.asarray(schema.class_names, dtype=object)
         )
     proba = _model_proba(adapter, X)
@@ -470,7 +481,8 @@ def audit(
     if classes is None:
         uniq = np.unique(y_arr)
         classes = (
-            uniq if len(uniq) == proba.shape[1]
+            uniq
+            if len(uniq) == proba.shape[1]
             else (np.arange(proba.shape[1]) if y_arr.dtype.kind in "iub" else None)
         )
         if classes is None:
@@ -479,8 +491,10 @@ def audit(
                 f"{len(uniq)} distinct labels; pass y as class indices 0..{proba.shape[1] - 1}."
             )
     codes, names, values = encode_labels(y_arr, classes, name="y")
-    if schema is not None and len(schema.class_names) == len(names) and adapter.kind in (
-        "checkpoint",
+    if (
+        schema is not None
+        and len(schema.class_names) == len(names)
+        and adapter.kind in ("checkpoint",)
     ):
         names = tuple(schema.class_names)
     if proba.shape[1] != len(names):
@@ -500,8 +514,12 @@ def audit(
     if train is not None:
         if not (isinstance(train, (tuple, list)) and len(train) == 2):
             raise ParameterError(
-                PARAM_MSG.format(param="train", func=func, expected="a tuple (X_train, y_train)",
-                                 got=type(train).__name__)
+                PARAM_MSG.format(
+                    param="train",
+                    func=func,
+                    expected="a tuple (X_train, y_train)",
+                    got=type(train).__name__,
+                )
             )
         ytr = to_1d(train[1], name="y_train")
         check_same_length(X_train=train[0], y_train=ytr)
@@ -510,9 +528,15 @@ def audit(
         if sens is not None:
             try:
                 tr_sens = resolve_sensitive(
-                    list(sens.columns) if sensitive_features is None
+                    list(sens.columns)
+                    if sensitive_features is None
                     or isinstance(sensitive_features, (str, list, tuple))
-                    else None, train[0], len(ytr), schema=schema, where="X_train")
+                    else None,
+                    train[0],
+                    len(ytr),
+                    schema=schema,
+                    where="X_train",
+                )
             except (DataValidationError, ParameterError):
                 tr_sens = None
         train_data = TrainData(X=train[0], y=tr_codes, sensitive=tr_sens)
@@ -539,8 +563,9 @@ def audit(
     }
     if schema is not None:
         data_info["schema"] = schema.to_dict()
-    return _finish(ctx, model_info=adapter.describe(), data_info=data_info, policy=policy,
-                   card_info=card_info)
+    return _finish(
+        ctx, model_info=adapter.describe(), data_info=data_info, policy=policy, card_info=card_info
+    )
 
 
 def audit_predictions(
@@ -562,6 +587,8 @@ def audit_predictions(
     card_info: Any = None,
     options: Mapping[str, Any] | None = None,
     custom_metrics: Mapping[str, Callable[..., Any]] | None = None,
+    reduce: bool | None = None,
+    memory_limit: str | None = None,
 ) -> AuditResult:
     """Audit a log of decisions with no model (the compliance case).
 
@@ -573,23 +600,64 @@ def audit_predictions(
         Scores: the positive-class probability (binary) or class probabilities.
     sensitive_features : column name(s), Series, DataFrame, dict or array
         Required: the groups to compare.
-    data : DataFrame, default=None
-        When given, the other arguments name its columns (as in seaborn).
+    data : DataFrame, path, glob, list of paths, or CountTable, default=None
+        When given, the other arguments name its columns (as in seaborn). A pandas
+        DataFrame is audited row by row. Parquet/CSV files and globs of them (read by DuckDB,
+        out of core), Polars (eager or lazy) and PyArrow frames (through narwhals), DuckDB
+        relations and PySpark DataFrames are reduced inside their own engine to a small table
+        of counts and score sums (:func:`auditkit.scale.reduce_predictions`), from which the
+        performance and fairness sections compute the same values as from rows (ROC AUC from
+        a histogram of 16,384 score bins, with its largest possible error stated). A
+        :class:`auditkit.scale.CountTable` reduced earlier is audited as it is.
     custom_metrics : dict of str to callable, default=None
         Your own metrics ``f(y_true, y_pred) -> float`` for the fairness section (see
-        :func:`audit`).
+        :func:`audit`); they need the rows (``reduce=False``).
+    reduce : bool, default=None
+        Reduce ``data`` to counts inside its engine. None: yes, except for a pandas DataFrame.
+        False reads the rows into memory (pandas) and audits them row by row, which the
+        mitigation what-if, ``custom_metrics`` and the stability section need.
+    memory_limit : str, default=None
+        DuckDB's memory budget while it reads files (``"2GB"``); it spills to disk beyond.
 
     Returns
     -------
     AuditResult
-        Sections that need a model are "skipped" with the reason.
+        Sections that need a model are "skipped" with the reason; on the reduced path, so are
+        those that need rows.
     """
     func = "audit_predictions"
     import pandas as pd
 
     source_name = "the predictions"
     if data is not None:
-        if not isinstance(data, pd.DataFrame):
+        from .scale._reduce import data_kind
+
+        kind = data_kind(data)
+        if reduce is not None and not isinstance(reduce, bool):
+            raise ParameterError(
+                PARAM_MSG.format(
+                    param="reduce", func=func, expected="True, False or None", got=reduce
+                )
+            )
+        if kind == "counts" or (reduce if reduce is not None else kind != "pandas"):
+            return _audit_reduced(
+                data, y_true=y_true, y_pred=y_pred, y_score=y_score,
+                sensitive_features=sensitive_features, sections=sections, policy=policy,
+                n_boot=n_boot, ci_level=ci_level, random_state=random_state,
+                show_progress=show_progress, pos_label=pos_label,
+                min_group_size=min_group_size, strict=strict, card_info=card_info,
+                options=options, custom_metrics=custom_metrics, memory_limit=memory_limit,
+            )  # fmt: skip
+        if kind == "path":
+            from .scale._duckdb import read_rows
+
+            wanted = [c for c in (y_true, y_pred, y_score) if isinstance(c, str)]
+            sf = [sensitive_features] if isinstance(sensitive_features, str) else (
+                list(sensitive_features) if isinstance(sensitive_features, (list, tuple))
+                else []
+            )  # fmt: skip
+            data, source_name = read_rows(data, [*wanted, *[c for c in sf if isinstance(c, str)]])
+        elif not isinstance(data, pd.DataFrame):
             data = _to_pandas(data)
         cols = [c for c in (y_true, y_pred, y_score) if isinstance(c, str)]
         check_columns(cols, list(data.columns), where="the predictions")
@@ -619,8 +687,9 @@ def audit_predictions(
     proba = None
     has_scores = False
     if y_score is not None:
-        s = np.asarray(y_score.to_numpy() if hasattr(y_score, "to_numpy") else y_score,
-                       dtype=np.float64)
+        s = np.asarray(
+            y_score.to_numpy() if hasattr(y_score, "to_numpy") else y_score, dtype=np.float64
+        )
         if len(s) != n:
             raise DataValidationError(f"y_score has {len(s)} rows but y_true has {n}.")
         check_probabilities(s, name="y_score")
@@ -666,8 +735,9 @@ def audit_predictions(
         "modality": "predictions",
     }
     model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
-    return _finish(ctx, model_info=model_info, data_info=data_info, policy=policy,
-                   card_info=card_info)
+    return _finish(
+        ctx, model_info=model_info, data_info=data_info, policy=policy, card_info=card_info
+    )
 
 
 def _model_proba(adapter: Any, X: Any) -> np.ndarray:
@@ -694,14 +764,140 @@ def _model_proba(adapter: Any, X: Any) -> np.ndarray:
 
 
 def _to_pandas(data: Any) -> Any:
-    """Convert a Polars, PyArrow or other narwhals-supported frame to pandas."""
+    """Collect a Polars, PyArrow, DuckDB, Spark or other narwhals-supported frame to pandas."""
+    module = type(data).__module__.split(".")[0]
+    if module == "pyspark":
+        return data.toPandas()
+    if module == "duckdb":
+        return data.df()
     try:
-        import narwhals.stable.v1 as nw
+        import narwhals as nw
 
-        frame = nw.from_native(data, eager_only=True)
+        frame = nw.from_native(data)
     except (TypeError, ImportError) as exc:
         raise ParameterError(
             f"The 'data' parameter of audit_predictions must be a data frame; got "
             f"{type(data).__name__}."
         ) from exc
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
     return frame.to_pandas()
+
+
+def _audit_reduced(
+    data: Any, *, y_true: Any, y_pred: Any, y_score: Any, sensitive_features: Any,
+    sections: Sequence[str] | str | None, policy: Any, n_boot: int, ci_level: float,
+    random_state: Any, show_progress: bool, pos_label: Any, min_group_size: int, strict: bool,
+    card_info: Any, options: Mapping[str, Any] | None,
+    custom_metrics: Mapping[str, Callable[..., Any]] | None, memory_limit: str | None,
+) -> AuditResult:  # fmt: skip
+    """``audit_predictions`` on data reduced to count tables inside its own engine."""
+    from .audit._context import Counts
+    from .scale._reduce import reduce_predictions
+    from .scale._table import AUC_BINS, CountTable
+
+    func = "audit_predictions"
+    if custom_metrics:
+        raise ParameterError(
+            "custom_metrics are computed from the rows, which a reduced log does not keep; pass "
+            "reduce=False to audit an in-memory frame row by row."
+        )
+    opts = dict(options or {})
+    if isinstance(data, CountTable):
+        table = data
+    else:
+        from .scale._reduce import column_names
+
+        yt, yp, ys, feats = column_names(y_true, y_pred, y_score, sensitive_features, func=func)
+        table = reduce_predictions(
+            data, y_true=yt, y_pred=yp, y_score=ys, sensitive_features=list(feats),
+            auc_bins=check_int(opts.get("auc_bins", AUC_BINS), param="options['auc_bins']",
+                               func=func, low=1),
+            memory_limit=memory_limit, show_progress=show_progress,
+        )  # fmt: skip
+    g = table.groups
+    yt_raw, yp_raw = np.asarray(g["y_true"]), np.asarray(g["y_pred"])
+    try:
+        values = np.unique(np.concatenate([yt_raw, yp_raw]))
+    except TypeError as exc:
+        raise DataValidationError(f"y_true and y_pred mix label types: {exc}") from exc
+    codes_t, names, values = encode_labels(yt_raw, values, name="y_true")
+    codes_p, _, _ = encode_labels(yp_raw, values, name="y_pred")
+    if len(names) == 1:
+        names = (*names, f"not {names[0]}")
+    pos = _pos_label(names, pos_label, None)
+    if table.has_scores and len(names) != 2:
+        raise DataValidationError(
+            "A 1-d y_score holds the positive-class probability, which needs a binary "
+            f"task; the labels have {len(names)} classes."
+        )
+    groups: dict[str, np.ndarray] = {
+        f: np.asarray(_label_strings(np.asarray(g[f])), dtype=object) for f in table.features
+    }
+    groups["y_true"], groups["y_pred"] = codes_t, codes_p
+    for key in ("score_bin", "count", "score_sum", "score_sq_sum"):
+        if key in g:
+            groups[key] = np.asarray(g[key])
+    scores = None
+    if table.scores is not None:
+        sc = table.scores
+        st, _, _ = encode_labels(np.asarray(sc["y_true"]), values, name="y_true")
+        is_pos = st == pos
+        scores = {
+            "y_true": st, "score_bin": sc["score_bin"], "fine_bin": sc["fine_bin"],
+            "count": sc["count"], "score_sum": sc["score_sum"],
+            "log_loss_sum": np.where(is_pos, sc["nll_pos"], sc["nll_neg"]),
+            "brier_sum": np.where(is_pos, sc["sq_pos"], sc["sq_neg"]),
+            "score_min": sc["score_min"], "score_max": sc["score_max"],
+        }  # fmt: skip
+    counts = Counts(
+        features=table.features, groups=groups, scores=scores, n_bins=table.n_bins,
+        auc_bins=table.auc_bins, engine=table.engine, source=table.source,
+    )  # fmt: skip
+    empty = np.zeros(0, dtype=np.int64)
+    preds = Predictions(
+        y_true=empty, y_pred=empty, y_proba=None, classes=names, pos_label=pos,
+        has_scores=table.has_scores,
+    )  # fmt: skip
+    opts.setdefault("data_name", table.source)
+    cfg = _config(
+        sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
+        random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
+        strict=strict, options=opts, func=func,
+    )  # fmt: skip
+    ctx = AuditContext(config=cfg, predictions=preds, counts=counts)
+    data_info = {
+        "name": str(ctx.option("data_name", "prediction log")),
+        "n_rows": counts.n_rows,
+        "sha256": _counts_fingerprint(counts),
+        "fingerprint_of": "the count table (cells and counts), not the file bytes",
+        "sensitive_features": list(counts.features),
+        "task": preds.task,
+        "classes": list(names),
+        "positive_class": names[pos] if pos is not None else None,
+        "modality": "predictions",
+        "engine": counts.engine,
+        "reduction": {
+            "engine": counts.engine,
+            "source": counts.source,
+            "group_cells": int(len(groups["count"])),
+            "score_cells": None if scores is None else int(len(scores["count"])),
+            "calibration_bins": counts.n_bins,
+            "auc_bins": counts.auc_bins if scores is not None else None,
+        },
+    }
+    model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
+    return _finish(
+        ctx, model_info=model_info, data_info=data_info, policy=policy, card_info=card_info
+    )
+
+
+def _counts_fingerprint(counts: Any) -> str:
+    """sha256 of a count table's cells and counts, independent of the order of its rows."""
+    import pandas as pd
+
+    g = counts.groups
+    keys = [*counts.features, "y_true", "y_pred", *(["score_bin"] if "score_bin" in g else [])]
+    frame = pd.DataFrame({k: g[k] for k in [*keys, "count"]})
+    frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    return data_fingerprint(frame)

@@ -1,4 +1,4 @@
-"""The frozen context every section reads, the shared prediction cache, and the section registry."""
+"""The frozen context every section reads, the shared prediction cache, the section registry."""
 
 from __future__ import annotations
 
@@ -65,6 +65,57 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """A prediction log reduced to count tables (by :mod:`auditkit.scale`), without its rows.
+
+    Sections that declare ``supports_counts = True`` (performance, fairness) read it when the
+    rows are absent; the orchestrator skips the others with the reason. Labels are class
+    indices into ``Predictions.classes`` and sensitive values are strings, as on the row path.
+
+    Attributes
+    ----------
+    features : tuple of str
+        The sensitive features.
+    groups : dict of str to ndarray
+        The engine's count table (:mod:`auditkit.audit._engine`): one column per feature
+        (str values), ``y_true``, ``y_pred`` (class indices), ``count``, and with scores
+        ``score_bin``, ``score_sum``, ``score_sq_sum``.
+    scores : dict of str to ndarray or None
+        Score cells for the performance section, by ``y_true``, ``score_bin`` (the calibration
+        bin) and ``fine_bin`` (``min(floor(score * auc_bins), auc_bins - 1)``): ``count``,
+        ``score_sum``, ``log_loss_sum`` (sum of ``-log(p[y])``, probabilities clipped to
+        ``[eps, 1 - eps]`` as on the row path), ``brier_sum``, ``score_min``, ``score_max``.
+        None without scores.
+    n_bins : int
+        Calibration bins.
+    auc_bins : int
+        Fine score bins of the ROC AUC histogram.
+    engine : str
+        The engine that reduced the rows (``"duckdb"``, ``"polars"``, ``"spark"``...).
+    source : str
+        What was reduced (a file name, a glob, a frame type), for the card.
+    """
+
+    features: tuple[str, ...]
+    groups: Mapping[str, np.ndarray]
+    scores: Mapping[str, np.ndarray] | None
+    n_bins: int
+    auc_bins: int
+    engine: str
+    source: str
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows of the log."""
+        return int(np.asarray(self.groups["count"]).sum())
+
+    @property
+    def has_scores(self) -> bool:
+        """True when the log had scores."""
+        return self.scores is not None
+
+
+@dataclass(frozen=True)
 class TrainData:
     """Training data handed to the audit (privacy and stability sections)."""
 
@@ -95,7 +146,8 @@ class AuditContext:
     ----------
     config : AuditConfig
     predictions : Predictions
-        Of the evaluation data.
+        Of the evaluation data. When ``counts`` is set (a log reduced to count tables), its
+        arrays are empty and only ``classes``, ``pos_label`` and ``has_scores`` hold.
     model : ModelAdapter or None
         None for a log of predictions.
     X : object or None
@@ -104,6 +156,9 @@ class AuditContext:
         Sensitive columns (string values), aligned with the evaluation rows.
     train : TrainData or None
     schema : DatasetSchema or None
+    counts : Counts or None
+        The log as count tables when its rows were reduced inside another engine (DuckDB,
+        Polars, Spark); None on the row path.
     """
 
     config: AuditConfig
@@ -114,6 +169,12 @@ class AuditContext:
     train: TrainData | None = None
     schema: DatasetSchema | None = None
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    counts: Counts | None = None
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the evaluation data (from the counts when the rows are absent)."""
+        return self.counts.n_rows if self.counts is not None else len(self.predictions)
 
     def rng(self, salt: str) -> np.random.Generator:
         """Return a generator seeded from the audit seed and ``salt`` (order-independent)."""
@@ -151,10 +212,17 @@ class AuditContext:
         for req in requires:
             if req == "model" and self.model is None:
                 return "needs a model; only a log of predictions was given"
-            if req == "scores" and (self.predictions.y_proba is None
-                                    or not self.predictions.has_scores):
+            if req == "scores" and (
+                not self.counts.has_scores if self.counts is not None
+                else (self.predictions.y_proba is None or not self.predictions.has_scores)
+            ):  # fmt: skip
                 return "needs predicted probabilities or scores; none were given"
-            if req == "sensitive" and (self.sensitive is None or self.sensitive.shape[1] == 0):
+            no_rows = self.sensitive is None or self.sensitive.shape[1] == 0
+            if (
+                req == "sensitive"
+                and no_rows
+                and (self.counts is None or not self.counts.features)
+            ):
                 return "needs sensitive features; none were given or declared by the dataset"
             if req == "train_data" and self.train is None:
                 return "needs training data (train=(X_train, y_train)); none was given"

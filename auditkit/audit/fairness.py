@@ -35,7 +35,7 @@ from ..exceptions import ParameterError
 from ..report import _plain_language as pl
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext
-from ._engine import GroupMetrics, Intervals, Key, group_metrics
+from ._engine import GroupMetrics, Intervals, Key, from_count_table, group_metrics
 from ._metrics import METRICS
 from ._stats import flag_small, wilson_interval
 
@@ -760,14 +760,19 @@ class FairnessSection:
 
     name = "fairness"
     requires: tuple[str, ...] = ("sensitive",)
+    #: Runs from a log reduced to count tables (``ctx.counts``) as well as from rows.
+    supports_counts = True
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the fairness section from the context."""
         p = ctx.predictions
         cfg = ctx.config
         custom = _check_custom(ctx.option("custom_metrics"))
+        counts = ctx.counts
         sens = ctx.sensitive
-        feats = tuple(str(c) for c in sens.columns)
+        feats = (
+            tuple(counts.features) if counts is not None else tuple(str(c) for c in sens.columns)
+        )
         groupings: list[tuple[str, ...]] = [(f,) for f in feats]
         pair = feats[:2] if len(feats) >= 2 else None
         if len(feats) >= 3 and pair is not None:
@@ -777,15 +782,29 @@ class FairnessSection:
         binary = p.task == "binary"
         pos = (p.pos_label if p.pos_label is not None else 1) if binary else None
         score = p.y_score if binary else None
-        gm = group_metrics(
-            p.y_true,
-            p.y_pred,
-            sens,
-            y_score=score,
-            labels=list(range(p.n_classes)),
-            pos_label=pos,
-            groupings=groupings,
-        )
+        if counts is not None:
+            table = dict(counts.groups)
+            if not binary:  # calibration by group is for binary tasks, as on the row path
+                for col in ("score_bin", "score_sum", "score_sq_sum"):
+                    table.pop(col, None)
+            gm = from_count_table(
+                table,
+                sensitive_features=list(feats),
+                labels=list(range(p.n_classes)),
+                pos_label=pos,
+                n_bins=counts.n_bins,
+                groupings=groupings,
+            )
+        else:
+            gm = group_metrics(
+                p.y_true,
+                p.y_pred,
+                sens,
+                y_score=score,
+                labels=list(range(p.n_classes)),
+                pos_label=pos,
+                groupings=groupings,
+            )
         iv = (
             gm.bootstrap(cfg.n_boot, ctx.rng("fairness"), level=cfg.ci_level)
             if (cfg.n_boot > 0)
@@ -839,7 +858,14 @@ class FairnessSection:
             "engine": "count table (auditkit.audit._engine); values equal Fairlearn MetricFrame",
             "all_combinations": gm.complete,
         }
-        if binary:
+        if counts is not None:
+            info["reduced_in"] = counts.engine
+            info["mitigation"] = {
+                "status": "skipped",
+                "reason": "ThresholdOptimizer needs the rows, which a log reduced to count "
+                f"tables in {counts.engine} does not keep (reduce=False audits rows)",
+            }
+        elif binary:
             assert pos is not None
             y01 = (p.y_true == pos).astype(np.int64)
             p01 = (p.y_pred == pos).astype(np.int64)
@@ -854,7 +880,13 @@ class FairnessSection:
                 "status": "skipped",
                 "reason": "ThresholdOptimizer needs a binary task",
             }
-        if custom:
+        if custom and counts is not None:
+            info["custom_metrics"] = {
+                "names": sorted(custom),
+                "status": "skipped",
+                "reason": "custom metrics need the rows; this log was reduced to count tables",
+            }
+        elif custom:
             c_groupings = [(f,) for f in feats] + ([feats] if len(feats) > 1 else [])
             c_recs, c_info = _custom_records(ctx, custom, c_groupings, y01, p01)
             metrics += c_recs

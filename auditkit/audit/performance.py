@@ -23,13 +23,14 @@ distinct scores).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..report import _plain_language as pl
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
-from ._context import SECTIONS, AuditContext, Predictions
+from ._context import SECTIONS, AuditContext, Counts, Predictions
 from ._engine import DEFAULT_N_BINS, score_bins
 from ._stats import multinomial_counts, percentile_interval, row_weight_chunks
 
@@ -236,17 +237,28 @@ class PerformanceSection:
 
     name = "performance"
     requires: tuple[str, ...] = ()
+    #: Runs from a log reduced to count tables (``ctx.counts``) as well as from rows.
+    supports_counts = True
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the performance section from the context."""
         p = ctx.predictions
         cfg = ctx.config
         k = p.n_classes
-        n = len(p)
         names = p.classes
         level = cfg.ci_level
         rng = ctx.rng("performance")
-        cm = np.bincount(p.y_true * k + p.y_pred, minlength=k * k).reshape(k, k)
+        counts = ctx.counts
+        if counts is not None:
+            g = counts.groups
+            n = counts.n_rows
+            cm = np.bincount(
+                np.asarray(g["y_true"]) * k + np.asarray(g["y_pred"]),
+                weights=np.asarray(g["count"], dtype=np.float64), minlength=k * k,
+            ).round().astype(np.int64).reshape(k, k)  # fmt: skip
+        else:
+            n = len(p)
+            cm = np.bincount(p.y_true * k + p.y_pred, minlength=k * k).reshape(k, k)
         point = confusion_metrics(cm)
         boot_ci: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if cfg.n_boot > 0:
@@ -399,7 +411,20 @@ class PerformanceSection:
             + ("positive-class score" if p.task == "binary" else "top-label confidence"),
             "has_scores": bool(p.has_scores and p.y_proba is not None),
         }
-        if p.has_scores and p.y_proba is not None:
+        if counts is not None:
+            info["has_scores"] = counts.has_scores
+            info["reduced_in"] = counts.engine
+            if counts.scores is not None:
+                metrics_s, findings_s, charts_s, info_s = _count_scores(ctx, counts, rng)
+                metrics += metrics_s
+                findings += findings_s
+                charts += charts_s
+                info.update(info_s)
+            else:
+                info["scores"] = (
+                    "no scores: ROC AUC, log loss, Brier score and calibration need them"
+                )
+        elif p.has_scores and p.y_proba is not None:
             metrics_s, findings_s, charts_s = self._scores(ctx, rng)
             metrics += metrics_s
             findings += findings_s
@@ -435,76 +460,251 @@ class PerformanceSection:
             for key, chunks in parts.items():
                 lo, hi = percentile_interval(np.concatenate(chunks), level)
                 cis[key] = _ci(lo, hi)
-        metrics = []
-        for key in ("roc_auc", "log_loss", "brier_score", "expected_calibration_error"):
-            value = point[key]
-            reason = None
-            if key == "roc_auc" and not np.isfinite(value):
-                absent = [p.classes[c] for c in range(p.n_classes) if not np.any(p.y_true == c)]
-                reason = "undefined: the evaluation data has no rows of class " + ", ".join(
-                    f"'{a}'" for a in absent
-                )
-            metrics.append(
-                MetricValue(
-                    section=SECTION, name=key, value=value, ci=cis.get(key), n=n, reason=reason
-                )
+        absent = [p.classes[c] for c in range(p.n_classes) if not np.any(p.y_true == c)]
+        roc = _roc_points(p) if p.task == "binary" and np.isfinite(point["roc_auc"]) else None
+        return _score_outputs(ctx, point, cis, n, absent, prep.reliability(), roc)
+
+
+def _score_outputs(
+    ctx: AuditContext,
+    point: dict[str, float],
+    cis: dict[str, tuple[float, float] | None],
+    n: int,
+    absent: list[str],
+    rel: dict[str, list[Any]],
+    roc: dict[str, list[float]] | None,
+    auc_note: tuple[tuple[str, ...], str | None] = ((), None),
+) -> tuple[list[MetricValue], list[Finding], list[Chart]]:
+    """Build the records, findings and charts of the score metrics (rows or counts)."""
+    p = ctx.predictions
+    level = ctx.config.ci_level
+    metrics = []
+    for key in ("roc_auc", "log_loss", "brier_score", "expected_calibration_error"):
+        value = point[key]
+        reason = None
+        flags: tuple[str, ...] = ()
+        if key == "roc_auc" and not np.isfinite(value):
+            reason = "undefined: the evaluation data has no rows of class " + ", ".join(
+                f"'{a}'" for a in absent
             )
-        findings = []
-        if np.isfinite(point["roc_auc"]):
-            findings.append(
-                _finding(
-                    "info",
-                    pl.auc_sentence(
-                        point["roc_auc"], cis.get("roc_auc"), level, p.task != "binary"
-                    ),
-                    "performance.roc_auc",
-                )
+        elif key == "roc_auc":
+            flags, reason = auc_note
+        metrics.append(
+            MetricValue(
+                section=SECTION, name=key, value=value, ci=cis.get(key), n=n, flags=flags,
+                reason=reason,
             )
-        ece = point["expected_calibration_error"]
+        )  # fmt: skip
+    findings = []
+    if np.isfinite(point["roc_auc"]):
         findings.append(
             _finding(
-                "warn" if ece >= 0.1 else "info",
-                pl.calibration_sentence(ece, cis.get("expected_calibration_error"), level),
-                "performance.expected_calibration_error",
+                "info",
+                pl.auc_sentence(point["roc_auc"], cis.get("roc_auc"), level, p.task != "binary"),
+                "performance.roc_auc",
             )
         )
-        rel = prep.reliability()
-        charts = [
+    ece = point["expected_calibration_error"]
+    findings.append(
+        _finding(
+            "warn" if ece >= 0.1 else "info",
+            pl.calibration_sentence(ece, cis.get("expected_calibration_error"), level),
+            "performance.expected_calibration_error",
+        )
+    )
+    charts = [
+        Chart(
+            name="reliability",
+            kind="line",
+            title="Reliability diagram",
+            data={
+                "series": [{"name": "model", "x": rel["mean_score"], "y": rel["observed"]}],
+                "xlabel": "mean predicted probability"
+                if p.task == "binary"
+                else "mean top-label confidence",
+                "ylabel": "observed frequency",
+                "diagonal": True,
+                "logx": False,
+            },
+            description="Points on the diagonal are perfectly calibrated; one point per "
+            "non-empty probability bin.",
+        )
+    ]
+    if roc is not None:
+        charts.append(
             Chart(
-                name="reliability",
+                name="roc_curve",
                 kind="line",
-                title="Reliability diagram",
+                title="ROC curve",
                 data={
-                    "series": [{"name": "model", "x": rel["mean_score"], "y": rel["observed"]}],
-                    "xlabel": "mean predicted probability"
-                    if p.task == "binary"
-                    else "mean top-label confidence",
-                    "ylabel": "observed frequency",
+                    "series": [{"name": f"AUC {point['roc_auc']:.3f}", **roc}],
+                    "xlabel": "false positive rate",
+                    "ylabel": "true positive rate",
                     "diagonal": True,
                     "logx": False,
                 },
-                description="Points on the diagonal are perfectly calibrated; one point per "
-                "non-empty probability bin.",
+                description="The diagonal is a model that guesses at random.",
             )
-        ]
-        if p.task == "binary" and np.isfinite(point["roc_auc"]):
-            roc = _roc_points(p)
-            charts.append(
-                Chart(
-                    name="roc_curve",
-                    kind="line",
-                    title="ROC curve",
-                    data={
-                        "series": [{"name": f"AUC {point['roc_auc']:.3f}", **roc}],
-                        "xlabel": "false positive rate",
-                        "ylabel": "true positive rate",
-                        "diagonal": True,
-                        "logx": False,
-                    },
-                    description="The diagonal is a model that guesses at random.",
-                )
-            )
-        return metrics, findings, charts
+        )
+    return metrics, findings, charts
+
+
+# -------------------------------------------------------------- from count tables (no rows)
+#: Cells x replicates per bootstrap chunk of the score cells (bounds memory).
+_CELL_CHUNK_ELEMENTS = 2_000_000
+
+
+class _CellScores:
+    """Score metrics of a log reduced to score cells (``Counts.scores``), and their bootstrap.
+
+    A cell is (true class, calibration bin, fine bin) with its row count and exact sums of
+    the score, of ``-log p[y]`` and of the squared error, so log loss, Brier score and ECE are
+    exact. ROC AUC is the Mann-Whitney statistic of the fine-bin histogram: rows in the same
+    fine bin count as ties (1/2). It equals the exact AUC when no fine bin holds different
+    scores of both classes, and differs from it by at most ``sum_b pos_b * neg_b / (2 P N)``
+    over the bins that do (:meth:`auc_bound`, from each bin's smallest and largest score).
+    Bootstrap replicates draw the cell counts from ``Multinomial(n, counts / n)`` and give
+    each drawn row its cell's mean (the spread of scores inside a 1/16384-wide bin is ignored).
+    """
+
+    def __init__(self, sc: Mapping[str, np.ndarray], pos: int) -> None:
+        cnt = np.asarray(sc["count"], dtype=np.int64)
+        keep = np.flatnonzero(cnt > 0)
+        fine = np.asarray(sc["fine_bin"], dtype=np.int64)[keep]
+        order = keep[np.argsort(fine, kind="stable")]
+        self.cnt = cnt[order]
+        self.n = int(self.cnt.sum())
+        self.fine = np.asarray(sc["fine_bin"], dtype=np.int64)[order]
+        self.is_pos = np.asarray(sc["y_true"])[order] == pos
+        self.bin10 = np.asarray(sc["score_bin"], dtype=np.int64)[order]
+        self.s_sum = np.asarray(sc["score_sum"], dtype=np.float64)[order]
+        self.loss_sum = np.asarray(sc["log_loss_sum"], dtype=np.float64)[order]
+        self.brier_sum = np.asarray(sc["brier_sum"], dtype=np.float64)[order]
+        self.s_min = np.asarray(sc["score_min"], dtype=np.float64)[order]
+        self.s_max = np.asarray(sc["score_max"], dtype=np.float64)[order]
+        self.gap_sum = self.s_sum - self.cnt * self.is_pos
+        nb = int(self.bin10.max()) + 1 if self.bin10.size else 1
+        self.onehot = np.zeros((len(self.cnt), nb))
+        self.onehot[np.arange(len(self.cnt)), self.bin10] = 1.0
+        self.auc_part = _ScorePrep._auc_prep(
+            None, self.is_pos.astype(np.float64), self.fine.astype(np.float64)
+        )
+        self.run_starts = np.flatnonzero(np.r_[True, self.fine[1:] != self.fine[:-1]])
+
+    def point(self) -> dict[str, float]:
+        """Point values from the exact sums."""
+        n = float(self.n)
+        gap = np.bincount(self.bin10, weights=self.gap_sum)
+        auc = self._auc(self.cnt[None, :])[0]
+        return {
+            "roc_auc": float(auc),
+            "log_loss": float(self.loss_sum.sum() / n),
+            "brier_score": float(self.brier_sum.sum() / n),
+            "expected_calibration_error": float(np.abs(gap).sum() / n),
+        }
+
+    def _auc(self, w: np.ndarray) -> np.ndarray:
+        return _ScorePrep._auc(w, self.auc_part)
+
+    def evaluate(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        """Score metrics for cell counts ``w`` of shape (b, cells)."""
+        wf = w.astype(np.float64)
+        total = wf.sum(axis=1)
+        cnt = self.cnt.astype(np.float64)
+        gap = (wf * (self.gap_sum / cnt)) @ self.onehot
+        return {
+            "roc_auc": self._auc(w),
+            "log_loss": (wf @ (self.loss_sum / cnt)) / total,
+            "brier_score": (wf @ (self.brier_sum / cnt)) / total,
+            "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
+        }
+
+    def auc_bound(self) -> float:
+        """Largest possible difference between the histogram AUC and the exact AUC."""
+        st = self.run_starts
+        n_pos = np.add.reduceat(self.cnt * self.is_pos, st).astype(np.float64)
+        n_neg = np.add.reduceat(self.cnt * ~self.is_pos, st).astype(np.float64)
+        lo = np.minimum.reduceat(self.s_min, st)
+        hi = np.maximum.reduceat(self.s_max, st)
+        mixed = (n_pos > 0) & (n_neg > 0) & (lo < hi)
+        den = n_pos.sum() * n_neg.sum()
+        return float((n_pos[mixed] * n_neg[mixed]).sum() / (2.0 * den)) if den > 0 else 0.0
+
+    def reliability(self) -> dict[str, list[Any]]:
+        """Mean score, observed frequency and rows per non-empty calibration bin."""
+        cnt = np.bincount(self.bin10, weights=self.cnt.astype(np.float64))
+        conf = np.bincount(self.bin10, weights=self.s_sum)
+        obs = np.bincount(self.bin10, weights=(self.cnt * self.is_pos).astype(np.float64))
+        nz = np.flatnonzero(cnt > 0)
+        return {
+            "bin": nz.tolist(),
+            "mean_score": (conf[nz] / cnt[nz]).tolist(),
+            "observed": (obs[nz] / cnt[nz]).tolist(),
+            "count": cnt[nz].astype(int).tolist(),
+        }
+
+    def roc(self, max_points: int = 200) -> dict[str, list[float]]:
+        """ROC points at each fine-bin threshold, from the highest scores down."""
+        st = self.run_starts
+        tp = np.add.reduceat(self.cnt * self.is_pos, st)[::-1].cumsum()
+        fp = np.add.reduceat(self.cnt * ~self.is_pos, st)[::-1].cumsum()
+        tpr = np.r_[0.0, tp / max(int(tp[-1]), 1)]
+        fpr = np.r_[0.0, fp / max(int(fp[-1]), 1)]
+        if len(tpr) > max_points:
+            keep = np.unique(np.linspace(0, len(tpr) - 1, max_points).round().astype(int))
+            tpr, fpr = tpr[keep], fpr[keep]
+        return {"x": fpr.tolist(), "y": tpr.tolist()}
+
+
+def _count_scores(
+    ctx: AuditContext, counts: Counts, rng: np.random.Generator
+) -> tuple[list[MetricValue], list[Finding], list[Chart], dict[str, Any]]:
+    """Compute the score metrics of a log reduced to count tables (``ctx.counts``)."""
+    p = ctx.predictions
+    cfg = ctx.config
+    assert counts.scores is not None and p.pos_label is not None
+    cells = _CellScores(counts.scores, p.pos_label)
+    point = cells.point()
+    cis: dict[str, tuple[float, float] | None] = {}
+    if cfg.n_boot > 0:
+        n_cells = len(cells.cnt)
+        prob = cells.cnt / cells.n
+        chunk = max(1, min(cfg.n_boot, _CELL_CHUNK_ELEMENTS // max(n_cells, 1)))
+        parts: dict[str, list[np.ndarray]] = {}
+        done = 0
+        while done < cfg.n_boot:
+            b = min(chunk, cfg.n_boot - done)
+            for key, v in cells.evaluate(rng.multinomial(cells.n, prob, size=b)).items():
+                parts.setdefault(key, []).append(v)
+            done += b
+        for key, chunks in parts.items():
+            lo, hi = percentile_interval(np.concatenate(chunks), cfg.ci_level)
+            cis[key] = _ci(lo, hi)
+    absent = [
+        p.classes[c] for c in range(p.n_classes)
+        if not np.any(np.asarray(counts.groups["y_true"]) == c)
+    ]  # fmt: skip
+    bound = cells.auc_bound() if np.isfinite(point["roc_auc"]) else 0.0
+    bins = f"{counts.auc_bins:,}"
+    note: tuple[tuple[str, ...], str | None] = (
+        (("approximate",), f"from a histogram of {bins} score bins: at most {bound:.2g} from the "
+         "exact value") if bound > 0 else ((), None)
+    )  # fmt: skip
+    roc = cells.roc() if np.isfinite(point["roc_auc"]) else None
+    metrics, findings, charts = _score_outputs(
+        ctx, point, cis, cells.n, absent, cells.reliability(), roc, note
+    )
+    info = {
+        "roc_auc_method": f"Mann-Whitney statistic of a histogram of {bins} equal-width score "
+        "bins per class (rows in one bin count as ties); exact when no bin mixes different "
+        "scores of both classes",
+        "roc_auc_max_error": bound,
+        "score_cells": len(cells.cnt),
+        "ci_method": "bootstrap percentile (confusion cells and score cells: multinomial)"
+        if cfg.n_boot > 0
+        else "none (n_boot=0)",
+    }
+    return metrics, findings, charts, info
 
 
 SECTIONS.register("performance")(PerformanceSection())

@@ -1,0 +1,105 @@
+"""Reduction through narwhals: pandas, Polars (eager and lazy), PyArrow and other frames.
+
+The expressions of :mod:`._table` written once in narwhals run in the frame's own engine
+(Polars' group-by, PyArrow's ``group_by``, pandas' ``groupby``); a Polars LazyFrame is
+collected with the streaming engine, so a ``scan_parquet`` larger than memory works too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import ParameterError
+from ._table import EPS, ONE_MINUS_EPS, CountTable, check_names, feature_alias, from_arrow
+
+__all__ = ["reduce_frame"]
+
+
+def _engine_name(frame: Any) -> str:
+    impl = str(frame.implementation).lower()
+    for name in ("polars", "pyarrow", "pandas", "modin", "cudf", "dask", "ibis", "duckdb"):
+        if name in impl:
+            return name
+    return impl.rsplit(".", 1)[-1]
+
+
+def reduce_frame(
+    data: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
+    n_bins: int, auc_bins: int,
+) -> CountTable:  # fmt: skip
+    """Reduce a narwhals-supported frame with its own group-by."""
+    import narwhals as nw
+
+    try:
+        frame = nw.from_native(data)
+    except TypeError as exc:
+        raise ParameterError(
+            "The 'data' parameter of audit_predictions must be a data frame (pandas, Polars, "
+            "PyArrow, DuckDB, Spark), a path or glob of Parquet/CSV files, or a CountTable. "
+            f"Got {type(data).__name__!r} instead."
+        ) from exc
+    engine = _engine_name(frame)
+    lazy = isinstance(frame, nw.LazyFrame)
+    avail = [str(c) for c in frame.collect_schema().names()]
+    where = f"the {type(data).__name__}"
+    check_names(features, y_true, y_pred, y_score, avail, where)
+    sel = [nw.col(f).alias(feature_alias(i)) for i, f in enumerate(features)]
+    sel += [nw.col(y_true).alias("y_true"), nw.col(y_pred).alias("y_pred")]
+    keys = [feature_alias(i) for i in range(len(features))] + ["y_true", "y_pred"]
+    if y_score is None:
+        base = frame.select(*sel)
+        g = base.group_by(*keys, drop_null_keys=False).agg(nw.len().alias("count"))
+        g_arrow, f_arrow = _collect(g, None, lazy=lazy, engine=engine)
+    else:
+        s = nw.col("s")
+        valid = (s >= 0) & (s <= 1)
+
+        def binned(n: int) -> Any:
+            return (
+                nw.when(valid).then((s * n).floor().clip(upper_bound=n - 1)).otherwise(-1.0)
+            ).fill_null(-1.0).cast(nw.Int64)  # fmt: skip
+
+        base = frame.select(*sel, nw.col(y_score).cast(nw.Float64).alias("s")).with_columns(
+            binned(n_bins).alias("score_bin"), binned(auc_bins).alias("fine_bin")
+        )
+        one_minus = 1.0 - s
+        base = base.with_columns(
+            (-(s.clip(EPS, ONE_MINUS_EPS).log())).alias("l_pos"),
+            (-(one_minus.clip(EPS, ONE_MINUS_EPS).log())).alias("l_neg"),
+            (one_minus * one_minus).alias("q_pos"),
+            (s * s).alias("q_neg"),
+        )
+        g = base.group_by(*keys, "score_bin", drop_null_keys=False).agg(
+            nw.len().alias("count"), s.sum().alias("score_sum"),
+            nw.col("q_neg").sum().alias("score_sq_sum"),
+        )  # fmt: skip
+        f = base.group_by("y_true", "score_bin", "fine_bin", drop_null_keys=False).agg(
+            nw.len().alias("count"), s.sum().alias("score_sum"),
+            nw.col("l_pos").sum().alias("nll_pos"), nw.col("l_neg").sum().alias("nll_neg"),
+            nw.col("q_pos").sum().alias("sq_pos"), nw.col("q_neg").sum().alias("sq_neg"),
+            s.min().alias("score_min"), s.max().alias("score_max"),
+        )  # fmt: skip
+        g_arrow, f_arrow = _collect(g, f, lazy=lazy, engine=engine)
+    return from_arrow(
+        g_arrow, f_arrow, features=tuple(features),
+        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score}, n_bins=n_bins,
+        auc_bins=auc_bins, engine=engine, source=type(data).__name__,
+    )  # fmt: skip
+
+
+def _collect(g: Any, f: Any, *, lazy: bool, engine: str) -> tuple[Any, Any]:
+    """Both results as pyarrow tables (Polars lazy: one streaming ``collect_all``)."""
+    if lazy and engine == "polars":
+        import polars as pl
+
+        plans = [g.to_native()] + ([] if f is None else [f.to_native()])
+        try:
+            done = pl.collect_all(plans, engine="streaming")
+        except TypeError:  # pragma: no cover - older Polars without engine=
+            done = pl.collect_all(plans)
+        return done[0].to_arrow(), (None if f is None else done[1].to_arrow())
+    if lazy:
+        g = g.collect()
+        f = None if f is None else f.collect()
+    return g.to_arrow(), (None if f is None else f.to_arrow())

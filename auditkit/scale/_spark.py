@@ -1,0 +1,86 @@
+"""Reduction on a Spark cluster: ``groupBy().agg()`` over a PySpark DataFrame.
+
+The two group-bys of :mod:`._table` run as Spark jobs where the data lives; only their
+results (a few thousand rows) are collected to the driver, through Arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import DataValidationError
+from ._table import EPS, ONE_MINUS_EPS, CountTable, check_names, feature_alias, from_arrow
+
+__all__ = ["reduce_spark"]
+
+
+def _to_arrow(df: Any) -> Any:
+    """Collect a small Spark result as a pyarrow Table."""
+    if hasattr(df, "toArrow"):
+        return df.toArrow()
+    import pyarrow as pa  # pragma: no cover - PySpark < 4
+
+    return pa.Table.from_pandas(df.toPandas(), preserve_index=False)  # pragma: no cover
+
+
+def reduce_spark(
+    df: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
+    n_bins: int, auc_bins: int,
+) -> CountTable:  # fmt: skip
+    """Reduce a PySpark DataFrame on its cluster."""
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+
+    avail = [str(c) for c in df.columns]
+    check_names(features, y_true, y_pred, y_score, avail, "the Spark DataFrame")
+    cols = [F.col(_q(f)).alias(feature_alias(i)) for i, f in enumerate(features)]
+    cols += [F.col(_q(y_true)).alias("y_true"), F.col(_q(y_pred)).alias("y_pred")]
+    keys = [feature_alias(i) for i in range(len(features))] + ["y_true", "y_pred"]
+    try:
+        if y_score is None:
+            g = df.select(*cols).groupBy(*keys).agg(F.count(F.lit(1)).alias("count"))
+            g_arrow, f_arrow = _to_arrow(g), None
+        else:
+            s = F.col("s")
+            valid = (s >= 0) & (s <= 1)
+
+            def binned(n: int) -> Any:
+                return (
+                    F.when(valid, F.least(F.floor(s * F.lit(float(n))), F.lit(n - 1)))
+                    .otherwise(F.lit(-1))
+                    .cast("long")
+                )
+
+            base = df.select(*cols, F.col(_q(y_score)).cast("double").alias("s")).select(
+                "*", binned(n_bins).alias("score_bin"), binned(auc_bins).alias("fine_bin")
+            )
+            lo, hi = F.lit(EPS), F.lit(ONE_MINUS_EPS)
+            one_minus = F.lit(1.0) - s
+            g = base.groupBy(*keys, "score_bin").agg(
+                F.count(F.lit(1)).alias("count"), F.sum(s).alias("score_sum"),
+                F.sum(s * s).alias("score_sq_sum"),
+            )  # fmt: skip
+            f = base.groupBy("y_true", "score_bin", "fine_bin").agg(
+                F.count(F.lit(1)).alias("count"), F.sum(s).alias("score_sum"),
+                F.sum(-F.log(F.greatest(F.least(s, hi), lo))).alias("nll_pos"),
+                F.sum(-F.log(F.greatest(F.least(one_minus, hi), lo))).alias("nll_neg"),
+                F.sum(one_minus * one_minus).alias("sq_pos"), F.sum(s * s).alias("sq_neg"),
+                F.min(s).alias("score_min"), F.max(s).alias("score_max"),
+            )  # fmt: skip
+            g_arrow, f_arrow = _to_arrow(g), _to_arrow(f)
+    except PySparkException as exc:
+        text = str(exc).strip().splitlines()
+        raise DataValidationError(
+            f"Spark failed to reduce the DataFrame: {text[0] if text else type(exc).__name__}"
+        ) from exc
+    return from_arrow(
+        g_arrow, f_arrow, features=tuple(features),
+        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score}, n_bins=n_bins,
+        auc_bins=auc_bins, engine="spark", source="Spark DataFrame",
+    )  # fmt: skip
+
+
+def _q(name: str) -> str:
+    """Quote a column name for ``F.col`` (dots and backticks are special there)."""
+    return "`" + name.replace("`", "``") + "`"

@@ -1,0 +1,241 @@
+"""The reduction's result: two small tables of sufficient statistics, engine-neutral.
+
+Every engine computes the same two group-bys over the rows (the SQL, Polars and Spark
+versions write out the same expressions) and hands back only their results:
+
+``groups`` (the fairness engine's count table, :mod:`auditkit.audit._engine`)
+    by the sensitive columns, ``y_true``, ``y_pred`` and, with scores, ``score_bin``
+    ``= min(floor(score * n_bins), n_bins - 1)``: ``count``, ``score_sum``, ``score_sq_sum``.
+``scores`` (only with scores; what the performance section needs)
+    by ``y_true``, ``score_bin`` and ``fine_bin`` ``= min(floor(score * auc_bins),
+    auc_bins - 1)``: ``count``, ``score_sum``, ``nll_pos`` (sum of ``-log(clip(score))``),
+    ``nll_neg`` (sum of ``-log(clip(1 - score))``), ``sq_pos`` (sum of ``(1 - score)^2``),
+    ``sq_neg`` (sum of ``score^2``), ``score_min``, ``score_max``; ``clip`` is to
+    ``[eps, 1 - eps]`` as on the row path. Which of the ``pos``/``neg`` sums applies to a cell
+    depends on whether its label is the positive class, which is decided after the reduction
+    (it needs every label), so both are kept: log loss and Brier score are then exact sums.
+
+A row whose score is missing, NaN or outside ``[0, 1]`` gets bin ``-1``, which the validation
+here turns into an error naming the column. Missing group or label values come back as null
+keys and are refused the same way. Nothing here imports an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import DataValidationError
+
+__all__ = ["AUC_BINS", "CountTable", "EPS", "GROUP_SUMS", "ONE_MINUS_EPS", "SCORE_SUMS"]
+
+#: Fine score bins of the ROC AUC histogram (2**14: a bin is 6.1e-5 wide).
+AUC_BINS = 16_384
+#: The clip of probabilities before the log in the log loss (scikit-learn's and the row path's).
+EPS = float(np.finfo(np.float64).eps)
+ONE_MINUS_EPS = 1.0 - EPS
+#: Aggregates of the ``groups`` table with scores, besides ``count``.
+GROUP_SUMS = ("score_sum", "score_sq_sum")
+#: Aggregates of the ``scores`` table, besides ``count``.
+SCORE_SUMS = (
+    "score_sum", "nll_pos", "nll_neg", "sq_pos", "sq_neg", "score_min", "score_max",
+)  # fmt: skip
+#: Column names of the reduced tables that a sensitive feature may not take.
+RESERVED = ("y_true", "y_pred", "score_bin", "fine_bin", "count", *GROUP_SUMS, *SCORE_SUMS)
+
+
+def check_names(
+    features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
+    available: Sequence[str], where: str,
+) -> None:  # fmt: skip
+    """Raise :class:`DataValidationError` naming a column missing from ``available``."""
+    from .._validation import check_columns
+
+    check_columns([y_true, y_pred, *([y_score] if y_score else [])], available, where=where)
+    check_columns(list(features), available, what="Sensitive column", where=where)
+
+
+def feature_alias(i: int) -> str:
+    """Name of the ``i``-th sensitive column inside a reduction query."""
+    return f"f{i}"
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """A prediction log reduced to its sufficient statistics inside its own engine.
+
+    Build it with :func:`auditkit.scale.reduce_predictions`; pass it to
+    :func:`auditkit.audit_predictions` as ``data=`` to audit it (labels are encoded and the
+    positive class chosen there, exactly as for rows).
+
+    Attributes
+    ----------
+    features : tuple of str
+        The sensitive columns.
+    groups : dict of str to ndarray
+        One row per combination of feature values, ``y_true``, ``y_pred`` (raw label values)
+        and ``score_bin``: ``count``, ``score_sum``, ``score_sq_sum``.
+    scores : dict of str to ndarray or None
+        One row per ``y_true``, ``score_bin``, ``fine_bin``: ``count`` and the sums listed in
+        the module docstring. None without scores.
+    n_bins : int
+        Calibration bins.
+    auc_bins : int
+        Fine bins of the ROC AUC histogram.
+    engine : str
+        The engine that did the group-by (``"duckdb"``, ``"polars"``, ``"pyarrow"``,
+        ``"pandas"``, ``"spark"``...).
+    source : str
+        What was reduced (file names, a glob or a frame type).
+    columns : dict
+        The column names used: ``y_true``, ``y_pred``, ``y_score`` (None without scores).
+    """
+
+    features: tuple[str, ...]
+    groups: Mapping[str, np.ndarray]
+    scores: Mapping[str, np.ndarray] | None
+    n_bins: int
+    auc_bins: int
+    engine: str
+    source: str
+    columns: Mapping[str, str | None]
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows reduced."""
+        return int(np.asarray(self.groups["count"]).sum())
+
+    @property
+    def has_scores(self) -> bool:
+        """True when the log had a score column."""
+        return self.scores is not None
+
+    def to_frame(self, which: str = "groups") -> Any:
+        """Return the ``"groups"`` or ``"scores"`` table as a pandas DataFrame."""
+        import pandas as pd
+
+        if which == "groups":
+            return pd.DataFrame(dict(self.groups))
+        if which == "scores":
+            if self.scores is None:
+                raise DataValidationError("This count table has no scores.")
+            return pd.DataFrame(dict(self.scores))
+        raise DataValidationError(f"which must be 'groups' or 'scores'; got {which!r}.")
+
+
+# ------------------------------------------------------------------ from an engine's output
+def _numpy(col: Any) -> np.ndarray:
+    """Convert a pyarrow column to numpy (strings as objects; dictionaries decoded)."""
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    out = col.to_numpy(zero_copy_only=False)
+    return np.asarray(out)
+
+
+def _missing_rows(col: Any, counts: np.ndarray) -> int:
+    """Rows (summed ``counts``) whose key in ``col`` is null or NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = pc.is_null(col, nan_is_null=True) if pa.types.is_floating(col.type) else pc.is_null(col)
+    mask = _numpy(bad).astype(bool)
+    return int(counts[mask].sum())
+
+
+def from_arrow(
+    groups: Any,
+    scores: Any,
+    *,
+    features: tuple[str, ...],
+    columns: Mapping[str, str | None],
+    n_bins: int,
+    auc_bins: int,
+    engine: str,
+    source: str,
+) -> CountTable:
+    """Validate an engine's two result tables (pyarrow) and build a :class:`CountTable`.
+
+    ``groups`` has the feature columns under :func:`feature_alias` names.
+
+    Raises
+    ------
+    DataValidationError
+        A missing group or label value, an invalid score, or no rows at all.
+    """
+    counts = _numpy(groups.column("count")).astype(np.int64)
+    where = f" in {source}" if source else ""
+    if counts.size == 0 or int(counts.sum()) == 0:
+        raise DataValidationError(f"The predictions have no rows{where}.")
+    for i, name in enumerate(features):
+        k = _missing_rows(groups.column(feature_alias(i)), counts)
+        if k:
+            raise DataValidationError(
+                f"Sensitive column {name!r} has {k} missing value(s){where}; fill them (for "
+                "example with 'unknown') before auditing."
+            )
+    for key in ("y_true", "y_pred"):
+        k = _missing_rows(groups.column(key), counts)
+        if k:
+            raise DataValidationError(
+                f"{key} column {columns[key]!r} has {k} missing value(s) (NaN or None){where}; "
+                "drop or fill them before auditing."
+            )
+    out: dict[str, np.ndarray] = {}
+    for i, name in enumerate(features):
+        out[name] = _numpy(groups.column(feature_alias(i)))
+    out["y_true"] = _numpy(groups.column("y_true"))
+    out["y_pred"] = _numpy(groups.column("y_pred"))
+    sc: dict[str, np.ndarray] | None = None
+    if scores is not None:
+        bins = _numpy(groups.column("score_bin").fill_null(-1)).astype(np.int64)
+        bad = int(counts[bins < 0].sum())
+        if bad:
+            s_min = _numpy(scores.column("score_min")).astype(np.float64)
+            s_max = _numpy(scores.column("score_max")).astype(np.float64)
+            example = _outside(np.r_[s_min, s_max])
+            raise DataValidationError(
+                f"y_score column {columns['y_score']!r} must hold probabilities in [0, 1]; "
+                f"{bad} value(s){where} are missing, NaN or outside"
+                + (f" (found {example!r})" if example is not None else "")
+                + "."
+            )
+        out["score_bin"] = bins
+        out["count"] = counts
+        for key in GROUP_SUMS:
+            out[key] = _numpy(groups.column(key)).astype(np.float64)
+        sc = {
+            "y_true": _numpy(scores.column("y_true")),
+            "score_bin": _numpy(scores.column("score_bin")).astype(np.int64),
+            "fine_bin": _numpy(scores.column("fine_bin")).astype(np.int64),
+            "count": _numpy(scores.column("count")).astype(np.int64),
+        }
+        for key in SCORE_SUMS:
+            sc[key] = _numpy(scores.column(key)).astype(np.float64)
+        if int(sc["count"].sum()) != int(counts.sum()):  # pragma: no cover - engine fault
+            raise DataValidationError(
+                f"The two reductions of {source or 'the log'} disagree on the number of rows "
+                f"({int(counts.sum())} and {int(sc['count'].sum())}); did the data change "
+                "while it was read?"
+            )
+    else:
+        out["count"] = counts
+    return CountTable(
+        features=features, groups=out, scores=sc, n_bins=n_bins, auc_bins=auc_bins,
+        engine=engine, source=source, columns=dict(columns),
+    )  # fmt: skip
+
+
+def _outside(values: np.ndarray) -> float | None:
+    """Return a finite value of ``values`` outside [0, 1], if any (for the message)."""
+    v = values[np.isnan(values) | (values < 0) | (values > 1)]
+    if v.size == 0:
+        return None
+    finite = v[np.isfinite(v)]
+    return float(finite[np.argmax(np.abs(finite - 0.5))]) if finite.size else None
