@@ -479,7 +479,13 @@ def audit(
     if len(proba) != n:
         raise DataValidationError(f"The model returned {len(proba)} predictions for {n} rows.")
     if classes is None:
-        uniq = np.unique(y_arr)
+        check_no_missing(y_arr, name="y")
+        try:
+            uniq = np.unique(y_arr)
+        except TypeError as exc:
+            raise DataValidationError(
+                f"y mixes label types that cannot be sorted ({exc}); use one type."
+            ) from exc
         classes = (
             uniq
             if len(uniq) == proba.shape[1]

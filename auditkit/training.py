@@ -87,16 +87,52 @@ def _torch_flags() -> Iterator[None]:
         torch.backends.cudnn.benchmark = cudnn_bench
 
 
-def _limit_threads() -> None:
-    """Never run more torch threads than the CPUs this process may use."""
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _threads(num_threads: int | None) -> Iterator[int]:
+    """Use ``num_threads`` torch threads (None: torch's setting, capped at the usable CPUs)."""
     import torch
 
+    before = torch.get_num_threads()
+    wanted = before if num_threads is None else num_threads
+    wanted = max(1, min(wanted, _usable_cpus()))
+    if wanted != before:
+        torch.set_num_threads(wanted)
     try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        usable = os.cpu_count() or 1
-    if torch.get_num_threads() > usable:
-        torch.set_num_threads(max(1, usable))
+        yield wanted
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _progress_bar() -> Any:
+    """Lightning's tqdm bar, drawn on stderr (stdout is kept for machine output)."""
+    from pytorch_lightning.callbacks import TQDMProgressBar
+
+    class StderrProgressBar(TQDMProgressBar):
+        def init_sanity_tqdm(self) -> Any:
+            with contextlib.redirect_stdout(sys.stderr):
+                return super().init_sanity_tqdm()
+
+        def init_train_tqdm(self) -> Any:
+            with contextlib.redirect_stdout(sys.stderr):
+                return super().init_train_tqdm()
+
+        def init_validation_tqdm(self) -> Any:
+            with contextlib.redirect_stdout(sys.stderr):
+                return super().init_validation_tqdm()
+
+        def init_predict_tqdm(self) -> Any:
+            with contextlib.redirect_stdout(sys.stderr):
+                return super().init_predict_tqdm()
+
+    return StderrProgressBar()
 
 
 def _cpu_model() -> str:
@@ -200,6 +236,7 @@ def fit_model(
     devices: int | str = 1,
     strategy: str = "auto",
     show_progress: bool = False,
+    num_threads: int | None = 1,
 ) -> tuple[AuditableModule, list[dict[str, float]]]:
     """Train reference model ``name`` in memory on ``(X, y)``; return the model and its history.
 
@@ -228,7 +265,13 @@ def fit_model(
     accelerator, devices, strategy
         Passed to ``pytorch_lightning.Trainer`` (``"auto"``: the GPU when there is one).
     show_progress : bool, default=False
-        Show Lightning's progress bar.
+        Show Lightning's progress bar (on stderr).
+    num_threads : int or None, default=1
+        CPU threads torch uses while training (restored afterwards). One thread is the default:
+        the reference models are small, so extra threads gain little, and on a busy or shared
+        machine they lose a lot (threads waiting for each other on oversubscribed cores); it
+        also keeps the weights of a seed identical across machines with different core counts.
+        None keeps torch's setting (capped at the CPUs this process may use).
 
     Returns
     -------
@@ -270,9 +313,15 @@ def fit_model(
     from pytorch_lightning.callbacks import EarlyStopping
     from torch.utils.data import DataLoader, TensorDataset
 
-    _limit_threads()
+    if num_threads is not None:
+        check_int(num_threads, param="num_threads", func="fit_model", low=1)
     t0 = time.perf_counter()
-    with _quiet_lightning(), _torch_flags(), tempfile.TemporaryDirectory() as tmp:
+    with (
+        _quiet_lightning(),
+        _torch_flags(),
+        _threads(num_threads) as n_threads,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         pl.seed_everything(seed, verbose=False)
         tr_idx, va_idx = _validation_split(codes, hp["val_fraction"], seed)
         X_tr, X_va = _take(X, tr_idx), _take(X, va_idx)
@@ -294,6 +343,8 @@ def fit_model(
         ]
         if hp["restore_best"]:
             callbacks.append(best)
+        if show_progress:
+            callbacks.append(_progress_bar())
         trainer = pl.Trainer(
             max_epochs=hp["max_epochs"],
             accelerator=accelerator,
@@ -327,7 +378,7 @@ def fit_model(
         "n_train": len(tr_idx),
         "n_val": len(va_idx),
         "wall_time_s": wall,
-        "hardware": hardware_info(accel, n_devices),
+        "hardware": {**hardware_info(accel, n_devices), "torch_threads": n_threads},
         "strategy": str(strategy),
     }
     return module, list(module.history)
@@ -381,6 +432,7 @@ def train(
     show_progress: bool = False,
     limit_train_rows: int | None = None,
     overwrite: bool = False,
+    num_threads: int | None = 1,
     **hparam_overrides: Any,
 ) -> Path:
     """Train a reference model on its bundled dataset and write a safe checkpoint.
@@ -404,6 +456,8 @@ def train(
         Train on a seeded stratified subset of this many training rows (for quick runs).
     overwrite : bool, default=False
         Replace an existing ``out`` file.
+    num_threads : int or None, default=1
+        CPU threads torch uses while training (see :func:`fit_model`).
     **hparam_overrides
         Hyper-parameters of the model (for example ``lr=3e-3``, ``dropout=0.1``).
 
@@ -459,7 +513,7 @@ def train(
     module, history = fit_model(
         name, X, y, schema=ds.schema, hparams=hparam_overrides, seed=seed,
         max_epochs=max_epochs, accelerator=accelerator, devices=devices, strategy=strategy,
-        show_progress=show_progress,
+        show_progress=show_progress, num_threads=num_threads,
     )  # fmt: skip
     info = module.fit_info
     test = _test_metrics(module, ds.test.X, ds.test.y)
@@ -510,9 +564,9 @@ def _created_at() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None:
         try:
-            now = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+            now = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)  # noqa: UP017 (3.10)
         except ValueError as exc:
             raise ParameterError(f"SOURCE_DATE_EPOCH must be an int; got {epoch!r}.") from exc
     else:
-        now = dt.datetime.now(tz=dt.timezone.utc)
+        now = dt.datetime.now(tz=dt.timezone.utc)  # noqa: UP017 (3.10)
     return now.replace(microsecond=0).isoformat()

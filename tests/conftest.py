@@ -2,6 +2,7 @@
 
 * ``tiny_ckpt(name)``: trains reference model ``name`` once per test session for one epoch on a
   small stratified slice of its training data (seconds) and returns the checkpoint path.
+* torch uses one CPU thread in tests (``AUDITKIT_TEST_THREADS`` overrides).
 * An autouse guard that fails a test which leaves Lightning output (``lightning_logs/``,
   ``checkpoints/``) in the working directory.
 """
@@ -13,8 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 TINY_ROWS = 300
+
+# The test machines are small and shared: several torch threads per process on oversubscribed
+# cores wait for each other and run many times slower than one. Override with
+# AUDITKIT_TEST_THREADS=N.
+torch.set_num_threads(int(os.environ.get("AUDITKIT_TEST_THREADS", "1")))
 _LIGHTNING_LITTER = ("lightning_logs", "checkpoints")
 
 

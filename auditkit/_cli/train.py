@@ -55,6 +55,8 @@ def add_parser(sub: Any) -> None:
                    help="train on a seeded subset of N training rows (quick runs)")  # fmt: skip
     p.add_argument("--hparam", type=_hparam, action="append", default=[], metavar="KEY=VALUE",
                    help="set a hyper-parameter (repeatable): --hparam lr=0.003")  # fmt: skip
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads for training (default: 1)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training import train
 
     overrides = dict(args.hparam)
-    reserved = {"out", "seed", "max_epochs", "accelerator", "devices", "strategy"}
+    reserved = {"out", "seed", "max_epochs", "accelerator", "devices", "strategy", "num_threads"}
     clash = sorted(reserved & set(overrides))
     if clash:
         raise ParameterError(
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         show_progress=not args.quiet,
         limit_train_rows=args.limit_train_rows,
         overwrite=args.force,
+        num_threads=args.threads,
         **overrides,
     )
     print(path)

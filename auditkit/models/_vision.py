@@ -133,7 +133,12 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
 
 @MODEL_REGISTRY.register("cifar10-cnn")
 class Cifar10CNN(ImageModule):
-    """A small VGG-style CNN with batch norm, dropout and crop/flip augmentation."""
+    """A small VGG-style CNN with batch norm, dropout and crop/flip augmentation.
+
+    Hyper-parameters (besides the common ones): ``channels`` (width of each stage), ``convs``
+    (3x3 convolutions per stage; each stage ends with 2x2 max pooling), ``dropout``,
+    ``crop_padding`` and ``flip`` (augmentation).
+    """
 
     model_name = "cifar10-cnn"
     dataset_name = "cifar10"
@@ -142,6 +147,7 @@ class Cifar10CNN(ImageModule):
     )
     HPARAMS: ClassVar[dict[str, Any]] = {
         "channels": [32, 64, 128],
+        "convs": [1, 1, 2],
         "dropout": 0.3,
         "weight_decay": 5e-4,
         "lr": 3e-3,
@@ -160,10 +166,18 @@ class Cifar10CNN(ImageModule):
         super().__init__(schema=schema, preprocessing=preprocessing, **hparams)
         shape = self.preprocessing["shape"]
         c_in = int(shape[2]) if len(shape) == 3 else 1
+        if len(self.hp["convs"]) != len(self.hp["channels"]):
+            raise ParameterError(
+                f"The hyper-parameters 'channels' and 'convs' of {self.model_name} must have the "
+                f"same length (one entry per stage); got {self.hp['channels']} and "
+                f"{self.hp['convs']}."
+            )
         blocks: list[nn.Module] = []
-        for c in self.hp["channels"]:
-            blocks += [_conv_block(c_in, c), _conv_block(c, c), nn.MaxPool2d(2)]
-            c_in = c
+        for c, n_conv in zip(self.hp["channels"], self.hp["convs"]):
+            for _ in range(n_conv):
+                blocks.append(_conv_block(c_in, c))
+                c_in = c
+            blocks.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*blocks)
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
