@@ -153,3 +153,15 @@ def test_junit_xml_with_control_characters_is_well_formed(rule_id: str) -> None:
     root = ET.fromstring(junit_xml(check(res, pol)).split("\n", 1)[1])
     names = [c.get("name") for c in root.iter("testcase")]
     assert names[1] == "ok" and "\\x" in names[0]
+
+
+@pytest.mark.parametrize(
+    "y",
+    [[0, None, 1, 0], np.array([0, "one", 1, 0], dtype=object)],
+    ids=["missing", "mixed"],
+)
+def test_callable_model_with_missing_or_mixed_labels_is_a_data_error(y: object) -> None:
+    # was: TypeError "'<' not supported between instances of 'NoneType' and 'int'" (np.unique)
+    with pytest.raises(DataValidationError, match="y (has 1 missing|mixes label types)"):
+        auditkit.audit(lambda X: np.full((len(X), 3), 1 / 3), np.zeros((4, 1)), y,
+                       sensitive_features=["a", "a", "b", "b"])  # fmt: skip
