@@ -308,7 +308,8 @@ def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
         ):
             reason = (
                 f"needs the rows of the log, which was reduced to count tables in "
-                f"{ctx.counts.engine} (pass reduce=False to audit an in-memory frame row by row)"
+                f"{ctx.counts.engine}; audit the rows in memory to run it (reduce=False, or "
+                "--in-memory on the command line)"
             )
         t0 = time.perf_counter()
         if reason is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..exceptions import ParameterError
 from ..report._model import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
+#: A single --predictions file up to this size is read into memory and audited row by row.
+IN_MEMORY_MAX_BYTES = 64 << 20
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".gz")
 
 
@@ -42,7 +45,32 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     src.add_argument("--target", metavar="COL", help="the label column of a --data file")
     log = p.add_argument_group("a log of decisions (no model)")
-    log.add_argument("--predictions", metavar="FILE", help="a .csv/.parquet log of decisions")
+    log.add_argument(
+        "--predictions",
+        metavar="FILE|GLOB",
+        help="a .csv/.parquet log of decisions, or a glob of them ('logs/*.parquet'); logs over "
+        f"{IN_MEMORY_MAX_BYTES >> 20} MiB and globs are reduced by DuckDB out of core",
+    )
+    mode = log.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--out-of-core",
+        dest="reduce",
+        action="store_const",
+        const=True,
+        help="always reduce the log with DuckDB (only performance and fairness run)",
+    )
+    mode.add_argument(
+        "--in-memory",
+        dest="reduce",
+        action="store_const",
+        const=False,
+        help="always read the log into memory (adds the mitigation what-if and stability)",
+    )
+    log.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB's memory budget while it reads the log, for example 2GB (it spills to disk)",
+    )
     log.add_argument("--y-true", metavar="COL", help="column of true labels")
     log.add_argument("--y-pred", metavar="COL", help="column of decisions")
     log.add_argument("--y-score", metavar="COL", help="column of positive-class scores")
@@ -113,9 +141,13 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
                               ("--sensitive", args.sensitive)) if not v]  # fmt: skip
     if missing:
         raise ParameterError(f"--predictions needs {', '.join(missing)}.")
-    path = _existing_file(args.predictions, "Predictions file")
     kwargs = _common_kwargs(args)
     sens = split_list(args.sensitive, option="--sensitive") or []
+    if _out_of_core(args):
+        return _audit_log_out_of_core(args, sens, kwargs)
+    if args.memory_limit:
+        raise ParameterError("--memory-limit applies to logs read out of core (--out-of-core).")
+    path = _existing_file(args.predictions, "Predictions file")
     df = read_frame(path)
     cols = [args.y_true, args.y_pred, *([args.y_score] if args.y_score else [])]
     check_columns(cols, list(df.columns), where=path.name)
@@ -132,6 +164,44 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
     return _with_file(result, "data", path)
 
 
+def _out_of_core(args: argparse.Namespace) -> bool:
+    """Whether ``--predictions`` is reduced by DuckDB (globs, large files, --out-of-core)."""
+    if args.reduce is not None:
+        return bool(args.reduce)
+    text = str(args.predictions)
+    if set("*?[") & set(text):
+        return True
+    p = Path(text)
+    return p.is_file() and p.stat().st_size > IN_MEMORY_MAX_BYTES
+
+
+def _audit_log_out_of_core(
+    args: argparse.Namespace, sens: list[str], kwargs: dict[str, Any]
+) -> AuditResult:
+    """Reduce the log with DuckDB (out of core) and audit the count tables."""
+    from .._api import audit_predictions
+    from ..scale._duckdb import resolve_paths
+
+    paths, _, desc = resolve_paths(args.predictions)
+    result = audit_predictions(
+        data=args.predictions,
+        y_true=args.y_true,
+        y_pred=args.y_pred,
+        y_score=args.y_score,
+        sensitive_features=sens,
+        options={"command": " ".join(args.argv), "data_name": desc},
+        reduce=True,
+        memory_limit=args.memory_limit,
+        **kwargs,
+    )
+    files = sorted({f for p in paths for f in (glob.glob(p, recursive=True) or [p])})
+    if len(files) == 1:
+        return _with_file(result, "data", Path(files[0]))
+    info = dict(result.data)
+    info["files"] = [{"name": Path(f).name, "bytes": Path(f).stat().st_size} for f in files]
+    return dataclasses.replace(result, data=info)
+
+
 def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     from .. import _api
     from ..checkpoint import load_checkpoint
@@ -139,6 +209,10 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
 
     if args.y_true or args.y_pred or args.y_score:
         raise ParameterError("--y-true, --y-pred and --y-score go with --predictions.")
+    if args.reduce is not None or args.memory_limit:
+        raise ParameterError(
+            "--out-of-core, --in-memory and --memory-limit go with --predictions."
+        )
     model_path = _existing_file(args.model, "Checkpoint")
     kwargs = _common_kwargs(args)
     sens = split_list(args.sensitive, option="--sensitive")

@@ -570,8 +570,17 @@ class _CellScores:
     def __init__(self, sc: Mapping[str, np.ndarray], pos: int) -> None:
         cnt = np.asarray(sc["count"], dtype=np.int64)
         keep = np.flatnonzero(cnt > 0)
-        fine = np.asarray(sc["fine_bin"], dtype=np.int64)[keep]
-        order = keep[np.argsort(fine, kind="stable")]
+        # one canonical order (fine bin, class, calibration bin), whatever order the engine
+        # returned the cells in, so that every engine gets the same bootstrap draws
+        order = keep[
+            np.lexsort(
+                (
+                    np.asarray(sc["score_bin"], dtype=np.int64)[keep],
+                    np.asarray(sc["y_true"], dtype=np.int64)[keep],
+                    np.asarray(sc["fine_bin"], dtype=np.int64)[keep],
+                )
+            )
+        ]
         self.cnt = cnt[order]
         self.n = int(self.cnt.sum())
         self.fine = np.asarray(sc["fine_bin"], dtype=np.int64)[order]
