@@ -324,3 +324,144 @@ def rich_result(
         verdict = check(result, policy)
         result = AuditResult(**{**result.__dict__, "policy": verdict.to_dict()})
     return result
+
+
+# ------------------------------------------------------------------ cards for the browser
+def _stats(w: np.ndarray, A: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    q = np.clip(1 / (1 + np.exp(-(A @ w))), 1e-9, 1 - 1e-9)
+    loss = float(-np.mean(b * np.log(q) + (1 - b) * np.log(1 - q)))
+    return loss, float(np.mean((q > 0.5) == b))
+
+
+def training_block(seed: int = 0, *, epochs: int = 6) -> dict[str, object]:
+    """A checkpoint's ``model`` block: learning curves of a tiny numpy logistic regression
+    trained by gradient descent, its hardware, and the energy metered while it trained."""
+    import os
+    import platform
+    import time
+
+    from auditkit._energy import EnergyMeter
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, 5))
+    y = (X @ rng.normal(size=5) + rng.normal(scale=0.5, size=400) > 0).astype(float)
+    Xtr, ytr, Xva, yva = X[:300], y[:300], X[300:], y[300:]
+    w = np.zeros(5)
+    history = []
+    t0 = time.perf_counter()
+    with EnergyMeter(gpu=None) as meter:
+        for epoch in range(1, epochs + 1):
+            for _ in range(20):
+                p = 1 / (1 + np.exp(-(Xtr @ w)))
+                w -= 0.1 * Xtr.T @ (p - ytr) / len(ytr)
+
+            (tl, ta), (vl, va) = _stats(w, Xtr, ytr), _stats(w, Xva, yva)
+            history.append({"epoch": epoch, "train_loss": tl, "train_accuracy": ta,
+                            "val_loss": vl, "val_accuracy": va})  # fmt: skip
+    assert meter.report is not None
+    return {
+        "name": "toy-mlp",
+        "kind": "checkpoint",
+        "sha256": "ab" * 32,
+        "history": history,
+        "hparams": {"lr": 0.1, "hidden": [16, 8], "max_epochs": epochs},
+        "dataset": {"name": "generated", "n_train": 300, "n_val": 100},
+        "test_metrics": {"accuracy": history[-1]["val_accuracy"], "n": 100},
+        "training": {
+            "epochs_run": epochs, "max_epochs": epochs, "best_epoch": epochs,
+            "stopped_early": False, "wall_time_s": time.perf_counter() - t0,
+            "hardware": {"cpu": platform.processor() or platform.machine(),
+                         "cpu_count": os.cpu_count() or 1, "gpu": None, "accelerator": "cpu",
+                         "devices": 1},
+            "versions": {"numpy": np.__version__},
+            "energy": meter.report.to_dict(),
+        },
+    }  # fmt: skip
+
+
+FULL_CARD_INFO = {
+    "version": "1.2.0",
+    "overview": "A toy model for the card tests.",
+    "intended_use": "Testing auditkit's cards.",
+    "intended_users": ["auditkit developers"],
+    "out_of_scope_uses": ["Any decision about a person."],
+    "limitations": ["Generated data."],
+    "ethical_considerations": [{"name": "None real.", "mitigation": "Do not deploy."}],
+    "tradeoffs": "None.",
+    "owners": [{"name": "auditkit developers", "contact": "dev@example.org"}],
+    "license": "mit",
+    "references": ["https://example.org/auditkit"],
+    "citation": "auditkit (2024).",
+    "tags": ["test"],
+}
+
+
+def _with(res: AuditResult, **changes: object) -> AuditResult:
+    return AuditResult(**{**res.__dict__, **changes})
+
+
+def tabular_card_result(seed: int = 0, text: str = "") -> AuditResult:
+    """:func:`rich_result` with a training block (curves, hardware, energy) and card info."""
+    res = rich_result(seed, text=text)
+    model = {**training_block(seed), "name": "toy-mlp" + text}
+    return _with(res, model=model, card_info=dict(FULL_CARD_INFO))
+
+
+def image_card_result(seed: int = 0) -> AuditResult:
+    """An image audit: attribution maps (PNG from arrays) and a multiclass performance."""
+    rng = np.random.default_rng(seed)
+    n, k = 600, 10
+    y = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) + 2.5 * np.eye(k)[y]
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    pred = proba.argmax(axis=1)
+    acc = float(np.mean(pred == y))
+    cm = np.zeros((k, k), dtype=int)
+    np.add.at(cm, (y, pred), 1)
+    perf = SectionResult(
+        "performance", "ok",
+        metrics=(MetricValue("performance", "accuracy", acc, ci=_boot_ci((pred == y) * 1.0, rng),
+                             n=n),),
+        tables=(Table("confusion_matrix", "Confusion matrix", ("true \\ predicted",
+                      *map(str, range(k))), tuple((str(i), *cm[i].tolist()) for i in range(k))),),
+    )  # fmt: skip
+    explain = SectionResult(
+        "explainability", "ok",
+        charts=(Chart("attribution_maps", "images", "Where the model looks", {"items": [
+            {"png_base64": tiny_png(seed + j, size=28), "caption": f"digit {y[j]}, predicted "
+             f"{pred[j]}"} for j in range(6)]}),),
+    )  # fmt: skip
+    res = rich_result(seed, with_policy=False)
+    return _with(
+        res, sections=(perf, explain, SectionResult("fairness", "skipped",
+                                                    reason="no sensitive features")),
+        data={"name": "mnist-like", "n_rows": n, "task": "multiclass", "modality": "image",
+              "classes": [str(i) for i in range(k)], "sensitive_features": [],
+              "sha256": "e" * 64},
+        model=training_block(seed), card_info={"license": "cc-by-4.0"},
+    )  # fmt: skip
+
+
+def text_card_result(seed: int = 0, reviews: tuple[str, ...] = ()) -> AuditResult:
+    """A text audit: token highlights of reviews (weights from a bag-of-words score)."""
+    rng = np.random.default_rng(seed)
+    words = ["a", "great", "film", "boring", "plot", "superb", "awful", "cast", "fine", "not"]
+    sentiment = rng.normal(size=len(words))
+    texts = list(reviews) or [" ".join(rng.choice(words, 12)) for _ in range(4)]
+    rows = []
+    for t in texts:
+        toks = t.split()
+        w = np.array([sentiment[words.index(x)] if x in words else rng.normal() for x in toks])
+        w = w / (np.abs(w).max() or 1.0)
+        rows.append({"tokens": toks, "weights": w.round(4).tolist(), "caption": t[:40]})
+    explain = SectionResult(
+        "explainability", "ok",
+        charts=(Chart("token_highlights", "tokens", "Words that drive the prediction",
+                      {"rows": rows}),),
+        metrics=tuple(MetricValue("explainability", "importance", float(abs(s)),
+                                  input_feature=wd) for wd, s in zip(words, sentiment)),
+    )  # fmt: skip
+    res = rich_result(seed, with_policy=False)
+    perf = res.sections[0]
+    return _with(res, sections=(perf, explain),
+                 data={**res.data, "name": "imdb-like", "modality": "text"})  # fmt: skip

@@ -21,6 +21,8 @@ __all__ = [
     "fmt_cell",
     "fmt_ci",
     "fmt_duration",
+    "fmt_energy",
+    "fmt_grams",
     "fmt_list",
     "fmt_num",
     "fmt_pct",
@@ -265,3 +267,31 @@ def metric_label(name: Any) -> str:
                         (" tpr", " TPR"), (" fpr", " FPR")):  # fmt: skip
         text = text.replace(short, full)
     return text
+
+
+def fmt_energy(kwh: Any) -> str:
+    """Format an energy given in kWh in a readable unit (``0.0123`` -> ``12.3 Wh``)."""
+    if kwh is None or isinstance(kwh, bool) or not isinstance(kwh, (int, float)):
+        return MISSING
+    v = float(kwh)
+    if not math.isfinite(v):
+        return MISSING
+    if v == 0 or abs(v) >= 1:
+        return f"{fmt_num(v)} kWh"
+    if abs(v) >= 1e-3:
+        return f"{fmt_num(v * 1e3)} Wh"
+    return f"{fmt_num(v * 1e6)} mWh"
+
+
+def fmt_grams(grams: Any) -> str:
+    """Format a mass given in grams (``1530`` -> ``1.53 kg``, ``0.004`` -> ``4 mg``)."""
+    if grams is None or isinstance(grams, bool) or not isinstance(grams, (int, float)):
+        return MISSING
+    v = float(grams)
+    if not math.isfinite(v):
+        return MISSING
+    if abs(v) >= 1000:
+        return f"{fmt_num(v / 1000)} kg"
+    if v == 0 or abs(v) >= 1:
+        return f"{fmt_num(v)} g"
+    return f"{fmt_num(v * 1000)} mg"

@@ -553,8 +553,8 @@ def _energy_view(energy: Any) -> dict[str, Any] | None:
     label = str(energy.get("label") or "estimated")
     kwh, co2 = energy.get("kwh"), energy.get("co2e_g")
     facts = [
-        ("Energy", f"{F.fmt_num(kwh)} kWh ({label})"),
-        ("Emissions", f"{F.fmt_num(co2)} g CO2e ({label})"),
+        ("Energy", f"{F.fmt_energy(kwh)} ({label}; {F.fmt_num(kwh)} kWh)"),
+        ("Emissions", f"{F.fmt_grams(co2)} CO2e ({label}; {F.fmt_num(co2)} g)"),
         ("Grid carbon intensity",
          f"{F.fmt_num(energy.get('grid_intensity_g_per_kwh'))} g CO2e/kWh"
          + (f" ({energy['grid_intensity_source']})" if energy.get("grid_intensity_source")
