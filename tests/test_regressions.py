@@ -165,3 +165,36 @@ def test_callable_model_with_missing_or_mixed_labels_is_a_data_error(y: object) 
     with pytest.raises(DataValidationError, match="y (has 1 missing|mixes label types)"):
         auditkit.audit(lambda X: np.full((len(X), 3), 1 / 3), np.zeros((4, 1)), y,
                        sensitive_features=["a", "a", "b", "b"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path,value",
+    [
+        (("run", "ci_level"), ""),
+        (("run", "n_boot"), -1),
+        (("run", "sections"), 3),
+        (("policy", "checks"), 3),
+        (("policy", "checks", 0, "threshold"), "high"),
+        (("policy", "checks", 0, "status"), "maybe"),
+        (("policy", "passed"), "yes"),
+    ],
+)
+def test_mistyped_run_or_policy_block_is_refused_at_load(
+    tmp_path: Path, path: tuple, value: object
+) -> None:
+    # was: accepted by the schema (free objects), then the card renderer crashed on it
+    y, p, g = _log()
+    pol = auditkit.Policy.from_dict({"rule": [{"section": "performance", "metric": "accuracy",
+                                               "op": ">=", "threshold": 0.0}]})  # fmt: skip
+    res = auditkit.audit_predictions(y, p, sensitive_features=g, n_boot=0, policy=pol,
+                                     sections=["performance"])  # fmt: skip
+    data = json.loads(to_json(res))
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    file = tmp_path / "edited.json"
+    file.write_text(json.dumps(data), encoding="utf-8")
+    where = "/".join(map(str, path))
+    with pytest.raises(DataValidationError, match=f"edited.json does not follow .* at {where}"):
+        load_result(file)
