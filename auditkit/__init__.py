@@ -18,10 +18,10 @@ from .report._json import to_json as to_json
 from .report._model import AuditResult as AuditResult
 
 if TYPE_CHECKING:  # the heavier names load on first use (PEP 562)
+    from ._explain import Explanation as Explanation
+    from ._explain import explain as explain
     from .checkpoint import LoadedModel as LoadedModel
     from .checkpoint import load_checkpoint as load_checkpoint
-    from .explain import Explanation as Explanation
-    from .explain import explain as explain
     from .policy import Policy as Policy
     from .policy import check as check
     from .report import render_html as render_html
@@ -38,8 +38,8 @@ _LAZY = {
     "check": "policy",
     "render_html": "report",
     "render_markdown": "report",
-    "explain": "explain",
-    "Explanation": "explain",
+    "explain": "_explain",
+    "Explanation": "_explain",
 }
 
 __all__ = [

@@ -97,6 +97,33 @@ class Explanation:
             )
         return np.abs(self.values).mean(axis=0)
 
+    def save_maps(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        images: Any = None,
+        rows: Sequence[int] | None = None,
+        overwrite: bool = False,
+    ) -> list[Path]:
+        """Write the attribution maps of an image explanation as PNG files (see :func:`save_maps`).
+
+        Parameters
+        ----------
+        folder : str or path-like
+            Where to write ``attribution_<row>.png``; created when missing.
+        images : array-like, default=None
+            The input images, drawn to the left of each map.
+        rows : sequence of int, default=None
+            Which rows to write (default: all).
+        overwrite : bool, default=False
+            Replace existing files instead of raising :class:`OutputError`.
+
+        Returns
+        -------
+        list of Path
+        """
+        return save_maps(self, folder, images=images, rows=rows, overwrite=overwrite)
+
     def to_frame(self) -> Any:
         """Return tabular attributions as a pandas DataFrame with one column per feature."""
         import pandas as pd

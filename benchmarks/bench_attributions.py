@@ -54,7 +54,7 @@ from _results import machine, write_section  # noqa: E402
 
 import auditkit  # noqa: E402
 from auditkit import _attribution as A  # noqa: E402
-from auditkit.explain import explain  # noqa: E402
+from auditkit import explain  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"Input Tensor \d+ did not already require gradients")
 warnings.filterwarnings("ignore", message="Setting forward, backward hooks")

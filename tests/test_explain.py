@@ -16,8 +16,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from auditkit import _attribution as A
-from auditkit.exceptions import DataValidationError, OutputError, ParameterError
-from auditkit.explain import (
+from auditkit._explain import (
     Explanation,
     encode_png,
     explain,
@@ -25,6 +24,7 @@ from auditkit.explain import (
     map_panel,
     save_maps,
 )
+from auditkit.exceptions import DataValidationError, OutputError, ParameterError
 from auditkit.model import ModelAdapter, TorchParts
 
 pytestmark = [
@@ -330,6 +330,25 @@ def test_save_maps_writes_one_png_per_row(tmp_path: Path) -> None:
     assert len(save_maps(e, tmp_path / "maps", rows=[1], overwrite=True)) == 1
     with pytest.raises(ParameterError, match="Row 7 is not in the explanation"):
         save_maps(e, tmp_path / "other", rows=[7])
+
+
+def test_explanation_save_maps_method(tmp_path: Path) -> None:
+    e = Explanation(np.ones((2, 1, 4, 4)), ["pixels"], None, "saliency", np.zeros(2, np.int64))
+    paths = e.save_maps(tmp_path, rows=[1])
+    assert [p.name for p in paths] == ["attribution_1.png"]
+    assert read_png(paths[0].read_bytes()).shape == (12, 12, 3)
+
+
+def test_auditkit_explain_stays_the_function() -> None:
+    """The implementation module is private, so importing it never shadows the function."""
+    import importlib
+
+    import auditkit
+
+    importlib.import_module("auditkit._explain")
+    importlib.import_module("auditkit.audit.explainability")
+    assert callable(auditkit.explain) and auditkit.explain is explain
+    assert auditkit.Explanation is Explanation
 
 
 def test_map_panel_colours_sign() -> None:

@@ -22,8 +22,8 @@ from captum.attr import (
 )
 from torch import nn
 
+from auditkit import explain
 from auditkit._attribution import default_window
-from auditkit.explain import explain
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Input Tensor .* did not already require gradients"),

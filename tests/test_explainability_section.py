@@ -12,11 +12,11 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 from torch import nn
 
+from auditkit import explain
 from auditkit.audit import SECTIONS
 from auditkit.audit._context import AuditConfig, AuditContext, Predictions, predict_from_proba
 from auditkit.audit.explainability import _binned, _single_feature_auc
 from auditkit.exceptions import ParameterError
-from auditkit.explain import explain
 from auditkit.model import ModelAdapter, TorchParts
 from auditkit.testing import check_section, make_context
 
@@ -192,6 +192,35 @@ def test_proxies_flag_a_feature_that_predicts_the_group_and_is_used() -> None:
     assert "possible_proxy" not in auc["x1"].flags
     assert any("proxy predicts group" in f.text for f in res.findings)
     assert any(t.name == "proxies" for t in res.tables)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_rank_auc_matches_scikit_learn(k: int) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from auditkit.audit.explainability import _rank_auc
+
+    rng = np.random.default_rng(k)
+    for _ in range(20):
+        y = rng.integers(0, k, size=300)
+        y[:k] = np.arange(k)
+        s = rng.integers(0, 6, size=(300, k)).astype(float)  # many ties
+        for c in range(k):
+            assert _rank_auc(y == c, s[:, c]) == pytest.approx(roc_auc_score(y == c, s[:, c]))
+    y = rng.choice(["a", "b", "c"], size=400)
+    codes = rng.integers(0, 4, size=400)
+    got = _single_feature_auc(codes, y, np.random.default_rng(0))
+    # the same cross-fitted scores through scikit-learn's weighted one-vs-rest AUC
+    classes, yc = np.unique(y, return_inverse=True)
+    fold = np.random.default_rng(0).permutation(400) % 2
+    scores = np.zeros((400, 3))
+    for f in (0, 1):
+        table = np.ones((4, 3))
+        np.add.at(table, (codes[fold != f], yc[fold != f]), 1.0)
+        table /= table.sum(axis=1, keepdims=True)
+        scores[fold == f] = table[codes[fold == f]]
+    ref = roc_auc_score(yc, scores, multi_class="ovr", average="weighted")
+    assert got == pytest.approx(ref)
 
 
 def test_single_feature_auc() -> None:

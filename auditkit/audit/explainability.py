@@ -86,7 +86,7 @@ class ExplainabilitySection:
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the section from the context."""
-        from ..explain import explain
+        from .._explain import explain
 
         modality = _modality(ctx)
         n = len(ctx.predictions)
@@ -521,10 +521,9 @@ def _single_feature_auc(x_codes: np.ndarray, y: np.ndarray, rng: np.random.Gener
 
     Each row is scored by the class frequencies of its bin in the *other* half (add-one
     smoothing), so the AUC is not inflated by rare bins. Multiclass: prevalence-weighted
-    one-vs-rest AUC.
+    one-vs-rest AUC (scikit-learn's ``roc_auc_score(..., multi_class="ovr",
+    average="weighted")``), computed from ranks.
     """
-    from sklearn.metrics import roc_auc_score
-
     classes, yc = np.unique(y, return_inverse=True)
     k = len(classes)
     if k < 2:
@@ -539,9 +538,22 @@ def _single_feature_auc(x_codes: np.ndarray, y: np.ndarray, rng: np.random.Gener
         table /= table.sum(axis=1, keepdims=True)
         scores[test] = table[x_codes[test]]
     if k == 2:
-        return float(roc_auc_score(yc, scores[:, 1]))
-    return float(roc_auc_score(yc, scores, multi_class="ovr", average="weighted",
-                               labels=np.arange(k)))  # fmt: skip
+        return _rank_auc(yc == 1, scores[:, 1])
+    counts = np.bincount(yc, minlength=k)
+    aucs = np.asarray([_rank_auc(yc == c, scores[:, c]) for c in range(k)])
+    return float((aucs * counts).sum() / counts.sum())
+
+
+def _rank_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC from the ranks of the scores (Mann-Whitney U; ties count one half)."""
+    from scipy.stats import rankdata
+
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def _proxies(
@@ -777,7 +789,7 @@ def _image_maps(
     ctx: AuditContext, run: _Run, shown: Sequence[int], requested: Sequence[int],
     errors: Sequence[int], charts: list[Chart],
 ) -> None:  # fmt: skip
-    from ..explain import encode_png, map_panel
+    from .._explain import encode_png, map_panel
 
     items = []
     X = ctx.X
@@ -886,7 +898,7 @@ def _sanity(
     metrics: list[MetricValue], findings: list[Finding],
 ) -> None:  # fmt: skip
     from .. import _attribution as A
-    from ..explain import explain
+    from .._explain import explain
 
     def skip(reason: str) -> None:
         for how in RANDOMIZATION.values():
