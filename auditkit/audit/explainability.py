@@ -263,18 +263,22 @@ def _bootstrap_group_means(
     nan = np.full(p, np.nan)
     if n_boot <= 0 or n < 2:
         return {k: (nan, nan) for k in groups}
-    boots: dict[Any, list[np.ndarray]] = {k: [] for k in groups}
+    keys = list(groups)
+    # One matmul per chunk of resamples: column block g of B holds A on the rows of group g.
+    member = np.zeros((n, len(keys)))
+    for g, k in enumerate(keys):
+        idx = groups[k]
+        member[slice(None) if idx is None else idx, g] = 1.0
+    B = (member[:, :, None] * A[:, None, :]).reshape(n, len(keys) * p)
+    boots: list[np.ndarray] = []
     for w in row_weight_chunks(n, n_boot, rng):
         wf = w.astype(np.float64)
-        for k, idx in groups.items():
-            if idx is None:
-                boots[k].append(wf @ A / n)
-                continue
-            wg = wf[:, idx]
-            cnt = wg.sum(axis=1, keepdims=True)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                boots[k].append(np.where(cnt > 0, (wg @ A[idx]) / cnt, np.nan))
-    return {k: percentile_interval(np.concatenate(v, axis=0), level) for k, v in boots.items()}
+        sums = (wf @ B).reshape(len(wf), len(keys), p)
+        cnt = (wf @ member)[:, :, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boots.append(np.where(cnt > 0, sums / cnt, np.nan))
+    lo, hi = percentile_interval(np.concatenate(boots, axis=0), level)
+    return {k: (lo[g], hi[g]) for g, k in enumerate(keys)}
 
 
 def _ci(lo: float, hi: float) -> tuple[float, float] | None:
@@ -502,6 +506,13 @@ def _group_profiles(
 
 
 # ---------------------------------------------------------------------------------- proxies
+def _codes(values: Any) -> np.ndarray:
+    """Integer codes of the values' string forms (sorted)."""
+    import pandas as pd
+
+    return pd.factorize(pd.Series(values).astype(str), sort=True)[0].astype(np.int64)
+
+
 def _binned(values: Any, n_bins: int = 10) -> np.ndarray:
     """Category codes of a raw column: numeric columns in quantile bins, others as strings."""
     import pandas as pd
@@ -513,7 +524,7 @@ def _binned(values: Any, n_bins: int = 10) -> np.ndarray:
         codes = np.searchsorted(edges, v, side="right").astype(np.int64)
         codes[np.isnan(v)] = len(edges) + 1
         return codes
-    return pd.factorize(s.astype(str), sort=True)[0].astype(np.int64)
+    return _codes(s)
 
 
 def _single_feature_auc(x_codes: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
@@ -574,7 +585,7 @@ def _proxies(
     rows: list[tuple[Any, ...]] = []
     codes_of = {f: _binned(X[f].to_numpy()) for f in run.feature_names if f in X.columns}
     for sf in ctx.sensitive.columns:
-        y = ctx.sensitive[sf].to_numpy()
+        y = _codes(ctx.sensitive[sf].to_numpy())
         for f in run.feature_names:
             if f == sf or f == derived.get(sf) or f not in codes_of:
                 continue
