@@ -198,3 +198,34 @@ def test_mistyped_run_or_policy_block_is_refused_at_load(
     where = "/".join(map(str, path))
     with pytest.raises(DataValidationError, match=f"edited.json does not follow .* at {where}"):
         load_result(file)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"name": "x", "modality": "tabular", "features": [1, "a"], "target": "y",
+         "class_names": ["0", "1"]},
+        {"name": "x", "modality": "tabular", "features": [], "target": "y",
+         "class_names": ["0", "1"], "derived": [None]},
+        ["not", "a", "mapping"],
+    ],
+)  # fmt: skip
+def test_malformed_dataset_schema_is_a_type_error(schema: object) -> None:
+    from auditkit.data import DatasetSchema
+
+    # was: AttributeError "'int' object has no attribute 'get'" (escaped load_checkpoint)
+    with pytest.raises(TypeError, match="must be a mapping"):
+        DatasetSchema.from_dict(schema)  # type: ignore[arg-type]
+
+
+def test_deeply_nested_dataset_schema_is_a_value_error() -> None:
+    from auditkit.data import DatasetSchema
+
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    schema = {"name": deep, "modality": "tabular", "features": [], "target": "y",
+              "class_names": ["0", "1"]}  # fmt: skip
+    # was: RecursionError from str() (escaped load_checkpoint)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        DatasetSchema.from_dict(schema)

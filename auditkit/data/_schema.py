@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -176,17 +177,37 @@ class DatasetSchema:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DatasetSchema:
-        """Build a schema from :meth:`to_dict` output."""
-        return cls(
-            name=str(d["name"]),
-            modality=d["modality"],
-            features=tuple(FeatureSpec.from_dict(f) for f in d["features"]),
-            target=str(d["target"]),
-            class_names=tuple(str(c) for c in d["class_names"]),
-            sensitive=tuple(str(s) for s in d.get("sensitive", ())),
-            derived=tuple(DerivedColumn.from_dict(x) for x in d.get("derived", ())),
-            positive_class=d.get("positive_class"),
-        )
+        """Build a schema from :meth:`to_dict` output.
+
+        Raises
+        ------
+        KeyError, TypeError or ValueError
+            When ``d`` is not the plain data :meth:`to_dict` writes (for example a feature
+            that is not a mapping, or values nested too deeply to read).
+        """
+        _mapping(d, "schema")
+        for key in ("features", "derived"):
+            for item in d.get(key) or ():
+                _mapping(item, f"schema {key} entry")
+        try:
+            return cls(
+                name=str(d["name"]),
+                modality=d["modality"],
+                features=tuple(FeatureSpec.from_dict(f) for f in d["features"]),
+                target=str(d["target"]),
+                class_names=tuple(str(c) for c in d["class_names"]),
+                sensitive=tuple(str(s) for s in d.get("sensitive", ())),
+                derived=tuple(DerivedColumn.from_dict(x) for x in d.get("derived", ())),
+                positive_class=d.get("positive_class"),
+            )
+        except RecursionError as exc:
+            raise ValueError("the schema holds values nested too deeply to read") from exc
+
+
+def _mapping(value: Any, what: str) -> None:
+    """Raise TypeError unless ``value`` is a mapping (a JSON object)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a mapping, not {type(value).__name__}")
 
 
 @dataclass(frozen=True)
