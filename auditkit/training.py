@@ -1,9 +1,10 @@
 """Train the reference models with a Lightning ``Trainer`` and write safe checkpoints.
 
 :func:`train` trains a registered model on its bundled dataset and writes a checkpoint whose
-metadata records the learning curves, the held-out test metrics, the wall time, the hardware and
-the library versions. :func:`fit_model` is the in-memory core (any data of the right modality;
-used by :func:`train` and by cross-validation retraining).
+metadata records the learning curves, the held-out test metrics, the wall time, the hardware,
+the energy used (``training.energy``: measured through NVML on a GPU, estimated on CPUs; see
+:mod:`auditkit._energy`) and the library versions. :func:`fit_model` is the in-memory core
+(any data of the right modality; used by :func:`train` and by cross-validation retraining).
 
 Training is deterministic for a given seed on a given machine: ``seed_everything(seed)``,
 ``Trainer(deterministic=True)``, a seeded validation split and a seeded batch order.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytorch_lightning as pl
 
+from ._energy import EnergyMeter
 from ._validation import check_int, check_param, check_same_length, to_1d
 from .exceptions import DataValidationError, OutputError, ParameterError
 
@@ -360,7 +362,8 @@ def fit_model(
             default_root_dir=tmp,
             callbacks=callbacks,
         )
-        trainer.fit(module, train_loader, val_loader)
+        with EnergyMeter() as meter:  # NVML where there is a GPU, else an estimate
+            trainer.fit(module, train_loader, val_loader)
         accel = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
         n_devices = int(trainer.num_devices)
         global_step = int(trainer.global_step)
@@ -380,6 +383,7 @@ def fit_model(
         "wall_time_s": wall,
         "hardware": {**hardware_info(accel, n_devices), "torch_threads": n_threads},
         "strategy": str(strategy),
+        "energy": meter.report.to_dict() if meter.report is not None else None,
     }
     return module, list(module.history)
 
@@ -541,6 +545,7 @@ def train(
             "stopped_early": info["stopped_early"],
             "global_step": info["global_step"],
             "strategy": info["strategy"],
+            "energy": info["energy"],
         },
         "wall_time_s": float(info["wall_time_s"]),
         "hardware": info["hardware"],

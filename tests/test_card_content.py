@@ -284,3 +284,26 @@ def test_mitigation_tradeoff_chart_from_the_fairness_records() -> None:
     assert fig.count("<circle") == 4  # before and after, two constraints
     for m in extra:
         assert f"{m.value:.4g}" in fig  # the numbers behind the chart
+
+
+def test_a_trained_checkpoint_records_its_energy_and_the_card_shows_it(
+    tiny_ckpt: Any, tmp_path: Any
+) -> None:
+    import auditkit
+    from auditkit.report import write_outputs
+
+    loaded = auditkit.load_checkpoint(tiny_ckpt("iris-mlp"))
+    energy = loaded.meta["training"]["energy"]
+    assert energy["label"] in ("measured", "estimated") and energy["kwh"] >= 0
+    assert energy["co2e_g"] == pytest.approx(energy["kwh"] * energy["grid_intensity_g_per_kwh"])
+    assert {c["name"] for c in energy["components"]} >= {"cpu"}
+    res = auditkit.audit(loaded, n_boot=20, sections=["performance"])
+    paths = write_outputs(res, tmp_path)
+    html = paths["html"].read_text()
+    part = html[html.index('id="training"') : html.index('id="about"')]
+    assert "Energy and emissions" in part and energy["label"].upper() in part
+    fm = _front(paths["markdown"].read_text())
+    assert (
+        fm["co2_eq_emissions"]["emissions"]
+        == json.loads(paths["json"].read_text())["model"]["training"]["energy"]["co2e_g"]
+    )

@@ -389,6 +389,9 @@ def default_lights(data: Mapping[str, Any]) -> list[Light]:
             label = t.label
             if t.per_feature:
                 label += f": {' × '.join(str(f) for f in m['feature'])}"
+            if sum(1 for x in metrics if _matches(t, x)) > 1 and not t.per_feature:
+                qualifier = str(m.get("label") or m.get("method") or "").split(";")[0].strip()
+                label += f" ({qualifier})" if qualifier else ""
             out.append(
                 Light(
                     area=t.section, label=label, status=status, value=m.get("value"),

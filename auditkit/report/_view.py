@@ -460,6 +460,7 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
                       "anchor": s["anchor"], "sentences": sentences, "n_more": n_more,
                       **light})  # fmt: skip
     ci_level = (d.get("run") or {}).get("ci_level")
+    sources = list(dict.fromkeys(lt.source for lt in lights))
     indicators = [
         {
             "area": F.humanize(lt.area),
@@ -469,6 +470,7 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             "rule": lt.rule,
             "reason": lt.reason,
             "source": lt.source,
+            "source_no": sources.index(lt.source) + 1,
             **_light(lt.status),
         }
         for lt in lights
@@ -497,6 +499,7 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
         "from_policy": from_policy,
         "areas": areas,
         "indicators": indicators,
+        "sources": sources,
         "attention": attention[:_SUMMARY_ATTENTION],
         "n_attention_more": max(0, len(attention) - _SUMMARY_ATTENTION),
         "ci_note": (
