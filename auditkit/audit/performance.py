@@ -552,6 +552,8 @@ def _score_outputs(
 # -------------------------------------------------------------- from count tables (no rows)
 #: Cells x replicates per bootstrap chunk of the score cells (bounds memory).
 _CELL_CHUNK_ELEMENTS = 2_000_000
+#: Most resampling cells of the score bootstrap on count tables (adjacent fine bins pooled).
+_BOOT_CELLS = 4096
 
 
 class _CellScores:
@@ -563,8 +565,9 @@ class _CellScores:
     fine bin count as ties (1/2). It equals the exact AUC when no fine bin holds different
     scores of both classes, and differs from it by at most ``sum_b pos_b * neg_b / (2 P N)``
     over the bins that do (:meth:`auc_bound`, from each bin's smallest and largest score).
-    Bootstrap replicates draw the cell counts from ``Multinomial(n, counts / n)`` and give
-    each drawn row its cell's mean (the spread of scores inside a 1/16384-wide bin is ignored).
+    Bootstrap replicates draw cell counts from ``Multinomial(n, counts / n)`` over at most
+    :data:`_BOOT_CELLS` cells (see :meth:`bootstrap`); the spread of scores inside one fine bin
+    (1/16384 wide) is ignored.
     """
 
     def __init__(self, sc: Mapping[str, np.ndarray], pos: int) -> None:
@@ -593,8 +596,7 @@ class _CellScores:
         self.s_max = np.asarray(sc["score_max"], dtype=np.float64)[order]
         self.gap_sum = self.s_sum - self.cnt * self.is_pos
         nb = int(self.bin10.max()) + 1 if self.bin10.size else 1
-        self.onehot = np.zeros((len(self.cnt), nb))
-        self.onehot[np.arange(len(self.cnt)), self.bin10] = 1.0
+        self.n_cal = nb
         self.auc_part = _ScorePrep._auc_prep(
             None, self.is_pos.astype(np.float64), self.fine.astype(np.float64)
         )
@@ -615,18 +617,78 @@ class _CellScores:
     def _auc(self, w: np.ndarray) -> np.ndarray:
         return _ScorePrep._auc(w, self.auc_part)
 
-    def evaluate(self, w: np.ndarray) -> dict[str, np.ndarray]:
-        """Score metrics for cell counts ``w`` of shape (b, cells)."""
-        wf = w.astype(np.float64)
-        total = wf.sum(axis=1)
-        cnt = self.cnt.astype(np.float64)
-        gap = (wf * (self.gap_sum / cnt)) @ self.onehot
-        return {
-            "roc_auc": self._auc(w),
-            "log_loss": (wf @ (self.loss_sum / cnt)) / total,
-            "brier_score": (wf @ (self.brier_sum / cnt)) / total,
-            "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
-        }
+    def bootstrap(
+        self, n_boot: int, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """Bootstrap replicates of the four score metrics, shape (n_boot,) each.
+
+        The cells are merged into at most :data:`_BOOT_CELLS` resampling cells by pooling
+        ``m`` adjacent fine bins (``m`` the smallest power of 2 that does it; ``m = 1`` keeps
+        the fine cells). Each replicate draws the resampling cells' counts from
+        ``Multinomial(n, counts / n)`` and, when ``m > 1``, their sums from a normal law with
+        the within-cell mean and variance of the fine cells pooled in them (as the fairness
+        engine does for score sums). ROC AUC replicates are computed on the pooled histogram
+        and moved by the difference between the fine and the pooled point values, so the
+        interval is centred on the fine histogram's value while its width comes from the
+        resampling.
+        """
+        m = 1
+        while len(np.unique(self._coarse_key(m))) > _BOOT_CELLS:
+            m *= 2
+        key = self._coarse_key(m)
+        uniq, inv = np.unique(key, return_inverse=True)
+        inv = inv.ravel()
+        nc = len(uniq)
+        cnt = np.bincount(inv, weights=self.cnt.astype(np.float64), minlength=nc)
+        coarse_fine = np.zeros(nc, dtype=np.int64)
+        coarse_fine[inv] = self.fine // m
+        is_pos = np.zeros(nc, dtype=bool)
+        is_pos[inv] = self.is_pos
+        bin10 = np.zeros(nc, dtype=np.int64)
+        bin10[inv] = self.bin10
+        onehot = np.zeros((nc, self.n_cal))
+        onehot[np.arange(nc), bin10] = 1.0
+        moments = []
+        for total in (self.loss_sum, self.brier_sum, self.s_sum):
+            mean_f = total / self.cnt
+            s1 = np.bincount(inv, weights=total, minlength=nc)
+            s2 = np.bincount(inv, weights=self.cnt * mean_f * mean_f, minlength=nc)
+            mu = s1 / cnt
+            moments.append((mu, np.maximum(s2 / cnt - mu * mu, 0.0) if m > 1 else None))
+        part = _ScorePrep._auc_prep(None, is_pos.astype(np.float64), coarse_fine.astype(float))
+        shift = self.point()["roc_auc"] - float(
+            _ScorePrep._auc(np.rint(cnt).astype(np.int64)[None, :], part)[0]
+        )
+        prob = cnt / cnt.sum()
+        chunk = max(1, min(n_boot, _CELL_CHUNK_ELEMENTS // max(nc, 1)))
+        parts: dict[str, list[np.ndarray]] = {}
+        done = 0
+        while done < n_boot:
+            b = min(chunk, n_boot - done)
+            w = rng.multinomial(self.n, prob, size=b)
+            wf = w.astype(np.float64)
+            total = wf.sum(axis=1)
+            sums = []
+            for mu, var in moments:
+                x = wf * mu
+                if var is not None:
+                    x = x + np.sqrt(wf * var) * rng.standard_normal(wf.shape)
+                sums.append(x)
+            gap = (sums[2] - wf * is_pos) @ onehot
+            vals = {
+                "roc_auc": _ScorePrep._auc(w, part) + shift,
+                "log_loss": sums[0].sum(axis=1) / total,
+                "brier_score": sums[1].sum(axis=1) / total,
+                "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
+            }
+            for k, v in vals.items():
+                parts.setdefault(k, []).append(v)
+            done += b
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    def _coarse_key(self, m: int) -> np.ndarray:
+        """One integer per cell: (fine bin // m, class, calibration bin), in that order."""
+        return ((self.fine // m) * 2 + self.is_pos) * self.n_cal + self.bin10
 
     def auc_bound(self) -> float:
         """Largest possible difference between the histogram AUC and the exact AUC."""
@@ -676,18 +738,8 @@ def _count_scores(
     point = cells.point()
     cis: dict[str, tuple[float, float] | None] = {}
     if cfg.n_boot > 0:
-        n_cells = len(cells.cnt)
-        prob = cells.cnt / cells.n
-        chunk = max(1, min(cfg.n_boot, _CELL_CHUNK_ELEMENTS // max(n_cells, 1)))
-        parts: dict[str, list[np.ndarray]] = {}
-        done = 0
-        while done < cfg.n_boot:
-            b = min(chunk, cfg.n_boot - done)
-            for key, v in cells.evaluate(rng.multinomial(cells.n, prob, size=b)).items():
-                parts.setdefault(key, []).append(v)
-            done += b
-        for key, chunks in parts.items():
-            lo, hi = percentile_interval(np.concatenate(chunks), cfg.ci_level)
+        for key, reps in cells.bootstrap(cfg.n_boot, rng).items():
+            lo, hi = percentile_interval(reps, cfg.ci_level)
             cis[key] = _ci(lo, hi)
     absent = [
         p.classes[c] for c in range(p.n_classes)
