@@ -470,6 +470,8 @@ def audit(
     if n == 0:
         raise DataValidationError("The evaluation data has no rows.")
     classes = adapter.classes_
+    if adapter.kind == "checkpoint" and schema is not None and y_arr.dtype.kind in "OUS":
+        classes = np.asarray(schema.class_names, dtype=object)  # labels given by class name
     if classes is None and schema is not None:
         classes = (
             np.arange(schema.n_classes)

@@ -912,6 +912,90 @@ def case_cli(rng: random.Random, tmp: Path) -> Case:
     return Case("cli_" + sub, run)
 
 
+CKPT: dict[str, Path] = {}
+
+
+def reference_checkpoint() -> Path:
+    """A 1-epoch iris-mlp checkpoint, trained once before the workers start."""
+    if "iris" not in CKPT:
+        from auditkit.training import train
+
+        folder = Path(tempfile.mkdtemp(prefix="akfuzz-ckpt-"))
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            CKPT["iris"] = train("iris-mlp", out=folder / "iris.ckpt", max_epochs=1, seed=0)
+    return CKPT["iris"]
+
+
+def case_cli_checkpoint(rng: random.Random, tmp: Path) -> Case:
+    """``auditkit audit iris.ckpt --data FILE --target COL`` on mutated tables, and ``info``."""
+    from auditkit.data import load_dataset
+
+    ckpt = reference_checkpoint()
+    if rng.random() < 0.25:  # a damaged checkpoint
+        raw = bytearray(ckpt.read_bytes())
+        for _ in range(rng.randint(1, 6)):
+            i = rng.randrange(len(raw))
+            raw[i : i + 4] = bytes(rng.randrange(256) for _ in range(4))
+        if rng.random() < 0.3:
+            raw = raw[: rng.randrange(len(raw))]
+        bad = tmp / "dämaged.ckpt"
+        bad.write_bytes(bytes(raw))
+        argv = [rng.choice(["info", "audit"]), str(bad)]
+        if argv[0] == "audit":
+            argv += ["--n-boot", "2", "--sections", "performance", "--no-progress",
+                     "--out", str(tmp / "out")]  # fmt: skip
+    else:
+        ds = load_dataset("iris")
+        df = ds.test.X.copy()
+        labels_ = np.asarray(ds.schema.class_names, dtype=object)[ds.test.y]
+        df["species"] = labels_ if rng.random() < 0.6 else ds.test.y
+        df["grp"] = [rng.choice(["a", "b", "<c>"]) for _ in range(len(df))]
+        r = rng.random()
+        if r < 0.1:
+            df = df.drop(columns=[rng.choice(list(ds.test.X.columns))])
+        elif r < 0.2:
+            df.iloc[rng.randrange(len(df)), rng.randrange(4)] = np.nan
+        elif r < 0.3:
+            col = rng.choice(list(ds.test.X.columns))
+            df[col] = df[col].astype(object)
+            df.loc[df.index[0], col] = rng.choice(HOSTILE)
+        elif r < 0.35:
+            df["species"] = df["species"].astype(object)
+            df.loc[df.index[0], "species"] = "unicorn"
+        elif r < 0.4:
+            df = df.iloc[: rng.choice([0, 1, 2])]
+        elif r < 0.45:
+            df[rng.choice(HOSTILE) or "blank"] = 1.0
+        elif r < 0.5:
+            df = df.rename(columns={"sepal_length": "Sepal_Length"})
+        path = tmp / rng.choice(["iris.csv", "ïris.csv", "iris.parquet"])
+        if path.suffix == ".parquet":
+            df.columns = [str(c) for c in df.columns]
+            try:
+                df.to_parquet(path)
+            except Exception:  # noqa: BLE001 - pyarrow refuses some mixed columns
+                df.astype(str).to_parquet(path)
+        else:
+            df.to_csv(path, index=False)
+        argv = ["audit", str(ckpt), "--data", str(path),
+                "--target", rng.choice(["species", "species", "species", "nope", "grp"]),
+                "--sections", rng.choice(["performance,fairness", "performance"]),
+                "--n-boot", "2", "--no-progress", "--out", str(tmp / "out")]  # fmt: skip
+        if rng.random() < 0.8:
+            argv += ["--sensitive", rng.choice(["grp", "grp", "nope", "species"])]
+
+    def run() -> Any:
+        from auditkit.cli import main
+
+        err, out_ = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_):
+            code = main(argv)
+        return CliOutcome(code, err.getvalue())
+
+    return Case("cli_checkpoint", run)
+
+
 class CliOutcome:
     def __init__(self, code: int, stderr: str) -> None:
         self.code = code
@@ -927,6 +1011,7 @@ KINDS: list[tuple[str, float, Callable[[random.Random, Path], Case]]] = [
     ("policy", 0.12, case_policy),
     ("load_result", 0.10, case_result),
     ("cli", 0.12, case_cli),
+    ("cli_checkpoint", 0.04, case_cli_checkpoint),
 ]
 
 
@@ -1053,6 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
     failures: dict[str, list[int]] = collections.defaultdict(list)
     slowest = (0.0, -1)
     tasks = [(s, args.timeout) for s in seeds]
+    reference_checkpoint()  # trained once here; the forked workers share the file
     ctx = mp.get_context("fork")
     done = 0
     with ctx.Pool(args.workers, initializer=_worker_init, maxtasksperchild=500) as pool:

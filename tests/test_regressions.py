@@ -229,3 +229,18 @@ def test_deeply_nested_dataset_schema_is_a_value_error() -> None:
     # was: RecursionError from str() (escaped load_checkpoint)
     with pytest.raises(ValueError, match="nested too deeply"):
         DatasetSchema.from_dict(schema)
+
+
+def test_checkpoint_labels_by_class_name(tiny_ckpt) -> None:  # type: ignore[no-untyped-def]
+    from auditkit.data import load_dataset
+
+    ds = load_dataset("iris")
+    model = auditkit.load_checkpoint(tiny_ckpt("iris-mlp"))
+    names = np.asarray(ds.schema.class_names, dtype=object)[ds.test.y]
+    by_name = auditkit.audit(model, ds.test.X, names, n_boot=0, sections=["performance"])
+    by_code = auditkit.audit(model, ds.test.X, ds.test.y, n_boot=0, sections=["performance"])
+    assert [m.value for m in by_name.metrics] == [m.value for m in by_code.metrics]
+    names[3] = "unicorn"
+    # was: "... is not one of the model's classes: 0, 1, 2." (indices, not the names)
+    with pytest.raises(DataValidationError, match="'unicorn'.*setosa, versicolor, virginica"):
+        auditkit.audit(model, ds.test.X, names, n_boot=0, sections=["performance"])
