@@ -433,7 +433,10 @@ def attribute(
         )  # fmt: skip
         with preserved_buffers(model):
             bpr, first = probe_activations(model, x)
-            independent = (not check_rows) or rows_independent(model, x, first=first)
+            # A perturbation method whose rows all fit one call does not need to know: it
+            # passes Captum the targets and never splits the rows.
+            one_call = method in PERTURBATION_METHODS and n * bpr <= memory_budget_mb * 2**20
+            independent = (not check_rows) or one_call or rows_independent(model, x, first=first)
             outputs: torch.Tensor | None = None
             if need_outputs:
                 rows_fwd = max(1, min(n, int(memory_budget_mb * 2**20 // bpr)))
@@ -589,7 +592,7 @@ def attribute(
         fast_path=fast,
         plan=plan,
         info={
-            "rows_independent": independent,
+            "rows_independent": None if one_call and check_rows else independent,
             "cudnn_disabled": cudnn_off,
             "device": str(device),
             "bytes_per_row": bpr,
