@@ -820,6 +820,7 @@ def _audit_reduced(
         yt, yp, ys, feats = column_names(y_true, y_pred, y_score, sensitive_features, func=func)
         table = reduce_predictions(
             data, y_true=yt, y_pred=yp, y_score=ys, sensitive_features=list(feats),
+            score_cells="performance" in _resolve_sections(sections, func),
             auc_bins=check_int(opts.get("auc_bins", AUC_BINS), param="options['auc_bins']",
                                func=func, low=1),
             memory_limit=memory_limit, show_progress=show_progress,

@@ -101,6 +101,8 @@ def values(result: auditkit.AuditResult) -> dict[tuple[Any, ...], float | None]:
     out = {}
     for name in SECTIONS:
         sec = result.section(name)
+        if sec is None:
+            continue
         assert sec.status == "ok", sec.reason
         for m in sec.metrics:
             if m.name.startswith("mitigation_"):
@@ -245,6 +247,25 @@ def test_sections_that_need_rows_are_skipped_with_the_reason(tmp_path: Path) -> 
     rows = auditkit.audit_predictions(data=pl.from_pandas(df), n_boot=0, reduce=False, **KW)
     assert rows.section("fairness").info["mitigation"]["status"] == "ok"
     assert "engine" not in rows.data
+
+
+def test_a_fairness_audit_skips_the_score_cells(tmp_path: Path) -> None:
+    df = make_log(6)
+    p = tmp_path / "log.parquet"
+    df.to_parquet(p)
+    kw = {**KW, "sections": ["fairness"]}
+    fair = auditkit.audit_predictions(data=str(p), n_boot=0, **kw)
+    assert fair.data["reduction"]["score_cells"] is None
+    rows = auditkit.audit_predictions(data=df, n_boot=0, **kw)
+    got, ref = values(fair), values(rows)
+    assert set(got) == set(ref) and any(k[1] == "expected_calibration_error" for k in got)
+    for key, a in ref.items():
+        assert_close(a, got[key], key)
+    bad = df.copy()
+    bad.loc[4, "score"] = 2.0
+    bad.to_parquet(p)
+    with pytest.raises(DataValidationError, match="1 value"):
+        auditkit.audit_predictions(data=str(p), **kw)
 
 
 def test_reduce_false_reads_files_into_memory(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ class Counts:
         bin) and ``fine_bin`` (``min(floor(score * auc_bins), auc_bins - 1)``): ``count``,
         ``score_sum``, ``log_loss_sum`` (sum of ``-log(p[y])``, probabilities clipped to
         ``[eps, 1 - eps]`` as on the row path), ``brier_sum``, ``score_min``, ``score_max``.
-        None without scores.
+        None without scores, or when the performance section was not asked for.
     n_bins : int
         Calibration bins.
     auc_bins : int
@@ -112,7 +112,7 @@ class Counts:
     @property
     def has_scores(self) -> bool:
         """True when the log had scores."""
-        return self.scores is not None
+        return "score_bin" in self.groups
 
 
 @dataclass(frozen=True)

@@ -422,8 +422,9 @@ class PerformanceSection:
                 info.update(info_s)
             else:
                 info["scores"] = (
-                    "no scores: ROC AUC, log loss, Brier score and calibration need them"
-                )
+                    "the score cells were not computed" if counts.has_scores
+                    else "no scores: ROC AUC, log loss, Brier score and calibration need them"
+                )  # fmt: skip
         elif p.has_scores and p.y_proba is not None:
             metrics_s, findings_s, charts_s = self._scores(ctx, rng)
             metrics += metrics_s

@@ -218,8 +218,8 @@ def _columns(con: Any, src: str, where: str) -> list[str]:
 
 def reduce_paths(
     data: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, memory_limit: str | None = None, threads: int | None = None,
-    show_progress: bool = False,
+    n_bins: int, auc_bins: int, score_cells: bool = True, memory_limit: str | None = None,
+    threads: int | None = None, show_progress: bool = False,
 ) -> CountTable:  # fmt: skip
     """Reduce Parquet/CSV files (paths, globs or a list of them) with DuckDB, out of core."""
     duckdb = require_duckdb()
@@ -236,7 +236,7 @@ def reduce_paths(
         try:
             g = _run(con, g_sql, desc=f"reducing {desc} (groups)", show_progress=show_progress)
             f = None
-            if f_sql is not None:
+            if f_sql is not None and score_cells:
                 f = _run(con, f_sql, desc=f"reducing {desc} (scores)", show_progress=show_progress)
         except duckdb.OutOfMemoryException as exc:
             raise DataValidationError(
@@ -257,7 +257,7 @@ def reduce_paths(
 
 def reduce_relation(
     rel: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int,
+    n_bins: int, auc_bins: int, score_cells: bool = True,
 ) -> CountTable:  # fmt: skip
     """Reduce a DuckDB relation inside its own connection."""
     duckdb = require_duckdb()
@@ -270,7 +270,7 @@ def reduce_relation(
     )  # fmt: skip
     try:
         g = rel.query(name, g_sql).to_arrow_table()
-        f = None if f_sql is None else rel.query(name, f_sql).to_arrow_table()
+        f = None if f_sql is None or not score_cells else rel.query(name, f_sql).to_arrow_table()
     except duckdb.Error as exc:
         raise DataValidationError(f"DuckDB failed on the relation: {_first_line(exc)}") from exc
     return from_arrow(

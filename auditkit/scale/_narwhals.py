@@ -26,7 +26,7 @@ def _engine_name(frame: Any) -> str:
 
 def reduce_frame(
     data: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int,
+    n_bins: int, auc_bins: int, score_cells: bool = True,
 ) -> CountTable:  # fmt: skip
     """Reduce a narwhals-supported frame with its own group-by."""
     import narwhals as nw
@@ -80,7 +80,7 @@ def reduce_frame(
             nw.col("q_pos").sum().alias("sq_pos"), nw.col("q_neg").sum().alias("sq_neg"),
             s.min().alias("score_min"), s.max().alias("score_max"),
         )  # fmt: skip
-        g_arrow, f_arrow = _collect(g, f, lazy=lazy, engine=engine)
+        g_arrow, f_arrow = _collect(g, f if score_cells else None, lazy=lazy, engine=engine)
     return from_arrow(
         g_arrow, f_arrow, features=tuple(features),
         columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score}, n_bins=n_bins,

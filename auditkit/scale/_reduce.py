@@ -84,6 +84,7 @@ def reduce_predictions(
     y_score: str | None = None,
     n_bins: int = 10,
     auc_bins: int = AUC_BINS,
+    score_cells: bool = True,
     memory_limit: str | None = None,
     threads: int | None = None,
     show_progress: bool = False,
@@ -108,6 +109,9 @@ def reduce_predictions(
         Fine bins of the ROC AUC histogram; the audit states the largest possible difference
         from the exact AUC that this resolution allows, and it is 0 when no bin mixes
         different scores of both classes.
+    score_cells : bool, default=True
+        Also compute the score cells of the performance section (a second group-by, with two
+        logarithms per row for the exact log loss). False when only fairness is audited.
     memory_limit : str, default=None
         DuckDB's memory budget for files (``"2GB"``); DuckDB spills to disk beyond it.
     threads : int, default=None
@@ -142,7 +146,7 @@ def reduce_predictions(
     auc_bins = check_int(auc_bins, param="auc_bins", func=func, low=1)
     kw: dict[str, Any] = {
         "features": feats, "y_true": yt, "y_pred": yp, "y_score": ys, "n_bins": n_bins,
-        "auc_bins": auc_bins,
+        "auc_bins": auc_bins, "score_cells": bool(score_cells),
     }  # fmt: skip
     kind = data_kind(data)
     if kind == "counts":

@@ -26,7 +26,7 @@ def _to_arrow(df: Any) -> Any:
 
 def reduce_spark(
     df: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int,
+    n_bins: int, auc_bins: int, score_cells: bool = True,
 ) -> CountTable:  # fmt: skip
     """Reduce a PySpark DataFrame on its cluster."""
     from pyspark.errors import PySparkException
@@ -68,7 +68,7 @@ def reduce_spark(
                 F.sum(one_minus * one_minus).alias("sq_pos"), F.sum(s * s).alias("sq_neg"),
                 F.min(s).alias("score_min"), F.max(s).alias("score_max"),
             )  # fmt: skip
-            g_arrow, f_arrow = _to_arrow(g), _to_arrow(f)
+            g_arrow, f_arrow = _to_arrow(g), (_to_arrow(f) if score_cells else None)
     except PySparkException as exc:
         text = str(exc).strip().splitlines()
         raise DataValidationError(

@@ -80,7 +80,7 @@ class CountTable:
         and ``score_bin``: ``count``, ``score_sum``, ``score_sq_sum``.
     scores : dict of str to ndarray or None
         One row per ``y_true``, ``score_bin``, ``fine_bin``: ``count`` and the sums listed in
-        the module docstring. None without scores.
+        the module docstring. None without scores, or when ``score_cells=False``.
     n_bins : int
         Calibration bins.
     auc_bins : int
@@ -111,7 +111,7 @@ class CountTable:
     @property
     def has_scores(self) -> bool:
         """True when the log had a score column."""
-        return self.scores is not None
+        return "score_bin" in self.groups
 
     def to_frame(self, which: str = "groups") -> Any:
         """Return the ``"groups"`` or ``"scores"`` table as a pandas DataFrame."""
@@ -193,13 +193,15 @@ def from_arrow(
     out["y_true"] = _numpy(groups.column("y_true"))
     out["y_pred"] = _numpy(groups.column("y_pred"))
     sc: dict[str, np.ndarray] | None = None
-    if scores is not None:
+    if "score_bin" in groups.column_names:
         bins = _numpy(groups.column("score_bin").fill_null(-1)).astype(np.int64)
         bad = int(counts[bins < 0].sum())
         if bad:
-            s_min = _numpy(scores.column("score_min")).astype(np.float64)
-            s_max = _numpy(scores.column("score_max")).astype(np.float64)
-            example = _outside(np.r_[s_min, s_max])
+            example = None
+            if scores is not None:
+                s_min = _numpy(scores.column("score_min")).astype(np.float64)
+                s_max = _numpy(scores.column("score_max")).astype(np.float64)
+                example = _outside(np.r_[s_min, s_max])
             raise DataValidationError(
                 f"y_score column {columns['y_score']!r} must hold probabilities in [0, 1]; "
                 f"{bad} value(s){where} are missing, NaN or outside"
@@ -210,6 +212,7 @@ def from_arrow(
         out["count"] = counts
         for key in GROUP_SUMS:
             out[key] = _numpy(groups.column(key)).astype(np.float64)
+    if scores is not None:
         sc = {
             "y_true": _numpy(scores.column("y_true")),
             "score_bin": _numpy(scores.column("score_bin")).astype(np.int64),
@@ -224,7 +227,7 @@ def from_arrow(
                 f"({int(counts.sum())} and {int(sc['count'].sum())}); did the data change "
                 "while it was read?"
             )
-    else:
+    if "count" not in out:
         out["count"] = counts
     return CountTable(
         features=features, groups=out, scores=sc, n_bins=n_bins, auc_bins=auc_bins,
