@@ -22,7 +22,7 @@ ALLOWED_TAGS = {
     "a", "section", "h1", "h2", "h3", "h4", "p", "table", "thead", "tbody", "tr", "th", "td",
     "code", "span", "strong", "em", "div", "figure", "figcaption", "details", "summary", "svg",
     "desc", "line", "text", "rect", "polyline", "circle", "img", "footer", "dl", "dt", "dd",
-    "caption",
+    "caption", "sup",
 }  # fmt: skip
 URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
 
@@ -57,7 +57,9 @@ def assert_safe_html(html: str) -> None:
             assert not name.startswith("on"), (tag, name)
             v = (value or "").strip().lower()
             if name in URL_ATTRS:
-                assert v.startswith("#") or v.startswith("data:image/png;base64,"), (tag, v)
+                ok = v.startswith("#") or v.startswith("data:image/png;base64,")
+                link = tag == "a" and name == "href" and re.match(r"https?://[^\s\"'<>`]+$", v)
+                assert ok or link, (tag, v)
             assert "javascript:" not in v or name in ("alt", "aria-label"), (tag, name, v)
             if name == "style":
                 assert "url(" not in v and "expression(" not in v
@@ -66,6 +68,9 @@ def assert_safe_html(html: str) -> None:
 
 
 def assert_offline(html: str) -> None:
+    # links the reader may follow (card-info references, http(s) only) load nothing by themselves
+    html = re.sub(r'<a href="https?://[^"<>\s]*" rel="noopener noreferrer nofollow">[^<]*</a>',
+                  "", html)  # fmt: skip
     assert re.search(r"https?:", html, re.I) is None
     assert "@import" not in html and "url(" not in html.lower()
     assert re.search(r"""(src|href)\s*=\s*["']?//""", html) is None
@@ -160,3 +165,11 @@ def test_templates_never_mark_data_safe() -> None:
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text
     css = folder.joinpath("card.css").read_text()
     assert_offline(css)
+
+
+def test_full_card_with_links_is_safe_and_offline() -> None:
+    from _report_fixtures import tabular_card_result
+
+    html = render_html(tabular_card_result(text=HOSTILE[0]))
+    assert '<a href="https://example.org/auditkit" rel="noopener noreferrer nofollow">' in html
+    assert_safe_html(html)

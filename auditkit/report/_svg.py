@@ -1,11 +1,14 @@
 """Inline SVG (and HTML) drawings of the result's charts, built in code with every text escaped.
 
 One function per chart kind (``bar``, ``line``, ``heatmap``, ``images``, ``tokens``; the layout of
-``Chart.data`` is documented in the result model). :func:`render_chart` dispatches on the kind
-and returns :class:`markupsafe.Markup`: the only place the HTML card marks text as safe, because
-every string from the data passes through :func:`html.escape` here and every number is
-formatted by this module. Colours come from the Okabe-Ito palette, which stays distinguishable
-with colour blindness, and every chart carries ``<title>``/``<desc>`` for screen readers.
+``Chart.data`` is documented in the result model). Axis labels are geometric: ``xlabel`` names
+the horizontal axis and ``ylabel`` the vertical one, so a horizontal bar chart (``horizontal``:
+true) has its values along ``xlabel`` and its categories along ``ylabel``.
+:func:`render_chart` dispatches on the kind and returns :class:`markupsafe.Markup`: the only
+place the HTML card marks text as safe, because every string from the data passes through
+:func:`html.escape` here and every number is formatted by this module. Colours come from the
+Okabe-Ito palette, which stays distinguishable with colour blindness, and every chart carries
+``<title>``/``<desc>`` for screen readers.
 """
 
 from __future__ import annotations
@@ -203,7 +206,7 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
     if horizontal:
         label_w = min(220, 12 + 7 * max((len(_short(s)) for s in labels), default=4))
         left, right, row_h = label_w, 70, 24
-        top = 24 if ref is not None else 10
+        top = 24 if ref is not None or ylabel else 10
         width = _W
         height = top + n * row_h + 44
         x = _scale(lo, hi, left, width - right)
@@ -211,16 +214,12 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
         for t in _ticks(lo, hi):
             body.append(_line(x(t), y0, x(t), y1, stroke=_LIGHT))
             body.append(_text(x(t), y1 + 12, fmt_num(t), anchor="middle", size=11, fill=_GREY))
-        if xlabel or ylabel:
-            body.append(
-                _text(
-                    (left + width - right) / 2,
-                    y1 + 32,
-                    ylabel or xlabel,
-                    anchor="middle",
-                    fill=_GREY,
-                )
-            )
+        if xlabel:  # the horizontal (value) axis
+            body.append(_text((left + width - right) / 2, y1 + 32, xlabel, anchor="middle",
+                              fill=_GREY))  # fmt: skip
+        if ylabel:  # the categories, named above their labels
+            body.append(_text(left - 6, top - 12 if ref is None else 12, _short(ylabel, 30),
+                              anchor="end", size=11, fill=_GREY, weight="600"))  # fmt: skip
         for i, (lab, v) in enumerate(zip(labels, values)):
             cy = top + i * row_h + row_h / 2
             body.append(_text(left - 6, cy, _short(lab), anchor="end"))

@@ -37,6 +37,7 @@ _SEVERITY_ORDER = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 _COLLAPSE_ROWS = 15  # longer tables start folded in the HTML card (printed in full)
 _SUMMARY_ATTENTION = 12  # failures and warnings listed on the first screen
 _KEY_FIGURES = 16
+_WIDE_COLUMNS = 11  # tables this wide get a smaller print font
 #: Charts drawn in another part of the card than the section that computed them.
 _MOVED_CHARTS = {"learning_curve_loss": "training", "learning_curve_accuracy": "training"}
 #: Model-block keys shown by the training part of the card (not repeated in the provenance).
@@ -109,8 +110,9 @@ def _qualifiers(m: Mapping[str, Any]) -> str:
                       ("fold", "fold")):  # fmt: skip
         if m.get(key) is not None:
             parts.append(f"{word} {F.fmt_cell(m[key])}")
-    if m.get("method") not in (None, "between_groups") and not m.get("unit"):
-        parts.append(str(m["method"]))
+    method = str(m.get("method") or "")
+    if method and method != "between_groups" and len(method) <= 30:
+        parts.append(method.replace("_", " "))
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -182,14 +184,30 @@ def _key_figures(indexed: list[tuple[int, Mapping[str, Any]]]) -> list[dict[str,
     return out
 
 
+def _is_pair(v: Any) -> bool:
+    return (
+        isinstance(v, (list, tuple))
+        and len(v) == 2
+        and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in v)
+    )
+
+
 def _table_view(t: Mapping[str, Any]) -> dict[str, Any]:
-    rows = [[F.fmt_cell(v) for v in r] for r in t.get("rows", [])]
+    columns = [str(c) for c in t.get("columns", [])]
+    ci_cols = {j for j, c in enumerate(columns) if c.rstrip().endswith("CI")}
+    rows = [
+        [F.fmt_ci(v) if j in ci_cols and _is_pair(v) and None not in v else F.fmt_cell(v)
+         for j, v in enumerate(r)]
+        for r in t.get("rows", [])
+    ]  # fmt: skip
     return {
         "title": str(t.get("title") or t.get("name") or ""),
-        "columns": [str(c) for c in t.get("columns", [])],
+        # snake_case headers read as words and may wrap on narrow pages
+        "columns": [c.replace("_", " ") for c in columns],
         "rows": rows,
         "note": str(t["note"]) if t.get("note") else "",
         "collapsed": len(rows) > _COLLAPSE_ROWS,
+        "wide": len(columns) >= _WIDE_COLUMNS,
     }
 
 
