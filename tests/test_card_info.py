@@ -183,3 +183,55 @@ def test_audit_takes_card_info_as_path_or_dict(tmp_path: Path) -> None:
             sections=["performance"],
             card_info={"x": 1},
         )
+
+
+def test_cli_audit_and_render_take_card_info(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from auditkit.cli import main
+    from auditkit.report import load_result
+
+    rng = np.random.default_rng(0)
+    n = 300
+    log = tmp_path / "log.csv"
+    pd.DataFrame({"g": rng.choice(["a", "b"], n), "y": rng.integers(0, 2, n),
+                  "d": rng.integers(0, 2, n)}).to_csv(log, index=False)  # fmt: skip
+    base = [
+        "audit",
+        "--predictions",
+        str(log),
+        "--y-true",
+        "y",
+        "--y-pred",
+        "d",
+        "--sensitive",
+        "g",
+        "--n-boot",
+        "10",
+        "--no-progress",
+        "--sections",
+        "performance",
+    ]
+    card = write(tmp_path, FULL)
+    assert main([*base, "--out", str(tmp_path / "o"), "--card-info", str(card)]) == 0
+    res = load_result(tmp_path / "o" / "audit.json")
+    assert res.card_info == load_card_info(card)
+    # a bad file: exit 2, one line naming the file and the field, nothing written
+    bad = write(tmp_path, "owner: me\n", "bad.yaml")
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "o2"), "--card-info", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.yaml" in err and "'owner'" in err and "did you mean 'owners'" in err
+    assert not (tmp_path / "o2").exists()
+    # render swaps the qualitative fields in, from the JSON's numbers alone
+    other = write(tmp_path, "limitations: Rendered later.\n", "later.yaml")
+    assert main(["render", str(tmp_path / "o" / "audit.json"), "--out", str(tmp_path / "r"),
+                 "--card-info", str(other)]) == 0  # fmt: skip
+    html = (tmp_path / "r" / "card.html").read_text()
+    assert "Rendered later." in html and "Teaching material" not in html
+    assert load_result(tmp_path / "o" / "audit.json").card_info == load_card_info(card)
+    assert main(["render", str(tmp_path / "o" / "audit.json"), "--out", str(tmp_path / "r2"),
+                 "--card-info", str(bad)]) == 2  # fmt: skip
