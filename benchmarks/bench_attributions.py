@@ -441,7 +441,8 @@ def report(
         + ". Captum's default call is `Method(module).attribute(x, target=t)` on the same "
         "module, rows and targets (the predicted classes); auditkit is `auditkit.explain` with "
         "its defaults (256 MB memory budget). Seconds: best of 3 for the Adult MLP, best of 2 "
-        "for CIFAR saliency and occlusion, one run otherwise; auditkit and Captum calls interleaved. "
+        "for CIFAR saliency and occlusion, one run otherwise; auditkit and Captum calls "
+        "interleaved. "
         "`max abs diff`: auditkit vs Captum, asserted within rtol 1e-4. Torch threads as in "
         "the machine line (`--threads`).",
         "",
