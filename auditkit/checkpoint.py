@@ -450,7 +450,7 @@ class CheckpointModel(ModelAdapter):
         )
         info = module.fit_info
         meta = {
-            **{k: v for k, v in self.loaded.meta.items() if k not in ("test_metrics",)},
+            **{k: v for k, v in self.loaded.meta.items() if k not in ("test_metrics", "dp")},
             "hparams": dict(module.hp),
             "preprocessing": module.preprocessing,
             "history": history,
@@ -483,7 +483,11 @@ class CheckpointModel(ModelAdapter):
         return self.loaded.sha256
 
     def describe(self) -> dict[str, Any]:
-        """Return the model's name, kind, hash, training record and test metrics (plain data)."""
+        """Return the model's name, kind, hash, training record and test metrics (plain data).
+
+        A model trained with differential privacy adds ``dp``: ``epsilon`` (spent), ``delta``,
+        ``max_grad_norm``, ``noise_multiplier``, ``accountant`` and the rest of the record.
+        """
         meta = self.loaded.meta
         training = dict(meta.get("training") or {})
         training.update(
@@ -509,4 +513,5 @@ class CheckpointModel(ModelAdapter):
             "history": meta.get("history"),
             "test_metrics": meta.get("test_metrics"),
             "training": training,
+            **({"dp": dict(meta["dp"])} if isinstance(meta.get("dp"), dict) else {}),
         }

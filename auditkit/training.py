@@ -32,6 +32,7 @@ from ._validation import check_int, check_param, check_same_length, to_1d
 from .exceptions import DataValidationError, OutputError, ParameterError
 
 if TYPE_CHECKING:
+    from ._dp import DPConfig
     from .data._schema import DatasetSchema
     from .models._base import AuditableModule
 
@@ -239,6 +240,7 @@ def fit_model(
     strategy: str = "auto",
     show_progress: bool = False,
     num_threads: int | None = 1,
+    dp: DPConfig | None = None,
 ) -> tuple[AuditableModule, list[dict[str, float]]]:
     """Train reference model ``name`` in memory on ``(X, y)``; return the model and its history.
 
@@ -274,6 +276,10 @@ def fit_model(
         machine they lose a lot (threads waiting for each other on oversubscribed cores); it
         also keeps the weights of a seed identical across machines with different core counts.
         None keeps torch's setting (capped at the CPUs this process may use).
+    dp : DPConfig, default=None
+        Train with differential privacy (DP-SGD through Opacus; see :mod:`auditkit._dp`):
+        every ``max_epochs`` epoch is run (no early stopping, the last weights are kept) and
+        ``module.fit_info["dp"]`` records the privacy spent.
 
     Returns
     -------
@@ -305,6 +311,8 @@ def fit_model(
     from .models._base import resolve_hparams
 
     hp = resolve_hparams(cls, overrides)
+    if dp is not None:  # DP: no model selection on the validation split
+        hp.update(patience=hp["max_epochs"], restore_best=False)
     cls.check_schema(schema)
     codes = _class_codes(y, schema)
     n = check_same_length(X=X, y=codes)
@@ -339,6 +347,13 @@ def fit_model(
             drop_last=len(y_tr) > bs,  # no 1-row last batch (batch norm needs 2 rows)
         )  # fmt: skip
         val_loader = DataLoader(TensorDataset(x_va, y_va), batch_size=max(bs, 256))
+        dp_state = None
+        if dp is not None:
+            from ._dp import make_private
+
+            train_loader, dp_state = make_private(
+                module, train_loader, dp, epochs=int(hp["max_epochs"]), seed=seed
+            )
         best = _BestWeights()
         callbacks: list[Any] = [
             EarlyStopping(monitor="val_loss", mode="min", patience=hp["patience"])
@@ -364,6 +379,11 @@ def fit_model(
         )
         with EnergyMeter() as meter:  # NVML where there is a GPU, else an estimate
             trainer.fit(module, train_loader, val_loader)
+        dp_record = None
+        if dp_state is not None:
+            from ._dp import finish_private
+
+            dp_record = finish_private(module, dp_state)
         accel = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
         n_devices = int(trainer.num_devices)
         global_step = int(trainer.global_step)
@@ -385,6 +405,8 @@ def fit_model(
         "strategy": str(strategy),
         "energy": meter.report.to_dict() if meter.report is not None else None,
     }
+    if dp_record is not None:
+        module.fit_info["dp"] = dp_record
     return module, list(module.history)
 
 
@@ -437,6 +459,9 @@ def train(
     limit_train_rows: int | None = None,
     overwrite: bool = False,
     num_threads: int | None = 1,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
+    max_grad_norm: float = 1.0,
     **hparam_overrides: Any,
 ) -> Path:
     """Train a reference model on its bundled dataset and write a safe checkpoint.
@@ -462,6 +487,14 @@ def train(
         Replace an existing ``out`` file.
     num_threads : int or None, default=1
         CPU threads torch uses while training (see :func:`fit_model`).
+    dp_epsilon : float, default=None
+        Train with differential privacy (DP-SGD with Opacus) to this target epsilon; the
+        checkpoint's ``dp`` metadata records epsilon, delta, ``max_grad_norm``, the noise
+        multiplier and the accountant. None: ordinary training.
+    dp_delta : float, default=None
+        Target delta of DP training (default ``1 / n_train``).
+    max_grad_norm : float, default=1.0
+        Per-sample gradient clipping bound of DP training.
     **hparam_overrides
         Hyper-parameters of the model (for example ``lr=3e-3``, ``dropout=0.1``).
 
@@ -501,6 +534,13 @@ def train(
         )
     if limit_train_rows is not None:
         check_int(limit_train_rows, param="limit_train_rows", func="train", low=4)
+    dp = None
+    if dp_epsilon is not None:
+        from ._dp import DPConfig
+
+        dp = DPConfig.create(dp_epsilon, dp_delta, max_grad_norm)
+    elif dp_delta is not None:
+        raise ParameterError("train: dp_delta needs dp_epsilon (differentially private training).")
     check_param(
         isinstance(accelerator, str), param="accelerator", func="train",
         expected="a str such as 'auto', 'cpu' or 'gpu'", got=accelerator,
@@ -517,7 +557,7 @@ def train(
     module, history = fit_model(
         name, X, y, schema=ds.schema, hparams=hparam_overrides, seed=seed,
         max_epochs=max_epochs, accelerator=accelerator, devices=devices, strategy=strategy,
-        show_progress=show_progress, num_threads=num_threads,
+        show_progress=show_progress, num_threads=num_threads, dp=dp,
     )  # fmt: skip
     info = module.fit_info
     test = _test_metrics(module, ds.test.X, ds.test.y)
@@ -553,6 +593,8 @@ def train(
         "seed": seed,
         "created_at": _created_at(),
     }
+    if info.get("dp") is not None:
+        meta["dp"] = info["dp"]
     path = save_checkpoint(module, out_path, meta, overwrite=overwrite)
     if show_progress:
         print(

@@ -57,6 +57,12 @@ def add_parser(sub: Any) -> None:
                    help="set a hyper-parameter (repeatable): --hparam lr=0.003")  # fmt: skip
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="CPU threads for training (default: 1)")  # fmt: skip
+    p.add_argument("--dp-epsilon", type=float, default=None, metavar="E",
+                   help="train with differential privacy (DP-SGD) to epsilon E")  # fmt: skip
+    p.add_argument("--dp-delta", type=float, default=None, metavar="D",
+                   help="delta of DP training (default: 1 / number of training rows)")  # fmt: skip
+    p.add_argument("--max-grad-norm", type=float, default=1.0, metavar="C",
+                   help="per-sample clipping bound of DP training (default: 1.0)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -66,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from ..training import train
 
     overrides = dict(args.hparam)
-    reserved = {"out", "seed", "max_epochs", "accelerator", "devices", "strategy", "num_threads"}
+    reserved = {
+        "out", "seed", "max_epochs", "accelerator", "devices", "strategy", "num_threads",
+        "dp_epsilon", "dp_delta", "max_grad_norm",
+    }  # fmt: skip
     clash = sorted(reserved & set(overrides))
     if clash:
         raise ParameterError(
@@ -84,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         limit_train_rows=args.limit_train_rows,
         overwrite=args.force,
         num_threads=args.threads,
+        dp_epsilon=args.dp_epsilon,
+        dp_delta=args.dp_delta,
+        max_grad_norm=args.max_grad_norm,
         **overrides,
     )
     print(path)
