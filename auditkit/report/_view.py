@@ -270,8 +270,11 @@ def _chart_text(chart: Mapping[str, Any]) -> dict[str, Any]:
         elif kind == "tokens":
             cols = ["Text", "Strongest tokens (weight)"]
             for r in data.get("rows") or []:
-                pairs = sorted(zip(r.get("tokens", []), r.get("weights", [])),
-                               key=lambda p: -abs(p[1] or 0.0))[:8]  # fmt: skip
+                strongest: dict[str, Any] = {}
+                for t, w in sorted(zip(r.get("tokens", []), r.get("weights", [])),
+                                   key=lambda p: -abs(p[1] or 0.0)):  # fmt: skip
+                    strongest.setdefault(str(t), w)  # each token once, at its strongest
+                pairs = list(strongest.items())[:8]
                 rows.append([str(r.get("caption", "")),
                              ", ".join(f"{t} ({F.fmt_num(w)})" for t, w in pairs)])  # fmt: skip
         else:
