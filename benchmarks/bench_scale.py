@@ -141,12 +141,14 @@ def run_case(case: str, path: str) -> dict[str, Any]:
         out["result_rows"] = g.num_rows + f.num_rows
         con.close()
         tmp.cleanup()
-    elif case in ("auditkit", "auditkit_nb100", "polars_lazy"):
+    elif case in ("auditkit", "auditkit_fairness", "auditkit_nb100", "polars_lazy"):
         import auditkit
 
         kw: dict[str, Any] = dict(KW)
         if case == "auditkit_nb100":
             kw.update(n_boot=100, options={"mitigation": False})
+        if case == "auditkit_fairness":
+            kw.update(sections=["fairness"])
         data: Any = path
         if case == "polars_lazy":
             import polars as pl
@@ -200,7 +202,8 @@ def run_case(case: str, path: str) -> dict[str, Any]:
 
 
 def _summary(res: Any, text: str) -> dict[str, Any]:
-    perf = {m.name: m.value for m in res.section("performance").metrics if m.label is None}
+    sec = res.section("performance")
+    perf = {m.name: m.value for m in (sec.metrics if sec else ()) if m.label is None}
     fair = res.section("fairness")
     dpr = next(
         m.value for m in fair.metrics
@@ -209,11 +212,11 @@ def _summary(res: Any, text: str) -> dict[str, Any]:
     )  # fmt: skip
     return {
         "n_rows": res.data["n_rows"],
-        "accuracy": perf["accuracy"],
+        "accuracy": perf.get("accuracy"),
         "roc_auc": perf.get("roc_auc"),
         "log_loss": perf.get("log_loss"),
         "dpr_intersection": dpr,
-        "auc_bound": res.section("performance").info.get("roc_auc_max_error"),
+        "auc_bound": sec.info.get("roc_auc_max_error") if sec else None,
         "json_bytes": len(text),
     }
 
@@ -260,7 +263,7 @@ def main() -> None:
         print(f"  {case} {n:.0e}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB", flush=True)
 
     for _ in range(args.repeat):  # interleaved, so that the load of others hits them alike
-        for case in ("duckdb_groupby", "duckdb_same_stats", "auditkit"):
+        for case in ("duckdb_groupby", "duckdb_same_stats", "auditkit", "auditkit_fairness"):
             once(case, big)
     loads.append(load())
     for case in ("duckdb_groupby", "auditkit", "polars_lazy", "auditkit_nb100", "pandas_rows"):
@@ -323,6 +326,8 @@ def report(
         "what auditkit sends")  # fmt: skip
     row("auditkit", big, "auditkit `audit_predictions(data=path)`",
         "n_boot=1000, performance + fairness")  # fmt: skip
+    row("auditkit_fairness", big, "auditkit, `sections=[\"fairness\"]`",
+        "n_boot=1000; one group-by")  # fmt: skip
     row("duckdb_groupby", small, "DuckDB's own GROUP BY (count table)")
     row("auditkit", small, "auditkit from Parquet (DuckDB)", "n_boot=1000")
     row("polars_lazy", small, "auditkit from `pl.scan_parquet` (Polars streaming)", "n_boot=1000")
@@ -332,16 +337,24 @@ def report(
         "n_boot=100, no mitigation")  # fmt: skip
     ratio = aud["seconds"] / ref["seconds"]
     ratio_same = aud["seconds"] / same["seconds"]
+    fair = results[("auditkit_fairness", big)]
+    ratio_fair = fair["seconds"] / ref["seconds"]
+    second = (same["seconds"] - ref["seconds"]) / ref["seconds"]
     lines += [
         "",
         f"* **Peak memory of the 1e8 audit: {aud['peak_mb']:,.0f} MB** (target < 2,048 MB: "
         f"{'met' if aud['peak_mb'] < 2048 else 'NOT met'}).",
-        f"* **Time: {ratio:.2f}x DuckDB's own GROUP BY** of the count table (target <= 2x: "
-        f"{'met' if ratio <= 2 else 'NOT met'}); {ratio_same:.2f}x the same two group-bys written "
-        "by hand, so auditkit's own overhead (label encoding, metrics, 2 x 1000 bootstrap "
-        "resamples, JSON) is the rest. The second group-by (score cells: exact log-loss and "
-        "Brier sums, the ROC histogram) is what the performance section costs beyond the "
-        "fairness count table.",
+        f"* **Time of the fairness audit (one group-by): {ratio_fair:.2f}x DuckDB's own GROUP "
+        f"BY** of the count table (target <= 2x: {'met' if ratio_fair <= 2 else 'NOT met'}).",
+        f"* **Time of the full audit (performance + fairness): {ratio:.2f}x DuckDB's own GROUP "
+        f"BY** (target <= 2x: {'met' if ratio <= 2 else 'NOT met'}), and {ratio_same:.2f}x the "
+        "same two group-bys written by hand in DuckDB: auditkit's own work (label encoding, "
+        "metrics, 2 x 1000 bootstrap resamples, JSON) is the difference. The second group-by "
+        "(the score cells of the performance section: two logarithms per row for the exact log "
+        "loss, sums for the Brier score, the 16,384-bin ROC histogram with each bin's smallest "
+        f"and largest score) costs {second:.1f}x the count table's on this machine; that is the "
+        "price of an exact log loss and a ROC AUC within 1e-5, which no single count-table "
+        "GROUP BY can give.",
         f"* Same numbers from every engine at {small:.0e}: accuracy, ROC AUC, log loss and the "
         "intersectional demographic-parity ratio below.",
     ]

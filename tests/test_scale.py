@@ -304,6 +304,19 @@ def test_memory_limit_and_threads(tmp_path: Path) -> None:
         )  # fmt: skip
 
 
+def test_progress_bar_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df = make_log(0, n=50_000, quantized=False)
+    p = tmp_path / "log.parquet"
+    df.to_parquet(p)
+    table = reduce_predictions(
+        str(p), y_true="label", y_pred="decision", y_score="score",
+        sensitive_features=["region", "band"], show_progress=True,
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert table.n_rows == 50_000
+    assert "reducing log.parquet" in captured.err and captured.out == ""
+
+
 # ------------------------------------------------------------------------------- errors
 def test_bad_columns_name_the_column_and_what_is_there(tmp_path: Path) -> None:
     df = make_log(0, n=100)

@@ -2,7 +2,8 @@
 
 The expressions of :mod:`._table` written once in narwhals run in the frame's own engine
 (Polars' group-by, PyArrow's ``group_by``, pandas' ``groupby``); a Polars LazyFrame is
-collected with the streaming engine, so a ``scan_parquet`` larger than memory works too.
+collected with the streaming engine, plan by plan, so a ``scan_parquet`` larger than memory
+works too.
 """
 
 from __future__ import annotations
@@ -89,16 +90,25 @@ def reduce_frame(
 
 
 def _collect(g: Any, f: Any, *, lazy: bool, engine: str) -> tuple[Any, Any]:
-    """Both results as pyarrow tables (Polars lazy: one streaming ``collect_all``)."""
-    if lazy and engine == "polars":
-        import polars as pl
+    """Both results as pyarrow tables.
 
-        plans = [g.to_native()] + ([] if f is None else [f.to_native()])
-        try:
-            done = pl.collect_all(plans, engine="streaming")
-        except TypeError:  # pragma: no cover - older Polars without engine=
-            done = pl.collect_all(plans)
-        return done[0].to_arrow(), (None if f is None else done[1].to_arrow())
+    A Polars LazyFrame runs each plan on the streaming engine, one after the other: memory
+    stays bounded (``collect_all`` would share the scan between the two plans by caching it,
+    which holds the rows in memory).
+    """
+    if lazy and engine == "polars":
+        out: list[Any] = []
+        for plan in (g, f):
+            if plan is None:
+                out.append(None)
+                continue
+            native = plan.to_native()
+            try:
+                frame = native.collect(engine="streaming")
+            except TypeError:  # pragma: no cover - older Polars without engine=
+                frame = native.collect()
+            out.append(frame.to_arrow())
+        return out[0], out[1]
     if lazy:
         g = g.collect()
         f = None if f is None else f.collect()
