@@ -190,7 +190,10 @@ def make_private(
     epochs : int
         Epochs that will be run (the accountant calibrates the noise for them).
     seed : int
-        Seed of the Poisson sampler and of the noise.
+        Seed of the plain loader handed to Opacus. Opacus draws the Poisson batches and the
+        noise from torch's global generator (seeded by ``fit_model``'s ``seed_everything``;
+        the noise on the model's device, so it works on a GPU): the same seed gives the same
+        weights on a given machine.
 
     Returns
     -------
@@ -233,7 +236,6 @@ def make_private(
     # ``warnings.catch_warnings()`` block, which restores the filters when training ends.
     for pattern in _OPACUS_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
-    noise_gen = torch.Generator().manual_seed(seed + 1)
     sample_gen = torch.Generator().manual_seed(seed)
     loader_in = torch.utils.data.DataLoader(
         train_loader.dataset, batch_size=train_loader.batch_size, shuffle=True,
@@ -248,13 +250,12 @@ def make_private(
                 module=module, optimizer=optimizer, data_loader=loader_in,
                 target_epsilon=config.epsilon, target_delta=delta, epochs=epochs,
                 max_grad_norm=config.max_grad_norm, poisson_sampling=True,
-                noise_generator=noise_gen,
             )  # fmt: skip
         else:
             wrapped, dp_opt, dp_loader = engine.make_private(
                 module=module, optimizer=optimizer, data_loader=loader_in,
                 noise_multiplier=config.noise_multiplier, max_grad_norm=config.max_grad_norm,
-                poisson_sampling=True, noise_generator=noise_gen,
+                poisson_sampling=True,
             )  # fmt: skip
     # Lightning asks the module for its optimizer: hand it the private one.
     module.configure_optimizers = lambda: dp_opt  # type: ignore[method-assign]

@@ -102,6 +102,21 @@ def test_enormous_noise_collapses_accuracy() -> None:
     assert quiet - loud >= 0.3
 
 
+def test_dp_training_is_deterministic_per_seed() -> None:
+    ds = load_dataset("iris")
+    dp = DPConfig.create(5.0, None, 1.0)
+
+    def weights(seed: int) -> list[torch.Tensor]:
+        module, _ = fit_model(
+            "iris-mlp", ds.train.X, ds.train.y, schema=ds.schema, dp=dp, max_epochs=3, seed=seed
+        )
+        return [p.detach().clone() for p in module.parameters()]
+
+    a, b, c = weights(0), weights(0), weights(1)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
 def test_strip_module_prefix() -> None:
     sd = {"_module.net.0.weight": torch.zeros(1), "_module._module.b": torch.ones(1), "c": 1}
     out = strip_module_prefix(sd)  # type: ignore[arg-type]
