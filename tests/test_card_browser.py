@@ -242,3 +242,34 @@ def test_hostile_strings_render_as_text_and_fire_nothing(browser: Any, tmp_path:
         assert v.dialogs == [] and v.errors == [] and v.outside_requests() == []
     finally:
         v.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["adult-mlp", "mnist-mlp", "imdb-lstm"])
+def test_cards_of_tiny_reference_checkpoints(
+    browser: Any, tmp_path: Path, tiny_ckpt: Any, model: str
+) -> None:
+    """Real audits of 1-epoch reference checkpoints: maps for images, highlights for text."""
+    import auditkit
+
+    loaded = auditkit.load_checkpoint(tiny_ckpt(model))
+    res = auditkit.audit(loaded, n_boot=20, sections=["performance", "fairness",
+                                                      "explainability"],
+                         options={"explain_max_rows": 300})  # fmt: skip
+    html_path = _write_card(tmp_path, res, model)
+    v = Visit(browser, html_path)
+    try:
+        page = v.page
+        for part in PARTS:
+            assert page.locator(f"#{part}").is_visible(), part
+        assert page.locator("section.audit-section").count() == len(res.sections)
+        if model == "mnist-mlp":
+            assert page.locator(".chart-image img").count() >= 1
+        if model == "imdb-lstm":
+            assert page.locator("span.tok").count() >= 1
+        assert "Energy and emissions" in page.inner_text("#training")
+        page.screenshot(path=str(tmp_path / f"{model}.png"), full_page=True)
+        assert _pdf_pages(page.pdf(format="A4")) >= 1
+        assert v.outside_requests() == [] and v.errors == [] and v.dialogs == []
+    finally:
+        v.close()

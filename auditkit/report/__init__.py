@@ -1,5 +1,9 @@
-"""The audit result model, its JSON form, and the HTML and Markdown renderers."""
+"""The audit result model, its JSON form, the HTML and Markdown renderers, and audit diffs."""
 
+from ._card_info import load_card_info as load_card_info
+from ._diff import diff_html as diff_html
+from ._diff import diff_markdown as diff_markdown
+from ._diff import diff_results as diff_results
 from ._json import load_result as load_result
 from ._json import to_json as to_json
 from ._json import write_json as write_json
@@ -11,6 +15,7 @@ from ._model import SectionResult as SectionResult
 from ._model import Table as Table
 from ._render import render_html as render_html
 from ._render import render_markdown as render_markdown
+from ._render import write_cards as write_cards
 from ._render import write_outputs as write_outputs
 
 __all__ = [
@@ -20,10 +25,15 @@ __all__ = [
     "MetricValue",
     "SectionResult",
     "Table",
+    "diff_html",
+    "diff_markdown",
+    "diff_results",
+    "load_card_info",
     "load_result",
     "render_html",
     "render_markdown",
     "to_json",
+    "write_cards",
     "write_json",
     "write_outputs",
 ]
