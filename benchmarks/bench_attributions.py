@@ -470,10 +470,15 @@ def report(
               None)  # fmt: skip
     if ig is not None and ig.speedup is not None:
         ideal = ig.ideal_units * ig.unit_s
+        cap_ratio = (ig.captum_s or 0.0) / ideal
         lines.append(
             f"- Integrated gradients on the Adult MLP ({ig.rows:,} rows): {ig.speedup:.1f}x "
             f"faster than Captum's default call (target >= 10x): "
-            f"{'met' if ig.speedup >= 10 else 'NOT met'}."
+            f"{'met' if ig.speedup >= 10 else 'NOT met'}. The speed-up is bounded by Captum's "
+            f"own distance to the ideal ({cap_ratio:.1f}x in this run): its cost is a fixed "
+            "amount per output row on top of the compute, so it weighs less when the compute "
+            "is slowed by other processes (load above) and more on a quiet machine (section 3 "
+            "of the peer baselines measured Captum's call at 25x the ideal)."
         )
         lines.append(
             f"- ... and {ig.ours_s / ideal:.2f}x the ideal (target <= 2x): "
