@@ -477,8 +477,8 @@ def report(
             f"{'met' if ig.speedup >= 10 else 'NOT met'}. The speed-up is bounded by Captum's "
             f"own distance to the ideal ({cap_ratio:.1f}x in this run): its cost is a fixed "
             "amount per output row on top of the compute, so it weighs less when the compute "
-            "is slowed by other processes (load above) and more on a quiet machine (section 3 "
-            "of the peer baselines measured Captum's call at 25x the ideal)."
+            "is slowed by other processes (load above) and more on a quiet machine (see "
+            "section 3 of the shared peer baselines, measured on an idle machine)."
         )
         lines.append(
             f"- ... and {ig.ours_s / ideal:.2f}x the ideal (target <= 2x): "
