@@ -114,8 +114,10 @@ def test_audit_predictions_skips_model_sections():
     names = [s.name for s in r.sections]
     assert names[:2] == ["performance", "fairness"]
     for s in r.sections:
-        if s.name in ("explainability", "privacy", "stability"):
+        if s.name in ("explainability", "privacy"):
             assert s.status == "skipped" and "model" in s.reason
+    stability = r.section("stability")
+    assert stability.status == "ok" and "bootstrap" in stability.findings[0].text
     df = pd.DataFrame({"t": yt, "p": yp, "sex": sex})
     r2 = auditkit.audit_predictions("t", "p", data=df, sensitive_features="sex", n_boot=10)
     assert auditkit.to_json(r2) == auditkit.to_json(r)
