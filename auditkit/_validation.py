@@ -27,7 +27,9 @@ def check_int(
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     ok = ok and low <= int(value) <= high
     hi = "inf)" if high == float("inf") else f"{int(high)}]"
-    check_param(ok, param=param, func=func, expected=f"an int in the range [{low}, {hi}", got=value)
+    check_param(
+        ok, param=param, func=func, expected=f"an int in the range [{low}, {hi}", got=value
+    )
     return int(value)
 
 

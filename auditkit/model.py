@@ -124,8 +124,10 @@ class ModelAdapter:
 
 
 class SklearnModel(ModelAdapter):
-    """A fitted scikit-learn estimator or pipeline (``predict_proba``, else
-    ``decision_function``, else ``predict``)."""
+    """A fitted scikit-learn estimator or pipeline.
+
+    Scores come from ``predict_proba``, else ``decision_function``, else ``predict``.
+    """
 
     kind: ModelKind = "sklearn"
 
@@ -244,7 +246,7 @@ class TorchModel(ModelAdapter):
         return torch.cat(outs).numpy() if outs else np.zeros((0, 2))
 
     def torch_parts(self) -> TorchParts | None:
-        """The module itself, fed with float tensors."""
+        """Return the module itself, fed with float tensors."""
         names = list(self.schema.feature_names) if self.schema is not None else []
         return TorchParts(module=self.raw, encode=self._tensor, feature_names=names)
 
@@ -297,7 +299,8 @@ def wrap(
     if _is_torch_module(model):
         return TorchModel(model, output=output, schema=schema)  # type: ignore[arg-type]
     if hasattr(model, "fit") and (
-        hasattr(model, "predict_proba") or hasattr(model, "decision_function")
+        hasattr(model, "predict_proba")
+        or hasattr(model, "decision_function")
         or hasattr(model, "predict")
     ):
         _check_fitted(model)

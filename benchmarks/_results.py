@@ -9,15 +9,21 @@ import re
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-HEADER = "# Benchmark results\n\nEach section is written by the script it names; re-run it to refresh.\n"
+HEADER = (
+    "# Benchmark results\n\nEach section is written by the script it names; re-run it to refresh.\n"
+)
 
 
 def machine() -> str:
     """One line describing the machine and library versions."""
     import numpy as np
 
-    parts = [platform.processor() or platform.machine(), f"{os.cpu_count()} CPUs",
-             f"Python {platform.python_version()}", f"numpy {np.__version__}"]
+    parts = [
+        platform.processor() or platform.machine(),
+        f"{os.cpu_count()} CPUs",
+        f"Python {platform.python_version()}",
+        f"numpy {np.__version__}",
+    ]
     try:
         import torch
 
@@ -37,5 +43,9 @@ def write_section(name: str, markdown: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         text = RESULTS.read_text() if RESULTS.exists() else HEADER
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
-        text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+        text = (
+            pattern.sub(lambda _m: block, text)
+            if pattern.search(text)
+            else text.rstrip() + "\n\n" + block
+        )
         RESULTS.write_text(text)

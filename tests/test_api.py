@@ -12,8 +12,9 @@ from auditkit.exceptions import DataValidationError, ParameterError, RegistryKey
 def tabular():
     rng = np.random.default_rng(0)
     n = 400
-    X = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                      "sex": rng.choice(["F", "M"], size=n)})
+    X = pd.DataFrame(
+        {"x1": rng.normal(size=n), "x2": rng.normal(size=n), "sex": rng.choice(["F", "M"], size=n)}
+    )
     y = np.where(X["x1"] + rng.normal(scale=0.5, size=n) > 0, "approved", "denied")
     est = LogisticRegression().fit(X[["x1", "x2"]], y)
 
@@ -44,7 +45,9 @@ def test_sensitive_features_forms(tabular, kind):
 
 def test_sensitive_errors(tabular):
     X, *_ = tabular
-    with pytest.raises(DataValidationError, match=r"Sensitive column 'Sex' not found.*did you mean"):
+    with pytest.raises(
+        DataValidationError, match=r"Sensitive column 'Sex' not found.*did you mean"
+    ):
         resolve_sensitive(["Sex"], X, len(X), schema=None)
     with pytest.raises(DataValidationError, match="have 3 rows but the data has 400"):
         resolve_sensitive(np.array(["a", "b", "c"]), X, len(X), schema=None)
@@ -67,18 +70,27 @@ def test_encode_labels():
 
 def test_audit_sklearn_and_callable_agree(tabular):
     X, y, est, model = tabular
-    a = auditkit.audit(est, X[["x1", "x2"]], y, sensitive_features=X["sex"],
-                       sections=["performance"], n_boot=20)
-    b = auditkit.audit(model, X, y, sensitive_features=["sex"], sections=["performance"],
-                       n_boot=20)
+    a = auditkit.audit(
+        est, X[["x1", "x2"]], y, sensitive_features=X["sex"], sections=["performance"], n_boot=20
+    )
+    b = auditkit.audit(
+        model, X, y, sensitive_features=["sex"], sections=["performance"], n_boot=20
+    )
     assert a.section("performance").status == "ok"
     va = {m.name: m.value for m in a.metrics if m.label is None}
     vb = {m.name: m.value for m in b.metrics if m.label is None}
     assert va == vb and "accuracy" in va
     assert a.data["classes"] == ["approved", "denied"]
     assert a.data["positive_class"] == "denied"
-    c = auditkit.audit(est, X[["x1", "x2"]], y, sensitive_features=X["sex"],
-                       sections=["performance"], n_boot=20, pos_label="approved")
+    c = auditkit.audit(
+        est,
+        X[["x1", "x2"]],
+        y,
+        sensitive_features=X["sex"],
+        sections=["performance"],
+        n_boot=20,
+        pos_label="approved",
+    )
     assert c.data["positive_class"] == "approved"
 
 

@@ -16,5 +16,7 @@ def test_registry_register_get_and_errors():
     with pytest.raises(RegistryKeyError) as info:
         reg.get("alpah")
     msg = str(info.value)
-    assert msg == "'alpah' is not a registered thing (did you mean 'alpha'?). Available: alpha, beta"
+    assert (
+        msg == "'alpah' is not a registered thing (did you mean 'alpha'?). Available: alpha, beta"
+    )
     assert isinstance(info.value, KeyError) and isinstance(info.value, AuditkitError)

@@ -19,17 +19,33 @@ from auditkit.report._json import result_schema
 
 def make_result():
     metrics = (
-        MetricValue("fairness", "selection_rate", 0.123456789012345, feature="sex",
-                    group="Female", ci=(0.1, 0.15), n=100),
-        MetricValue("fairness", "selection_rate_ratio", float("nan"), feature=("sex", "race"),
-                    method="between_groups", reason="0/0", flags=("too_small",)),
+        MetricValue(
+            "fairness",
+            "selection_rate",
+            0.123456789012345,
+            feature="sex",
+            group="Female",
+            ci=(0.1, 0.15),
+            n=100,
+        ),
+        MetricValue(
+            "fairness",
+            "selection_rate_ratio",
+            float("nan"),
+            feature=("sex", "race"),
+            method="between_groups",
+            reason="0/0",
+            flags=("too_small",),
+        ),
         MetricValue("stability", "accuracy", 0.8, fold=2),
         MetricValue("privacy", "membership_auc", 0.51, attack="loss", ci=(0.49, 0.53), n=2000),
         MetricValue("explainability", "importance", 0.2, input_feature="age"),
     )
     sections = (
         SectionResult(
-            "fairness", "ok", metrics=metrics[:2],
+            "fairness",
+            "ok",
+            metrics=metrics[:2],
             tables=(Table("groups", "Groups", ("group", "rate"), (("Female", 0.12),)),),
             findings=(Finding("fairness", "warn", "Female applicants ..."),),
             charts=(Chart("ratio", "bar", "Ratio", {"labels": ["a"], "values": [0.5]}),),
@@ -40,15 +56,18 @@ def make_result():
         SectionResult("explainability", "ok", metrics=metrics[4:]),
         SectionResult("extra", "skipped", reason="needs a model"),
     )
-    return AuditResult("1.0", "0.1.0", "2026-01-01T00:00:00Z", {"seed": 0}, {"name": "m"},
-                       {"name": "d"}, sections)
+    return AuditResult(
+        "1.0", "0.1.0", "2026-01-01T00:00:00Z", {"seed": 0}, {"name": "m"}, {"name": "d"}, sections
+    )
 
 
 def test_metric_value_normalises_types():
     import numpy as np
 
     m = MetricValue("s", "n", np.float32(0.5), feature=["a"], group=np.array(["x"]), n=np.int64(3))
-    assert type(m.value) is float and m.feature == ("a",) and m.group == ("x",) and type(m.n) is int
+    assert (
+        type(m.value) is float and m.feature == ("a",) and m.group == ("x",) and type(m.n) is int
+    )
     assert MetricValue("s", "n", float("inf")).value is None
     assert m.id == "s.n"
 

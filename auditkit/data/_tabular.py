@@ -83,7 +83,7 @@ def read_frame(path: str | os.PathLike[str]) -> Any:
 def infer_schema(
     X: Any, *, name: str, target: str, y: np.ndarray, sensitive: list[str]
 ) -> DatasetSchema:
-    """Infer a :class:`DatasetSchema` from a DataFrame: numeric dtypes numeric, others categorical."""
+    """Infer a :class:`DatasetSchema`: numeric dtypes are numeric, other columns categorical."""
     import pandas as pd
 
     feats = []
@@ -134,8 +134,10 @@ def load_table(
     """
     p = Path(path)
     df = read_frame(p)
-    sens = [sensitive_features] if isinstance(sensitive_features, str) else list(
-        sensitive_features or []
+    sens = (
+        [sensitive_features]
+        if isinstance(sensitive_features, str)
+        else list(sensitive_features or [])
     )
     check_columns([target], list(df.columns), what="Target column", where=p.name)
     check_columns(sens, list(df.columns), what="Sensitive column", where=p.name)

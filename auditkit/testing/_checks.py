@@ -15,14 +15,15 @@ from ..report._model import AuditResult, SectionResult
 def make_tabular(
     n: int = 600, *, seed: int = 0, n_features: int = 4
 ) -> tuple[Any, np.ndarray, Any]:
-    """Return ``(X, y, sensitive)``: a DataFrame with a categorical ``group`` column that
-    shifts the label rate, binary labels, and the sensitive column as a DataFrame."""
+    """Return ``(X, y, sensitive)`` toy data.
+
+    ``X`` has a categorical ``group`` column that shifts the label rate; ``y`` is binary; the
+    sensitive column comes back as a DataFrame.
+    """
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {f"x{i}": rng.normal(size=n) for i in range(n_features)}
-    )
+    X = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(n_features)})
     group = rng.choice(np.array(["a", "b", "c"]), size=n, p=[0.5, 0.35, 0.15])
     X["group"] = group
     logit = X["x0"].to_numpy() + 0.8 * (group == "a") + rng.normal(scale=0.7, size=n)
@@ -50,8 +51,9 @@ def make_context(
         y_true=yte, y_pred=predict_from_proba(proba), y_proba=proba, classes=("0", "1"),
         pos_label=1,
     )  # fmt: skip
-    cfg = AuditConfig(sections=sections, n_boot=n_boot, random_state=seed,
-                      options=dict(options or {}))
+    cfg = AuditConfig(
+        sections=sections, n_boot=n_boot, random_state=seed, options=dict(options or {})
+    )
     return AuditContext(
         config=cfg, predictions=preds, model=model, X=Xte,
         sensitive=sens.iloc[n:].reset_index(drop=True),
