@@ -118,7 +118,9 @@ def _source_sql(paths: Sequence[str], fmt: str) -> str:
     return f"read_csv({files}, auto_detect = true, header = true)"
 
 
-def connect(memory_limit: str | None = None, threads: int | None = None) -> tuple[Any, Any]:
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, *, progress: bool = False
+) -> tuple[Any, Any]:
     """Open an in-memory DuckDB connection that spills to a private temporary folder."""
     duckdb = require_duckdb()
     tmp = tempfile.TemporaryDirectory(prefix="auditkit-duckdb-")
@@ -135,7 +137,9 @@ def connect(memory_limit: str | None = None, threads: int | None = None) -> tupl
             f"DuckDB refused the settings memory_limit={memory_limit!r}, threads={threads!r}: "
             f"{_first_line(exc)}"
         ) from exc
-    con.execute("SET enable_progress_bar = false")
+    # with progress, DuckDB tracks it (for query_progress()) but never prints it itself
+    con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
+    con.execute("SET enable_progress_bar_print = false")
     return con, tmp
 
 
@@ -194,7 +198,7 @@ def _run(con: Any, sql: str, *, desc: str, show_progress: bool) -> Any:
                 pct = float(con.query_progress())
             except Exception:  # noqa: BLE001 - progress is best effort
                 return
-            if pct > shown:
+            if int(pct) > shown:
                 bar.update(int(pct) - shown)
                 shown = int(pct)
 
@@ -224,7 +228,7 @@ def reduce_paths(
     """Reduce Parquet/CSV files (paths, globs or a list of them) with DuckDB, out of core."""
     duckdb = require_duckdb()
     paths, fmt, desc = resolve_paths(data)
-    con, tmp = connect(memory_limit, threads)
+    con, tmp = connect(memory_limit, threads, progress=show_progress)
     try:
         src = _source_sql(paths, fmt)
         avail = _columns(con, src, desc)
