@@ -558,3 +558,44 @@ def test_cli_check_and_render(tmp_path_factory: pytest.TempPathFactory, text: st
     argv = ["check", str(folder / "audit.json"), "--policy", str(folder / "policy.toml")]
     check_exit(*run_cli(argv + (["--junit", str(folder / "j.xml")] if junit else [])))
     check_exit(*run_cli(["render", str(folder / "audit.json"), "--out", str(folder / "cards")]))
+
+
+# ------------------------------------------------------------- fast validation equals the schema
+metric_key = st.sampled_from([
+    "section", "name", "feature", "group", "value", "ci", "n", "input_feature", "fold",
+    "attack", "label", "method", "flags", "reason", "unit", "extra",
+])  # fmt: skip
+
+
+@FILE_SETTINGS
+@given(edits=st.lists(st.tuples(st.integers(0, 29), metric_key, st.one_of(json_value,
+                                                                          st.just(None))),
+                      min_size=1, max_size=3), drop=st.booleans())  # fmt: skip
+def test_fast_metric_validation_agrees_with_the_schema(
+    edits: list[tuple[int, str, Any]], drop: bool
+) -> None:
+    """validate_dict checks metric records with a fast path; its verdict and first error must be
+    those of jsonschema on the whole document."""
+    import jsonschema
+
+    from auditkit.exceptions import DataValidationError
+    from auditkit.report._json import result_schema, validate_dict
+
+    data = json.loads(to_json(base_result()))
+    data["metrics"] = data["metrics"][:30]
+    for i, key, value in edits:
+        m = data["metrics"][i]
+        if drop and key in m:
+            del m[key]
+        else:
+            m[key] = value
+    full = jsonschema.Draft202012Validator(result_schema())
+    errors = sorted(full.iter_errors(data), key=lambda e: list(map(str, e.path)))
+    try:
+        validate_dict(data)
+    except DataValidationError as exc:
+        assert errors, f"refused a valid document: {exc}"
+        where = "/".join(map(str, errors[0].path)) or "(top level)"
+        assert f"at {where}:" in str(exc)
+    else:
+        assert not errors, errors[0].message

@@ -244,3 +244,35 @@ def test_checkpoint_labels_by_class_name(tiny_ckpt) -> None:  # type: ignore[no-
     # was: "... is not one of the model's classes: 0, 1, 2." (indices, not the names)
     with pytest.raises(DataValidationError, match="'unicorn'.*setosa, versicolor, virginica"):
         auditkit.audit(model, ds.test.X, names, n_boot=0, sections=["performance"])
+
+
+def test_two_id_like_sensitive_columns_record_only_occurring_combinations() -> None:
+    from auditkit.audit.fairness import MAX_GROUPS_WITH_EMPTY
+
+    # was: a record for each of the 120 x 120 = 14,400 combinations of levels (230,000 records
+    # for 120 rows; over a minute), because empty intersections are listed like MetricFrame's
+    rng = np.random.default_rng(0)
+    n = 120
+    y, p = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    a, b = [f"a{i}" for i in range(n)], [f"b{i}" for i in rng.permutation(n)]
+    res = auditkit.audit_predictions(y, p, sensitive_features={"a": a, "b": b}, n_boot=2,
+                                     sections=["fairness"])  # fmt: skip
+    sec = res.section("fairness")
+    assert sec is not None and sec.status == "ok"
+    counts = [m for m in res.metrics if m.name == "count" and m.feature == ("a", "b")]
+    assert len(counts) == n and all(m.n == 1 for m in counts)  # the occurring pairs only
+    assert sec.info["omitted_empty_combinations"] == {"a × b": n * n - n}
+    table = next(t for t in sec.tables if t.name == "groups_a_x_b")
+    assert len(table.rows) == n
+    assert n * n > MAX_GROUPS_WITH_EMPTY
+    to_json(res)
+
+
+def test_small_intersections_still_list_empty_combinations() -> None:
+    y = np.array([0, 1, 0, 1, 1, 0])
+    s = {"sex": ["F", "F", "M", "M", "M", "F"], "race": ["x", "x", "y", "y", "x", "x"]}
+    res = auditkit.audit_predictions(y, y, sensitive_features=s, n_boot=0, sections=["fairness"])
+    empty = [m for m in res.metrics if m.name == "count" and m.feature == ("sex", "race")
+             and m.n == 0]  # fmt: skip
+    assert [m.group for m in empty] == [("F", "y")]
+    assert "omitted_empty_combinations" not in res.section("fairness").info

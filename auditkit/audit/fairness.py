@@ -121,6 +121,20 @@ def _group_reasons(c: _Ctx, name: str, feats: tuple[str, ...], label: int | None
     return flag_small(n, c.min_size)
 
 
+#: An intersection with more groups than this records only the combinations that occur (the
+#: empty ones, which MetricFrame's reindexed ``by_group`` lists, are counted in ``info``):
+#: two ID-like sensitive columns would otherwise make a record for every pair of levels.
+MAX_GROUPS_WITH_EMPTY = 1000
+
+
+def _shown_groups(c: _Ctx, feats: tuple[str, ...]) -> np.ndarray:
+    """Return the indices of the groups of ``feats`` that get records and table rows."""
+    n = c.gm.counts(feats)
+    if len(n) <= MAX_GROUPS_WITH_EMPTY:
+        return np.arange(len(n))
+    return np.flatnonzero(n > 0)
+
+
 def _group_records(
     c: _Ctx, feats: tuple[str, ...], names: Sequence[tuple[str, int | None]]
 ) -> tuple[list[MetricValue], dict[tuple[str, int | None], list[Any]]]:
@@ -128,6 +142,7 @@ def _group_records(
     reasons_of: dict[tuple[str, int | None], list[Any]] = {}
     groups = c.gm.groups(feats)
     n = c.gm.counts(feats)
+    shown = _shown_groups(c, feats)
     for name, label in names:
         key = Key(name, feats, label, "group")
         vals = c.gm.values[key]
@@ -136,7 +151,8 @@ def _group_records(
         else:
             reasons = _group_reasons(c, name, feats, label)
         reasons_of[(name, label)] = reasons
-        for i, grp in enumerate(groups):
+        for i in shown:
+            grp = groups[i]
             reason = reasons[i]
             if n[i] == 0:
                 reason = "no rows in this group (this combination does not occur in the data)"
@@ -259,7 +275,9 @@ def _group_table(c: _Ctx, feats: tuple[str, ...], reasons_of: dict[Any, list[Any
     cols.append("flags")
     rows = []
     n = gm.counts(feats)
-    for i, grp in enumerate(gm.groups(feats)):
+    groups = gm.groups(feats)
+    for i in _shown_groups(c, feats):
+        grp = groups[i]
         row: list[Any] = _fmt_group(grp) + [int(n[i])]
         for m in metrics:
             key = Key(m, feats, None, "group")
@@ -858,6 +876,13 @@ class FairnessSection:
             "engine": "count table (auditkit.audit._engine); values equal Fairlearn MetricFrame",
             "all_combinations": gm.complete,
         }
+        omitted = {
+            " × ".join(g): int(np.sum(gm.counts(g) == 0))
+            for g in gm.groupings
+            if len(gm.counts(g)) > MAX_GROUPS_WITH_EMPTY and np.any(gm.counts(g) == 0)
+        }
+        if omitted:
+            info["omitted_empty_combinations"] = omitted
         if counts is not None:
             info["reduced_in"] = counts.engine
             info["mitigation"] = {
