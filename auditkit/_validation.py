@@ -43,19 +43,28 @@ def check_float_open(value: Any, *, param: str, func: str, low: float, high: flo
     return float(value)
 
 
+#: The largest seed: scikit-learn and numpy's legacy seeding take 32-bit seeds, and sections
+#: pass the audit's seed on to them.
+MAX_SEED = 2**32 - 1
+
+
 def check_random_state(seed: Any, *, func: str = "audit") -> np.random.Generator:
     """Turn an int, a Generator or None into a ``numpy.random.Generator``."""
     if seed is None:
         return np.random.default_rng()
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and int(seed) >= 0:
+    if (
+        isinstance(seed, numbers.Integral)
+        and not isinstance(seed, bool)
+        and 0 <= int(seed) <= MAX_SEED
+    ):
         return np.random.default_rng(int(seed))
     raise ParameterError(
         PARAM_MSG.format(
             param="random_state",
             func=func,
-            expected="a non-negative int, a numpy Generator or None",
+            expected=f"an int in the range [0, {MAX_SEED}], a numpy Generator or None",
             got=seed,
         )
     )

@@ -276,3 +276,15 @@ def test_small_intersections_still_list_empty_combinations() -> None:
              and m.n == 0]  # fmt: skip
     assert [m.group for m in empty] == [("F", "y")]
     assert "omitted_empty_combinations" not in res.section("fairness").info
+
+
+def test_seed_beyond_32_bits_is_a_parameter_error() -> None:
+    from auditkit.exceptions import ParameterError
+
+    y, p, g = _log()
+    # was: accepted, then the stability section failed ("Seed must be between 0 and 2**32 - 1")
+    with pytest.raises(ParameterError, match=r"random_state.*\[0, 4294967295\].*1099511627776"):
+        auditkit.audit_predictions(y, p, sensitive_features=g, random_state=2**40)
+    res = auditkit.audit_predictions(y, p, sensitive_features=g, random_state=2**32 - 1,
+                                     n_boot=2, sections=["performance", "stability"])  # fmt: skip
+    assert all(s.status == "ok" for s in res.sections)
