@@ -51,6 +51,12 @@ GSHAP_SAMPLES = 5
 _ACTIVATION_FACTOR = 4.0
 #: Upper bound on perturbations evaluated in one forward pass (feature ablation, occlusion).
 _MAX_PERTURBATIONS_PER_EVAL = 16
+#: Below this many activation bytes per row, a model is "small": on a CPU its attribution is
+#: many small element-wise operations (Captum builds the integration path step by step), which
+#: torch's intra-op thread pool barely speeds up and badly slows down when the cores are shared
+#: with other processes (every operation waits for a descheduled worker thread). Small models
+#: are attributed with one intra-op thread; the rule depends on the model only, never on load.
+SMALL_MODEL_BYTES = 64 * 1024
 
 _QUIET = (
     r"Input Tensor \d+ did not already require gradients",
@@ -320,6 +326,20 @@ class AttributionRun:
 
 
 @contextlib.contextmanager
+def intraop_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (None: unchanged), then restore the setting."""
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """Seed numpy's and torch's global generators for Captum's sampling, then restore them."""
     np_state = np.random.get_state()
@@ -491,7 +511,8 @@ def attribute(
             enabled=show_progress, desc=progress_desc or f"explain ({method})", total=n
         )
         try:
-            with seeded(random_state, device), quiet_captum():
+            threads = 1 if device.type == "cpu" and bpr < SMALL_MODEL_BYTES else None
+            with seeded(random_state, device), quiet_captum(), intraop_threads(threads):
                 for s in range(0, n, plan.rows_per_call):
                     e = min(n, s + plan.rows_per_call)
                     xs = x[s:e]
@@ -594,6 +615,7 @@ def attribute(
         info={
             "rows_independent": None if one_call and check_rows else independent,
             "cudnn_disabled": cudnn_off,
+            "intraop_threads": torch.get_num_threads() if threads is None else threads,
             "device": str(device),
             "bytes_per_row": bpr,
         },

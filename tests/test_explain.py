@@ -483,3 +483,13 @@ def test_spearman_rows_matches_scipy() -> None:
     for i in range(20):
         assert got[i] == pytest.approx(spearmanr(a[i], b[i]).statistic, abs=1e-12)
     assert np.isnan(A.spearman_rows(np.ones((1, 3)), b[:1, :3])[0])
+
+
+def test_small_models_run_on_one_intraop_thread_and_restore_the_setting() -> None:
+    before = torch.get_num_threads()
+    e = explain(mlp(), torch.randn(20, 6))
+    assert e.info["intraop_threads"] == 1
+    assert torch.get_num_threads() == before
+    with A.intraop_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -330,6 +330,8 @@ def test_max_rows_option_samples_rows() -> None:
     res = SECTION.run(context(500, options={"explain_max_rows": 100, "explain_n_errors": 0}))
     assert res.info["n_rows_global"] == 100 and res.info["n_rows_attributed"] == 100
     assert all(m.n == 100 for m in records(res, "importance"))
+    overall = [m for m in records(res, "counterfactual_flip_rate") if m.group is None]
+    assert overall and overall[0].n == 500  # counterfactuals use every row
 
 
 # ------------------------------------------------------------- the reference checkpoints
