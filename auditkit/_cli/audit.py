@@ -89,9 +89,30 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="a YAML file of qualitative model-card fields (intended use, limitations, owners, "
         "licence...; see auditkit.report._card_info)",
     )
+    p.add_argument(
+        "--explain-rows",
+        metavar="I,J",
+        help="rows of the evaluation data (0-based positions) to explain one by one",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
     return p
+
+
+def _explain_rows(args: argparse.Namespace) -> dict[str, list[int]]:
+    """Return ``{"explain_rows": [...]}`` from ``--explain-rows`` (empty when not given)."""
+    rows = split_list(getattr(args, "explain_rows", None), option="--explain-rows")
+    if not rows:
+        return {}
+    try:
+        values = [int(r) for r in rows]
+    except ValueError as exc:
+        raise ParameterError(
+            f"--explain-rows takes comma-separated row numbers; got {args.explain_rows!r}."
+        ) from exc
+    if min(values) < 0:
+        raise ParameterError(f"--explain-rows takes row numbers >= 0; got {min(values)}.")
+    return {"explain_rows": values}
 
 
 def split_list(text: str | None, *, option: str) -> list[str] | None:
@@ -252,7 +273,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
         y,
         sensitive_features=sens,
         train=train,
-        options={"command": " ".join(args.argv)},
+        options={"command": " ".join(args.argv), **_explain_rows(args)},
         **kwargs,
     )
     result = _with_file(result, "model", model_path, key="checkpoint")
