@@ -599,3 +599,51 @@ def test_fast_metric_validation_agrees_with_the_schema(
         assert f"at {where}:" in str(exc)
     else:
         assert not errors, errors[0].message
+
+
+# ------------------------------------------------------------------------------ card-info files
+card_text = st.one_of(names, st.text(max_size=40), st.sampled_from(["http://x", "javascript:x"]))
+card_value = st.one_of(
+    card_text, st.lists(card_text, max_size=3), json_value,
+    st.lists(st.fixed_dictionaries({"name": card_text}, optional={"contact": card_text,
+                                                                  "url": card_text}),
+             max_size=2),
+    st.lists(st.fixed_dictionaries({"title": card_text}, optional={"url": card_text}),
+             max_size=2),
+)  # fmt: skip
+card_field = st.sampled_from([
+    "version", "overview", "intended_use", "intended_users", "out_of_scope_uses", "limitations",
+    "ethical_considerations", "tradeoffs", "owners", "license", "references", "citation", "tags",
+    "licence", "description", "unknown_field",
+])  # fmt: skip
+
+
+BAD_YAML = ["{{{", "- a\n- b\n", "a: !!python/object:os.system x\n", ": :", "a: [1, {b: c}]\n",
+            "x: 2020-01-01\n", "\t\x00"]  # fmt: skip
+
+
+@FILE_SETTINGS
+@given(
+    fields=st.dictionaries(card_field, card_value, max_size=5),
+    raw=st.one_of(st.none(), st.none(), st.text(max_size=60), st.sampled_from(BAD_YAML)),
+)
+def test_card_info_files(tmp_path_factory: pytest.TempPathFactory, fields: dict[str, Any],
+                         raw: str | None) -> None:  # fmt: skip
+    import yaml
+
+    from auditkit.report import render_html, render_markdown
+
+    path = tmp_path_factory.mktemp("card") / "cärd info.yaml"
+    text = raw if raw is not None else yaml.safe_dump(fields, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    y, g = [0, 1, 1, 0, 1, 0], ["a", "a", "b", "b", "<c>", "<c>"]
+    res = contract(
+        lambda: auditkit.audit_predictions(y, y[::-1], sensitive_features=g, n_boot=0,
+                                           sections=["performance"], card_info=path),
+        file=path.name,
+    )  # fmt: skip
+    if res is not None:
+        to_json(res)
+        html = render_html(res)
+        assert "<script>alert" not in html and 'javascript:x"' not in html
+        render_markdown(res)
