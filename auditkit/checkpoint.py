@@ -90,8 +90,10 @@ def save_checkpoint(
     if target.exists() and not overwrite:
         raise OutputError(f"Checkpoint {str(target)!r} already exists; pass overwrite=True.")
     info = getattr(module, "fit_info", {}) or {}
+    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    meta = {**meta, "weights_sha256": _state_sha256(state)}
     ckpt = {
-        "state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
+        "state_dict": state,
         "hyper_parameters": to_plain(
             {**module.hp, "schema": module.schema_dict, "preprocessing": module.preprocessing},
             where="hyper_parameters",
@@ -279,11 +281,17 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = None) -
     cls = MODEL_REGISTRY.get(meta["model_name"])
     try:
         module = cls(schema=meta["schema"], preprocessing=meta["preprocessing"], **meta["hparams"])
+    except RecursionError:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has invalid auditkit metadata for {meta['model_name']}: "
+            "it is nested too deeply."
+        ) from None
     except (AuditkitError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise CheckpointError(
             f"Checkpoint file {name!r} has invalid auditkit metadata for {meta['model_name']}: "
             f"{exc}"
         ) from None
+    _check_weights(ckpt["state_dict"], module, meta, name)
     try:
         module.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as exc:
@@ -293,10 +301,52 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = None) -
             f"Checkpoint file {name!r}: the stored weights do not match the "
             f"{meta['model_name']} architecture ({detail})."
         ) from None
+    _check_digest(ckpt["state_dict"], meta, name)
     if map_location is not None:
         module.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
     module.eval()
     return LoadedModel(module, meta, path=Path(path), sha256=digest)
+
+
+def _state_sha256(state: Any) -> str:
+    """Hash a state dict: every key, dtype, shape and the tensor bytes, in sorted key order."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for key in sorted(state):
+        value = state[key].detach().cpu().contiguous()
+        h.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+        if value.numel():
+            h.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _check_digest(state: Any, meta: dict[str, Any], name: str) -> None:
+    """Refuse weights that changed after saving (the digest written by :func:`save_checkpoint`)."""
+    stored = meta.get("weights_sha256")
+    if stored is not None and stored != _state_sha256(state):
+        raise CheckpointError(
+            f"Checkpoint file {name!r}: the weights do not match the digest recorded when the "
+            "checkpoint was saved (they were edited or damaged after saving)."
+        )
+
+
+def _check_weights(state: Any, module: Any, meta: dict[str, Any], name: str) -> None:
+    """Refuse a state dict that is not all tensors, or whose dtypes differ from the model's."""
+    import torch
+
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"Checkpoint file {name!r}: the state_dict does not hold tensors.")
+    expected = module.state_dict()
+    for key, value in state.items():
+        want = expected.get(key)
+        if want is not None and value.dtype != want.dtype:
+            raise CheckpointError(
+                f"Checkpoint file {name!r}: weight {key!r} is stored as {value.dtype} but the "
+                f"{meta['model_name']} architecture expects {want.dtype}."
+            )
 
 
 def _weights_sha256(module: Any) -> str:
