@@ -239,7 +239,7 @@ def fit_model(
     devices: int | str = 1,
     strategy: str = "auto",
     show_progress: bool = False,
-    num_threads: int | None = 1,
+    num_threads: int | None = None,
     dp: DPConfig | None = None,
 ) -> tuple[AuditableModule, list[dict[str, float]]]:
     """Train reference model ``name`` in memory on ``(X, y)``; return the model and its history.
@@ -270,12 +270,11 @@ def fit_model(
         Passed to ``pytorch_lightning.Trainer`` (``"auto"``: the GPU when there is one).
     show_progress : bool, default=False
         Show Lightning's progress bar (on stderr).
-    num_threads : int or None, default=1
-        CPU threads torch uses while training (restored afterwards). One thread is the default:
-        the reference models are small, so extra threads gain little, and on a busy or shared
-        machine they lose a lot (threads waiting for each other on oversubscribed cores); it
-        also keeps the weights of a seed identical across machines with different core counts.
-        None keeps torch's setting (capped at the CPUs this process may use).
+    num_threads : int or None, default=None
+        CPU threads torch uses while training, restored afterwards. None keeps torch's setting,
+        capped at the CPUs this process may use. On a busy or shared machine pass 1: several
+        threads on oversubscribed cores wait for each other and can run many times slower
+        (see benchmarks/RESULTS.md). Weights are reproducible for a seed and thread count.
     dp : DPConfig, default=None
         Train with differential privacy (DP-SGD through Opacus; see :mod:`auditkit._dp`):
         every ``max_epochs`` epoch is run (no early stopping, the last weights are kept) and
@@ -373,6 +372,8 @@ def fit_model(
             enable_model_summary=False,
             enable_progress_bar=show_progress,
             num_sanity_val_steps=0,
+            # Opacus clips per sample under DP; otherwise the model's own clipping, if any
+            gradient_clip_val=(hp["gradient_clip"] or None) if dp is None else None,
             log_every_n_steps=max(1, min(50, len(train_loader))),
             default_root_dir=tmp,
             callbacks=callbacks,
@@ -458,7 +459,7 @@ def train(
     show_progress: bool = False,
     limit_train_rows: int | None = None,
     overwrite: bool = False,
-    num_threads: int | None = 1,
+    num_threads: int | None = None,
     dp_epsilon: float | None = None,
     dp_delta: float | None = None,
     max_grad_norm: float = 1.0,
@@ -485,8 +486,9 @@ def train(
         Train on a seeded stratified subset of this many training rows (for quick runs).
     overwrite : bool, default=False
         Replace an existing ``out`` file.
-    num_threads : int or None, default=1
-        CPU threads torch uses while training (see :func:`fit_model`).
+    num_threads : int or None, default=None
+        CPU threads torch uses while training (see :func:`fit_model`; pass 1 on a busy
+        machine).
     dp_epsilon : float, default=None
         Train with differential privacy (DP-SGD with Opacus) to this target epsilon; the
         checkpoint's ``dp`` metadata records epsilon, delta, ``max_grad_norm``, the noise

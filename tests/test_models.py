@@ -76,6 +76,8 @@ def test_default_hparams_are_primitive_and_regularised(name: str) -> None:
         ({"dropout": 1.0}, r"range \[0, 1\)"),
         ({"scheduler": "step"}, "one of none, onecycle, cosine"),
         ({"restore_best": 1}, "must be a bool"),
+        ({"gradient_clip": -1.0}, "'gradient_clip' of adult-mlp must be a float >= 0"),
+        ({"label_smoothing": 1.0}, r"'label_smoothing' of adult-mlp must be a float in the range"),
     ],
 )
 def test_invalid_hparams(overrides: dict[str, Any], match: str) -> None:

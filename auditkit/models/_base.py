@@ -38,6 +38,8 @@ COMMON_HPARAMS: dict[str, Any] = {
     "val_fraction": 0.1,
     "scheduler": "none",
     "restore_best": True,
+    "gradient_clip": 0.0,
+    "label_smoothing": 0.0,
 }
 SCHEDULERS = ("none", "onecycle", "cosine")
 
@@ -133,6 +135,8 @@ def resolve_hparams(
         ("max_epochs", hp["max_epochs"] >= 1, "an int >= 1"),
         ("patience", hp["patience"] >= 1, "an int >= 1"),
         ("val_fraction", 0 < hp["val_fraction"] < 1, "a float in the range (0, 1)"),
+        ("gradient_clip", hp["gradient_clip"] >= 0, "a float >= 0 (0: no clipping)"),
+        ("label_smoothing", 0 <= hp["label_smoothing"] < 1, "a float in the range [0, 1)"),
         ("scheduler", hp["scheduler"] in SCHEDULERS, f"one of {', '.join(SCHEDULERS)}"),
     ]
     if "dropout" in hp:
@@ -297,11 +301,17 @@ class AuditableModule(pl.LightningModule):
         return float(loss_sum) / n, float(correct) / n
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Cross-entropy on an augmented batch."""
+        """Cross-entropy (with optional label smoothing) on an augmented batch.
+
+        The learning curve records the plain cross-entropy, comparable with the validation loss.
+        """
         x, y = batch
         logits = self(self.augment(x))
         loss = F.cross_entropy(logits, y)
+        smoothing = float(self.hp["label_smoothing"])
         self._accumulate("train", loss, logits, y)
+        if smoothing > 0:
+            return F.cross_entropy(logits, y, label_smoothing=smoothing)
         return loss
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
