@@ -271,8 +271,10 @@ def fit_model(
     show_progress : bool, default=False
         Show Lightning's progress bar (on stderr).
     num_threads : int or None, default=None
-        CPU threads torch uses while training, restored afterwards. None keeps torch's setting,
-        capped at the CPUs this process may use. On a busy or shared machine pass 1: several
+        CPU threads torch uses while training, restored afterwards (always capped at the CPUs
+        this process may use). None takes the model's ``train_threads``: one thread for the
+        MLPs and the LSTM, whose small operations gain little from more and lose much when
+        other jobs share the cores, torch's setting for the CNN. On a busy machine pass 1:
         threads on oversubscribed cores wait for each other and can run many times slower
         (see benchmarks/RESULTS.md). Weights are reproducible for a seed and thread count.
     dp : DPConfig, default=None
@@ -324,6 +326,8 @@ def fit_model(
 
     if num_threads is not None:
         check_int(num_threads, param="num_threads", func="fit_model", low=1)
+    else:
+        num_threads = cls.train_threads
     t0 = time.perf_counter()
     with (
         _quiet_lightning(),

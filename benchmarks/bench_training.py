@@ -5,7 +5,7 @@ Usage: ``python benchmarks/bench_training.py [NAME ...] [--out-dir DIR]``
 For every model: ``auditkit.train(name)`` with default settings (seed 0), then load the
 checkpoint with ``auditkit.load_checkpoint`` and compute the held-out test accuracy from
 ``predict_proba`` on ``load_dataset(name).test.X``. Each model is trained twice: with the
-default thread count (torch's) and with ``num_threads=1`` (the setting for busy machines). The
+default thread count (the model's ``train_threads``) and with ``num_threads=1``. The
 table goes into the ``training`` section of benchmarks/RESULTS.md. Wall time is the training
 time (preprocessing + Trainer.fit) recorded in the checkpoint; CPU time is the process CPU time
 over the same ``train`` call (training plus the test evaluation).
@@ -125,12 +125,14 @@ def main() -> None:
             else "The machine was otherwise quiet while measuring (load average below its "
             f"{n_cpu} CPUs), but it is a shared machine: other jobs may have run in between."
         ),
-        "Default training uses torch's thread count (capped at the usable CPUs). On a busy "
+        "Threads: by default each model trains with its own `train_threads`: one thread for "
+        "the MLPs and the LSTM (a second thread gained at most 20% on an idle machine), "
+        "torch's setting (all cores) for the CNN, which it speeds up about 2x. On a busy "
         "machine pass `num_threads=1` (`--threads 1`): with the cores oversubscribed, two "
         "threads per process were measured 4x slower than one on the CNN and up to 60x on the "
         "LSTM (threads waiting for each other). Weights are reproducible for a given seed and "
-        "thread count; other thread counts can change the last bits of float sums and so the "
-        "weights (compare the two accuracy columns).",
+        "thread count; another thread count can change the last bits of float sums and so "
+        "the weights (compare the two accuracy columns).",
     ]
     text = "\n".join(lines)
     print(text)

@@ -89,6 +89,24 @@ def test_training_restores_global_torch_flags() -> None:
     assert torch.are_deterministic_algorithms_enabled() == before
 
 
+def test_thread_count_is_the_models_unless_given_and_restored() -> None:
+    import os
+
+    ds = _iris()
+    before = torch.get_num_threads()
+    m, _ = fit_model("iris-mlp", ds.train.X, ds.train.y, schema=ds.schema, max_epochs=1)
+    assert m.fit_info["hardware"]["torch_threads"] == 1 == m.train_threads
+    assert torch.get_num_threads() == before
+    usable = len(os.sched_getaffinity(0))
+    m, _ = fit_model(
+        "iris-mlp", ds.train.X, ds.train.y, schema=ds.schema, max_epochs=1, num_threads=64
+    )
+    assert m.fit_info["hardware"]["torch_threads"] == min(64, usable)  # capped
+    assert torch.get_num_threads() == before
+    with pytest.raises(ParameterError, match="'num_threads' parameter of fit_model"):
+        fit_model("iris-mlp", ds.train.X, ds.train.y, schema=ds.schema, num_threads=0)
+
+
 def test_tabular_model_trains_on_any_table() -> None:
     """adult-mlp's class learns from a table with other columns, categories and labels."""
     rng = np.random.default_rng(0)

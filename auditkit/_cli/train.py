@@ -56,7 +56,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--hparam", type=_hparam, action="append", default=[], metavar="KEY=VALUE",
                    help="set a hyper-parameter (repeatable): --hparam lr=0.003")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads (default: torch's; 1 on a busy machine)")  # fmt: skip
+                   help="CPU threads (default: the model's; 1 on a busy machine)")  # fmt: skip
     p.add_argument("--dp-epsilon", type=float, default=None, metavar="E",
                    help="train with differential privacy (DP-SGD) to epsilon E")  # fmt: skip
     p.add_argument("--dp-delta", type=float, default=None, metavar="D",

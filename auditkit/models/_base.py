@@ -185,6 +185,10 @@ class AuditableModule(pl.LightningModule):
     HPARAMS: ClassVar[dict[str, Any]] = {}
     #: Rows per forward pass in :meth:`predict_proba`.
     predict_batch_size: ClassVar[int] = 1024
+    #: torch threads for training when the caller does not choose (None: torch's setting).
+    #: Small models gain little from a second thread and lose much when other jobs share the
+    #: cores (threads wait for each other), so most reference models train on one.
+    train_threads: ClassVar[int | None] = 1
 
     def __init__(
         self, *, schema: dict[str, Any], preprocessing: dict[str, Any], **hparams: Any
