@@ -51,12 +51,6 @@ GSHAP_SAMPLES = 5
 _ACTIVATION_FACTOR = 4.0
 #: Upper bound on perturbations evaluated in one forward pass (feature ablation, occlusion).
 _MAX_PERTURBATIONS_PER_EVAL = 16
-#: Below this many activation bytes per row, a model is "small": on a CPU its attribution is
-#: many small element-wise operations (Captum builds the integration path step by step), which
-#: torch's intra-op thread pool barely speeds up and badly slows down when the cores are shared
-#: with other processes (every operation waits for a descheduled worker thread). Small models
-#: are attributed with one intra-op thread; the rule depends on the model only, never on load.
-SMALL_MODEL_BYTES = 64 * 1024
 
 _QUIET = (
     r"Input Tensor \d+ did not already require gradients",
@@ -298,6 +292,11 @@ def plan_batches(
         rows = n_rows
     elif batch_size is not None:
         rows = min(n_rows, batch_size)
+    elif step_chunked:
+        # As many rows per call as one step of them fits the budget: Captum then splits the
+        # steps (``internal_batch_size``) instead of us splitting the rows, so its per-call
+        # work (the quadrature's nodes and weights, the setup) is paid once for all the rows.
+        rows = min(n_rows, budget_rows)
     else:
         rows = min(n_rows, max(1, budget_rows // max(expansion, 1)))
     rows = max(rows, 1)
@@ -391,6 +390,7 @@ def attribute(
     show_progress: bool = False,
     check_rows: bool = True,
     progress_desc: str | None = None,
+    num_threads: int | None = None,
 ) -> AttributionRun:
     """Attribute ``model``'s target outputs on ``x`` with Captum, batched and fast.
 
@@ -427,6 +427,12 @@ def attribute(
     check_rows : bool, default=True
         Probe whether rows interact; False asserts they do not (models known to be
         row-independent).
+    progress_desc : str, default=None
+        The progress bar's label.
+    num_threads : int, default=None
+        torch intra-op threads for the attribution (restored afterwards); None keeps torch's
+        setting (``torch.set_num_threads``), as Captum's own call does. The values do not
+        depend on it.
 
     Returns
     -------
@@ -511,7 +517,7 @@ def attribute(
             enabled=show_progress, desc=progress_desc or f"explain ({method})", total=n
         )
         try:
-            threads = 1 if device.type == "cpu" and bpr < SMALL_MODEL_BYTES else None
+            threads = num_threads
             with seeded(random_state, device), quiet_captum(), intraop_threads(threads):
                 for s in range(0, n, plan.rows_per_call):
                     e = min(n, s + plan.rows_per_call)

@@ -485,11 +485,15 @@ def test_spearman_rows_matches_scipy() -> None:
     assert np.isnan(A.spearman_rows(np.ones((1, 3)), b[:1, :3])[0])
 
 
-def test_small_models_run_on_one_intraop_thread_and_restore_the_setting() -> None:
+def test_attributions_keep_torch_threads_unless_told_and_restore_the_setting() -> None:
     before = torch.get_num_threads()
-    e = explain(mlp(), torch.randn(20, 6))
-    assert e.info["intraop_threads"] == 1
+    net, x = mlp(), torch.randn(20, 6)
+    e = explain(net, x)
+    assert e.info["intraop_threads"] == before
+    one = A.attribute(net, x, method="integrated_gradients", num_threads=1)
+    assert one.info["intraop_threads"] == 1
     assert torch.get_num_threads() == before
+    np.testing.assert_allclose(one.values, e.values, rtol=1e-5, atol=1e-7)
     with A.intraop_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
