@@ -11,19 +11,20 @@ labelled ``"measured"`` or ``"estimated"`` with its method:
   ``interval_s`` seconds in a background thread and integrates it over time with the trapezoid
   rule.
 * **CPU, estimated.** The CPU time the process used (all threads and waited-for children, from
-  ``os.times``) times a power figure per busy core: :data:`CPU_WATTS_PER_CORE` = 10 W by default,
-  the thermal design power per core of current server and desktop CPUs (an AMD EPYC 7763: 280 W
-  over 64 cores = 4.4 W; an Intel Xeon Gold 6226R: 150 W over 16 cores = 9.4 W; an Intel Core
-  i9-13900K: 125 W base power over 24 cores = 5.2 W), rounded up. This is the method of the
-  Green Algorithms calculator (Lannelongue, Grealey & Inouye, *Advanced Science* 2021:
-  power = cores used x power per core x usage).
+  ``os.times``) times a power figure per busy core: :data:`CPU_WATTS_PER_CORE` = 12 W by default,
+  the power per core that the Green Algorithms calculator (Lannelongue, Grealey & Inouye,
+  *Advanced Science* 2021: power = cores used x power per core x usage) assumes for a CPU of
+  unknown model. Thermal design power per core of current CPUs spans about 4-12 W (an AMD EPYC
+  7763: 280 W over 64 cores = 4.4 W; an Intel Xeon Gold 6226R: 150 W over 16 cores = 9.4 W; an
+  Intel Core i9-13900K: 125 W base power over 24 cores = 5.2 W), so the default errs high.
 * **Memory, estimated.** The process's peak resident memory times
   :data:`MEMORY_WATTS_PER_GB` = 0.3725 W per GB (Green Algorithms' figure) over the wall time.
 
 Emissions are energy times the carbon intensity of the electricity grid: by default
 :data:`GRID_INTENSITY` = 480 g CO2e/kWh, the world average of 2023 (Ember, *Global Electricity
-Review 2024*). Set your own with ``EnergyMeter(grid_intensity=...)`` or the environment
-variable ``AUDITKIT_GRID_INTENSITY`` (g CO2e/kWh; ``AUDITKIT_GRID_LOCATION`` names the place).
+Review 2024*; life-cycle emissions, upstream methane included). Set your own with
+``EnergyMeter(grid_intensity=...)`` or the environment variable ``AUDITKIT_GRID_INTENSITY``
+(g CO2e/kWh; ``AUDITKIT_GRID_LOCATION`` names the place).
 The total is labelled ``"measured"`` only when every part was measured.
 """
 
@@ -58,8 +59,8 @@ __all__ = [
 #: Default carbon intensity of electricity, g CO2e per kWh (world average, 2023).
 GRID_INTENSITY = 480.0
 GRID_INTENSITY_SOURCE = "world average 2023, Ember Global Electricity Review 2024"
-#: Power of one busy CPU core, watts (thermal design power per core, rounded up).
-CPU_WATTS_PER_CORE = 10.0
+#: Power of one busy CPU core, watts (Green Algorithms' figure for a CPU of unknown model).
+CPU_WATTS_PER_CORE = 12.0
 #: Power of memory, watts per GB resident (Green Algorithms, Lannelongue et al. 2021).
 MEMORY_WATTS_PER_GB = 0.3725
 ENV_GRID_INTENSITY = "AUDITKIT_GRID_INTENSITY"
