@@ -26,7 +26,7 @@ import numpy as np
 
 from ._io import atomic_write_bytes, sha256_bytes
 from .data._schema import DatasetSchema
-from .exceptions import AuditkitError, CheckpointError, OutputError
+from .exceptions import AuditkitError, CheckpointError, OutputError, ParameterError
 from .model import ModelAdapter, ModelKind, TorchParts
 
 if TYPE_CHECKING:
@@ -402,7 +402,17 @@ class LoadedModel:
         """Return the network input for raw ``X`` (float features/images, or token ids)."""
         return self.module.encode(X)
 
-    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+    def predict_proba(
+        self,
+        X: Any,
+        *,
+        batch_size: int | None = None,
+        memory_budget_mb: float | None = None,
+        devices: int | None = None,
+        accelerator: str = "auto",
+        strategy: str = "ddp",
+        show_progress: bool = False,
+    ) -> np.ndarray:
         """Return class probabilities for the dataset's raw inputs.
 
         Parameters
@@ -411,7 +421,24 @@ class LoadedModel:
             Tabular rows with the schema's columns (extra columns are ignored), images of the
             schema's shape (pixels 0-255), or raw review strings.
         batch_size : int, default=None
-            Rows per forward pass (a model-specific default).
+            Rows per forward pass (a model-specific default, or chosen from
+            ``memory_budget_mb``).
+        memory_budget_mb : float, default=None
+            Bound, in MiB, on the working memory of scoring (per process): the rows are
+            encoded and scored in chunks whose size comes from the memory one row takes,
+            estimated on a probe of a few rows (activations of every layer, the encoded input,
+            the probabilities). The returned array and ``X`` itself are not counted. None:
+            encode all rows at once and score them in batches of ``batch_size``.
+        devices : int, default=None
+            Score in this many processes (devices) through Lightning's ``Trainer.predict``
+            with the DDP strategy; the rows come back in their order. None or 1: this process.
+        accelerator : str, default="auto"
+            ``"cpu"``, ``"gpu"`` or ``"auto"`` (the GPUs when there are), with ``devices``.
+        strategy : str, default="ddp"
+            ``"ddp"`` (or ``"ddp_spawn"``, ``"ddp_fork"``, ``"ddp_notebook"``: the same here,
+            auditkit spawns the processes).
+        show_progress : bool, default=False
+            Lightning's progress bar (stderr) with ``devices``.
 
         Returns
         -------
@@ -422,16 +449,72 @@ class LoadedModel:
         DataValidationError
             When a column is missing (named), images have the wrong shape, or texts are not
             strings.
+        ParameterError
+            For an invalid ``devices``, ``memory_budget_mb`` or ``strategy``.
+
+        Notes
+        -----
+        Each row's probabilities do not depend on the other rows of its batch, but BLAS
+        libraries pick their kernels by batch shape: very small batches (a few rows) can move
+        the last bit of a float32 logit. With the default batch size, several devices give
+        the probabilities of one device exactly (checked in the tests).
         """
+        import torch
+
+        from . import _distributed as dist
+        from ._validation import check_int
+
+        func = "predict_proba"
+        if devices is not None:
+            devices = check_int(devices, param="devices", func=func, low=1)
+        if strategy not in dist.DDP_STRATEGIES:
+            raise ParameterError(
+                f"The 'strategy' parameter of {func} must be one of "
+                f"{', '.join(dist.DDP_STRATEGIES)}. Got {strategy!r} instead."
+            )
+        if memory_budget_mb is not None:
+            memory_budget_mb = dist._check_budget(memory_budget_mb, func)
+        if batch_size is not None:
+            batch_size = check_int(batch_size, param="batch_size", func=func, low=1)
+        if devices is not None and devices > 1:
+            logits = dist.logits_on_devices(
+                self.module, self.module.encode(X), devices=devices, accelerator=accelerator,
+                batch_size=batch_size, memory_budget_mb=memory_budget_mb,
+                show_progress=show_progress,
+            )  # fmt: skip
+            proba: np.ndarray = torch.softmax(logits.double(), dim=1).numpy()
+            return proba
+        if (
+            memory_budget_mb is not None
+            and not isinstance(X, (str, bytes))
+            and hasattr(X, "__len__")
+        ):
+            return dist.chunked_proba(
+                self.module, X, len(X), memory_budget_mb=memory_budget_mb, batch_size=batch_size
+            )
         return self.module.predict_proba(X, batch_size=batch_size)
 
     def predict(self, X: Any) -> np.ndarray:
         """Return predicted class indices (argmax of :meth:`predict_proba`)."""
         return np.asarray(self.predict_proba(X).argmax(axis=1), dtype=np.int64)
 
-    def as_adapter(self) -> CheckpointModel:
-        """Return the :class:`~auditkit.model.ModelAdapter` the audit sections talk to."""
-        return CheckpointModel(self)
+    def as_adapter(
+        self,
+        *,
+        devices: int | None = None,
+        accelerator: str = "auto",
+        strategy: str = "ddp",
+        memory_budget_mb: float | None = None,
+    ) -> CheckpointModel:
+        """Return the :class:`~auditkit.model.ModelAdapter` the audit sections talk to.
+
+        ``devices``, ``accelerator``, ``strategy`` and ``memory_budget_mb`` are the scoring
+        options of :meth:`predict_proba`, used for every prediction the audit makes.
+        """
+        return CheckpointModel(
+            self, devices=devices, accelerator=accelerator, strategy=strategy,
+            memory_budget_mb=memory_budget_mb,
+        )  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         """Return plain data about the model (see :meth:`CheckpointModel.describe`)."""
@@ -456,13 +539,28 @@ class CheckpointModel(ModelAdapter):
     kind: ModelKind = "checkpoint"
     has_scores = True
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        devices: int | None = None,
+        accelerator: str = "auto",
+        strategy: str = "ddp",
+        memory_budget_mb: float | None = None,
+    ) -> None:
         super().__init__(loaded, name=loaded.name, schema=loaded.schema)
         self.loaded = loaded
         self.classes_ = np.arange(loaded.n_classes)
+        #: Scoring options passed to :meth:`LoadedModel.predict_proba` (devices, memory budget).
+        self.scoring: dict[str, Any] = {
+            "devices": devices,
+            "accelerator": accelerator,
+            "strategy": strategy,
+            "memory_budget_mb": memory_budget_mb,
+        }
 
     def _proba(self, X: Any) -> Any:
-        return self.loaded.predict_proba(X)
+        return self.loaded.predict_proba(X, **self.scoring)
 
     def torch_parts(self) -> TorchParts:
         """Return the module (encoded input -> logits), its encoder and the feature layout."""
@@ -525,7 +623,7 @@ class CheckpointModel(ModelAdapter):
             "refit": True,
         }
         return CheckpointModel(
-            LoadedModel(module, meta, path=None, sha256=_weights_sha256(module))
+            LoadedModel(module, meta, path=None, sha256=_weights_sha256(module)), **self.scoring
         )
 
     def fingerprint(self) -> str | None:

@@ -94,6 +94,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="I,J",
         help="rows of the evaluation data (0-based positions) to explain one by one",
     )
+    dev = p.add_argument_group("scoring a checkpoint")
+    dev.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="score in N processes (devices) through Lightning's Trainer.predict (DDP)",
+    )
+    dev.add_argument(
+        "--memory-budget",
+        type=float,
+        metavar="MB",
+        help="bound on the working memory of scoring, in MiB per process (the batch size "
+        "is chosen from it)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
     return p
@@ -158,6 +172,8 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
         raise ParameterError(
             "--predictions audits a log of decisions; it takes no model, --data or --target."
         )
+    if getattr(args, "devices", None) is not None or getattr(args, "memory_budget", None):
+        raise ParameterError("--devices and --memory-budget go with a checkpoint.")
     missing = [o for o, v in (("--y-true", args.y_true), ("--y-pred", args.y_pred),
                               ("--sensitive", args.sensitive)) if not v]  # fmt: skip
     if missing:
@@ -238,6 +254,14 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     kwargs = _common_kwargs(args)
     sens = split_list(args.sensitive, option="--sensitive")
     loaded = load_checkpoint(model_path)
+    model: Any = loaded
+    devices, budget = getattr(args, "devices", None), getattr(args, "memory_budget", None)
+    if devices is not None or budget is not None:
+        if devices is not None and devices < 1:
+            raise ParameterError(f"--devices takes a number >= 1; got {devices}.")
+        if budget is not None and not budget > 0:
+            raise ParameterError(f"--memory-budget takes a number of MiB > 0; got {budget}.")
+        model = loaded.as_adapter(devices=devices, memory_budget_mb=budget)
     X: Any = None
     y: Any = None
     train: Any = None
@@ -268,7 +292,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     elif args.target:
         raise ParameterError("--target needs --data FILE.")
     result = _api.audit(
-        loaded,
+        model,
         X,
         y,
         sensitive_features=sens,
