@@ -268,8 +268,15 @@ def fit_model(
         Overrides the ``max_epochs`` hyper-parameter.
     accelerator, devices, strategy
         Passed to ``pytorch_lightning.Trainer`` (``"auto"``: the GPU when there is one).
+        Several devices with ``strategy`` ``"ddp"``, ``"ddp_spawn"``, ``"ddp_fork"``,
+        ``"ddp_notebook"`` or ``"auto"`` start one process per device (spawned by auditkit,
+        never by running the command line again; see :mod:`auditkit._distributed`), each
+        running Lightning's DDP on its share of the training rows (the batch size is per
+        device); every rank validates on all validation rows. A process started by an outside
+        launcher (``torchrun``) trains as its own rank. Other strategies go to Lightning as
+        they are.
     show_progress : bool, default=False
-        Show Lightning's progress bar (on stderr).
+        Show Lightning's progress bar (on stderr; the first process only).
     num_threads : int or None, default=None
         CPU threads torch uses while training, restored afterwards (always capped at the CPUs
         this process may use). None takes the model's ``train_threads``: one thread for the
@@ -321,50 +328,167 @@ def fit_model(
         raise DataValidationError(f"fit_model needs at least 4 training rows; got {n}.")
 
     import torch
-    from pytorch_lightning.callbacks import EarlyStopping
-    from torch.utils.data import DataLoader, TensorDataset
 
     if num_threads is not None:
         check_int(num_threads, param="num_threads", func="fit_model", low=1)
     else:
         num_threads = cls.train_threads
+    from ._distributed import (
+        DDP_STRATEGIES,
+        launched_externally,
+        plan_processes,
+        resolve_accelerator,
+    )
+
+    world = plan_processes(accelerator, devices, strategy)
+    in_process_strategy = strategy
+    if world is None and not launched_externally() and strategy in DDP_STRATEGIES:
+        # One device: Lightning's DDP in this process would only start a one-process group
+        # and leave it (and LOCAL_RANK, MASTER_PORT...) behind for every later run.
+        in_process_strategy = "auto"
+    if world is not None and dp is not None:
+        raise ParameterError(
+            "fit_model: differentially private training runs on one device; pass devices=1 "
+            "(Opacus needs its own distributed wrapper)."
+        )
     t0 = time.perf_counter()
-    with (
-        _quiet_lightning(),
-        _torch_flags(),
-        _threads(num_threads) as n_threads,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
+    with _quiet_lightning(), _torch_flags(), _threads(num_threads) as n_threads:
         pl.seed_everything(seed, verbose=False)
         tr_idx, va_idx = _validation_split(codes, hp["val_fraction"], seed)
         X_tr, X_va = _take(X, tr_idx), _take(X, va_idx)
         prep = cls.fit_preprocessing(X_tr, codes[tr_idx], schema, hp)
         module = cls(schema=schema.to_dict(), preprocessing=prep, **hp)
-        x_tr, x_va = module.encode(X_tr), module.encode(X_va)
-        y_tr = torch.from_numpy(codes[tr_idx])
-        y_va = torch.from_numpy(codes[va_idx])
-        bs = int(hp["batch_size"])
-        gen = torch.Generator().manual_seed(seed)
-        train_loader = DataLoader(
-            TensorDataset(x_tr, y_tr), batch_size=bs, shuffle=True, generator=gen,
-            drop_last=len(y_tr) > bs,  # no 1-row last batch (batch norm needs 2 rows)
-        )  # fmt: skip
-        val_loader = DataLoader(TensorDataset(x_va, y_va), batch_size=max(bs, 256))
-        dp_state = None
-        if dp is not None:
-            from ._dp import make_private
+        data = (
+            module.encode(X_tr),
+            torch.from_numpy(codes[tr_idx]),
+            module.encode(X_va),
+            torch.from_numpy(codes[va_idx]),
+        )
+        if world is None:  # this process: one device, or one rank of an outside launcher
+            with EnergyMeter() as meter:  # NVML where there is a GPU, else an estimate
+                outcome = _fit_core(
+                    module, data, hp=hp, seed=seed, accelerator=accelerator, devices=devices,
+                    strategy=in_process_strategy, show_progress=show_progress, dp=dp,
+                    world_hint=_external_world(),
+                )  # fmt: skip
+        else:
+            from ._distributed import launch
 
-            train_loader, dp_state = make_private(
-                module, train_loader, dp, epochs=int(hp["max_epochs"]), seed=seed
-            )
-        best = _BestWeights()
-        callbacks: list[Any] = [
-            EarlyStopping(monitor="val_loss", mode="min", patience=hp["patience"])
-        ]
-        if hp["restore_best"]:
-            callbacks.append(best)
-        if show_progress:
-            callbacks.append(_progress_bar())
+            accel_name = resolve_accelerator(accelerator)
+            payload = {
+                "name": name, "schema": schema.to_dict(), "prep": prep, "hp": hp,
+                "init_state": {k: v.detach().clone() for k, v in module.state_dict().items()},
+                "data": data, "seed": seed, "accelerator": accel_name,
+                "show_progress": show_progress,
+                "threads": None if num_threads is None else n_threads,
+            }  # fmt: skip
+            with EnergyMeter() as meter:
+                results = launch(_fit_worker, world, payload, accelerator=accel_name)
+            first = results[0]
+            module.load_state_dict(first.pop("state"))
+            module.history = list(first.pop("history"))
+            outcome = first
+    dp_record = outcome.pop("dp_record", None)
+    module.cpu()
+    module.eval()
+    wall = time.perf_counter() - t0
+    epochs_run = len(module.history)
+    module.fit_info = {
+        "seed": seed,
+        "epochs_run": epochs_run,
+        "max_epochs": int(hp["max_epochs"]),
+        "best_epoch": outcome["best_epoch"] or epochs_run,
+        "stopped_early": epochs_run < int(hp["max_epochs"]),
+        "global_step": int(outcome["global_step"]),
+        "n_train": len(tr_idx),
+        "n_val": len(va_idx),
+        "wall_time_s": wall,
+        "hardware": {
+            **hardware_info(outcome["accelerator"], int(outcome["devices"])),
+            "torch_threads": n_threads if world is None else outcome["torch_threads"],
+        },
+        "strategy": str(strategy),
+        "distributed": {
+            "devices": int(outcome["devices"]),
+            "world_size": int(outcome["world_size"]),
+            "global_rank": int(outcome["global_rank"]),
+            "strategy": str(strategy),
+            "launcher": "auditkit-spawn"
+            if world is not None
+            else ("external" if outcome["world_size"] > 1 else None),
+        },
+        "energy": meter.report.to_dict() if meter.report is not None else None,
+    }
+    if dp_record is not None:
+        module.fit_info["dp"] = dp_record
+    return module, list(module.history)
+
+
+def _external_world() -> int:
+    """World size of a run started by an outside launcher (``torchrun``...), else 1."""
+    from ._distributed import launched_externally
+
+    if not launched_externally():
+        return 1
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def _fit_core(
+    module: AuditableModule,
+    data: tuple[Any, Any, Any, Any],
+    *,
+    hp: dict[str, Any],
+    seed: int,
+    accelerator: str,
+    devices: Any,
+    strategy: Any,
+    show_progress: bool,
+    dp: DPConfig | None,
+    world_hint: int,
+) -> dict[str, Any]:
+    """Fit ``module`` on encoded ``(x_tr, y_tr, x_va, y_va)`` with a Lightning Trainer.
+
+    With several processes (``world_hint > 1``) Lightning gives each rank its share of the
+    training rows (``DistributedSampler``), while every rank validates on *all* validation rows
+    (a one-replica ``DistributedSampler``, which Lightning leaves in place): the validation loss
+    is then the same on every rank, so early stopping and the best epoch agree.
+    """
+    import torch
+    from pytorch_lightning.callbacks import EarlyStopping
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    x_tr, y_tr, x_va, y_va = data
+    bs = int(hp["batch_size"])
+    per_rank = -(-len(y_tr) // max(1, world_hint))
+    gen = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(
+        TensorDataset(x_tr, y_tr), batch_size=bs, shuffle=True, generator=gen,
+        drop_last=per_rank > bs,  # no 1-row last batch (batch norm needs 2 rows)
+    )  # fmt: skip
+    val_ds = TensorDataset(x_va, y_va)
+    every_rank: DistributedSampler[Any] | None = (
+        DistributedSampler(val_ds, num_replicas=1, rank=0, shuffle=False)
+        if world_hint > 1
+        else None
+    )
+    val_loader = DataLoader(val_ds, batch_size=max(bs, 256), sampler=every_rank)
+    dp_state = None
+    if dp is not None:
+        from ._dp import make_private
+
+        train_loader, dp_state = make_private(
+            module, train_loader, dp, epochs=int(hp["max_epochs"]), seed=seed
+        )
+    best = _BestWeights()
+    callbacks: list[Any] = [EarlyStopping(monitor="val_loss", mode="min", patience=hp["patience"])]
+    if hp["restore_best"]:
+        callbacks.append(best)
+    if show_progress:
+        callbacks.append(_progress_bar())
+    with tempfile.TemporaryDirectory() as tmp:
         trainer = pl.Trainer(
             max_epochs=hp["max_epochs"],
             accelerator=accelerator,
@@ -382,37 +506,54 @@ def fit_model(
             default_root_dir=tmp,
             callbacks=callbacks,
         )
-        with EnergyMeter() as meter:  # NVML where there is a GPU, else an estimate
-            trainer.fit(module, train_loader, val_loader)
-        dp_record = None
-        if dp_state is not None:
-            from ._dp import finish_private
+        trainer.fit(module, train_loader, val_loader)
+    dp_record = None
+    if dp_state is not None:
+        from ._dp import finish_private
 
-            dp_record = finish_private(module, dp_state)
-        accel = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
-        n_devices = int(trainer.num_devices)
-        global_step = int(trainer.global_step)
-    module.cpu()
-    module.eval()
-    wall = time.perf_counter() - t0
-    epochs_run = len(module.history)
-    module.fit_info = {
-        "seed": seed,
-        "epochs_run": epochs_run,
-        "max_epochs": int(hp["max_epochs"]),
-        "best_epoch": best.best_epoch if hp["restore_best"] and best.best_epoch else epochs_run,
-        "stopped_early": epochs_run < int(hp["max_epochs"]),
-        "global_step": global_step,
-        "n_train": len(tr_idx),
-        "n_val": len(va_idx),
-        "wall_time_s": wall,
-        "hardware": {**hardware_info(accel, n_devices), "torch_threads": n_threads},
-        "strategy": str(strategy),
-        "energy": meter.report.to_dict() if meter.report is not None else None,
+        dp_record = finish_private(module, dp_state)
+    return {
+        "best_epoch": best.best_epoch if hp["restore_best"] else 0,
+        "global_step": int(trainer.global_step),
+        "accelerator": type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
+        "devices": int(trainer.num_devices),
+        "world_size": int(trainer.world_size),
+        "global_rank": int(trainer.global_rank),
+        "torch_threads": int(torch.get_num_threads()),
+        "dp_record": dp_record,
     }
-    if dp_record is not None:
-        module.fit_info["dp"] = dp_record
-    return module, list(module.history)
+
+
+def _fit_worker(rank: int, world: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """One process of a multi-device :func:`fit_model` (started by :func:`_distributed.launch`).
+
+    Builds the model from plain data with the parent's initial weights, fits it with
+    Lightning's DDP strategy as rank ``rank`` of ``world``; the first rank returns the weights,
+    the learning curves and the run's record, the others only their rank.
+    """
+    from .models import MODEL_REGISTRY
+
+    cls = MODEL_REGISTRY.get(payload["name"])
+    module = cls(schema=payload["schema"], preprocessing=payload["prep"], **payload["hp"])
+    module.load_state_dict(payload["init_state"])
+    threads = payload["threads"]
+    with _quiet_lightning(), _torch_flags(), _threads(threads):
+        pl.seed_everything(int(payload["seed"]), verbose=False)
+        outcome = _fit_core(
+            module, payload["data"], hp=payload["hp"], seed=int(payload["seed"]),
+            accelerator=payload["accelerator"], devices=world, strategy="ddp",
+            show_progress=bool(payload["show_progress"]) and rank == 0, dp=None,
+            world_hint=world,
+        )  # fmt: skip
+    if rank != 0:
+        return {"rank": rank}
+    module.cpu()
+    return {
+        **outcome,
+        "rank": rank,
+        "state": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
+        "history": [dict(h) for h in module.history],
+    }
 
 
 class _BestWeights(pl.Callback):
@@ -484,6 +625,11 @@ def train(
         Seed of everything random in training; the same seed gives the same weights.
     accelerator, devices, strategy
         Passed to ``pytorch_lightning.Trainer``; ``"auto"`` uses the GPU when there is one.
+        ``devices=2, strategy="ddp"`` trains in two processes (see :func:`fit_model`); only
+        this process writes the checkpoint, whose ``training`` metadata records ``devices``,
+        ``world_size``, ``strategy`` and ``launcher``. Under an outside launcher
+        (``torchrun``) only the first rank writes and prints; the others return ``out``
+        without writing anything.
     show_progress : bool, default=False
         Show Lightning's progress bar (the CLI turns it on).
     limit_train_rows : int, default=None
@@ -558,7 +704,7 @@ def train(
 
         _, keep = stratified_split(y, limit_train_rows / len(y), seed=seed)
         X, y = _take(X, keep), y[keep]
-    if show_progress:
+    if show_progress and _rank_zero():
         print(f"Training {name} on {cls.dataset_name} ({len(y)} rows)...", file=sys.stderr)
     module, history = fit_model(
         name, X, y, schema=ds.schema, hparams=hparam_overrides, seed=seed,
@@ -566,6 +712,10 @@ def train(
         show_progress=show_progress, num_threads=num_threads, dp=dp,
     )  # fmt: skip
     info = module.fit_info
+    if info["distributed"]["global_rank"] != 0:
+        # One rank of a run started by an outside launcher (torchrun...): the first rank
+        # writes the checkpoint and prints; the others write nothing, not even a temp file.
+        return out_path
     test = _test_metrics(module, ds.test.X, ds.test.y)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -591,6 +741,9 @@ def train(
             "stopped_early": info["stopped_early"],
             "global_step": info["global_step"],
             "strategy": info["strategy"],
+            "devices": info["distributed"]["devices"],
+            "world_size": info["distributed"]["world_size"],
+            "launcher": info["distributed"]["launcher"],
             "energy": info["energy"],
         },
         "wall_time_s": float(info["wall_time_s"]),
@@ -609,6 +762,12 @@ def train(
             file=sys.stderr,
         )
     return path
+
+
+def _rank_zero() -> bool:
+    from ._distributed import is_rank_zero
+
+    return is_rank_zero()
 
 
 def _created_at() -> str:

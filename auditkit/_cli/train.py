@@ -50,7 +50,9 @@ def add_parser(sub: Any) -> None:
                    help="auto (the GPU when available), cpu, gpu...")  # fmt: skip
     p.add_argument("--devices", type=_devices, default="auto", metavar="N",
                    help="number of devices, or auto (default)")  # fmt: skip
-    p.add_argument("--strategy", default="auto", help="Lightning strategy (default: auto)")
+    p.add_argument("--strategy", default="auto",
+                   help="Lightning strategy (default: auto); with --devices N > 1, ddp (or "
+                   "ddp_spawn) trains in N processes started by auditkit")  # fmt: skip
     p.add_argument("--limit-train-rows", type=int, default=None, metavar="N",
                    help="train on a seeded subset of N training rows (quick runs)")  # fmt: skip
     p.add_argument("--hparam", type=_hparam, action="append", default=[], metavar="KEY=VALUE",
@@ -98,5 +100,8 @@ def run(args: argparse.Namespace) -> int:
         max_grad_norm=args.max_grad_norm,
         **overrides,
     )
-    print(path)
+    from .._distributed import is_rank_zero
+
+    if is_rank_zero():  # under an outside launcher (torchrun) the other ranks print nothing
+        print(path)
     return 0

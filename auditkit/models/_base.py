@@ -298,8 +298,21 @@ class AuditableModule(pl.LightningModule):
         s[1] = s[1] + (logits.detach().argmax(dim=1) == y).sum()
         s[2] += n
 
-    def _summary(self, stage: str) -> tuple[float, float]:
+    def _summary(self, stage: str, *, across_ranks: bool = False) -> tuple[float, float]:
+        """Mean loss and accuracy of ``stage``; ``across_ranks`` sums the counts of all ranks.
+
+        Under DDP each rank sees its share of the training rows, so the epoch's training loss
+        is the sum over ranks divided by the rows of all ranks (the same on every rank).
+        """
         loss_sum, correct, n = self._stats[stage]
+        trainer = self._trainer
+        if across_ranks and trainer is not None and trainer.world_size > 1:
+            t = torch.tensor(
+                [float(loss_sum), float(correct), float(n)], dtype=torch.float64,
+                device=self.device if self.device.type != "mps" else "cpu",
+            )  # fmt: skip
+            t = trainer.strategy.reduce(t, reduce_op="sum")
+            loss_sum, correct, n = float(t[0]), float(t[1]), int(round(float(t[2])))
         if n == 0:
             return float("nan"), float("nan")
         return float(loss_sum) / n, float(correct) / n
@@ -333,16 +346,19 @@ class AuditableModule(pl.LightningModule):
         self._stats["val"] = [0.0, 0.0, 0]
 
     def on_validation_epoch_end(self) -> None:
-        """Log ``val_loss`` (for early stopping) and ``val_acc``."""
+        """Log ``val_loss`` (for early stopping) and ``val_acc``, synchronised across ranks."""
         loss, acc = self._summary("val")
         self._last_val = (loss, acc)
-        self.log("val_loss", loss, prog_bar=True)
-        self.log("val_acc", acc, prog_bar=True)
+        # Under DDP every rank validates on all validation rows (see training._fit_core), so
+        # the values agree; sync_dist averages them anyway, so that early stopping and the
+        # best epoch can never differ between ranks.
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True)
+        self.log("val_acc", acc, prog_bar=True, sync_dist=True)
 
     def on_train_epoch_end(self) -> None:
         """Append this epoch's training and validation loss and accuracy to :attr:`history`."""
-        loss, acc = self._summary("train")
-        self.log("train_loss", loss, prog_bar=True)
+        loss, acc = self._summary("train", across_ranks=True)
+        self.log("train_loss", loss, prog_bar=True, sync_dist=True)
         val_loss, val_acc = self._last_val
         self.history.append(
             {
