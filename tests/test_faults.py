@@ -278,7 +278,7 @@ def test_cli_audit_fault_is_exit_2_one_line(
     out = tmp_path / ("new" if where == "mkdir" else "out")
     argv = ["audit", "--predictions", str(tmp_path / "log.csv"), "--y-true", "y", "--y-pred", "p",
             "--sensitive", "g", "--sections", "performance,fairness", "--n-boot", "5",
-            "--no-progress", "--out", str(out)]  # fmt: skip
+            "--no-progress", "--out", str(out), "--force"]  # fmt: skip
     if where != "mkdir":
         assert main(argv) == 0
     before = snapshot(out) if out.exists() else {}

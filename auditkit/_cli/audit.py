@@ -1,7 +1,8 @@
 """``auditkit audit``: audit a checkpoint or a log of decisions and write the card.
 
 Exit codes: 0 done (and the policy passed, when one is given), 1 a policy rule failed, 2 bad
-input, 3 internal error. Nothing is written until the audit and all three outputs are ready.
+input, 3 internal error. Nothing is written until the audit and all three outputs are ready;
+outputs of an earlier run in ``--out`` are replaced only with ``--force``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from .._io import sha256_file
 from .._validation import check_columns, did_you_mean, format_available
-from ..exceptions import ParameterError
+from ..exceptions import OutputError, ParameterError
 from ..report._model import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
@@ -78,6 +79,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--sections", metavar="S1,S2", help="sections to run (default: all)")
     p.add_argument("--policy", metavar="FILE", help="a policy TOML file to check")
     p.add_argument("--out", metavar="DIR", default="audit-output", help="output folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace audit.json, card.html and card.md when they exist in --out",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--ci-level", type=float, default=0.95, help="confidence level (0.95)")
@@ -371,6 +377,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report._card_info import load_card_info
     from ..report._render import write_outputs
 
+    _check_out(args)  # fail before the work, not after it
     card_info = load_card_info(args.card_info) if args.card_info else {}  # fail early
     if args.predictions is not None:
         result = _audit_predictions(args)
@@ -384,5 +391,17 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.card_info:
         result = dataclasses.replace(result, card_info=card_info)
-    paths = write_outputs(result, args.out)
+    paths = write_outputs(result, args.out, overwrite=bool(getattr(args, "force", False)))
     return report_outputs(result, paths)
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse (before auditing) to replace existing outputs in ``--out`` without ``--force``."""
+    from ..report._render import HTML_NAME, JSON_NAME, MD_NAME
+
+    if getattr(args, "force", False):
+        return
+    for name in (JSON_NAME, HTML_NAME, MD_NAME):
+        path = Path(args.out) / name
+        if path.exists():
+            raise OutputError(f"{path} exists; pass --force to replace it.")
