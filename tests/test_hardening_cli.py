@@ -1,4 +1,4 @@
-"""Hardening of the command line: ``auditkit audit --out DIR`` replaces outputs only with --force."""
+"""Hardening of the CLI: ``auditkit audit --out DIR`` replaces outputs only with --force."""
 
 from __future__ import annotations
 
