@@ -52,6 +52,7 @@ __all__ = [
     "launched_externally",
     "logits_on_devices",
     "plan_processes",
+    "worker_plugins",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,27 @@ _PROBE_ROWS = 8
 def launched_externally() -> bool:
     """Whether this process is one rank of a run started by an outside launcher.
 
-    ``torchrun``, SLURM's ``srun`` wrappers and Lightning's own ``"ddp"`` relaunch set
-    ``LOCAL_RANK`` (``torchrun`` also ``TORCHELASTIC_RUN_ID``) in every process they start.
+    ``torchrun`` and Lightning's own ``"ddp"`` relaunch set ``LOCAL_RANK`` (``torchrun`` also
+    ``TORCHELASTIC_RUN_ID``) in every process they start; ``srun`` with several tasks sets
+    ``SLURM_NTASKS`` (Lightning then takes the ranks from SLURM).
     """
-    return "LOCAL_RANK" in os.environ or "TORCHELASTIC_RUN_ID" in os.environ
+    if "LOCAL_RANK" in os.environ or "TORCHELASTIC_RUN_ID" in os.environ:
+        return True
+    try:
+        return int(os.environ.get("SLURM_NTASKS", "1")) > 1
+    except ValueError:
+        return False
+
+
+def worker_plugins() -> list[Any]:
+    """Lightning plugins of a process started by :func:`launch`.
+
+    The process's rank comes from ``LOCAL_RANK`` (Lightning's own environment), never from
+    variables it inherited from an outer launcher (``RANK`` of ``torchrun``, SLURM's).
+    """
+    from lightning_fabric.plugins.environments import LightningEnvironment
+
+    return [LightningEnvironment()]
 
 
 def is_rank_zero() -> bool:
@@ -322,6 +340,7 @@ def _trainer(accelerator: str, world: int, *, inference_mode: bool, show_progres
         enable_progress_bar=show_progress,
         inference_mode=inference_mode,
         callbacks=callbacks,
+        plugins=worker_plugins(),
         default_root_dir=tempfile.gettempdir(),
     )
 
@@ -381,7 +400,9 @@ def _probe_bytes(module: nn.Module, x: torch.Tensor) -> float:
             h.remove()
     row_in = x[:k].numel() * x.element_size() / k
     row_out = out.shape[-1] * 8 * 2 if out.ndim == 2 else 16  # float64 logits and softmax
-    return float(total[0] / k + 2 * row_in + row_out)
+    # the encoded input four times: the raw rows' encoding makes float64 intermediates
+    # before the float32 tensor, and the batch is sliced from it
+    return float(total[0] / k + 4 * row_in + row_out)
 
 
 def batch_rows_for_budget(
@@ -390,9 +411,11 @@ def batch_rows_for_budget(
     """Return the rows per forward pass so that one batch's working memory stays within the budget.
 
     The memory of a row is estimated on a probe of a few rows: the outputs of every leaf layer
-    (an upper bound of what a forward pass without gradients holds at once), the encoded input
-    twice (the raw rows' encoding and the batch sent to the model) and the float64 logits and
-    probabilities. At least one row.
+    (an upper bound of what a forward pass without gradients holds at once), four times the
+    encoded input (the raw rows' encoding builds float64 intermediates, and the batch sent to
+    the model is a copy) and the float64 logits and probabilities. At least one row. The
+    estimate leaves out fixed costs (the model, the returned array); benchmarks/RESULTS.md
+    (section "devices") compares budgets with the peak memory measured.
     """
     per_row = max(_probe_bytes(module, x_probe), 1.0)
     return max(1, int(memory_budget_mb * 2**20 // per_row))

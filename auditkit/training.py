@@ -448,6 +448,7 @@ def _fit_core(
     show_progress: bool,
     dp: DPConfig | None,
     world_hint: int,
+    plugins: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Fit ``module`` on encoded ``(x_tr, y_tr, x_va, y_va)`` with a Lightning Trainer.
 
@@ -505,6 +506,7 @@ def _fit_core(
             log_every_n_steps=max(1, min(50, len(train_loader))),
             default_root_dir=tmp,
             callbacks=callbacks,
+            plugins=plugins,
         )
         trainer.fit(module, train_loader, val_loader)
     dp_record = None
@@ -531,6 +533,7 @@ def _fit_worker(rank: int, world: int, payload: dict[str, Any]) -> dict[str, Any
     Lightning's DDP strategy as rank ``rank`` of ``world``; the first rank returns the weights,
     the learning curves and the run's record, the others only their rank.
     """
+    from ._distributed import worker_plugins
     from .models import MODEL_REGISTRY
 
     cls = MODEL_REGISTRY.get(payload["name"])
@@ -543,7 +546,7 @@ def _fit_worker(rank: int, world: int, payload: dict[str, Any]) -> dict[str, Any
             module, payload["data"], hp=payload["hp"], seed=int(payload["seed"]),
             accelerator=payload["accelerator"], devices=world, strategy="ddp",
             show_progress=bool(payload["show_progress"]) and rank == 0, dp=None,
-            world_hint=world,
+            world_hint=world, plugins=worker_plugins(),
         )  # fmt: skip
     if rank != 0:
         return {"rank": rank}

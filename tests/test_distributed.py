@@ -172,6 +172,47 @@ def test_scoring_parameters_are_checked(iris_model) -> None:  # type: ignore[no-
         iris_model.predict_proba(X, memory_budget_mb=0)
 
 
+def test_audit_cli_checks_devices_and_budget(
+    iris_model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    ckpt = str(iris_model.path)
+    out = str(tmp_path / "out")
+    assert main(["audit", ckpt, "--devices", "0", "--out", out]) == 2
+    assert "--devices takes a number >= 1" in capsys.readouterr().err
+    assert main(["audit", ckpt, "--memory-budget", "-1", "--out", out]) == 2
+    assert "--memory-budget takes a number of MiB > 0" in capsys.readouterr().err
+    log = tmp_path / "log.csv"
+    log.write_text("y,p,s\n1,1,a\n0,1,b\n")
+    argv = ["audit", "--predictions", str(log), "--y-true", "y", "--y-pred", "p",
+            "--sensitive", "s", "--devices", "2", "--out", out]  # fmt: skip
+    assert main(argv) == 2
+    assert "go with a checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_audit_cli_scores_with_a_budget(
+    iris_model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """--memory-budget reaches the checkpoint's scoring; the metrics are those of no budget."""
+    import json
+
+    runs = {}
+    for name, extra in (("plain", []), ("budget", ["--memory-budget", "0.01"])):
+        out = tmp_path / name
+        argv = ["audit", str(iris_model.path), "--sections", "performance", "--n-boot", "20",
+                "--no-progress", "--out", str(out), *extra]  # fmt: skip
+        assert main(argv) == 0
+        metrics = json.loads((out / "audit.json").read_text())["metrics"]
+        runs[name] = [m for m in metrics if m["section"] == "performance"]
+    capsys.readouterr()
+    a, b = runs["plain"], runs["budget"]
+    assert a
+    assert [m["name"] for m in a] == [m["name"] for m in b]
+    for ma, mb in zip(a, b):
+        if isinstance(ma["value"], float):
+            assert mb["value"] == pytest.approx(ma["value"], rel=1e-6, abs=1e-9)
+
+
 # ------------------------------------------------------------------------------ budget
 def test_memory_budget_sets_the_batch(iris_model) -> None:  # type: ignore[no-untyped-def]
     module = iris_model.module
