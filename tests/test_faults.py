@@ -9,8 +9,8 @@ clear ``OutputError`` naming the file (exit code 2 and one line on stderr in the
 
 from __future__ import annotations
 
+import dataclasses
 import errno
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +28,7 @@ import auditkit
 import auditkit._io as _io
 from auditkit.cli import main
 from auditkit.exceptions import OutputError
-from auditkit.report import AuditResult, load_result, write_json, write_outputs
+from auditkit.report import AuditResult, load_result, to_json, write_json, write_outputs
 
 NAMES = ["audit.json", "card.html", "card.md"]
 
@@ -65,48 +65,108 @@ def temporaries(folder: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- killed writer
-KILL_ON_REPLACE = textwrap.dedent(
+KILL_AT = textwrap.dedent(
     """
     import os, signal, sys
     import auditkit._io as io
     from auditkit.report import load_result, write_outputs, write_json
     result = load_result(sys.argv[1])
     victim, out, how = sys.argv[2], sys.argv[3], sys.argv[4]
-    real = os.replace
-    def replace(src, dst, *a, **k):
-        if os.path.basename(dst) == victim:
-            os.kill(os.getpid(), signal.SIGKILL)  # the temp file is complete, not yet renamed
-        return real(src, dst, *a, **k)
-    io.os.replace = replace
+    call, name = victim.split(":")
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if call == "fsync":  # the n-th fsync: while a temporary file is being written
+        real_fsync, count = os.fsync, [0]
+        def fsync(fd):
+            count[0] += 1
+            if count[0] == int(name):
+                die()
+            return real_fsync(fd)
+        io.os.fsync = fsync
+    else:
+        real = getattr(os, call)
+        def wrapped(*a, **k):
+            if os.path.basename(a[-1] if call == "replace" else a[0]) == name:
+                die()  # just before this rename or removal
+            return real(*a, **k)
+        setattr(io.os, call, wrapped)
     if how == "outputs":
         write_outputs(result, out)
     else:
-        write_json(result, os.path.join(out, victim))
+        write_json(result, os.path.join(out, name))
     """
 )
+KILL_ON_REPLACE = KILL_AT  # the JSON writer test below uses it with "replace:audit.json"
+
+#: Where the writer of the three outputs is killed, and which set is current afterwards.
+KILL_POINTS = {
+    "fsync:1": "old",  # writing the first temporary file
+    "fsync:3": "old",  # writing the last one
+    "fsync:4": "old",  # writing the commit record
+    f"replace:{_io.COMMIT_NAME}": "old",  # all written, the commit record not yet renamed
+    "replace:audit.json": "new",  # committed, nothing renamed yet
+    "replace:card.html": "new",  # committed, the JSON renamed: a mix on disk, not for readers
+    "replace:card.md": "new",
+    f"unlink:{_io.COMMIT_NAME}": "new",  # all renamed, the record not yet removed
+}
 
 
-@pytest.mark.parametrize("victim", NAMES)
-def test_writer_killed_before_rename_keeps_previous_file(
-    tmp_path: Path, results: dict[str, Path], victim: str
+def current_set(folder: Path) -> dict[str, bytes]:
+    """The three outputs as a reader sees them (through a pending commit record)."""
+    return {n: _io.current_file(folder / n).read_bytes() for n in NAMES}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_writer_killed_anywhere_leaves_the_old_set_or_the_new_set(
+    tmp_path: Path, results: dict[str, Path], point: str
 ) -> None:
-    out = tmp_path / "out"
+    old_dir, new_dir, out = tmp_path / "old", tmp_path / "new", tmp_path / "out"
+    write_outputs(load_result(results["r0"]), old_dir)
+    write_outputs(load_result(results["r1"]), new_dir)
     write_outputs(load_result(results["r0"]), out)
-    before = snapshot(out)
+    old, new = snapshot(old_dir), snapshot(new_dir)
+    assert old != new
     proc = subprocess.run(
-        [sys.executable, "-c", KILL_ON_REPLACE, str(results["r1"]), victim, str(out), "outputs"],
+        [sys.executable, "-c", KILL_AT, str(results["r1"]), point, str(out), "outputs"],
         capture_output=True,
     )  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
-    after = snapshot(out)
-    assert after[victim] == before[victim]  # the file being written is the previous one, whole
-    for name in NAMES[NAMES.index(victim) + 1 :]:
-        assert after[name] == before[name]  # later files were not touched
-    assert temporaries(out), "the killed writer should have left its temporary file"
-    # the next run replaces everything and leaves no stray temporary file
-    paths = write_outputs(load_result(results["r1"]), out)
+    expected = old if KILL_POINTS[point] == "old" else new
+    assert current_set(out) == expected  # whole files, all of one version
+    assert temporaries(out), "the killed writer should have left its temporary files"
+    # readers see the same version: load_result, and `auditkit render` re-creating the cards
+    assert to_json(load_result(out / "audit.json")) == expected["audit.json"].decode()
+    cards = tmp_path / "cards"
+    assert main(["render", str(out / "audit.json"), "--out", str(cards)]) == 0
+    assert snapshot(cards) == {n: expected[n] for n in ("card.html", "card.md")}
+    # the next write into the folder finishes the committed set first, then replaces it
+    _io.recover_set(out)
+    assert {n: (out / n).read_bytes() for n in NAMES} == expected  # on disk too, now
+    paths = write_outputs(load_result(results["r0"]), out)
     assert temporaries(out) == []
-    assert load_result(paths["json"]).to_dict() == load_result(results["r1"]).to_dict()
+    assert snapshot(out) == old
+    assert load_result(paths["json"]).to_dict() == load_result(results["r0"]).to_dict()
+
+
+@pytest.mark.parametrize("point", ["replace:audit.json", "replace:card.md"])
+def test_render_into_a_folder_with_a_pending_set_finishes_it(
+    tmp_path: Path, results: dict[str, Path], point: str
+) -> None:
+    """`auditkit render audit.json` in the killed writer's folder: one consistent set after."""
+    out = tmp_path / "out"
+    write_outputs(load_result(results["r0"]), out)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AT, str(results["r1"]), point, str(out), "outputs"],
+        capture_output=True,
+    )  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL
+    new_dir = tmp_path / "new"
+    write_outputs(load_result(results["r1"]), new_dir)
+    assert main(["render", str(out / "audit.json")]) == 0
+    assert temporaries(out) == []
+    assert snapshot(out) == snapshot(new_dir)
 
 
 def test_json_writer_killed_before_rename_keeps_previous_file(
@@ -115,8 +175,8 @@ def test_json_writer_killed_before_rename_keeps_previous_file(
     write_json(load_result(results["r0"]), tmp_path / "audit.json")
     before = (tmp_path / "audit.json").read_bytes()
     proc = subprocess.run(
-        [sys.executable, "-c", KILL_ON_REPLACE, str(results["r1"]), "audit.json", str(tmp_path),
-         "json"], capture_output=True,
+        [sys.executable, "-c", KILL_ON_REPLACE, str(results["r1"]), "replace:audit.json",
+         str(tmp_path), "json"], capture_output=True,
     )  # fmt: skip
     assert proc.returncode == -signal.SIGKILL
     assert (tmp_path / "audit.json").read_bytes() == before
@@ -147,8 +207,13 @@ def test_writer_killed_at_a_random_moment_leaves_whole_files(
     tmp_path: Path, results: dict[str, Path], delay: float
 ) -> None:
     """SIGKILL during a loop of large writes: each file is one whole version, never a mix."""
+    big = {"intended_use": "x" * 4_000_000}
+    refs = {}
+    for key, name in (("a", "r0"), ("b", "r1")):
+        res = dataclasses.replace(load_result(results[name]), card_info=big)
+        refs[key] = snapshot(Path(write_outputs(res, tmp_path / key)["json"]).parent)
     out = tmp_path / "out"
-    write_outputs(load_result(results["r0"]), out)
+    write_outputs(dataclasses.replace(load_result(results["r0"]), card_info=big), out)
     with subprocess.Popen(
         [sys.executable, "-c", LOOP_WRITER, str(results["r0"]), str(results["r1"]), str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -160,11 +225,9 @@ def test_writer_killed_at_a_random_moment_leaves_whole_files(
         finally:
             proc.kill()
             proc.wait()
-    json.loads((out / "audit.json").read_text(encoding="utf-8"))  # whole JSON, not cut
-    load_result(out / "audit.json")
-    for name in ("card.html", "card.md"):
-        text = (out / name).read_text(encoding="utf-8")
-        assert text.rstrip().endswith("</html>") if name.endswith("html") else text.strip()
+    current = current_set(out)
+    assert current in (refs["a"], refs["b"])  # one whole version of all three files, never a mix
+    load_result(_io.current_file(out / "audit.json"))
     write_outputs(load_result(results["r1"]), out)
     assert temporaries(out) == []
 

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, current_file
 from ..exceptions import DataValidationError
 from ._model import SCHEMA_VERSION, AuditResult
 
@@ -162,6 +162,9 @@ def migrate(data: dict[str, Any], *, source: str = "Audit result") -> dict[str, 
 def load_result(path: str | os.PathLike[str]) -> AuditResult:
     """Read an ``audit.json`` written by auditkit, validate it and return the result.
 
+    When the writer of the folder's outputs was killed after committing a new set (see
+    :func:`auditkit._io.atomic_write_set`), the new, committed ``audit.json`` is read.
+
     Raises
     ------
     DataValidationError
@@ -170,7 +173,7 @@ def load_result(path: str | os.PathLike[str]) -> AuditResult:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = current_file(p).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DataValidationError(f"Audit result {str(p)!r} does not exist.") from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .._io import atomic_write_text
+from .._io import atomic_write_set, recover_set
 from ..exceptions import DataValidationError, OutputError
 from . import _filters as F
 from ._frontmatter import front_matter
@@ -160,7 +160,8 @@ def write_cards(
 ) -> dict[str, Path]:
     """Write ``card.html`` and ``card.md`` for ``result`` into ``out_dir`` (atomically).
 
-    Both cards are rendered before either file is opened.
+    Both cards are rendered before either file is opened, and written as one set (both new
+    or both old, see :func:`write_outputs`).
 
     Returns
     -------
@@ -182,8 +183,12 @@ def write_outputs(
     """Write ``audit.json``, ``card.html`` and ``card.md`` into ``out_dir``.
 
     The three texts are computed first (the cards from the JSON text itself, so they show
-    exactly its numbers); only then is each written to a temporary file in ``out_dir`` and
-    renamed into place. A failure while rendering leaves every existing file untouched.
+    exactly its numbers); only then are they written, as one set
+    (:func:`auditkit._io.atomic_write_set`): each to a temporary file in ``out_dir``, then a
+    commit record, then the renames. A failure while rendering or writing leaves every existing
+    file untouched; a process killed at any moment leaves the previous three files or the new
+    three (completed by the next write or read in the folder, and read correctly by
+    :func:`~auditkit.report.load_result` meanwhile), never a mix.
 
     Parameters
     ----------
@@ -222,6 +227,9 @@ def _write(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError(f"Output path {str(out)!r} exists and is not a folder.")
+    if out.is_dir():
+        recover_set(out)  # finish a set whose writer was killed after committing it
     targets = {k: out / names[k] for k in names}
     _check_targets(list(targets.values()), overwrite)
-    return {k: atomic_write_text(targets[k], texts[k]) for k in names}
+    written = atomic_write_set(out, {names[k]: texts[k].encode("utf-8") for k in names})
+    return {k: written[names[k]] for k in names}
