@@ -340,11 +340,12 @@ def test_prediction_log_gets_bootstrap():
     assert len(_fold_values(res, "demographic_parity_ratio", ("sensitive_feature_0",))) == 5
 
 
-def test_rare_class_falls_back_to_kfold():
+def test_rare_class_keeps_stratified_folds():
+    """A class with fewer rows than folds: still stratified, so every training part holds it."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = np.r_[np.zeros(58, int), np.ones(2, int)]
-    est = DecisionTreeClassifier(random_state=0).fit(X, y)
+    est = LogisticRegression().fit(X, y)
     train = TrainData(X=X, y=y)
     proba = wrap(est).predict_proba(X)
     preds = Predictions(
@@ -358,11 +359,36 @@ def test_rare_class_falls_back_to_kfold():
         train=train,
     )
     res = SECTIONS.get("stability").run(ctx)
-    assert res.info["splitter"] == "KFold"
-    assert any("not stratified" in f.text for f in res.findings)
+    assert res.status == "ok"
+    assert res.info["splitter"] == "StratifiedKFold"
+    assert any("fewer than 3 rows" in f.text for f in res.findings)
+    folds = get_folds(ctx)
+    for te in folds.test_index:  # the two rows of class 1 are in different folds
+        assert (y[te] == 1).sum() <= 1
     # a fold whose held-out rows hold one class has no ROC AUC, and says why
     aucs = [m for m in res.metrics if m.name == "roc_auc"]
     assert any(m.value is None and m.reason for m in aucs)
+    assert all(m.value is not None for m in res.metrics if m.name == "accuracy")
+
+
+def test_every_class_smaller_than_k_falls_back_to_kfold():
+    X = np.arange(8, dtype=float).reshape(-1, 1)
+    y = np.r_[np.zeros(4, int), np.ones(4, int)]
+    est = DecisionTreeClassifier(random_state=0).fit(X, y)
+    proba = wrap(est).predict_proba(X)
+    preds = Predictions(
+        y_true=y, y_pred=proba.argmax(1), y_proba=proba, classes=("0", "1"), pos_label=1
+    )
+    ctx = AuditContext(
+        config=AuditConfig(sections=("stability",), options={"cv": 5}),
+        predictions=preds,
+        model=wrap(est),
+        X=X,
+        train=TrainData(X=X, y=y),
+    )
+    res = SECTIONS.get("stability").run(ctx)
+    assert res.info["splitter"] == "KFold"
+    assert any("not stratified" in f.text for f in res.findings)
 
 
 def test_dataframe_rows_keep_alignment():

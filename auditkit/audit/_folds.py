@@ -15,6 +15,8 @@ data instead.
 from __future__ import annotations
 
 import contextlib
+import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -66,6 +68,10 @@ class Folds:
         The fold models (refit mode); empty for bootstrap.
     notes : tuple of str
         Plain-language notes on how the folds were made.
+    skipped : tuple of (str or None)
+        Per fold (refit mode), why no model could be trained on it, or None when one was
+        (empty: every fold was trained). A skipped fold has an empty ``pred``, a None
+        ``proba`` and a None model.
     """
 
     mode: Mode
@@ -78,25 +84,45 @@ class Folds:
     test_index: tuple[np.ndarray, ...]
     pred: tuple[np.ndarray, ...]
     proba: tuple[np.ndarray | None, ...]
-    models: tuple[ModelAdapter, ...]
+    models: tuple[ModelAdapter | None, ...]
     notes: tuple[str, ...] = ()
+    skipped: tuple[str | None, ...] = ()
 
     @property
     def n(self) -> int:
         """Number of source rows."""
         return len(self.y)
 
+    def skip_reason(self, i: int) -> str | None:
+        """Return why fold ``i`` has no model, or None when it has one."""
+        return self.skipped[i] if self.skipped else None
+
+    def _require_complete(self) -> None:
+        for i in range(self.k):
+            why = self.skip_reason(i)
+            if why is not None:
+                raise DataValidationError(f"no model could be trained on fold {i}: {why}")
+
     def fold_of(self) -> np.ndarray:
         """Return, for each source row, the fold that holds it out (refit mode only)."""
         if self.mode != "refit":
             raise ValueError("Bootstrap resamples do not partition the rows.")
+        self._require_complete()
         out = np.full(self.n, -1, dtype=np.int64)
         for i, idx in enumerate(self.test_index):
             out[idx] = i
         return out
 
     def held_out_proba(self) -> np.ndarray | None:
-        """Return the out-of-fold probabilities of every source row (refit mode), or None."""
+        """Return the out-of-fold probabilities of every source row (refit mode), or None.
+
+        Raises
+        ------
+        DataValidationError
+            When a fold has no model (see :attr:`skipped`).
+        """
+        if self.mode == "refit":
+            self._require_complete()
         if self.mode != "refit" or any(p is None for p in self.proba) or not self.proba:
             return None
         first = self.proba[0]
@@ -166,6 +192,12 @@ def _refit_targets(model: ModelAdapter, y_codes: np.ndarray) -> np.ndarray:
 
 
 def _splits(y: np.ndarray, k: int, seed: int) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Split the rows into ``k`` folds, stratified by class whenever scikit-learn allows it.
+
+    ``StratifiedKFold`` needs only the largest class to have ``k`` rows; a class with fewer
+    rows then has them in different folds, so every fold's training part holds it unless it
+    has a single row. ``KFold`` is used only when every class has fewer than ``k`` rows.
+    """
     from sklearn.model_selection import KFold, StratifiedKFold
 
     n = len(y)
@@ -175,11 +207,51 @@ def _splits(y: np.ndarray, k: int, seed: int) -> tuple[str, list[tuple[np.ndarra
         )
     counts = np.bincount(y)
     counts = counts[counts > 0]
-    if counts.min() >= k:
+    if counts.max() >= k:
         skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        return "StratifiedKFold", list(skf.split(np.zeros(n), y))
+        with warnings.catch_warnings():
+            # "The least populated class in y has only m members": handled as described above
+            warnings.simplefilter("ignore", UserWarning)
+            return "StratifiedKFold", list(skf.split(np.zeros(n), y))
     kf = KFold(n_splits=k, shuffle=True, random_state=seed)
     return "KFold", list(kf.split(np.zeros(n)))
+
+
+def _class_name(ctx: AuditContext, code: int) -> str:
+    classes = ctx.predictions.classes
+    return str(classes[code]) if 0 <= code < len(classes) else str(code)
+
+
+_NOT_A_NUMBER = re.compile(r"could not convert string to float: (?P<value>.+)$")
+
+
+def refit_error(model: ModelAdapter, X: Any, fold: int, exc: BaseException) -> str:
+    """Return a plain message for a failed retraining, naming the column where one is to blame.
+
+    A table column of text that the estimator cannot take as numbers is the common cause
+    (scikit-learn: "could not convert string to float: 'q'").
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    where = f"Retraining {model.name} on fold {fold} for cross-validation failed: {text}"
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return where + "."
+    m = _NOT_A_NUMBER.search(text)
+    if m is None:
+        return where + "."
+    value = m.group("value").strip().strip("'\"")
+    textual = [j for j, dt in enumerate(X.dtypes) if dt.kind not in "biufcmM"]
+    hit = [j for j in textual if (X.iloc[:, j].astype(str) == value).any()]
+    blamed = [str(columns[j]) for j in (hit or textual)]
+    if not blamed:
+        return where + "."
+    names = ", ".join(repr(c) for c in blamed[:5]) + (" ..." if len(blamed) > 5 else "")
+    word = "column" if len(blamed) == 1 else "columns"
+    verb = "holds" if len(blamed) == 1 else "hold"
+    return (
+        f"{where} ({word} {names} of the data {verb} text that {model.name} does not take; "
+        "give the audit the columns the model was trained on, or a pipeline that encodes them)."
+    )
 
 
 def _fold_threads(ctx: AuditContext, model: ModelAdapter) -> int | None:
@@ -228,20 +300,29 @@ def get_folds(ctx: AuditContext) -> Folds:
     ParameterError
         When ``options["cv"]`` is not an int of at least 2.
     DataValidationError
-        When there are fewer rows than folds.
+        When there are fewer rows than folds, when retraining fails on a fold whose training
+        rows hold several classes (the message names the columns of text the model cannot
+        take, where they are to blame), or when no fold could be retrained. The error is
+        cached too: a second caller gets it without retraining again.
     """
     k = cv_option(ctx)
     key = f"folds:cv={k}"
     cached = ctx.cache.get(key)
+    if isinstance(cached, DataValidationError):
+        raise cached
     if cached is not None:
         out: Folds = cached
         return out
     model = ctx.model
-    folds = (
-        _refit_folds(ctx, model, k)
-        if model is not None and model.can_refit
-        else _bootstrap_folds(ctx, k)
-    )
+    try:
+        folds = (
+            _refit_folds(ctx, model, k)
+            if model is not None and model.can_refit
+            else _bootstrap_folds(ctx, k)
+        )
+    except DataValidationError as exc:
+        ctx.cache[key] = exc
+        raise
     ctx.cache[key] = folds
     return folds
 
@@ -262,22 +343,64 @@ def _refit_folds(ctx: AuditContext, model: ModelAdapter, k: int) -> Folds:
     y = np.asarray(y, dtype=np.int64)
     splitter, splits = _splits(y, k, seed)
     if splitter == "KFold":
-        notes.append(f"A class has fewer than {k} rows, so the folds are not stratified (KFold).")
+        notes.append(f"Every class has fewer than {k} rows, so the folds are not stratified "
+                     "(KFold).")  # fmt: skip
+    elif np.bincount(y)[np.bincount(y) > 0].min() < k:
+        notes.append(
+            f"A class has fewer than {k} rows: its rows are in different folds, so some "
+            "held-out folds have none of it."
+        )
     targets = _refit_targets(model, y)
     n_classes = ctx.predictions.n_classes
-    test_index, preds, probas, models = [], [], [], []
+    test_index: list[np.ndarray] = []
+    preds: list[np.ndarray] = []
+    probas: list[np.ndarray | None] = []
+    models: list[ModelAdapter | None] = []
+    skipped: list[str | None] = []
     with _torch_threads(_fold_threads(ctx, model)):
-        for tr, te in progress(
-            splits, enabled=ctx.config.show_progress, desc=f"retraining {k} folds", total=k
+        for i, (tr, te) in enumerate(
+            progress(
+                splits, enabled=ctx.config.show_progress, desc=f"retraining {k} folds", total=k
+            )
         ):
-            fm = model.refit(take_rows(X, tr), targets[tr], random_state=seed)
+            test_index.append(np.asarray(te, dtype=np.int64))
+            try:
+                fm = model.refit(take_rows(X, tr), targets[tr], random_state=seed)
+            except Exception as exc:  # noqa: BLE001 - the user's estimator on the user's data
+                present = np.unique(y[tr])
+                if len(present) >= 2:
+                    raise DataValidationError(refit_error(model, X, i, exc)) from exc
+                skipped.append(
+                    f"its {len(tr)} training rows hold one class only "
+                    f"({_class_name(ctx, int(present[0]))!r}) and {model.name} cannot be "
+                    "trained on one class"
+                    if len(present)
+                    else "it has no training rows"
+                )
+                preds.append(np.zeros(0, dtype=np.int64))
+                probas.append(None)
+                models.append(None)
+                continue
             p = align_proba(
                 fm.predict_proba(take_rows(X, te)), fm.classes_, model.classes_, n_classes
             )
-            test_index.append(np.asarray(te, dtype=np.int64))
             probas.append(p)
             preds.append(np.asarray(np.argmax(p, axis=1), dtype=np.int64))
             models.append(fm)
+            skipped.append(None)
+    n_skipped = sum(r is not None for r in skipped)
+    if n_skipped == k:
+        raise DataValidationError(
+            f"No model could be trained on any of the {k} cross-validation folds: fold 0: "
+            f"{skipped[0]}."
+        )
+    if n_skipped:
+        notes.append(
+            f"{n_skipped} of {k} folds could not be retrained and are left out of the "
+            "spread: "
+            + "; ".join(f"fold {i}: {r}" for i, r in enumerate(skipped) if r is not None)
+            + "."
+        )
     return Folds(
         mode="refit",
         source=source,
@@ -291,6 +414,7 @@ def _refit_folds(ctx: AuditContext, model: ModelAdapter, k: int) -> Folds:
         proba=tuple(probas),
         models=tuple(models),
         notes=tuple(notes),
+        skipped=tuple(skipped) if n_skipped else (),
     )
 
 
@@ -329,9 +453,14 @@ def fold_models_proba(ctx: AuditContext, folds: Folds, X: Any) -> np.ndarray:
     """Return every fold model's probabilities on rows ``X``: shape (k, n_rows, n_classes)."""
     if folds.mode != "refit":
         raise ValueError("Bootstrap folds have no fold models.")
+    folds._require_complete()
     model = ctx.model
     classes = model.classes_ if model is not None else None
     n_classes = ctx.predictions.n_classes
     return np.stack(
-        [align_proba(m.predict_proba(X), m.classes_, classes, n_classes) for m in folds.models]
+        [
+            align_proba(m.predict_proba(X), m.classes_, classes, n_classes)
+            for m in folds.models
+            if m is not None
+        ]
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import DataValidationError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext
 from ._folds import Folds, get_folds
@@ -200,8 +201,17 @@ class StabilitySection:
     requires: tuple[str, ...] = ()
 
     def run(self, ctx: AuditContext) -> SectionResult:
-        """Compute the section (see the module docstring)."""
-        folds = get_folds(ctx)
+        """Compute the section (see the module docstring).
+
+        When no fold model can be had (fewer rows than folds, a model that cannot be retrained
+        on these data, every fold's training rows of one class) the section is ``skipped``
+        with the reason; a single fold that cannot be retrained is left out of the spread,
+        its records ``None`` with the reason and the flag ``"skipped"``.
+        """
+        try:
+            folds = get_folds(ctx)
+        except DataValidationError as exc:
+            return SectionResult(name=self.name, status="skipped", reason=str(exc))
         p = ctx.predictions
         binary = p.task == "binary" and p.pos_label is not None
         sens = folds.sensitive
@@ -210,6 +220,12 @@ class StabilitySection:
         records: list[MetricValue] = []
         for i in range(folds.k):
             idx = folds.test_index[i]
+            skip = folds.skip_reason(i)
+            if skip is not None:
+                records += self._skipped_fold(
+                    i, len(idx), skip, per_fold, sens, binary and has_sens
+                )
+                continue
             y = folds.y[idx]
             pred = folds.pred[i]
             proba = folds.proba[i]
@@ -274,6 +290,41 @@ class StabilitySection:
             charts=tuple(self._charts(folds, per_fold)),
             info=info,
         )
+
+    @staticmethod
+    def _skipped_fold(
+        i: int,
+        n: int,
+        why: str,
+        per_fold: dict[tuple[str, str | None], list[float | None]],
+        sens: Any,
+        fairness: bool,
+    ) -> list[MetricValue]:
+        """Return the records of a fold without a model: values None, the reason, "skipped".
+
+        Retrained folds always have probabilities, so the fold has every performance record.
+        """
+        reason = f"fold not retrained: {why}"
+        keys: list[tuple[str, str | None]] = [(nm, None) for nm in PERFORMANCE_METRICS]
+        if fairness:
+            keys += [(nm, str(c)) for c in sens.columns for nm in FAIRNESS_METRICS]
+        out = []
+        for name, col in keys:
+            out.append(
+                MetricValue(
+                    section="stability",
+                    name=name,
+                    value=None,
+                    feature=(col,) if col is not None else None,
+                    fold=i,
+                    n=n,
+                    method="between_groups" if col is not None else None,
+                    flags=("skipped",),
+                    reason=reason,
+                )
+            )
+            per_fold.setdefault((name, col), []).append(None)
+        return out
 
     # -- presentation --------------------------------------------------------------------
     @staticmethod
