@@ -560,6 +560,8 @@ def explain(
     random_state: int = 0,
     memory_budget_mb: float = 256.0,
     show_progress: bool = False,
+    devices: int | None = None,
+    accelerator: str = "auto",
 ) -> Explanation:
     """Attribute a model's predictions to its inputs with Captum.
 
@@ -595,6 +597,13 @@ def explain(
         Bound on the memory of one batch of expanded evaluations (rows x ``n_steps``).
     show_progress : bool, default=False
         Show a progress bar on stderr.
+    devices : int, default=None
+        Attribute on this many devices (processes, through Lightning's ``Trainer.predict``),
+        each taking an interleaved share of the rows; the values come back in row order.
+        None or 1 runs in this process. The model must pickle. GradientShap's random draws are
+        per process, so its values differ from a one-process run (equally valid).
+    accelerator : str, default="auto"
+        The devices' kind with ``devices`` ("cpu", "gpu", "auto").
 
     Returns
     -------
@@ -633,6 +642,8 @@ def explain(
     if batch_size is not None:
         batch_size = check_int(batch_size, param="batch_size", func=_FUNC, low=1)
     random_state = check_int(random_state, param="random_state", func=_FUNC, low=0)
+    if devices is not None:
+        devices = check_int(devices, param="devices", func=_FUNC, low=1)
     check_param(
         isinstance(memory_budget_mb, numbers.Real) and not isinstance(memory_budget_mb, bool)
         and float(memory_budget_mb) > 0,
@@ -650,13 +661,21 @@ def explain(
     window = strides = None
     if name == "occlusion":
         window, strides = _attr.default_window(tuple(x.shape[1:]))
-    run = _attr.attribute(
-        subject.module, x, method=name, target=tgt, baselines=base, n_steps=n_steps,
-        layer=subject.layer, feature_mask=mask, sliding_window_shapes=window, strides=strides,
+    common: dict[str, Any] = dict(
+        method=name, target=tgt, baselines=base, n_steps=n_steps, layer=subject.layer,
+        feature_mask=mask, sliding_window_shapes=window, strides=strides,
         batch_size=batch_size, memory_budget_mb=float(memory_budget_mb),
         random_state=random_state, show_progress=show_progress,
         check_rows=subject.row_independent is not True,
     )  # fmt: skip
+    if devices is not None and devices != 1:
+        from ._distributed import attribute_on_devices
+
+        run = attribute_on_devices(
+            subject.module, x, devices=devices, accelerator=accelerator, **common
+        )
+    else:
+        run = _attr.attribute(subject.module, x, **common)
     values = run.values
     encoded = None
     names = list(subject.feature_names)

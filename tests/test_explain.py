@@ -497,3 +497,20 @@ def test_attributions_keep_torch_threads_unless_told_and_restore_the_setting() -
     with A.intraop_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_explain_on_two_devices_equals_one_process(tiny_ckpt: Any) -> None:
+    """A checkpoint's raw rows on 2 CPU processes: the same folded values and deltas, in order."""
+    import auditkit
+    from auditkit.data import load_dataset
+
+    model = auditkit.load_checkpoint(tiny_ckpt("adult-mlp"))
+    X = load_dataset("adult").test.X.iloc[:37]
+    one = explain(model, X, n_steps=8)
+    two = explain(model, X, n_steps=8, devices=2, accelerator="cpu")
+    assert two.info["devices"] == 2 and two.feature_names == one.feature_names
+    np.testing.assert_allclose(two.values, one.values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(two.delta, one.delta, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(two.target, one.target)
+    with pytest.raises(ParameterError, match="devices"):
+        explain(model, X, devices=0)

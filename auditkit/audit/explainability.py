@@ -25,7 +25,8 @@ estimators. From them the section reports
 Options (``audit(..., options={...})``): ``explain_method``, ``explain_max_rows`` (rows
 attributed, a random sample beyond: 20,000 for tables, 48 images, 24 reviews by default),
 ``explain_n_steps``, ``explain_rows``, ``explain_n_errors``, ``explain_per_class``,
-``explain_memory_mb``, ``explain_proxy_auc`` (0.7), ``explain_proxy_share`` (0.05),
+``explain_memory_mb``, ``explain_devices`` (processes for the attributions; a checkpoint's
+scoring devices by default), ``explain_proxy_auc`` (0.7), ``explain_proxy_share`` (0.05),
 ``explain_profile_threshold`` (0.1), ``explain_flip_threshold`` (0.01),
 ``explain_sanity_threshold`` (0.5), ``explain_sanity_rows``.
 """
@@ -92,6 +93,9 @@ class ExplainabilitySection:
         from .._explain import explain
 
         modality = _modality(ctx)
+        beyond = _beyond_float32(ctx.X)
+        if beyond is not None:
+            return SectionResult(name=SECTION, status="skipped", reason=beyond)
         n = len(ctx.predictions)
         rows, main, shown, requested, errors = _select_rows(ctx, modality, n)
         adapter = ctx.model
@@ -100,11 +104,15 @@ class ExplainabilitySection:
         if method is None:
             method = "integrated_gradients" if parts is not None else "feature_ablation"
         n_steps = int(ctx.option("explain_n_steps", N_STEPS[modality]))
-        budget = float(ctx.option("explain_memory_mb", 256.0))
+        # A checkpoint scored on several devices (`audit --devices`) is attributed on them too.
+        scoring = getattr(adapter, "scoring", None) or {}
+        budget = float(ctx.option("explain_memory_mb", scoring.get("memory_budget_mb") or 256.0))
+        devices = ctx.option("explain_devices", scoring.get("devices"))
         Xs = _take(ctx.X, rows)
         exp = explain(
             adapter, Xs, method=method, n_steps=n_steps, random_state=ctx.config.random_state,
-            memory_budget_mb=budget, show_progress=ctx.config.show_progress,
+            memory_budget_mb=budget, show_progress=ctx.config.show_progress, devices=devices,
+            accelerator=scoring.get("accelerator", "auto"),
         )  # fmt: skip
         run = _Run(
             modality=modality, rows=rows, main=main, values=exp.values,
@@ -166,6 +174,54 @@ def _modality(ctx: AuditContext) -> str:
     if getattr(arr, "dtype", None) is not None and arr.dtype == object:
         return "text"
     return "image" if getattr(arr, "ndim", 2) >= 3 else "tabular"
+
+
+#: The largest finite float32: attributions encode the inputs as float32 tensors.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _beyond_float32(X: Any) -> str | None:
+    """Return why the inputs cannot be attributed when a float feature exceeds float32's range.
+
+    Attributions run on float32 tensors; a finite value beyond about 3.4e38 would become
+    infinite there and the model would be asked about inputs it was never given. The reason
+    names the columns (the feature indices of an array) and their largest magnitude.
+    """
+    if hasattr(X, "detach"):
+        return None  # a torch tensor is float32 (or integer) already
+    if _is_frame(X):
+        cols = [(str(c), X.iloc[:, j]) for j, c in enumerate(X.columns)]
+        cols = [(c, v.to_numpy()) for c, v in cols if getattr(v.dtype, "kind", "O") == "f"]
+    else:
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError):
+            return None
+        if arr.dtype.kind != "f" or arr.ndim == 0:
+            return None
+        if arr.ndim == 2:
+            cols = [(f"feature {j}", arr[:, j]) for j in range(arr.shape[1])]
+        else:
+            cols = [("the input array", arr)]
+    big: list[tuple[str, float]] = []
+    for name, v in cols:
+        with np.errstate(invalid="ignore"):
+            a = np.abs(np.asarray(v, dtype=np.float64))
+        finite = a[np.isfinite(a)]
+        if finite.size and float(finite.max()) > _FLOAT32_MAX:
+            big.append((name, float(finite.max())))
+    if not big:
+        return None
+    shown = ", ".join(
+        (f"'{n}'" if not n.startswith(("feature ", "the ")) else n) + f" (up to {m:.3g})"
+        for n, m in big[:5]
+    )
+    more = f" and {len(big) - 5} more" if len(big) > 5 else ""
+    return (
+        "values outside the float32 range that attributions are computed in (about 3.4e38 "
+        f"in magnitude): {shown}{more}; rescale these features (other units) to explain the "
+        "model"
+    )
 
 
 def _take(X: Any, rows: np.ndarray) -> Any:
