@@ -616,8 +616,10 @@ class CheckpointModel(ModelAdapter):
             },
             "refit_of": self.loaded.sha256,
         }
+        original = dict(self.loaded.meta.get("dataset") or {})
+        original.pop("fit_rows", None)  # the original's fitted rows, not this refit's
         meta["dataset"] = {
-            **(self.loaded.meta.get("dataset") or {}),
+            **original,
             "n_train": int(info["n_train"]),
             "n_val": int(info["n_val"]),
             "refit": True,
