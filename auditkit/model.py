@@ -215,9 +215,12 @@ class TorchModel(ModelAdapter):
 
         if isinstance(X, torch.Tensor):
             t = X
+            if t.dtype.is_floating_point and t.dtype.itemsize > 4:
+                _check_float32_range(t.detach().cpu().numpy(), None, self.name)
         else:
+            columns = list(X.columns) if hasattr(X, "columns") else None
             arr = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
-            t = torch.as_tensor(np.asarray(arr, dtype=np.float32))
+            t = torch.as_tensor(_as_float32(arr, columns, self.name))
         if t.dtype.is_floating_point:
             t = t.float()
         try:
@@ -249,6 +252,67 @@ class TorchModel(ModelAdapter):
         """Return the module itself, fed with float tensors."""
         names = list(self.schema.feature_names) if self.schema is not None else []
         return TorchParts(module=self.raw, encode=self._tensor, feature_names=names)
+
+
+#: The largest finite float32: torch modules compute in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _column_name(columns: list[Any] | None, j: int) -> str:
+    return f"column {str(columns[j])!r}" if columns is not None else f"feature {j}"
+
+
+def _as_float32(arr: np.ndarray, columns: list[Any] | None, model: str) -> np.ndarray:
+    """Convert inputs to float32 for a torch module, refusing what would not survive it.
+
+    Raises
+    ------
+    DataValidationError
+        When a value is not a number, or is finite but beyond float32's range (it would
+        become infinite); the message names the column (or feature index) and the value.
+    """
+    if arr.dtype.kind in "biu" or arr.dtype in (np.float16, np.float32):
+        out = np.asarray(arr, dtype=np.float32)  # every such value fits
+        return out if out.flags.writeable else out.copy()  # torch refuses read-only arrays
+    try:
+        wide = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        where = ""
+        if arr.ndim == 2:
+            for j in range(arr.shape[1]):
+                try:
+                    np.asarray(arr[:, j], dtype=np.float64)
+                except (TypeError, ValueError):
+                    where = f" ({_column_name(columns, j)})"
+                    break
+        raise DataValidationError(
+            f"The torch module {model} takes numbers; the input holds a value that is not "
+            f"one{where}: {exc}"
+        ) from exc
+    _check_float32_range(wide, columns, model)
+    with np.errstate(over="ignore"):  # only infinities are left to cast, and stay infinite
+        return wide.astype(np.float32)
+
+
+def _check_float32_range(arr: np.ndarray, columns: list[Any] | None, model: str) -> None:
+    """Raise DataValidationError when a finite value lies beyond float32's range."""
+    with np.errstate(invalid="ignore"):
+        over = np.isfinite(arr) & (np.abs(arr) > FLOAT32_MAX)
+    if not over.any():
+        return
+    if arr.ndim == 2:
+        j = int(np.flatnonzero(over.any(axis=0))[0])
+        what = _column_name(columns, j)
+        value = float(arr[over[:, j], j][0])
+        n_more = int(over.any(axis=0).sum()) - 1
+    else:
+        what, value, n_more = "the input", float(arr[over][0]), 0
+    also = f" (and {n_more} more column(s))" if n_more else ""
+    raise DataValidationError(
+        f"{what[0].upper()}{what[1:]} holds {value:.6g}{also}, outside the float32 range "
+        f"(about ±3.4e38) that the torch module {model} computes in; rescale it (for example "
+        "to other units)."
+    )
 
 
 class CallableModel(ModelAdapter):

@@ -133,6 +133,17 @@ def feature_groups(prep: dict[str, Any]) -> list[tuple[str, list[int]]]:
     return groups
 
 
+def _check_float32(raw: np.ndarray, encoded: np.ndarray, name: str) -> None:
+    """Refuse finite inputs that the float32 encoding would turn into infinities."""
+    over = np.isfinite(raw) & ~(np.abs(encoded) <= np.finfo(np.float32).max)
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise DataValidationError(
+            f"Numeric column {name!r} holds {raw[i]:.6g} at row {i}, outside the float32 range "
+            "(about ±3.4e38 after standardisation) that the model computes in; rescale it."
+        )
+
+
 def encode_table(X: Any, prep: dict[str, Any]) -> np.ndarray:
     """Encode raw rows with fitted preprocessing; return float32 of shape (n, n_encoded)."""
     import pandas as pd
@@ -144,7 +155,10 @@ def encode_table(X: Any, prep: dict[str, Any]) -> np.ndarray:
     blocks: list[np.ndarray] = []
     for f in prep["features"]:
         if f["kind"] == "numeric":
-            v = (_numeric_column(X, f["name"]) - f["mean"]) / f["std"]
+            raw = _numeric_column(X, f["name"])
+            with np.errstate(over="ignore", invalid="ignore"):
+                v = (raw - f["mean"]) / f["std"]
+            _check_float32(raw, v, f["name"])
             v[~np.isfinite(v)] = 0.0  # missing -> the training mean
             blocks.append(v.reshape(n, 1))
         else:
