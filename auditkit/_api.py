@@ -408,8 +408,9 @@ def audit(
     sections : list of str, default=None
         Sections to run (default: all registered, in the canonical order).
     train : tuple (X_train, y_train), default=None
-        Training data (privacy and stability). For a reference checkpoint, defaults to its
-        dataset's training split.
+        Training data (privacy and stability). For a reference checkpoint audited on its own
+        dataset (``X=None``), defaults to the training rows its weights were fitted on, as the
+        checkpoint records them (the whole training split for checkpoints that do not).
     policy : Policy or path, default=None
         Thresholds checked against the result; the verdict is stored in ``result.policy``.
     n_boot : int, default=1000
@@ -460,9 +461,11 @@ def audit(
 
         ds = load_dataset(schema.name)
         X, y = ds.test.X, ds.test.y
-        if train is None:
-            train = (ds.train.X, ds.train.y)
         extra_data = {"split": "test", "dataset_sha256": ds.sha256}
+        if train is None:
+            from ._rowset import reference_train
+
+            train, extra_data["train_rows"] = reference_train(loaded, ds)
     if y is None:
         raise ParameterError("y is required when X is given.")
     y_arr = to_1d(y, name="y")

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import exceptions as _exc
+from ._rowset import take_rows
 from ._validation import check_int, check_param
 from .exceptions import AuditkitError, ParameterError
 
@@ -600,17 +601,6 @@ def chunked_proba(
         )
         out[s:e] = torch.softmax(logits.double(), dim=1).numpy()
     return out
-
-
-def take_rows(X: Any, idx: np.ndarray) -> Any:
-    """Rows ``idx`` of a DataFrame, an array or a sequence (texts)."""
-    if hasattr(X, "iloc"):
-        return X.iloc[idx].reset_index(drop=True)
-    if isinstance(X, np.ndarray):
-        return X[idx]
-    if hasattr(X, "__getitem__") and not isinstance(X, (str, bytes)):
-        return [X[int(i)] for i in idx]
-    return np.asarray(X)[idx]
 
 
 # ------------------------------------------------------------------------------ attributions

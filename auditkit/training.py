@@ -28,6 +28,8 @@ import numpy as np
 import pytorch_lightning as pl
 
 from ._energy import EnergyMeter
+from ._rowset import encode_rows
+from ._rowset import take_rows as _take
 from ._validation import check_int, check_param, check_same_length, to_1d
 from .exceptions import DataValidationError, OutputError, ParameterError
 
@@ -178,14 +180,6 @@ def library_versions() -> dict[str, str]:
         "pytorch_lightning": str(pl.__version__),
         "numpy": np.__version__,
     }
-
-
-def _take(X: Any, idx: np.ndarray) -> Any:
-    if hasattr(X, "iloc"):
-        return X.iloc[idx].reset_index(drop=True)
-    if isinstance(X, np.ndarray):
-        return X[idx]
-    return [X[int(i)] for i in idx]
 
 
 def _validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -402,6 +396,7 @@ def fit_model(
         "global_step": int(outcome["global_step"]),
         "n_train": len(tr_idx),
         "n_val": len(va_idx),
+        "fit_rows": np.sort(np.asarray(tr_idx, dtype=np.int64)),
         "wall_time_s": wall,
         "hardware": {
             **hardware_info(outcome["accelerator"], int(outcome["devices"])),
@@ -702,6 +697,8 @@ def train(
     )  # fmt: skip
     ds = load_dataset(cls.dataset_name)
     X, y = ds.train.X, ds.train.y
+    n_split = len(y)
+    keep = np.arange(n_split)
     if limit_train_rows is not None and limit_train_rows < len(y):
         from .data._datasets import stratified_split
 
@@ -734,6 +731,9 @@ def train(
             "n_val": int(info["n_val"]),
             "n_test": int(len(ds.test.y)),
             "limit_train_rows": limit_train_rows,
+            # The rows of the training split the weights were fitted on (not the validation
+            # rows, not the rows limit_train_rows left out): the privacy section's members.
+            "fit_rows": encode_rows(np.asarray(keep)[info["fit_rows"]], n_split),
         },
         "history": history,
         "test_metrics": test,

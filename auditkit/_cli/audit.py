@@ -294,7 +294,9 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
             if args.target:
                 raise ParameterError("--target names the label column of a --data file only.")
             ds = load_dataset(args.data)
-            X, y, train = ds.test.X, ds.test.y, (ds.train.X, ds.train.y)
+            if ds.name != loaded.schema.name:
+                X, y, train = ds.test.X, ds.test.y, (ds.train.X, ds.train.y)
+            # else: the checkpoint's own dataset, which audit() takes with its fitted rows
     elif args.target:
         raise ParameterError("--target needs --data FILE.")
     result = _api.audit(
