@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,7 +60,9 @@ class FeatureSpec:
 class DerivedColumn:
     """A sensitive column derived from a numeric feature by binning (for example an age band).
 
-    ``bins`` are the right-open edges; the labels have one entry fewer than the edges.
+    ``bins`` are the right-open edges; the labels have one entry fewer than the edges. An open
+    outer edge is infinite; :meth:`to_dict` writes it as the string ``"inf"`` (``"-inf"``)
+    so the plain data survives JSON, which has no infinity.
     """
 
     name: str
@@ -78,19 +81,59 @@ class DerivedColumn:
         return {
             "name": self.name,
             "source": self.source,
-            "bins": list(self.bins),
+            "bins": [_edge_out(b) for b in self.bins],
             "labels": list(self.labels),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DerivedColumn:
         """Build from :meth:`to_dict` output."""
-        return cls(
-            name=str(d["name"]),
-            source=str(d["source"]),
-            bins=tuple(float(b) for b in d["bins"]),
-            labels=tuple(str(x) for x in d["labels"]),
-        )
+        bins = _edges_in(d["bins"])
+        labels = tuple(str(x) for x in d["labels"])
+        if len(labels) != len(bins) - 1:
+            raise ValueError(
+                f"derived column {d['name']!r} has {len(bins)} bin edges and {len(labels)} "
+                "labels; it needs one label fewer than edges"
+            )
+        return cls(name=str(d["name"]), source=str(d["source"]), bins=bins, labels=labels)
+
+
+#: How :meth:`DerivedColumn.to_dict` writes infinite edges (JSON has no infinity).
+_INFINITE_EDGES = {"inf": math.inf, "-inf": -math.inf}
+
+
+def _edge_out(b: float) -> float | str:
+    b = float(b)
+    if math.isinf(b):
+        return "inf" if b > 0 else "-inf"
+    return b
+
+
+def _edges_in(bins: Any) -> tuple[float, ...]:
+    """Read bin edges written by :meth:`DerivedColumn.to_dict`.
+
+    Numbers, the strings ``"inf"`` and ``"-inf"``, and (in audit results written before the
+    strings) ``null`` as an open outer edge: first ``-inf``, last ``inf``.
+    """
+    if isinstance(bins, (str, bytes)) or not isinstance(bins, Sequence):
+        raise TypeError(f"derived column bins must be a list, not {type(bins).__name__}")
+    out = []
+    last = len(bins) - 1
+    for i, b in enumerate(bins):
+        if b is None and i in (0, last):
+            v = -math.inf if i == 0 else math.inf
+        elif isinstance(b, str) and b.strip().lower() in _INFINITE_EDGES:
+            v = _INFINITE_EDGES[b.strip().lower()]
+        elif isinstance(b, (int, float)) and not isinstance(b, bool):
+            v = float(b)
+        else:
+            raise ValueError(f"derived column bin edge {b!r} is not a number, 'inf' or '-inf'")
+        if math.isnan(v):
+            raise ValueError("derived column bin edges must not be NaN")
+        out.append(v)
+    if any(a >= b for a, b in zip(out, out[1:])):
+        raise ValueError(f"derived column bin edges must increase; got {out}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
