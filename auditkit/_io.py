@@ -52,11 +52,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
     A process killed mid-write leaves the previous file intact. Stray temporary files left by
-    an earlier killed run (``.<name>.*.tmp``) are removed. The file gets the mode of a file
+    an earlier killed run (``.<name>.*.tmp``) are removed, after a set of files committed in
+    the folder is completed (:func:`recover_set`). The file gets the mode of a file
     created by ``open()``: ``0o666`` less the umask (``mkstemp`` alone would make it ``0o600``).
     """
     target = Path(path)
     folder = _make_folder(target.parent if str(target.parent) else Path("."))
+    if target.name != COMMIT_NAME and (folder / COMMIT_NAME).exists():
+        recover_set(folder)  # a set of files committed there first, then this file
     _remove_strays(folder, [target.name])
     tmp_name = _write_temporary(target, data)
     try:

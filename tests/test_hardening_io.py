@@ -148,3 +148,16 @@ def test_a_foreign_or_damaged_commit_record_moves_nothing(tmp_path: Path, record
     assert not (tmp_path / COMMIT_NAME).exists()
     atomic_write_set(tmp_path, {"a": b"new a"})  # strays of "a" are cleaned on the next write
     assert sorted(p.name for p in tmp_path.iterdir()) == [".b.x.tmp", "a"]
+
+
+def test_a_single_file_write_completes_a_pending_set_first(tmp_path: Path) -> None:
+    atomic_write_set(tmp_path, {"a": b"old a", "b": b"old b"})
+    pending(
+        tmp_path,
+        {".a.x1.tmp": b"new a", ".b.x2.tmp": b"new b"},
+        {"format": "auditkit-commit/1", "files": {"a": ".a.x1.tmp", "b": ".b.x2.tmp"}},
+    )
+    atomic_write_bytes(tmp_path / "a", b"newest a")  # e.g. write_json over audit.json
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        "a": b"newest a", "b": b"new b",
+    }  # fmt: skip
