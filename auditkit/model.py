@@ -286,8 +286,8 @@ def _as_float32(arr: np.ndarray, columns: list[Any] | None, model: str) -> np.nd
                     where = f" ({_column_name(columns, j)})"
                     break
         raise DataValidationError(
-            f"The torch module {model} takes numbers; the input holds a value that is not "
-            f"one{where}: {exc}"
+            f"The torch module {model!r} could not predict on X: it takes numbers, and the "
+            f"input holds a value that is not one{where}: {exc}"
         ) from exc
     _check_float32_range(wide, columns, model)
     with np.errstate(over="ignore"):  # only infinities are left to cast, and stay infinite
@@ -309,9 +309,9 @@ def _check_float32_range(arr: np.ndarray, columns: list[Any] | None, model: str)
         what, value, n_more = "the input", float(arr[over][0]), 0
     also = f" (and {n_more} more column(s))" if n_more else ""
     raise DataValidationError(
-        f"{what[0].upper()}{what[1:]} holds {value:.6g}{also}, outside the float32 range "
-        f"(about ±3.4e38) that the torch module {model} computes in; rescale it (for example "
-        "to other units)."
+        f"The torch module {model!r} could not predict on X: {what} holds {value:.6g}{also}, "
+        "outside the float32 range (about ±3.4e38) that torch computes in; rescale it (for "
+        "example to other units)."
     )
 
 

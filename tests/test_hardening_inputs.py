@@ -94,8 +94,8 @@ def test_torch_model_refuses_values_beyond_float32_without_warning(form: str) ->
         with pytest.raises(DataValidationError):
             auditkit.audit(mlp(), data, y, n_boot=2, sections=["performance"])
     msg = str(info.value)
-    name = "Column 'huge <x>'" if form == "frame" else "Feature 1"
-    assert msg.startswith(name), msg
+    name = "column 'huge <x>'" if form == "frame" else "feature 1"
+    assert msg.startswith(f"The torch module 'Sequential' could not predict on X: {name} holds")
     assert "float32" in msg and f"{X['huge <x>'][0]:.6g}" in msg
 
 
