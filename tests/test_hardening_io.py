@@ -161,3 +161,41 @@ def test_a_single_file_write_completes_a_pending_set_first(tmp_path: Path) -> No
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
         "a": b"newest a", "b": b"new b",
     }  # fmt: skip
+
+
+def test_recovery_killed_midway_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    atomic_write_set(tmp_path, {"a": b"old a", "b": b"old b", "c": b"old c"})
+    files = {"a": ".a.x1.tmp", "b": ".b.x2.tmp", "c": ".c.x3.tmp"}
+    pending(
+        tmp_path,
+        {tmp: f"new {name}".encode() for name, tmp in files.items()},
+        {"format": "auditkit-commit/1", "files": files},
+    )
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import auditkit._io as io
+        real = os.replace
+        def replace(src, dst, *a, **k):
+            if os.path.basename(dst) == "b":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(src, dst, *a, **k)
+        io.os.replace = replace
+        io.recover_set({str(tmp_path)!r})
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert (tmp_path / "a").read_bytes() == b"new a"  # renamed before the kill
+    assert {n: current_file(tmp_path / n).read_bytes() for n in "abc"} == {
+        "a": b"new a", "b": b"new b", "c": b"new c",
+    }  # fmt: skip
+    recover_set(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        "a": b"new a", "b": b"new b", "c": b"new c",
+    }  # fmt: skip
