@@ -158,11 +158,13 @@ class _Subject:
 
 
 class _FrameCodec:
-    """Raw tabular ``X`` <-> a float tensor, so perturbation methods can run on any estimator.
+    """Raw tabular ``X`` <-> a float64 tensor, so perturbation methods can run on any estimator.
 
-    Numeric columns pass through as floats; every other column becomes the index of its value in
-    the column's categories (the values seen in ``X``). ``decode`` rebuilds the DataFrame with
-    the original dtypes, so the estimator sees data shaped like its training data.
+    Numeric columns pass through as float64 (exact for every float64 value and for integers up to
+    2**53, so the estimator is asked about its very inputs, 1e300 included); every other column
+    becomes the index of its value in the column's categories (the values seen in ``X``).
+    ``decode`` rebuilds the DataFrame with the original dtypes, so the estimator sees data shaped
+    like its training data.
     """
 
     def __init__(self, X: Any) -> None:
@@ -200,7 +202,7 @@ class _FrameCodec:
         import torch
 
         if not self.frame:
-            return torch.as_tensor(np.asarray(X, dtype=np.float32))
+            return torch.as_tensor(np.asarray(X, dtype=np.float64))
         cols = []
         for c, num, cats in zip(self.columns, self.numeric, self.categories):
             v = X[c].to_numpy()
@@ -218,7 +220,7 @@ class _FrameCodec:
                         )
                     codes[i] = code
                 cols.append(codes)
-        return torch.as_tensor(np.column_stack(cols).astype(np.float32))
+        return torch.as_tensor(np.column_stack(cols).astype(np.float64))
 
     def decode(self, t: torch.Tensor) -> Any:
         import pandas as pd
@@ -253,7 +255,7 @@ class _FrameCodec:
 
         if not self.frame:
             arr = np.asarray(X, dtype=np.float64)
-            return torch.as_tensor(np.median(arr, axis=0, keepdims=True).astype(np.float32))
+            return torch.as_tensor(np.median(arr, axis=0, keepdims=True))
         enc = self.encode(X).double().numpy()
         ref = np.empty((1, enc.shape[1]))
         for j, num in enumerate(self.numeric):
@@ -262,7 +264,7 @@ class _FrameCodec:
                 ref[0, j] = np.nanmedian(col) if np.isfinite(col).any() else 0.0
             else:
                 ref[0, j] = np.bincount(col.astype(np.int64)).argmax()
-        return torch.as_tensor(ref.astype(np.float32))
+        return torch.as_tensor(ref)
 
 
 def _proba_module(adapter: Any, codec: _FrameCodec) -> nn.Module:

@@ -1,8 +1,10 @@
 """Regressions on huge inputs (found by benchmarks/fuzz.py).
 
 Was: explainability failed on features near 1e300 ("Input X contains infinity": the
-attributions encode inputs as float32, where 1e300 is infinite; fuzz seeds 1898, 2249), and a
-bare torch module warned "overflow encountered in cast" and computed on infinities.
+attributions encoded inputs as float32, where 1e300 is infinite; fuzz seeds 1898, 2249), and a
+bare torch module warned "overflow encountered in cast" and computed on infinities. Now
+non-torch models are attributed through a float64 encoding, and torch models refuse values
+beyond float32's range with an error naming the column.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ def small_only(X: pd.DataFrame) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["sklearn", "callable"])
-def test_explainability_skips_features_beyond_float32_naming_them(kind: str) -> None:
+def test_explainability_attributes_features_beyond_float32_for_non_torch_models(
+    kind: str,
+) -> None:
+    """Non-torch models are attributed through a float64 encoding: 1e300 is a value like any."""
     X, y = frame()
     est = fitted(X, y) if kind == "sklearn" else small_only
     s = np.where(np.arange(len(y)) % 2, "a", "b")
@@ -54,10 +59,34 @@ def test_explainability_skips_features_beyond_float32_naming_them(kind: str) -> 
     to_json(res)
     by = {sec.name: sec for sec in res.sections}
     assert by["performance"].status == by["fairness"].status == "ok"
-    ex = by["explainability"]
-    assert ex.status == "skipped"
-    assert "'huge <x>'" in (ex.reason or "") and "float32" in (ex.reason or "")
-    assert "'small'" not in (ex.reason or "")
+    assert by["explainability"].status == "ok", by["explainability"].reason
+    if kind == "callable":  # the model reads 'small' only: 'huge <x>' gets no attribution
+        imp = {m.input_feature: m.value for m in by["explainability"].metrics
+               if m.name == "importance" and m.feature is None}  # fmt: skip
+        assert imp["huge <x>"] == 0.0 and imp["small"] > 0.0
+
+
+def test_feature_ablation_asks_the_estimator_about_its_exact_inputs() -> None:
+    """Integers beyond 2**24 and 1e300 survive the encoding (float32 would round them)."""
+    seen: list[pd.DataFrame] = []
+    X = pd.DataFrame({"id": np.array([16_777_217, 2**40 + 1, 3], dtype=np.int64),
+                      "x": [1e300, -2.5e299, 0.1]})  # fmt: skip
+
+    def proba(df: pd.DataFrame) -> np.ndarray:
+        seen.append(df.copy())
+        p = 1 / (1 + np.exp(-np.sign(df["x"].to_numpy(dtype=float))))
+        return np.c_[1 - p, p]
+
+    auditkit.explain(proba, X, method="feature_ablation")
+    full = [df for df in seen if len(df) == len(X)]
+    assert full, "the estimator never saw the rows whole"
+    # The unperturbed rows, exactly (feature ablation asks about them first).
+    assert any(df["id"].tolist() == X["id"].tolist() and df["x"].tolist() == X["x"].tolist()
+               for df in full)  # fmt: skip
+    # Every value the estimator saw is an original value or the ablation's baseline.
+    for df in full:
+        assert set(df["id"].tolist()) <= set(X["id"].tolist()) | {0}
+        assert set(df["x"].tolist()) <= set(X["x"].tolist()) | {0.0}
 
 
 def test_explainability_runs_at_the_edge_of_float32() -> None:
@@ -68,13 +97,12 @@ def test_explainability_runs_at_the_edge_of_float32() -> None:
     assert res.sections[0].status == "ok", res.sections[0].reason
 
 
-def test_explainability_names_the_feature_index_of_an_array() -> None:
+def test_explainability_of_an_array_beyond_float32() -> None:
     X, y = frame()
     arr = X.to_numpy()
     est = fitted(arr, y)
     res = auditkit.audit(est, arr, y, n_boot=2, sections=["explainability"])
-    assert res.sections[0].status == "skipped"
-    assert "feature 1 (up to" in (res.sections[0].reason or "")
+    assert res.sections[0].status == "ok", res.sections[0].reason
 
 
 def mlp(d: int = 2) -> torch.nn.Module:

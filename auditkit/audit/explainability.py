@@ -93,13 +93,15 @@ class ExplainabilitySection:
         from .._explain import explain
 
         modality = _modality(ctx)
-        beyond = _beyond_float32(ctx.X)
+        adapter = ctx.model
+        parts = adapter.torch_parts() if adapter is not None else None
+        # Torch models are attributed on float32 tensors; other models through a float64
+        # encoding of their inputs, which holds every value they were given.
+        beyond = _beyond_float32(ctx.X) if parts is not None else None
         if beyond is not None:
             return SectionResult(name=SECTION, status="skipped", reason=beyond)
         n = len(ctx.predictions)
         rows, main, shown, requested, errors = _select_rows(ctx, modality, n)
-        adapter = ctx.model
-        parts = adapter.torch_parts() if adapter is not None else None
         method = ctx.option("explain_method")
         if method is None:
             method = "integrated_gradients" if parts is not None else "feature_ablation"
@@ -176,14 +178,14 @@ def _modality(ctx: AuditContext) -> str:
     return "image" if getattr(arr, "ndim", 2) >= 3 else "tabular"
 
 
-#: The largest finite float32: attributions encode the inputs as float32 tensors.
+#: The largest finite float32: torch models are attributed on float32 tensors.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _beyond_float32(X: Any) -> str | None:
     """Return why the inputs cannot be attributed when a float feature exceeds float32's range.
 
-    Attributions run on float32 tensors; a finite value beyond about 3.4e38 would become
+    Torch models are attributed on float32 tensors; a finite value beyond about 3.4e38 would become
     infinite there and the model would be asked about inputs it was never given. The reason
     names the columns (the feature indices of an array) and their largest magnitude.
     """
