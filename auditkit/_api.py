@@ -535,6 +535,7 @@ def audit(
             )
         ytr = to_1d(train[1], name="y_train")
         check_same_length(X_train=train[0], y_train=ytr)
+        train = (_align_train(X, train[0]), ytr)
         tr_codes, _, _ = encode_labels(ytr, values, name="y_train")
         tr_sens = None
         if sens is not None:
@@ -578,6 +579,47 @@ def audit(
     return _finish(
         ctx, model_info=adapter.describe(), data_info=data_info, policy=policy, card_info=card_info
     )
+
+
+def _align_train(X: Any, X_train: Any) -> Any:
+    """Return ``X_train`` with the columns of ``X`` in its order, or refuse what cannot match.
+
+    The privacy and stability sections score and refit the model on the training rows: a column
+    the evaluation data lacks (or has extra) would fail there, deep inside the estimator.
+    """
+    cols, tr_cols = getattr(X, "columns", None), getattr(X_train, "columns", None)
+    if cols is not None and tr_cols is not None:
+        want, have = list(cols), list(tr_cols)
+        if want == have:
+            return X_train
+        missing = [c for c in want if c not in set(have)]
+        extra = [c for c in have if c not in set(want)]
+        if not missing and not extra and len(set(have)) == len(have):
+            return X_train[want]
+        parts = []
+        if missing:
+            parts.append(f"lacks {_names(missing)}")
+        if extra:
+            parts.append(f"has {_names(extra)} that X does not")
+        if not parts:
+            parts.append("repeats a column name")
+        raise DataValidationError(
+            "The training data (train=(X_train, y_train)) must have the columns of X; X_train "
+            + " and ".join(parts) + "."
+        )
+    shape, tr_shape = getattr(X, "shape", None), getattr(X_train, "shape", None)
+    if shape is not None and tr_shape is not None and tuple(shape[1:]) != tuple(tr_shape[1:]):
+        raise DataValidationError(
+            f"The training data's rows have shape {tuple(tr_shape[1:])}, X's rows "
+            f"{tuple(shape[1:])}: train=(X_train, y_train) must be shaped like X."
+        )
+    return X_train
+
+
+def _names(cols: list[Any], most: int = 5) -> str:
+    shown = ", ".join(repr(str(c)[:60]) for c in cols[:most])
+    more = f" and {len(cols) - most} more" if len(cols) > most else ""
+    return f"column{'s' if len(cols) > 1 else ''} {shown}{more}"
 
 
 def audit_predictions(

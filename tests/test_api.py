@@ -1,3 +1,5 @@
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,7 +118,8 @@ def test_audit_input_errors(tabular):
         auditkit.audit(bad, X, y, sections=["performance"])
 
 
-def test_audit_predictions_skips_model_sections():
+def test_audit_predictions_skips_model_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the two JSONs compared below
     rng = np.random.default_rng(1)
     n = 300
     yt = rng.integers(0, 2, n)
@@ -137,3 +140,40 @@ def test_audit_predictions_skips_model_sections():
         auditkit.audit_predictions(yt, yp)
     with pytest.raises(DataValidationError, match=r"probabilities in \[0, 1\]; found 1.5"):
         auditkit.audit_predictions(yt, yp, y_score=np.full(n, 1.5), sensitive_features=sex)
+
+
+# ------------------------------------------------------- training data shaped like X
+def _lr_case() -> tuple[Any, Any, Any, Any, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a <b>": rng.normal(size=120), "b": rng.normal(size=120)})
+    y = (X["a <b>"] > 0).astype(int).to_numpy()
+    est = LogisticRegression().fit(X.iloc[:80], y[:80])
+    return est, X.iloc[80:], y[80:], X.iloc[:80], y[:80]
+
+
+def test_training_columns_in_another_order_are_aligned_to_x() -> None:
+    est, X, y, Xtr, ytr = _lr_case()
+    res = auditkit.audit(est, X, y, train=(Xtr[["b", "a <b>"]], ytr), n_boot=5,
+                         sections=["stability"], options={"cv": 3})  # fmt: skip
+    ref = auditkit.audit(est, X, y, train=(Xtr, ytr), n_boot=5, sections=["stability"],
+                         options={"cv": 3})  # fmt: skip
+    assert res.sections[0].status == "ok", res.sections[0].reason
+    assert [m.value for m in res.sections[0].metrics] == [m.value for m in ref.sections[0].metrics]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda d: d.assign(extra=1.0), r"X_train has column 'extra' that X does not"),
+        (lambda d: d.drop(columns=["b"]), r"X_train lacks column 'b'"),
+        (lambda d: d.to_numpy()[:, :1], r"shape \(1,\), X's rows \(2,\)"),
+    ],
+)
+def test_training_data_with_other_columns_is_refused_naming_them(change: Any, match: str) -> None:
+    from auditkit.exceptions import DataValidationError
+
+    est, X, y, Xtr, ytr = _lr_case()
+    with pytest.raises(DataValidationError, match=match):
+        auditkit.audit(est, X, y, train=(change(Xtr), ytr), sections=["privacy"])
