@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._progress import progress
+from .._rowset import take_rows
 from .._validation import PARAM_MSG
 from ..exceptions import DataValidationError, ParameterError
 from ..model import ModelAdapter
@@ -143,17 +144,6 @@ def cv_option(ctx: AuditContext) -> int:
             )
         )
     return int(k)
-
-
-def take_rows(X: Any, idx: np.ndarray) -> Any:
-    """Return rows ``idx`` of ``X`` (a DataFrame, a Series, an array or a sequence)."""
-    if hasattr(X, "iloc"):
-        return X.iloc[idx].reset_index(drop=True)
-    if isinstance(X, np.ndarray):
-        return X[idx]
-    if hasattr(X, "__getitem__") and hasattr(X, "shape"):  # torch tensors and the like
-        return X[idx]
-    return [X[int(i)] for i in idx]
 
 
 def align_proba(proba: np.ndarray, fold_classes: Any, classes: Any, n_classes: int) -> np.ndarray:

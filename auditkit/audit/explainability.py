@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .._rowset import take_rows
 from ..exceptions import ParameterError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext
@@ -110,7 +111,7 @@ class ExplainabilitySection:
         scoring = getattr(adapter, "scoring", None) or {}
         budget = float(ctx.option("explain_memory_mb", scoring.get("memory_budget_mb") or 256.0))
         devices = ctx.option("explain_devices", scoring.get("devices"))
-        Xs = _take(ctx.X, rows)
+        Xs = take_rows(ctx.X, rows)
         exp = explain(
             adapter, Xs, method=method, n_steps=n_steps, random_state=ctx.config.random_state,
             memory_budget_mb=budget, show_progress=ctx.config.show_progress, devices=devices,
@@ -224,16 +225,6 @@ def _beyond_float32(X: Any) -> str | None:
         f"in magnitude): {shown}{more}; rescale these features (other units) to explain the "
         "model"
     )
-
-
-def _take(X: Any, rows: np.ndarray) -> Any:
-    if _is_frame(X):
-        return X.iloc[rows].reset_index(drop=True)
-    if hasattr(X, "detach"):
-        import torch
-
-        return X[torch.as_tensor(rows, dtype=torch.long)]
-    return np.asarray(X)[rows] if not isinstance(X, list) else [X[int(i)] for i in rows]
 
 
 def _int_option(ctx: AuditContext, name: str, default: int) -> int:
@@ -992,7 +983,7 @@ def _sanity(
         skip("fewer than 3 features to rank")
         return
     idx = run.main[:k]
-    Xs = _take(ctx.X, run.rows[idx])
+    Xs = take_rows(ctx.X, run.rows[idx])
     base = _comparable(run, run.values[idx])
     threshold = float(ctx.option("explain_sanity_threshold", 0.5))
     results: dict[str, float] = {}
