@@ -317,6 +317,77 @@ def test_progress_bar_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "reducing log.parquet" in captured.err and captured.out == ""
 
 
+@pytest.mark.parametrize("fanout", [True, False])
+def test_one_scan_and_two_scans_give_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fanout: bool
+) -> None:
+    """The one-statement reduction (a CTE read by both group-bys) equals two group-bys."""
+    from auditkit.scale import _duckdb
+
+    df = make_log(7, n=3000, quantized=False)
+    p = tmp_path / "log.parquet"
+    df.to_parquet(p)
+    kw: dict[str, Any] = {
+        "y_true": "label", "y_pred": "decision", "y_score": "score",
+        "sensitive_features": ["region", "band"],
+    }  # fmt: skip
+    monkeypatch.setattr(_duckdb, "fans_out", lambda: fanout)
+    calls: list[str] = []
+    run = _duckdb._run
+
+    def counting_run(con: Any, sql: str, **k: Any) -> Any:
+        calls.append(sql)
+        return run(con, sql, **k)
+
+    monkeypatch.setattr(_duckdb, "_run", counting_run)
+    table = reduce_predictions(str(p), **kw)
+    assert len(calls) == (1 if fanout else 2)
+    assert ("UNION ALL BY NAME" in calls[0]) is fanout
+    ref = reduce_predictions(pl.from_pandas(df), **kw)  # Polars' group-by, the other engine
+    for which, keys in (
+        ("groups", ["region", "band", "y_true", "y_pred", "score_bin"]),
+        ("scores", ["y_true", "score_bin", "fine_bin"]),
+    ):
+        a = table.to_frame(which)
+        b = ref.to_frame(which)
+        a = a.sort_values(keys).reset_index(drop=True)
+        b = b[a.columns].sort_values(keys).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-12, atol=0)
+
+
+def test_score_bins_follow_the_definition_at_the_edges() -> None:
+    """DuckDB's bins equal ``min(floor(s * n), n - 1)``, also at bin edges and next to 1."""
+    from auditkit.scale._duckdb import _bin_sql
+
+    rng = np.random.default_rng(3)
+    edges = [k / n for n in (10, 16384) for k in range(n + 1)][::7] + [0.1, 0.3, 0.7, 0.9]
+    s = np.r_[
+        rng.random(20_000), edges, np.nextafter(np.array(edges), 0.0),
+        np.nextafter(np.array(edges), 1.0), 0.0, 1.0, np.nextafter(1.0, 0.0), 5e-324,
+    ].clip(0.0, 1.0)  # fmt: skip
+    con = duckdb.connect()
+    tab = pa.table({"s": s})
+    for n in (10, 16384, 7, 1000):
+        got = con.sql(f"SELECT {_bin_sql(n)} AS b FROM tab").fetchnumpy()["b"]
+        np.testing.assert_array_equal(got, np.minimum(np.floor(s * n), n - 1).astype(np.int64))
+    bad = pa.table({"s": [np.nan, -0.0, -1e-300, 1.0000000000000002, np.inf, -np.inf, None]})
+    got = con.sql(f"SELECT {_bin_sql(10)} AS b FROM bad").fetchnumpy()["b"]
+    assert got.tolist() == [-1, 0, -1, -1, -1, -1, -1]
+
+
+def test_progress_bar_reaches_the_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df = make_log(1, n=20_000, quantized=False)
+    p = tmp_path / "log.parquet"
+    df.to_parquet(p)
+    for cells in (True, False):
+        reduce_predictions(
+            str(p), y_true="label", y_pred="decision", y_score="score",
+            sensitive_features="region", show_progress=True, score_cells=cells,
+        )  # fmt: skip
+        err = capsys.readouterr().err
+        assert "100/100" in err and "reducing log.parquet" in err
+
+
 # ------------------------------------------------------------------------------- errors
 def test_bad_columns_name_the_column_and_what_is_there(tmp_path: Path) -> None:
     df = make_log(0, n=100)
@@ -418,6 +489,8 @@ def test_cli_reads_a_glob_out_of_core(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(cli_args(str(tmp_path / "day-*.parquet"), out, "--memory-limit", "256MB")) == 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
+    # the reduction shows its progress on stderr (the CLI turns progress on)
+    assert "reducing day-*.parquet" in err and "100/100" in err
     data = json.loads((out / "audit.json").read_text())
     assert data["data"]["engine"] == "duckdb" and data["data"]["n_rows"] == len(df)
     assert [f["name"] for f in data["data"]["files"]] == [f"day-{i}.parquet" for i in range(4)]

@@ -11,7 +11,7 @@ import glob as _glob
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,68 +148,188 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _bin_sql(n: int) -> str:
+    """``min(floor(s * n), n - 1)`` for a score in [0, 1], ``-1`` otherwise (also NaN, NULL).
+
+    Written without ``LEAST``/``GREATEST`` (several times slower than ``CASE`` in DuckDB):
+    ``floor(s * n)`` is at most ``n - 1`` for every double ``s < 1``, so only ``s = 1`` needs
+    the clamp. A NaN fails ``s < 1`` and ``s = 1`` and gets ``-1``, like a missing score.
+    """
+    return (
+        f"CASE WHEN s >= 0 AND s < 1 THEN CAST(FLOOR(s * {int(n)}) AS BIGINT) "
+        f"WHEN s = 1 THEN {int(n) - 1} ELSE -1 END"
+    )
+
+
+def _nll_sql(p: str) -> str:
+    """``-log(clip(p, eps, 1 - eps))`` (scikit-learn's clip), with ``CASE`` for the clip."""
+    lo, hi = _double(EPS), _double(ONE_MINUS_EPS)
+    return f"-LN(CASE WHEN {p} < {lo} THEN {lo} WHEN {p} > {hi} THEN {hi} ELSE {p} END)"
+
+
 def queries(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
     n_bins: int, auc_bins: int,
 ) -> tuple[str, str | None]:  # fmt: skip
-    """Write the two group-bys of :mod:`._table` in DuckDB SQL over the table ``src``."""
+    """Write the two group-bys of :mod:`._table` in DuckDB SQL over the table ``src``.
+
+    Each reads ``src`` by itself; :func:`combined_query` runs both over one scan.
+    """
+    rows, g, f = _parts(
+        src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
+        auc_bins=auc_bins,
+    )  # fmt: skip
+    g_sql = f"SELECT {g} FROM ({rows}) GROUP BY ALL"
+    return g_sql, (None if f is None else f"SELECT {f} FROM ({rows}) GROUP BY ALL")
+
+
+def _parts(
+    src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
+    n_bins: int, auc_bins: int,
+) -> tuple[str, str, str | None]:  # fmt: skip
+    """Return the row projection and the select lists of the two group-bys over it."""
     cols = [f"{_ident(f)} AS {feature_alias(i)}" for i, f in enumerate(features)]
     cols += [f"{_ident(y_true)} AS y_true", f"{_ident(y_pred)} AS y_pred"]
     keys = [feature_alias(i) for i in range(len(features))] + ["y_true", "y_pred"]
     if y_score is None:
-        inner = f"SELECT {', '.join(cols)} FROM {src}"
-        g = f"SELECT {', '.join(keys)}, COUNT(*) AS count FROM ({inner}) GROUP BY ALL"
-        return g, None
-    valid = "s >= 0 AND s <= 1"
+        rows = f"SELECT {', '.join(cols)} FROM {src}"
+        return rows, f"{', '.join(keys)}, COUNT(*) AS count", None
     cols.append(f"CAST({_ident(y_score)} AS DOUBLE) AS s")
-    inner = f"SELECT {', '.join(cols)} FROM {src}"
-    binned = (
-        f"SELECT *, CASE WHEN {valid} THEN LEAST(CAST(FLOOR(s * {int(n_bins)}) AS BIGINT), "
-        f"{int(n_bins) - 1}) ELSE -1 END AS score_bin, CASE WHEN {valid} THEN "
-        f"LEAST(CAST(FLOOR(s * {int(auc_bins)}) AS BIGINT), {int(auc_bins) - 1}) ELSE -1 END "
-        f"AS fine_bin FROM ({inner})"
+    rows = (
+        f"SELECT {', '.join(cols)}, {_bin_sql(n_bins)} AS score_bin, {_bin_sql(auc_bins)} "
+        f"AS fine_bin FROM {src}"
     )
     g = (
-        f"SELECT {', '.join(keys)}, score_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
-        f"SUM(s * s) AS score_sq_sum FROM ({binned}) GROUP BY ALL"
+        f"{', '.join(keys)}, score_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
+        "SUM(s * s) AS score_sq_sum"
     )
-    lo, hi = _double(EPS), _double(ONE_MINUS_EPS)
     f = (
-        "SELECT y_true, score_bin, fine_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
-        f"SUM(-LN(GREATEST(LEAST(s, {hi}), {lo}))) AS nll_pos, "
-        f"SUM(-LN(GREATEST(LEAST(1 - s, {hi}), {lo}))) AS nll_neg, "
+        "y_true, score_bin, fine_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
+        f"SUM({_nll_sql('s')}) AS nll_pos, SUM({_nll_sql('(1 - s)')}) AS nll_neg, "
         "SUM((1 - s) * (1 - s)) AS sq_pos, SUM(s * s) AS sq_neg, "
-        f"MIN(s) AS score_min, MAX(s) AS score_max FROM ({binned}) GROUP BY ALL"
+        "MIN(s) AS score_min, MAX(s) AS score_max"
     )
+    return rows, g, f
+
+
+def combined_query(
+    src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str,
+    n_bins: int, auc_bins: int,
+) -> str:  # fmt: skip
+    """Both group-bys over ONE scan of ``src``, stacked with a ``part`` column (0, 1).
+
+    The rows are a CTE read by both group-bys; DuckDB 2 streams each chunk of the scan into
+    both (a streaming fan-out: nothing is stored), so the file is read and decoded once.
+    """
+    rows, g, f = _parts(
+        src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
+        auc_bins=auc_bins,
+    )  # fmt: skip
+    cte = "__auditkit_rows"
+    return (
+        f"WITH {cte} AS ({rows}) (SELECT 0 AS part, {g} FROM {cte} GROUP BY ALL) "
+        f"UNION ALL BY NAME (SELECT 1 AS part, {f} FROM {cte} GROUP BY ALL)"
+    )
+
+
+def fans_out() -> bool:
+    """Whether this DuckDB streams a CTE read twice into both readers (DuckDB >= 2).
+
+    Older versions may materialize such a CTE, which would hold every row; they get two
+    group-bys that each read the data instead.
+    """
+    duckdb = require_duckdb()
+    try:
+        return int(str(duckdb.__version__).split(".")[0]) >= 2
+    except ValueError:  # pragma: no cover - unusual version string
+        return False
+
+
+_G_SUMS = ("y_true", "y_pred", "score_bin", "count", "score_sum", "score_sq_sum")
+_F_COLS = (
+    "y_true", "score_bin", "fine_bin", "count", "score_sum", "nll_pos", "nll_neg", "sq_pos",
+    "sq_neg", "score_min", "score_max",
+)  # fmt: skip
+
+
+def split_parts(table: Any, n_features: int) -> tuple[Any, Any]:
+    """Split the stacked result of :func:`combined_query` into the two tables."""
+    import pyarrow.compute as pc
+
+    part = table.column("part")
+    g_cols = [feature_alias(i) for i in range(n_features)] + list(_G_SUMS)
+    g = table.filter(pc.equal(part, 0)).select(g_cols)
+    f = table.filter(pc.equal(part, 1)).select(list(_F_COLS))
     return g, f
 
 
-def _run(con: Any, sql: str, *, desc: str, show_progress: bool) -> Any:
-    """Run ``sql`` to a pyarrow Table, with a percentage bar from ``query_progress()``."""
+#: DuckDB's ``query_progress()`` averages over the query's pipelines, and only the scan's
+#: pipeline takes time here: it ends near 100 / (pipelines) percent (measured with DuckDB 2.0:
+#: a group-by has 2 pipelines, the fan-out statement 5). The bar divides by this share.
+_SCAN_SHARE = {"single": 0.5, "fanout": 0.2}
+
+
+def _run(
+    con: Any, sql: str, *, desc: str, show_progress: bool, share: float = _SCAN_SHARE["single"]
+) -> Any:
+    """Run ``sql`` to a pyarrow Table, with a percentage bar from ``query_progress()``.
+
+    The bar shows the share of the scan done (DuckDB's percentage divided by ``share``, kept
+    below 100 until the query ends, then 100), polled every 0.2 s from a second thread.
+    """
     if not show_progress or not hasattr(con, "query_progress"):
         return con.sql(sql).to_arrow_table()
     bar = progress_bar(enabled=True, desc=desc, total=100)
     done = threading.Event()
+    shown = 0
 
     def poll() -> None:
-        shown = 0
+        nonlocal shown
         while not done.wait(0.2):
             try:
                 pct = float(con.query_progress())
             except Exception:  # noqa: BLE001 - progress is best effort
                 return
-            if int(pct) > shown:
-                bar.update(int(pct) - shown)
-                shown = int(pct)
+            now = min(99, int(pct / share)) if pct > 0 else 0
+            if now > shown:
+                bar.update(now - shown)
+                shown = now
 
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
+    ok = False
     try:
-        return con.sql(sql).to_arrow_table()
+        out = con.sql(sql).to_arrow_table()
+        ok = True
+        return out
     finally:
         done.set()
         watcher.join()
+        if ok:
+            bar.update(100 - shown)
+            bar.refresh()  # tqdm skips drawing updates closer than 0.1 s to the last one
         bar.close()
+
+
+def _reduce(
+    run: Callable[[str, str], Any], src: str, *, features: Sequence[str], y_true: str,
+    y_pred: str, y_score: str | None, n_bins: int, auc_bins: int, score_cells: bool,
+) -> tuple[Any, Any]:  # fmt: skip
+    """Run the reduction through ``run(sql, kind)`` (to a pyarrow Table), in one scan if it can.
+
+    ``kind`` is ``"fanout"`` for the statement that feeds both group-bys from one scan, and
+    ``"single"`` for one group-by.
+    """
+    kw: dict[str, Any] = {
+        "features": features, "y_true": y_true, "y_pred": y_pred, "n_bins": n_bins,
+        "auc_bins": auc_bins,
+    }  # fmt: skip
+    if y_score is not None and score_cells and fans_out():
+        table = run(combined_query(src, y_score=y_score, **kw), "fanout")
+        return split_parts(table, len(features))
+    g_sql, f_sql = queries(src, y_score=y_score, **kw)
+    g = run(g_sql, "single")
+    return g, (run(f_sql, "single") if f_sql is not None and score_cells else None)
 
 
 def _columns(con: Any, src: str, where: str) -> list[str]:
@@ -233,15 +353,15 @@ def reduce_paths(
         src = _source_sql(paths, fmt)
         avail = _columns(con, src, desc)
         check_names(features, y_true, y_pred, y_score, avail, desc)
-        g_sql, f_sql = queries(
-            src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score,
-            n_bins=n_bins, auc_bins=auc_bins,
-        )  # fmt: skip
         try:
-            g = _run(con, g_sql, desc=f"reducing {desc} (groups)", show_progress=show_progress)
-            f = None
-            if f_sql is not None and score_cells:
-                f = _run(con, f_sql, desc=f"reducing {desc} (scores)", show_progress=show_progress)
+            g, f = _reduce(
+                lambda sql, kind: _run(
+                    con, sql, desc=f"reducing {desc}", show_progress=show_progress,
+                    share=_SCAN_SHARE[kind],
+                ),
+                src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score,
+                n_bins=n_bins, auc_bins=auc_bins, score_cells=score_cells,
+            )  # fmt: skip
         except duckdb.OutOfMemoryException as exc:
             raise DataValidationError(
                 f"DuckDB ran out of memory reducing {desc} (memory_limit={memory_limit!r}): "
@@ -267,14 +387,13 @@ def reduce_relation(
     duckdb = require_duckdb()
     avail = [str(c) for c in rel.columns]
     check_names(features, y_true, y_pred, y_score, avail, "the DuckDB relation")
-    name = "__auditkit_rows"
-    g_sql, f_sql = queries(
-        name, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
-        auc_bins=auc_bins,
-    )  # fmt: skip
+    name = "__auditkit_relation"
     try:
-        g = rel.query(name, g_sql).to_arrow_table()
-        f = None if f_sql is None or not score_cells else rel.query(name, f_sql).to_arrow_table()
+        g, f = _reduce(
+            lambda sql, kind: rel.query(name, sql).to_arrow_table(), name, features=features,
+            y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins, auc_bins=auc_bins,
+            score_cells=score_cells,
+        )  # fmt: skip
     except duckdb.Error as exc:
         raise DataValidationError(f"DuckDB failed on the relation: {_first_line(exc)}") from exc
     return from_arrow(
