@@ -111,6 +111,12 @@ def values(result: auditkit.AuditResult) -> dict[tuple[Any, ...], float | None]:
     return out
 
 
+def section(result: auditkit.AuditResult, name: str) -> Any:
+    sec = result.section(name)
+    assert sec is not None, name
+    return sec
+
+
 def intervals(result: auditkit.AuditResult) -> dict[tuple[Any, ...], Any]:
     return {
         (s.name, m.name, m.feature, m.group, m.label, m.method): m.ci
@@ -149,8 +155,9 @@ def test_every_engine_equals_the_row_audit(tmp_path: Path, seed: int) -> None:
         assert res.data["classes"] == rows.data["classes"], name
         assert res.data["positive_class"] == rows.data["positive_class"], name
         compare(base, values(res))
-        auc = next(m for m in res.section("performance").metrics if m.name == "roc_auc")
-        assert auc.flags == () and res.section("performance").info["roc_auc_max_error"] == 0
+        perf = section(res, "performance")
+        auc = next(m for m in perf.metrics if m.name == "roc_auc")
+        assert auc.flags == () and perf.info["roc_auc_max_error"] == 0
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -165,7 +172,7 @@ def test_continuous_scores_auc_within_the_stated_bound(tmp_path: Path, seed: int
     }
     first = values(next(iter(results.values())))
     for res in results.values():
-        perf = res.section("performance")
+        perf = section(res, "performance")
         bound = perf.info["roc_auc_max_error"]
         assert 0 < bound < 1e-3
         compare(rows, values(res), auc_tol=bound + TOL)
@@ -180,8 +187,8 @@ def test_multiclass_without_scores(tmp_path: Path) -> None:
     y = rng.choice(["cat", "dog", "eel"], n, p=[0.5, 0.4, 0.1])
     p = np.where(rng.random(n) < 0.7, y, rng.choice(["cat", "dog", "eel"], n))
     df = pd.DataFrame({"label": y, "decision": p, "g": rng.choice(["a", "b", "c"], n)})
-    kw = {"y_true": "label", "y_pred": "decision", "sensitive_features": "g", "n_boot": 0,
-          "sections": SECTIONS}  # fmt: skip
+    kw: dict[str, Any] = {"y_true": "label", "y_pred": "decision", "sensitive_features": "g",
+                          "n_boot": 0, "sections": SECTIONS}  # fmt: skip
     rows = values(auditkit.audit_predictions(data=df, **kw))
     for name in ("polars", "parquet", "csv", "duckdb-relation"):
         res = auditkit.audit_predictions(data=engines(tmp_path)[name](df), **kw)
@@ -242,10 +249,10 @@ def test_sections_that_need_rows_are_skipped_with_the_reason(tmp_path: Path) -> 
     status = {s.name: (s.status, s.reason or "") for s in res.sections}
     assert status["performance"][0] == status["fairness"][0] == "ok"
     assert status["stability"][0] == "skipped" and "reduce=False" in status["stability"][1]
-    assert res.section("fairness").info["mitigation"]["status"] == "skipped"
+    assert section(res, "fairness").info["mitigation"]["status"] == "skipped"
     assert res.data["engine"] == "polars" and res.data["reduction"]["score_cells"] > 0
     rows = auditkit.audit_predictions(data=pl.from_pandas(df), n_boot=0, reduce=False, **KW)
-    assert rows.section("fairness").info["mitigation"]["status"] == "ok"
+    assert section(rows, "fairness").info["mitigation"]["status"] == "ok"
     assert "engine" not in rows.data
 
 
@@ -366,11 +373,12 @@ def test_score_bins_follow_the_definition_at_the_edges() -> None:
         np.nextafter(np.array(edges), 1.0), 0.0, 1.0, np.nextafter(1.0, 0.0), 5e-324,
     ].clip(0.0, 1.0)  # fmt: skip
     con = duckdb.connect()
-    tab = pa.table({"s": s})
+    con.register("tab", pa.table({"s": s}))
     for n in (10, 16384, 7, 1000):
         got = con.sql(f"SELECT {_bin_sql(n)} AS b FROM tab").fetchnumpy()["b"]
         np.testing.assert_array_equal(got, np.minimum(np.floor(s * n), n - 1).astype(np.int64))
-    bad = pa.table({"s": [np.nan, -0.0, -1e-300, 1.0000000000000002, np.inf, -np.inf, None]})
+    bad = [np.nan, -0.0, -1e-300, 1 + 2**-52, np.inf, -np.inf, None]
+    con.register("bad", pa.table({"s": bad}))
     got = con.sql(f"SELECT {_bin_sql(10)} AS b FROM bad").fetchnumpy()["b"]
     assert got.tolist() == [-1, 0, -1, -1, -1, -1, -1]
 
