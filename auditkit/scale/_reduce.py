@@ -110,8 +110,9 @@ def reduce_predictions(
         from the exact AUC that this resolution allows, and it is 0 when no bin mixes
         different scores of both classes.
     score_cells : bool, default=True
-        Also compute the score cells of the performance section (a second group-by, with two
-        logarithms per row for the exact log loss). False when only fairness is audited.
+        Also compute the score cells of the performance section (a second group-by, over the
+        same scan with DuckDB 2, with two logarithms per row for the exact log loss). False
+        when only fairness is audited.
     memory_limit : str, default=None
         DuckDB's memory budget for files (``"2GB"``); DuckDB spills to disk beyond it.
     threads : int, default=None
