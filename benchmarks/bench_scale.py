@@ -3,15 +3,21 @@
 The log (decisions, labels, scores and two sensitive columns: region with 5 levels, one of
 them 0.5% of the rows, and sex with 3) is generated once by DuckDB's ``range()`` into
 ``benchmarks/_data/`` (gitignored), with a 1e7-row prefix for the in-memory comparisons.
-Every case runs in its own process, which reports its wall time and its peak resident memory
-(``ru_maxrss``; for Spark also the JVM's ``VmHWM``):
+Every case runs in its own process, which imports its modules, then reports the wall time of
+the work and its peak resident memory (``ru_maxrss``; for Spark also the JVM's ``VmHWM``):
 
-* ``duckdb group by``: the engine docstring's count-table query (groups x labels x decisions
-  x 10 score bins: count, sum and sum of squares of the score), fetched as Arrow: DuckDB's own
-  GROUP BY, the reference.
-* ``duckdb same stats``: the two group-bys auditkit sends (the one above, plus the score cells
-  of the performance section: exact log-loss and Brier sums, 16,384-bin score histogram),
-  written by hand in DuckDB.
+* ``duckdb group by`` (the baseline): the count table of the fairness engine written by hand
+  in plain DuckDB SQL (groups x labels x decisions x 10 score bins: count, sum and sum of
+  squares of the score), fetched as Arrow: DuckDB's own GROUP BY. The score bin is a ``CASE``
+  around ``floor(score * 10)``, the fastest form found (``LEAST(...)``, which the first version
+  of this script used, is slower and made the baseline easier to beat).
+* ``duckdb count``: the bare ``GROUP BY region, sex, label, decision`` with ``COUNT(*)``, the
+  least work any group-by of these columns can do (a stricter yardstick, reported beside).
+* ``duckdb same stats``: the one statement auditkit sends (both group-bys over one scan:
+  the count table above, plus the score cells of the performance section: exact log-loss and
+  Brier sums, 16,384-bin score histogram with each bin's extremes), run by hand.
+* ``duckdb no log``: that statement without its two log-loss sums: the price of the exact
+  log loss (two logarithms per row).
 * ``auditkit``: ``audit_predictions(data=path, ...)`` end to end with its defaults
   (performance and fairness with 1000 bootstrap resamples each; the other sections skipped),
   plus ``to_json``.
@@ -48,9 +54,14 @@ KW: dict[str, Any] = {
     "sensitive_features": ["region", "sex"],
 }  # fmt: skip
 REF_SQL = (
-    "SELECT region, sex, label, decision, LEAST(CAST(FLOOR(score * 10) AS INTEGER), 9) AS "
-    "score_bin, COUNT(*) AS count, SUM(score) AS score_sum, SUM(score * score) AS score_sq_sum "
+    "SELECT region, sex, label, decision, CASE WHEN score >= 0 AND score < 1 THEN "
+    "CAST(FLOOR(score * 10) AS INTEGER) WHEN score = 1 THEN 9 ELSE -1 END AS score_bin, "
+    "COUNT(*) AS count, SUM(score) AS score_sum, SUM(score * score) AS score_sq_sum "
     "FROM read_parquet('{path}') GROUP BY ALL"
+)
+COUNT_SQL = (
+    "SELECT region, sex, label, decision, COUNT(*) AS count FROM read_parquet('{path}') "
+    "GROUP BY ALL"
 )
 
 
@@ -116,32 +127,39 @@ def _children_hwm_mb() -> float:
 
 def run_case(case: str, path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if case == "duckdb_groupby":
+    if case in ("duckdb_groupby", "duckdb_count"):
         import duckdb
 
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")
+        sql = (REF_SQL if case == "duckdb_groupby" else COUNT_SQL).format(path=path)
         t0 = time.perf_counter()
-        tab = con.sql(REF_SQL.format(path=path)).to_arrow_table()
+        tab = con.sql(sql).to_arrow_table()
         out["seconds"] = time.perf_counter() - t0
         out["result_rows"] = tab.num_rows
-    elif case == "duckdb_same_stats":
-        from auditkit.scale._duckdb import connect, queries
+    elif case in ("duckdb_same_stats", "duckdb_no_log"):
+        from auditkit.scale import _duckdb
 
-        con, tmp = connect()
-        g_sql, f_sql = queries(
+        if case == "duckdb_no_log":
+            _duckdb._nll_sql = lambda p: "0.0"  # type: ignore[assignment]
+        con, tmp = _duckdb.connect()
+        sql = _duckdb.combined_query(
             f"read_parquet('{path}')", features=["region", "sex"], y_true="label",
             y_pred="decision", y_score="score", n_bins=10, auc_bins=16384,
         )  # fmt: skip
-        assert f_sql is not None
         t0 = time.perf_counter()
-        g = con.sql(g_sql).to_arrow_table()
-        f = con.sql(f_sql).to_arrow_table()
+        tab = con.sql(sql).to_arrow_table()
         out["seconds"] = time.perf_counter() - t0
-        out["result_rows"] = g.num_rows + f.num_rows
+        out["result_rows"] = tab.num_rows
         con.close()
         tmp.cleanup()
     elif case in ("auditkit", "auditkit_fairness", "auditkit_nb100", "polars_lazy"):
+        # modules are imported before the clock starts, as duckdb is for the baseline: a
+        # process pays them once, whatever the number of audits
+        import duckdb  # noqa: F401
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+
         import auditkit
 
         kw: dict[str, Any] = dict(KW)
@@ -243,6 +261,7 @@ def main() -> None:
     ap.add_argument("--small", type=float, default=1e7, help="rows of the in-memory comparisons")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs per case (best kept)")
     ap.add_argument("--no-spark", action="store_true")
+    ap.add_argument("--no-pandas", action="store_true", help="skip the row-by-row pandas case")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if args.case:
@@ -262,11 +281,17 @@ def main() -> None:
         runs.setdefault((case, n), []).append(r)
         print(f"  {case} {n:.0e}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB", flush=True)
 
+    big_cases = (
+        "duckdb_groupby", "duckdb_count", "duckdb_same_stats", "duckdb_no_log", "auditkit",
+        "auditkit_fairness",
+    )  # fmt: skip
     for _ in range(args.repeat):  # interleaved, so that the load of others hits them alike
-        for case in ("duckdb_groupby", "duckdb_same_stats", "auditkit", "auditkit_fairness"):
+        for case in big_cases:
             once(case, big)
     loads.append(load())
-    for case in ("duckdb_groupby", "auditkit", "polars_lazy", "auditkit_nb100", "pandas_rows"):
+    small_cases = ["duckdb_groupby", "duckdb_count", "auditkit", "auditkit_fairness"]
+    small_cases += ["polars_lazy", "auditkit_nb100"] + ([] if args.no_pandas else ["pandas_rows"])
+    for case in small_cases:
         once(case, small)
     if not args.no_spark:
         once("spark", small)
@@ -293,9 +318,6 @@ def report(
 ) -> str:  # fmt: skip
     from _results import machine
 
-    ref = results[("duckdb_groupby", big)]
-    aud = results[("auditkit", big)]
-    same = results[("duckdb_same_stats", big)]
     size = data_file(big).stat().st_size / 2**20
     lines = [
         f"## scale: a {big:.0e}-row Parquet log out of core",
@@ -314,50 +336,80 @@ def report(
         r = results.get((case, n))
         if r is None:
             return
-        runs = ", ".join(f"{s:.1f}" for s in r["all_seconds"])
+        runs = ", ".join(f"{s:.2f}" for s in r["all_seconds"])
         peak = f"{r['peak_mb']:,.0f}"
         if "jvm_peak_mb" in r:
             peak += f" (+ JVM {r['jvm_peak_mb']:,.0f})"
             note = (note + "; " if note else "") + f"session start {r['session_seconds']:.1f} s"
-        lines.append(f"| {label} | {n:,} | {r['seconds']:.1f} ({runs}) | {peak} | {note} |")
+        lines.append(f"| {label} | {n:,} | {r['seconds']:.2f} ({runs}) | {peak} | {note} |")
 
-    row("duckdb_groupby", big, "DuckDB's own GROUP BY (count table)", "the reference")
-    row("duckdb_same_stats", big, "DuckDB, the same two group-bys by hand",
-        "what auditkit sends")  # fmt: skip
+    row("duckdb_groupby", big, "DuckDB's own GROUP BY (count table)", "**the baseline**")
+    row("duckdb_count", big, "DuckDB, bare `COUNT(*)` by groups x label x decision",
+        "the least work of any group-by")  # fmt: skip
+    row("duckdb_same_stats", big, "DuckDB, auditkit's statement by hand",
+        "count table + score cells, one scan")  # fmt: skip
+    row("duckdb_no_log", big, "the same without the two log-loss sums",
+        "what the exact log loss costs")  # fmt: skip
     row("auditkit", big, "auditkit `audit_predictions(data=path)`",
         "n_boot=1000, performance + fairness")  # fmt: skip
     row("auditkit_fairness", big, "auditkit, `sections=[\"fairness\"]`",
         "n_boot=1000; one group-by")  # fmt: skip
-    row("duckdb_groupby", small, "DuckDB's own GROUP BY (count table)")
+    row("duckdb_groupby", small, "DuckDB's own GROUP BY (count table)", "the baseline")
+    row("duckdb_count", small, "DuckDB, bare `COUNT(*)`")
     row("auditkit", small, "auditkit from Parquet (DuckDB)", "n_boot=1000")
+    row("auditkit_fairness", small, 'auditkit, `sections=["fairness"]`', "n_boot=1000")
     row("polars_lazy", small, "auditkit from `pl.scan_parquet` (Polars streaming)", "n_boot=1000")
     row("spark", small, "auditkit from Spark `local[2]` (`spark.read.parquet`)", "n_boot=1000")
     row("auditkit_nb100", small, "auditkit from Parquet (DuckDB)", "n_boot=100, no mitigation")
     row("pandas_rows", small, "pandas row by row (`read_parquet` + row path)",
         "n_boot=100, no mitigation")  # fmt: skip
-    ratio = aud["seconds"] / ref["seconds"]
-    ratio_same = aud["seconds"] / same["seconds"]
-    fair = results[("auditkit_fairness", big)]
-    ratio_fair = fair["seconds"] / ref["seconds"]
-    second = (same["seconds"] - ref["seconds"]) / ref["seconds"]
+
+    def sec(case: str, n: int) -> float:
+        return float(results[(case, n)]["seconds"])
+
+    ref, cnt = sec("duckdb_groupby", big), sec("duckdb_count", big)
+    full, fair = sec("auditkit", big), sec("auditkit_fairness", big)
+    same, nolog = sec("duckdb_same_stats", big), sec("duckdb_no_log", big)
+    aud = results[("auditkit", big)]
+    verdict = "met" if full / ref <= 2 else "NOT met"
     lines += [
+        "",
+        "The baseline is `" + REF_SQL.format(path="log.parquet") + "`: the count table the "
+        "fairness audit needs, written by hand in DuckDB in its fastest form.",
         "",
         f"* **Peak memory of the 1e8 audit: {aud['peak_mb']:,.0f} MB** (target < 2,048 MB: "
         f"{'met' if aud['peak_mb'] < 2048 else 'NOT met'}).",
-        f"* **Time of the fairness audit (one group-by): {ratio_fair:.2f}x DuckDB's own GROUP "
-        f"BY** of the count table (target <= 2x: {'met' if ratio_fair <= 2 else 'NOT met'}).",
-        f"* **Time of the full audit (performance + fairness): {ratio:.2f}x DuckDB's own GROUP "
-        f"BY** (target <= 2x: {'met' if ratio <= 2 else 'NOT met'}), and {ratio_same:.2f}x the "
-        "same two group-bys written by hand in DuckDB: auditkit's own work (label encoding, "
-        "metrics, 2 x 1000 bootstrap resamples, JSON) is the difference. The second group-by "
-        "(the score cells of the performance section: two logarithms per row for the exact log "
-        "loss, sums for the Brier score, the 16,384-bin ROC histogram with each bin's smallest "
-        f"and largest score) costs {second:.1f}x the count table's on this machine; that is the "
-        "price of an exact log loss and a ROC AUC within 1e-5, which no single count-table "
-        "GROUP BY can give.",
-        f"* Same numbers from every engine at {small:.0e}: accuracy, ROC AUC, log loss and the "
-        "intersectional demographic-parity ratio below.",
+        f"* **Fairness audit: {fair / ref:.2f}x the baseline** ({fair / cnt:.2f}x the bare "
+        "count).",
+        f"* **Full audit (performance + fairness): {full / ref:.2f}x the baseline** (target "
+        f"<= 2x: {verdict}; {full / cnt:.2f}x the bare count). Where the time goes, as "
+        f"fractions of the baseline: the score cells in the same scan "
+        f"+{(same - ref) / ref:.2f} (of which the exact log loss, two logarithms per row, "
+        f"+{(same - nolog) / ref:.2f}), auditkit's own work (label encoding, metrics, 2 x 1000 "
+        f"bootstrap resamples, JSON) +{(full - same) / ref:.2f}.",
     ]
+    if small_ref := results.get(("duckdb_groupby", small)):
+        s_full = sec("auditkit", small) / float(small_ref["seconds"])
+        s_fair = sec("auditkit_fairness", small) / float(small_ref["seconds"])
+        lines.append(
+            f"* At {small:.0e} rows: full audit {s_full:.2f}x, fairness audit {s_fair:.2f}x "
+            f"the baseline (auditkit's own work, {full - same:.2f} s at {big:.0e} rows, does "
+            "not shrink with the log and weighs more there)."
+        )
+    lines.append(
+        "* Measured and dropped, slower or no faster than the statement above: `GROUPING SETS` "
+        "(DuckDB computes every aggregate for both sets), one group-by with the fine score "
+        "bin as an extra key (hundreds of thousands of cells), Polars' streaming group-by, "
+        "one logarithm per row chosen by the positive class (the `CASE` costs what the "
+        "second logarithm does), a coarser ROC histogram (still above 2x at 256 bins, with a "
+        "wider error bound). The 2x target needs the performance section to cost less than "
+        f"the count table itself; the exact log loss alone costs {(same - nolog) / ref:.2f}x "
+        "of it."
+    )
+    lines.append(
+        f"* Same numbers from every engine at {small:.0e}: accuracy, ROC AUC, log loss and "
+        "the intersectional demographic-parity ratio below."
+    )
     lines += [
         "",
         f"| engine ({small:.0e} rows) | accuracy | ROC AUC | AUC max error | log loss | DPR |",
