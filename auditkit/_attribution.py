@@ -162,6 +162,30 @@ def preserved_buffers(model: nn.Module) -> Iterator[None]:
                 b.copy_(v)
 
 
+def fast_layout(
+    model: nn.Module, x: torch.Tensor, device: torch.device
+) -> tuple[nn.Module, torch.Tensor, bool]:
+    """Return ``(model, x, converted)`` in the memory layout that runs the model fastest.
+
+    On a CPU, 2-d convolutions run about 1.6x faster in the channels-last layout (oneDNN's
+    native one) than in the default NCHW layout, forward and backward. A model with 2-d
+    convolutions and a batch of images is attributed on a copy of the model converted to that
+    layout (the caller's model is not touched); the values agree with the default layout to
+    float32 rounding. Anything else, or a model that cannot be copied, is returned as it is.
+    """
+    import copy
+
+    if device.type != "cpu" or x.ndim != 4 or not x.dtype.is_floating_point:
+        return model, x, False
+    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return model, x, False
+    try:
+        fast = copy.deepcopy(model).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    except Exception:  # noqa: BLE001 - an uncopyable model is attributed as it is
+        return model, x, False
+    return fast, x.contiguous(memory_format=torch.channels_last), True
+
+
 def _perturb_row(x: torch.Tensor) -> torch.Tensor:
     out = x.clone()
     if out.dtype.is_floating_point:
@@ -451,6 +475,9 @@ def attribute(
     device = module_device(model)
     n = len(x)
     x = x.to(device)
+    channels_last = False
+    if layer is None:  # a layer method names a submodule of this very model: no copy
+        model, x, channels_last = fast_layout(model, x, device)
     with rnn_gradient_context(model, device) as cudnn_off:
         # Outputs are needed for the default target and for the deltas of integrated
         # gradients and GradientShap (DeepLift's come from its own forward pass).
@@ -624,6 +651,7 @@ def attribute(
             "intraop_threads": torch.get_num_threads() if threads is None else threads,
             "device": str(device),
             "bytes_per_row": bpr,
+            "channels_last": channels_last,
         },
     )
 

@@ -342,7 +342,7 @@ def bench_cnn(path: Path, images: int, n_steps: int, cap_gb: float, reps: int) -
     occ = min(images, 100)
     out.append(compare(
         "cifar10-cnn", "occlusion", module, x[:occ], t[:occ], n_steps=n_steps, layer=None,
-        unit=unit * occ / images, fwd_ratio=fwd, reps=2, note="4x4 windows, stride 4",
+        unit=unit * occ / images, fwd_ratio=fwd, reps=3, note="4x4 windows, stride 4",
     ))  # fmt: skip
     return out
 
@@ -455,8 +455,8 @@ def report(
         + "; ".join(f"{k}: {v}" for k, v in sources.items())
         + ". Captum's default call is `Method(module).attribute(x, target=t)` on the same "
         "module, rows and targets (the predicted classes); auditkit is `auditkit.explain` with "
-        "its defaults (256 MB memory budget). Seconds: best of 3 for the Adult MLP, best of 2 "
-        "for CIFAR saliency and occlusion, one run otherwise; auditkit and Captum calls "
+        "its defaults (256 MB memory budget). Seconds: best of 3 for the Adult MLP and CIFAR "
+        "occlusion, best of 2 for CIFAR saliency, one run otherwise; auditkit and Captum calls "
         "interleaved. "
         "`max abs diff`: auditkit vs Captum, asserted within rtol 1e-4. Torch threads as in "
         "the machine line (`--threads`).",
