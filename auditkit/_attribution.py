@@ -168,7 +168,7 @@ def fast_layout(
     """Return ``(model, x, converted)`` in the memory layout that runs the model fastest.
 
     On a CPU, 2-d convolutions run about 1.6x faster in the channels-last layout (oneDNN's
-    native one) than in the default NCHW layout, forward and backward. A model with 2-d
+    native one) than in the default NCHW layout. A model with 2-d
     convolutions and a batch of images is attributed on a copy of the model converted to that
     layout (the caller's model is not touched); the values agree with the default layout to
     float32 rounding. Anything else, or a model that cannot be copied, is returned as it is.
@@ -476,7 +476,10 @@ def attribute(
     n = len(x)
     x = x.to(device)
     channels_last = False
-    if layer is None:  # a layer method names a submodule of this very model: no copy
+    if method in PERTURBATION_METHODS:
+        # Forward passes only: the outputs agree with the default layout to float32 rounding.
+        # Gradients are left in the default layout, where they are Captum's to the bit: at a
+        # tie in a max pool, another layout may route the gradient to another pixel.
         model, x, channels_last = fast_layout(model, x, device)
     with rnn_gradient_context(model, device) as cudnn_off:
         # Outputs are needed for the default target and for the deltas of integrated
