@@ -307,7 +307,8 @@ def bench_mlp(path: Path, rows: int, reps: int) -> list[Row]:
                    "feature_ablation"):  # fmt: skip
         out.append(compare(
             "adult-mlp", method, module, x, t, n_steps=50, layer=None, unit=unit,
-            fwd_ratio=fwd, reps=reps, baselines=bg if method == "gradient_shap" else None,
+            fwd_ratio=fwd, reps=reps if method == "integrated_gradients" else reps + 2,
+            baselines=bg if method == "gradient_shap" else None,
             note="20 background rows, one call (batch_size=rows)" if method == "gradient_shap"
             else
             f"{x.shape[1]} encoded columns" if method == "feature_ablation" else "",
@@ -331,7 +332,7 @@ def bench_cnn(path: Path, images: int, n_steps: int, cap_gb: float, reps: int) -
     need = bpr * images * n_steps / 2**30
     out = [
         compare("cifar10-cnn", "integrated_gradients", module, x[:sub], t[:sub],
-                n_steps=n_steps, layer=None, unit=unit * sub / images, fwd_ratio=fwd, reps=1,
+                n_steps=n_steps, layer=None, unit=unit * sub / images, fwd_ratio=fwd, reps=3,
                 note=f"largest subset whose one batch fits {cap_gb:g} GB"),
         compare("cifar10-cnn", "integrated_gradients", module, x, t, n_steps=n_steps,
                 layer=None, unit=unit, fwd_ratio=fwd, reps=1, captum=False,
@@ -455,9 +456,10 @@ def report(
         + "; ".join(f"{k}: {v}" for k, v in sources.items())
         + ". Captum's default call is `Method(module).attribute(x, target=t)` on the same "
         "module, rows and targets (the predicted classes); auditkit is `auditkit.explain` with "
-        "its defaults (256 MB memory budget). Seconds: best of 3 for the Adult MLP and CIFAR "
-        "occlusion, best of 2 for CIFAR saliency, one run otherwise; auditkit and Captum calls "
-        "interleaved. "
+        "its defaults (256 MB memory budget). Seconds: best of 3 for integrated gradients on "
+        "the Adult MLP and on the CIFAR subset and for CIFAR occlusion, best of 5 for the "
+        "other Adult MLP methods, best of 2 for CIFAR saliency, one run otherwise; auditkit "
+        "and Captum calls interleaved. "
         "`max abs diff`: auditkit vs Captum, asserted within rtol 1e-4. Torch threads as in "
         "the machine line (`--threads`).",
         "",
