@@ -180,8 +180,12 @@ def _check_budget(memory_budget_mb: Any, func: str) -> float:
 
 # ------------------------------------------------------------------------------ launching
 @contextlib.contextmanager
-def quiet_workers() -> Iterator[None]:
-    """Silence Lightning's info messages and advisory warnings (in a worker or a library call)."""
+def quiet_workers(patterns: Sequence[str] | None = None) -> Iterator[None]:
+    """Silence Lightning's info messages and advisory warnings (in a worker or a library call).
+
+    ``patterns`` are the warning messages to ignore (regular expressions); None: those of a
+    worker process.
+    """
     saved = []
     for name in _LIGHTNING_LOGGERS:
         lg = logging.getLogger(name)
@@ -189,7 +193,7 @@ def quiet_workers() -> Iterator[None]:
         lg.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
-            for pattern in _WORKER_WARNINGS:
+            for pattern in _WORKER_WARNINGS if patterns is None else patterns:
                 warnings.filterwarnings("ignore", message=pattern)
             yield
     finally:
@@ -197,7 +201,8 @@ def quiet_workers() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
+    """Return the CPUs this process may run on (its affinity mask where the OS has one)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -306,7 +311,7 @@ def launch(
     from lightning_fabric.plugins.environments.lightning import find_free_network_port
 
     if threads is None and resolve_accelerator(accelerator) == "cpu":
-        threads = max(1, _usable_cpus() // world)
+        threads = max(1, usable_cpus() // world)
     port = find_free_network_port()
     with tempfile.TemporaryDirectory(prefix="auditkit-ranks-") as tmp:
         folder = Path(tmp)

@@ -19,7 +19,6 @@ import platform
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,12 +41,6 @@ __all__ = ["fit_model", "hardware_info", "library_versions", "train"]
 
 logger = logging.getLogger(__name__)
 
-_LIGHTNING_LOGGERS = (
-    "pytorch_lightning",
-    "lightning.pytorch",
-    "lightning_fabric",
-    "lightning.fabric",
-)
 _NOISY_WARNINGS = (
     r".*does not have many workers.*",
     r".*The number of training batches.*",
@@ -58,22 +51,11 @@ _NOISY_WARNINGS = (
 )
 
 
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
+def _quiet_lightning() -> contextlib.AbstractContextManager[None]:
     """Silence Lightning's info messages and its advisory warnings for a library call."""
-    saved = []
-    for name in _LIGHTNING_LOGGERS:
-        lg = logging.getLogger(name)
-        saved.append((lg, lg.level))
-        lg.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            for pattern in _NOISY_WARNINGS:
-                warnings.filterwarnings("ignore", message=pattern)
-            yield
-    finally:
-        for lg, level in saved:
-            lg.setLevel(level)
+    from ._distributed import quiet_workers
+
+    return quiet_workers(_NOISY_WARNINGS)
 
 
 @contextlib.contextmanager
@@ -93,10 +75,9 @@ def _torch_flags() -> Iterator[None]:
 
 
 def _usable_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    from ._distributed import usable_cpus
+
+    return usable_cpus()
 
 
 @contextlib.contextmanager
