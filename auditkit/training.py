@@ -41,21 +41,12 @@ __all__ = ["fit_model", "hardware_info", "library_versions", "train"]
 
 logger = logging.getLogger(__name__)
 
-_NOISY_WARNINGS = (
-    r".*does not have many workers.*",
-    r".*The number of training batches.*",
-    r".*smaller than the logging interval.*",
-    r".*GPU available but not used.*",
-    r".*treespec.*",
-    r".*LeafSpec.*",
-)
-
 
 def _quiet_lightning() -> contextlib.AbstractContextManager[None]:
     """Silence Lightning's info messages and its advisory warnings for a library call."""
     from ._distributed import quiet_workers
 
-    return quiet_workers(_NOISY_WARNINGS)
+    return quiet_workers()  # the advisory warnings of Lightning that auditkit handles
 
 
 @contextlib.contextmanager
