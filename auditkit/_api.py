@@ -605,7 +605,8 @@ def _align_train(X: Any, X_train: Any) -> Any:
             parts.append("repeats a column name")
         raise DataValidationError(
             "The training data (train=(X_train, y_train)) must have the columns of X; X_train "
-            + " and ".join(parts) + "."
+            + " and ".join(parts)
+            + "."
         )
     shape, tr_shape = getattr(X, "shape", None), getattr(X_train, "shape", None)
     if shape is not None and tr_shape is not None and tuple(shape[1:]) != tuple(tr_shape[1:]):
