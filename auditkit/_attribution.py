@@ -49,6 +49,8 @@ DELTA_METHODS = ("integrated_gradients", "deeplift", "gradient_shap", "layer_int
 GSHAP_SAMPLES = 5
 #: Rough ratio of the memory a forward+backward holds to the activations of a forward pass.
 _ACTIVATION_FACTOR = 4.0
+#: Copies of a single reference row scored together for the convergence deltas.
+_BASELINE_BATCH = 64
 #: Upper bound on perturbations evaluated in one forward pass (feature ablation, occlusion).
 _MAX_PERTURBATIONS_PER_EVAL = 16
 
@@ -693,7 +695,15 @@ def _completeness_delta(
         b = torch.zeros_like(xs[:1])
     else:
         b = torch.full_like(xs[:1], float(baselines))
-    ob = forward_outputs(model, b, rows=max(len(b), 1), device=device).double()
+    if len(b) == 1 and len(xs) > 1:
+        # One reference row is scored inside a batch of copies: a batch of one takes other
+        # kernels (matrix-vector), whose last bits can depend on the thread count; in a batch
+        # it is computed as the inputs' own outputs are.
+        reps = min(len(xs), _BASELINE_BATCH)
+        ob = forward_outputs(model, b.expand(reps, *b.shape[1:]), rows=reps, device=device)
+        ob = ob[:1].double()
+    else:
+        ob = forward_outputs(model, b, rows=max(len(b), 1), device=device).double()
     if method == "gradient_shap":
         fb = ob.mean(dim=0, keepdim=True).expand(len(t), -1).gather(1, t).view(-1)
     elif ob.shape[0] == 1:

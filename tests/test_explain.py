@@ -535,3 +535,34 @@ def test_conv_models_are_perturbed_channels_last_on_a_copy() -> None:
     ref = FeatureAblation(net).attribute(x, target=e.target.tolist())
     np.testing.assert_allclose(e.values, ref.double().numpy(), rtol=1e-4, atol=1e-5)
     assert explain(mlp(), torch.randn(5, 6)).info["channels_last"] is False
+
+
+_THREADS_SCRIPT = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+import numpy as np
+import auditkit
+from auditkit import explain
+from auditkit.data import load_dataset
+model = auditkit.load_checkpoint(sys.argv[2])
+X = load_dataset("cifar10").test.X[:8]
+occ = explain(model, X, method="occlusion")
+assert occ.info["channels_last"] is True
+ig = explain(model, X, n_steps=8)
+sys.stdout.buffer.write(occ.values.tobytes() + ig.values.tobytes() + ig.delta.tobytes())
+"""
+
+
+def test_cnn_attributions_give_the_same_bits_with_one_and_two_threads(tiny_ckpt: Any) -> None:
+    """The CIFAR reference CNN, perturbed in the channels-last layout and differentiated in
+    the default one: 1 and 2 torch threads give the same bits (the README's float policy)."""
+    import subprocess
+    import sys
+
+    path = str(tiny_ckpt("cifar10-cnn"))
+    out = [
+        subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(k), path],
+                       capture_output=True, check=True, timeout=300).stdout
+        for k in (1, 2)
+    ]  # fmt: skip
+    assert len(out[0]) == 2 * 8 * 3 * 32 * 32 * 8 + 8 * 8 and out[0] == out[1]
