@@ -20,6 +20,7 @@ from ._validation import (
     check_param,
     check_probabilities,
     check_same_length,
+    format_available,
     seed_int,
     to_1d,
 )
@@ -617,10 +618,9 @@ def _align_train(X: Any, X_train: Any) -> Any:
     return X_train
 
 
-def _names(cols: list[Any], most: int = 5) -> str:
-    shown = ", ".join(repr(str(c)[:60]) for c in cols[:most])
-    more = f" and {len(cols) - most} more" if len(cols) > most else ""
-    return f"column{'s' if len(cols) > 1 else ''} {shown}{more}"
+def _names(cols: list[Any]) -> str:
+    word = "columns" if len(cols) > 1 else "column"
+    return f"{word} {format_available([repr(str(c)[:60]) for c in cols], limit=5)}"
 
 
 def audit_predictions(
