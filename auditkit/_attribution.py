@@ -49,8 +49,8 @@ DELTA_METHODS = ("integrated_gradients", "deeplift", "gradient_shap", "layer_int
 GSHAP_SAMPLES = 5
 #: Rough ratio of the memory a forward+backward holds to the activations of a forward pass.
 _ACTIVATION_FACTOR = 4.0
-#: Copies of a single reference row scored together for the convergence deltas.
-_BASELINE_BATCH = 64
+#: Copies of a lone row scored together (see :func:`forward_outputs`).
+_ONE_ROW_BATCH = 8
 #: Upper bound on perturbations evaluated in one forward pass (feature ablation, occlusion).
 _MAX_PERTURBATIONS_PER_EVAL = 16
 
@@ -379,13 +379,24 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
 
 
 def forward_outputs(
-    model: nn.Module, x: torch.Tensor, *, rows: int, device: torch.device
-) -> torch.Tensor:
-    """All outputs ``(n, n_outputs)`` of ``model`` on ``x``, on the CPU, in chunks of ``rows``."""
+    model: nn.Module, x: torch.Tensor, *, rows: int, device: torch.device,
+    independent: bool = True,
+) -> torch.Tensor:  # fmt: skip
+    """All outputs ``(n, n_outputs)`` of ``model`` on ``x``, on the CPU, in chunks of ``rows``.
+
+    A chunk of one row takes other kernels (matrix-vector) whose last bits can depend on the
+    thread count; when rows do not interact (``independent``), such a row is scored inside a
+    batch of copies of itself, as the rows of a full chunk are.
+    """
     outs = []
     with torch.no_grad():
         for s in range(0, len(x), max(rows, 1)):
-            outs.append(as_2d(model(x[s : s + rows].to(device))).detach().float().cpu())
+            chunk = x[s : s + rows]
+            alone = independent and len(chunk) == 1
+            if alone:
+                chunk = chunk.expand(_ONE_ROW_BATCH, *chunk.shape[1:])
+            out = as_2d(model(chunk.to(device)))
+            outs.append((out[:1] if alone else out).detach().float().cpu())
     if not outs:
         return torch.zeros((0, 1))
     return torch.cat(outs)
@@ -499,8 +510,9 @@ def attribute(
             if need_outputs:
                 rows_fwd = max(1, min(n, int(memory_budget_mb * 2**20 // bpr)))
                 outputs = forward_outputs(
-                    model, x, rows=rows_fwd if independent else n, device=device
-                )
+                    model, x, rows=rows_fwd if independent else n, device=device,
+                    independent=independent,
+                )  # fmt: skip
         if target is None:
             assert outputs is not None
             target = outputs.argmax(dim=1)
@@ -633,8 +645,16 @@ def attribute(
                         assert outputs is not None
                         deltas.append(
                             _completeness_delta(
-                                model, method, attr, outputs[s:e], ts, bs, xs, device
-                            )
+                                model,
+                                method,
+                                attr,
+                                outputs[s:e],
+                                ts,
+                                bs,
+                                xs,
+                                device,
+                                independent=independent,
+                            )  # fmt: skip
                         )
                     bar.update(e - s)
         finally:
@@ -681,6 +701,8 @@ def _completeness_delta(
     baselines: Any,
     xs: torch.Tensor,
     device: torch.device,
+    *,
+    independent: bool = True,
 ) -> torch.Tensor:
     """``sum(attributions) - (f(x) - f(baseline))`` per row (Captum's convergence delta).
 
@@ -695,15 +717,9 @@ def _completeness_delta(
         b = torch.zeros_like(xs[:1])
     else:
         b = torch.full_like(xs[:1], float(baselines))
-    if len(b) == 1 and len(xs) > 1:
-        # One reference row is scored inside a batch of copies: a batch of one takes other
-        # kernels (matrix-vector), whose last bits can depend on the thread count; in a batch
-        # it is computed as the inputs' own outputs are.
-        reps = min(len(xs), _BASELINE_BATCH)
-        ob = forward_outputs(model, b.expand(reps, *b.shape[1:]), rows=reps, device=device)
-        ob = ob[:1].double()
-    else:
-        ob = forward_outputs(model, b, rows=max(len(b), 1), device=device).double()
+    ob = forward_outputs(
+        model, b, rows=max(len(b), 1), device=device, independent=independent
+    ).double()
     if method == "gradient_shap":
         fb = ob.mean(dim=0, keepdim=True).expand(len(t), -1).gather(1, t).view(-1)
     elif ob.shape[0] == 1:
