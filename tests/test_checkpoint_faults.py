@@ -10,20 +10,19 @@ reason (reported to its owner).
 
 from __future__ import annotations
 
-import contextlib
 import io
-import signal
 import struct
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from _limits import time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,20 +35,6 @@ SETTINGS = settings(
     max_examples=25, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int = 60) -> Iterator[None]:
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"loading ran past {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,15 @@ import io
 import json
 import math
 import os
-import signal
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from _limits import time_limit
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +41,6 @@ from auditkit.report import AuditResult, load_result, to_json
 
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 EXAMPLES = 400 if FUZZ else 12
-TIME_LIMIT_S = 60
 
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -74,22 +73,6 @@ LABEL_POOLS: list[list[Any]] = [
     ["a", "b", "c", "d"], [0, "one"], [-(2**62), 2**62],
 ]  # fmt: skip
 SECTION_SETS = [["performance", "fairness"], ["fairness"], ["performance"]]
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int = TIME_LIMIT_S) -> Iterator[None]:
-    """Fail (instead of hanging) when the body runs longer than ``seconds``."""
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"the call ran past {seconds} s (a hang)")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def contract(call: Callable[[], Any], *, file: str | None = None) -> Any:
