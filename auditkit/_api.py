@@ -662,8 +662,9 @@ def audit_predictions(
         relations and PySpark DataFrames are reduced inside their own engine to a small table
         of counts and score sums (:func:`auditkit.scale.reduce_predictions`), from which the
         performance and fairness sections compute the same values as from rows (ROC AUC from
-        a histogram of 16,384 score bins, with its largest possible error stated). A
-        :class:`auditkit.scale.CountTable` reduced earlier is audited as it is.
+        a histogram of 16,384 score bins, with its largest possible error stated; the log
+        loss, which costs two logarithms per row, only with ``options={"log_loss": True}``).
+        A :class:`auditkit.scale.CountTable` reduced earlier is audited as it is.
     custom_metrics : dict of str to callable, default=None
         Your own metrics ``f(y_true, y_pred) -> float`` for the fairness section (see
         :func:`audit`); they need the rows (``reduce=False``).
@@ -864,9 +865,15 @@ def _audit_reduced(
         from .scale._reduce import column_names
 
         yt, yp, ys, feats = column_names(y_true, y_pred, y_score, sensitive_features, func=func)
+        log_loss = opts.get("log_loss", False)
+        check_param(
+            isinstance(log_loss, bool), param="options['log_loss']", func=func,
+            expected="True or False", got=log_loss,
+        )  # fmt: skip
+        performance = "performance" in _resolve_sections(sections, func)
         table = reduce_predictions(
             data, y_true=yt, y_pred=yp, y_score=ys, sensitive_features=list(feats),
-            score_cells="performance" in _resolve_sections(sections, func),
+            score_cells=performance, log_loss=log_loss and performance,
             auc_bins=check_int(opts.get("auc_bins", AUC_BINS), param="options['auc_bins']",
                                func=func, low=1),
             memory_limit=memory_limit, show_progress=show_progress,
@@ -894,16 +901,17 @@ def _audit_reduced(
     for key in ("score_bin", "count", "score_sum", "score_sq_sum"):
         if key in g:
             groups[key] = np.asarray(g[key])
+    if table.has_log_loss and pos is not None:
+        # each cell's label decides which of the two sums is its -log p[y]
+        is_pos = codes_t == pos
+        groups["log_loss_sum"] = np.where(is_pos, g["nll_pos"], g["nll_neg"])
+        groups["log_loss_sq_sum"] = np.where(is_pos, g["nll_pos_sq"], g["nll_neg_sq"])
     scores = None
     if table.scores is not None:
         sc = table.scores
         st, _, _ = encode_labels(np.asarray(sc["y_true"]), values, name="y_true")
-        is_pos = st == pos
         scores = {
-            "y_true": st, "score_bin": sc["score_bin"], "fine_bin": sc["fine_bin"],
-            "count": sc["count"], "score_sum": sc["score_sum"],
-            "log_loss_sum": np.where(is_pos, sc["nll_pos"], sc["nll_neg"]),
-            "brier_sum": np.where(is_pos, sc["sq_pos"], sc["sq_neg"]),
+            "y_true": st, "fine_bin": sc["fine_bin"], "count": sc["count"],
             "score_min": sc["score_min"], "score_max": sc["score_max"],
         }  # fmt: skip
     counts = Counts(

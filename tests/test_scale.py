@@ -65,6 +65,8 @@ def make_log(
 KW: dict[str, Any] = {
     "y_true": "label", "y_pred": "decision", "y_score": "score",
     "sensitive_features": ["region", "band"], "sections": SECTIONS,
+    # the exact log loss of a reduced log is on request; rows always have it
+    "options": {"log_loss": True},
 }  # fmt: skip
 
 
@@ -224,23 +226,67 @@ def test_intervals_are_the_same_from_every_engine(tmp_path: Path) -> None:
                 assert np.allclose(ci, other[key], rtol=1e-9, atol=1e-12), key
 
 
+def test_intervals_of_a_reduced_log_are_as_wide_as_the_row_bootstrap() -> None:
+    """The count-table bootstrap (cells + normal within-cell sums) matches row resampling."""
+    df = make_log(11, n=20_000, quantized=False)
+    rows = auditkit.audit_predictions(data=df, n_boot=300, **KW)
+    red = auditkit.audit_predictions(data=pl.from_pandas(df), n_boot=300, **KW)
+    for name in ("roc_auc", "log_loss", "brier_score", "expected_calibration_error"):
+        a = next(m for m in section(rows, "performance").metrics if m.name == name)
+        b = next(m for m in section(red, "performance").metrics if m.name == name)
+        assert a.ci is not None and b.ci is not None
+        assert b.ci[0] < b.value < b.ci[1], name
+        ratio = (b.ci[1] - b.ci[0]) / (a.ci[1] - a.ci[0])
+        assert 0.75 < ratio < 1.33, (name, ratio)
+
+
 def test_a_count_table_reduced_earlier_audits_the_same(tmp_path: Path) -> None:
     df = make_log(1)
     p = tmp_path / "log.parquet"
     df.to_parquet(p)
     table = reduce_predictions(
         str(p), y_true="label", y_pred="decision", y_score="score",
-        sensitive_features=["region", "band"],
+        sensitive_features=["region", "band"], log_loss=True,
     )  # fmt: skip
     assert isinstance(table, CountTable) and table.engine == "duckdb"
-    assert table.n_rows == len(df) and table.has_scores
+    assert table.n_rows == len(df) and table.has_scores and table.has_log_loss
     assert len(table.to_frame()) == len(table.groups["count"]) < len(df)
-    assert set(table.to_frame("scores").columns) >= {"fine_bin", "nll_pos", "nll_neg"}
+    assert set(table.to_frame().columns) >= {"score_bin", "nll_pos", "nll_neg", "nll_pos_sq"}
+    assert set(table.to_frame("scores").columns) == {
+        "y_true", "fine_bin", "count", "score_min", "score_max"
+    }
     direct = auditkit.audit_predictions(data=str(p), n_boot=30, **KW)
     again = auditkit.audit_predictions(
         data=table, n_boot=30, sections=SECTIONS, y_true=None, y_pred=None
     )
     assert auditkit.to_json(direct) == auditkit.to_json(again)
+
+
+def test_log_loss_of_a_reduced_log_is_on_request(tmp_path: Path) -> None:
+    """Without log_loss the reduction computes no logarithm; the metric says how to ask."""
+    df = make_log(8, n=2000, quantized=False)
+    kw = {**KW, "options": {}}
+    rows = values(auditkit.audit_predictions(data=df, n_boot=0, **kw))
+    for name in ("polars", "parquet", "duckdb-relation"):
+        res = auditkit.audit_predictions(data=engines(tmp_path)[name](df), n_boot=40, **kw)
+        perf = section(res, "performance")
+        loss = next(m for m in perf.metrics if m.name == "log_loss")
+        assert loss.value is None and loss.ci is None
+        assert "options={'log_loss': True}" in (loss.reason or "")
+        assert "log_loss" in perf.info and "--log-loss" in perf.info["log_loss"]
+        got = values(res)
+        bound = perf.info["roc_auc_max_error"]
+        for key, a in rows.items():  # everything else is there and equal
+            if key[1] != "log_loss":
+                assert_close(a, got[key], key, bound + TOL if key[1] == "roc_auc" else TOL)
+        brier = next(m for m in perf.metrics if m.name == "brier_score")
+        assert brier.ci is not None and brier.ci[0] < brier.value < brier.ci[1]
+    table = reduce_predictions(engines(tmp_path)["parquet"](df), **{
+        k: v for k, v in KW.items() if k in ("y_true", "y_pred", "y_score", "sensitive_features")
+    })  # fmt: skip
+    assert not table.has_log_loss and "nll_pos" not in table.to_frame().columns
+    with pytest.raises(ParameterError, match=r"options\['log_loss'\]"):
+        auditkit.audit_predictions(data=pl.from_pandas(df), **{**KW, "options": {"log_loss": 1}})
 
 
 def test_sections_that_need_rows_are_skipped_with_the_reason(tmp_path: Path) -> None:
@@ -336,7 +382,7 @@ def test_one_scan_and_two_scans_give_the_same_tables(
     df.to_parquet(p)
     kw: dict[str, Any] = {
         "y_true": "label", "y_pred": "decision", "y_score": "score",
-        "sensitive_features": ["region", "band"],
+        "sensitive_features": ["region", "band"], "log_loss": True,
     }  # fmt: skip
     monkeypatch.setattr(_duckdb, "fans_out", lambda: fanout)
     calls: list[str] = []
@@ -353,7 +399,7 @@ def test_one_scan_and_two_scans_give_the_same_tables(
     ref = reduce_predictions(pl.from_pandas(df), **kw)  # Polars' group-by, the other engine
     for which, keys in (
         ("groups", ["region", "band", "y_true", "y_pred", "score_bin"]),
-        ("scores", ["y_true", "score_bin", "fine_bin"]),
+        ("scores", ["y_true", "fine_bin"]),
     ):
         a = table.to_frame(which)
         b = ref.to_frame(which)
@@ -494,7 +540,8 @@ def test_cli_reads_a_glob_out_of_core(tmp_path: Path, capsys: pytest.CaptureFixt
     for i, idx in enumerate(np.array_split(np.arange(len(df)), 4)):
         df.iloc[idx].to_parquet(tmp_path / f"day-{i}.parquet")
     out = tmp_path / "out"
-    assert main(cli_args(str(tmp_path / "day-*.parquet"), out, "--memory-limit", "256MB")) == 0
+    argv = cli_args(str(tmp_path / "day-*.parquet"), out, "--memory-limit", "256MB", "--log-loss")
+    assert main(argv) == 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
     # the reduction shows its progress on stderr (the CLI turns progress on)
@@ -533,3 +580,7 @@ def test_cli_in_memory_and_out_of_core_switches(tmp_path: Path) -> None:
     assert b["data"]["engine"] == "duckdb" and b["data"]["file"] == "log.csv"
     assert b["data"]["file_sha256"] == a["data"]["file_sha256"]
     assert main(cli_args(str(p), tmp_path / "c", "--memory-limit", "1GB")) == 2
+    # --log-loss changes nothing for a log read into memory (it always has its log loss)
+    assert main(cli_args(str(p), tmp_path / "d", "--no-progress", "--log-loss")) == 0
+    d = json.loads((tmp_path / "d" / "audit.json").read_text())
+    assert d["metrics"] == a["metrics"]

@@ -79,13 +79,14 @@ class Counts:
     groups : dict of str to ndarray
         The engine's count table (:mod:`auditkit.audit._engine`): one column per feature
         (str values), ``y_true``, ``y_pred`` (class indices), ``count``, and with scores
-        ``score_bin``, ``score_sum``, ``score_sq_sum``.
+        ``score_bin``, ``score_sum``, ``score_sq_sum``; when the reduction summed log losses,
+        also ``log_loss_sum`` and ``log_loss_sq_sum`` (sums of ``-log p[y]`` and of its
+        square, probabilities clipped to ``[eps, 1 - eps]`` as on the row path).
     scores : dict of str to ndarray or None
-        Score cells for the performance section, by ``y_true``, ``score_bin`` (the calibration
-        bin) and ``fine_bin`` (``min(floor(score * auc_bins), auc_bins - 1)``): ``count``,
-        ``score_sum``, ``log_loss_sum`` (sum of ``-log(p[y])``, probabilities clipped to
-        ``[eps, 1 - eps]`` as on the row path), ``brier_sum``, ``score_min``, ``score_max``.
-        None without scores, or when the performance section was not asked for.
+        The ROC AUC histogram of the performance section, by ``y_true`` and ``fine_bin``
+        (``min(floor(score * auc_bins), auc_bins - 1)``): ``count``, ``score_min``,
+        ``score_max``. None without scores, or when the performance section was not asked
+        for.
     n_bins : int
         Calibration bins.
     auc_bins : int

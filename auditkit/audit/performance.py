@@ -23,6 +23,7 @@ distinct scores).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -553,51 +554,63 @@ def _score_outputs(
 # -------------------------------------------------------------- from count tables (no rows)
 #: Cells x replicates per bootstrap chunk of the score cells (bounds memory).
 _CELL_CHUNK_ELEMENTS = 2_000_000
-#: Most resampling cells of the score bootstrap on count tables (adjacent fine bins pooled).
-_BOOT_CELLS = 4096
+#: Most resampling cells of the ROC AUC bootstrap on count tables (adjacent fine bins pooled).
+_BOOT_CELLS = 1024
 
 
 class _CellScores:
-    """Score metrics of a log reduced to score cells (``Counts.scores``), and their bootstrap.
+    """Score metrics of a log reduced to count tables (``Counts``), and their bootstrap.
 
-    A cell is (true class, calibration bin, fine bin) with its row count and exact sums of
-    the score, of ``-log p[y]`` and of the squared error, so log loss, Brier score and ECE are
-    exact. ROC AUC is the Mann-Whitney statistic of the fine-bin histogram: rows in the same
-    fine bin count as ties (1/2). It equals the exact AUC when no fine bin holds different
-    scores of both classes, and differs from it by at most ``sum_b pos_b * neg_b / (2 P N)``
-    over the bins that do (:meth:`auc_bound`, from each bin's smallest and largest score).
-    Bootstrap replicates draw cell counts from ``Multinomial(n, counts / n)`` over at most
-    :data:`_BOOT_CELLS` cells (see :meth:`bootstrap`); the spread of scores inside one fine bin
-    (1/16384 wide) is ignored.
+    Brier score, calibration error, the reliability diagram and (when the reduction summed
+    it) the log loss come from the count table: its cells are collapsed to (true class,
+    calibration bin) cells with exact sums of the score, of its square and of ``-log p[y]``,
+    so the point values are exact (the squared error of a row is ``score^2``, or
+    ``1 - 2 score + score^2`` for the positive class). ROC AUC is the Mann-Whitney statistic of
+    the fine-bin histogram (``Counts.scores``): rows in the same fine bin count as ties (1/2).
+    It equals the exact AUC when no fine bin holds different scores of both classes, and
+    differs from it by at most ``sum_b pos_b * neg_b / (2 P N)`` over the bins that do
+    (:meth:`auc_bound`, from each bin's smallest and largest score).
     """
 
-    def __init__(self, sc: Mapping[str, np.ndarray], pos: int) -> None:
-        cnt = np.asarray(sc["count"], dtype=np.int64)
+    def __init__(
+        self, groups: Mapping[str, np.ndarray], sc: Mapping[str, np.ndarray], pos: int,
+        n_cal: int,
+    ) -> None:  # fmt: skip
+        # calibration cells: (calibration bin, class), in that fixed order
+        is_pos = np.asarray(groups["y_true"]) == pos
+        key = np.asarray(groups["score_bin"], dtype=np.int64) * 2 + is_pos
+        size = 2 * n_cal
+
+        def total(name: str) -> np.ndarray:
+            w = np.asarray(groups[name], dtype=np.float64)
+            return np.bincount(key, weights=w, minlength=size)
+
+        cnt = np.rint(total("count")).astype(np.int64)
         keep = np.flatnonzero(cnt > 0)
-        # one canonical order (fine bin, class, calibration bin), whatever order the engine
-        # returned the cells in, so that every engine gets the same bootstrap draws
-        order = keep[
-            np.lexsort(
-                (
-                    np.asarray(sc["score_bin"], dtype=np.int64)[keep],
-                    np.asarray(sc["y_true"], dtype=np.int64)[keep],
-                    np.asarray(sc["fine_bin"], dtype=np.int64)[keep],
-                )
-            )
-        ]
-        self.cnt = cnt[order]
-        self.n = int(self.cnt.sum())
+        self.n_cal = n_cal
+        self.cal_cnt = cnt[keep]
+        self.cal_bin = keep // 2
+        self.cal_pos = (keep % 2).astype(np.float64)
+        self.s_sum = total("score_sum")[keep]
+        self.sq_sum = total("score_sq_sum")[keep]
+        y = self.cal_pos
+        # sum of (score - y)^2 over the cell, y in {0, 1}
+        self.brier_sum = self.sq_sum - 2.0 * y * self.s_sum + y * self.cal_cnt
+        self.has_log_loss = "log_loss_sum" in groups
+        self.loss_sum = total("log_loss_sum")[keep] if self.has_log_loss else None
+        self.loss_sq_sum = total("log_loss_sq_sum")[keep] if self.has_log_loss else None
+        self.n = int(self.cal_cnt.sum())
+        # fine cells: (fine bin, class), one canonical order whatever the engine returned
+        fcnt = np.asarray(sc["count"], dtype=np.int64)
+        fkeep = np.flatnonzero(fcnt > 0)
+        fine = np.asarray(sc["fine_bin"], dtype=np.int64)[fkeep]
+        fpos = np.asarray(sc["y_true"])[fkeep] == pos
+        order = fkeep[np.lexsort((fpos, fine))]
+        self.cnt = fcnt[order]
         self.fine = np.asarray(sc["fine_bin"], dtype=np.int64)[order]
         self.is_pos = np.asarray(sc["y_true"])[order] == pos
-        self.bin10 = np.asarray(sc["score_bin"], dtype=np.int64)[order]
-        self.s_sum = np.asarray(sc["score_sum"], dtype=np.float64)[order]
-        self.loss_sum = np.asarray(sc["log_loss_sum"], dtype=np.float64)[order]
-        self.brier_sum = np.asarray(sc["brier_sum"], dtype=np.float64)[order]
         self.s_min = np.asarray(sc["score_min"], dtype=np.float64)[order]
         self.s_max = np.asarray(sc["score_max"], dtype=np.float64)[order]
-        self.gap_sum = self.s_sum - self.cnt * self.is_pos
-        nb = int(self.bin10.max()) + 1 if self.bin10.size else 1
-        self.n_cal = nb
         self.auc_part = _ScorePrep._auc_prep(
             None, self.is_pos.astype(np.float64), self.fine.astype(np.float64)
         )
@@ -606,38 +619,71 @@ class _CellScores:
     def point(self) -> dict[str, float]:
         """Point values from the exact sums."""
         n = float(self.n)
-        gap = np.bincount(self.bin10, weights=self.gap_sum)
-        auc = self._auc(self.cnt[None, :])[0]
+        gap = np.bincount(
+            self.cal_bin, weights=self.s_sum - self.cal_cnt * self.cal_pos, minlength=self.n_cal
+        )
+        auc = _ScorePrep._auc(self.cnt[None, :], self.auc_part)[0]
         return {
             "roc_auc": float(auc),
-            "log_loss": float(self.loss_sum.sum() / n),
+            "log_loss": float(self.loss_sum.sum() / n) if self.loss_sum is not None else np.nan,
             "brier_score": float(self.brier_sum.sum() / n),
             "expected_calibration_error": float(np.abs(gap).sum() / n),
         }
 
-    def _auc(self, w: np.ndarray) -> np.ndarray:
-        return _ScorePrep._auc(w, self.auc_part)
-
     def bootstrap(
         self, n_boot: int, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:  # fmt: skip
-        """Bootstrap replicates of the four score metrics, shape (n_boot,) each.
+        """Bootstrap replicates of the score metrics, shape (n_boot,) each.
 
-        The cells are merged into at most :data:`_BOOT_CELLS` resampling cells by pooling
-        ``m`` adjacent fine bins (``m`` the smallest power of 2 that does it; ``m = 1`` keeps
-        the fine cells). Each replicate draws the resampling cells' counts from
-        ``Multinomial(n, counts / n)`` and, when ``m > 1``, their sums from a normal law with
-        the within-cell mean and variance of the fine cells pooled in them (as the fairness
-        engine does for score sums). ROC AUC replicates are computed on the pooled histogram
-        and moved by the difference between the fine and the pooled point values, so the
-        interval is centred on the fine histogram's value while its width comes from the
-        resampling.
+        Brier score, calibration error and log loss: each replicate draws the calibration
+        cells' counts from ``Multinomial(n, counts / n)`` and their sums from a normal law with
+        the cell's within-cell mean and variance (exact for the score and ``-log p[y]``, whose
+        squares are summed; the delta method for the squared error), as the fairness engine
+        does for score sums. ROC AUC: the fine cells are merged into at most
+        :data:`_BOOT_CELLS` resampling cells by pooling ``m`` adjacent fine bins (``m`` the
+        smallest power of 2 that does it), whose counts are drawn from their own multinomial;
+        the replicates are moved by the difference between the fine and the pooled point
+        values, so the interval is centred on the fine histogram's value while its width
+        comes from the resampling.
         """
+        out = self._cal_bootstrap(n_boot, rng)
+        out["roc_auc"] = self._auc_bootstrap(n_boot, rng)
+        return out
+
+    def _cal_bootstrap(self, n_boot: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        c = self.cal_cnt.astype(np.float64)
+        mu_s = self.s_sum / c
+        var_s = np.maximum(self.sq_sum / c - mu_s * mu_s, 0.0)
+        # squared error (s - y)^2: mean exact, variance by the delta method
+        mu_b = self.brier_sum / c
+        var_b = 4.0 * (mu_s - self.cal_pos) ** 2 * var_s
+        moments = [("s", mu_s, var_s), ("b", mu_b, var_b)]
+        if self.loss_sum is not None and self.loss_sq_sum is not None:
+            mu_l = self.loss_sum / c
+            moments.append(("l", mu_l, np.maximum(self.loss_sq_sum / c - mu_l * mu_l, 0.0)))
+        onehot = np.zeros((len(c), self.n_cal))
+        onehot[np.arange(len(c)), self.cal_bin] = 1.0
+        prob = c / c.sum()
+        w = rng.multinomial(self.n, prob, size=n_boot).astype(np.float64)
+        total = w.sum(axis=1)
+        sums = {
+            name: w * mu + np.sqrt(w * var) * rng.standard_normal(w.shape)
+            for name, mu, var in moments
+        }
+        gap = (sums["s"] - w * self.cal_pos) @ onehot
+        out = {
+            "brier_score": sums["b"].sum(axis=1) / total,
+            "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
+        }
+        if "l" in sums:
+            out["log_loss"] = sums["l"].sum(axis=1) / total
+        return out
+
+    def _auc_bootstrap(self, n_boot: int, rng: np.random.Generator) -> np.ndarray:
         m = 1
         while len(np.unique(self._coarse_key(m))) > _BOOT_CELLS:
             m *= 2
-        key = self._coarse_key(m)
-        uniq, inv = np.unique(key, return_inverse=True)
+        uniq, inv = np.unique(self._coarse_key(m), return_inverse=True)
         inv = inv.ravel()
         nc = len(uniq)
         cnt = np.bincount(inv, weights=self.cnt.astype(np.float64), minlength=nc)
@@ -645,51 +691,22 @@ class _CellScores:
         coarse_fine[inv] = self.fine // m
         is_pos = np.zeros(nc, dtype=bool)
         is_pos[inv] = self.is_pos
-        bin10 = np.zeros(nc, dtype=np.int64)
-        bin10[inv] = self.bin10
-        onehot = np.zeros((nc, self.n_cal))
-        onehot[np.arange(nc), bin10] = 1.0
-        moments = []
-        for total in (self.loss_sum, self.brier_sum, self.s_sum):
-            mean_f = total / self.cnt
-            s1 = np.bincount(inv, weights=total, minlength=nc)
-            s2 = np.bincount(inv, weights=self.cnt * mean_f * mean_f, minlength=nc)
-            mu = s1 / cnt
-            moments.append((mu, np.maximum(s2 / cnt - mu * mu, 0.0) if m > 1 else None))
         part = _ScorePrep._auc_prep(None, is_pos.astype(np.float64), coarse_fine.astype(float))
-        shift = self.point()["roc_auc"] - float(
-            _ScorePrep._auc(np.rint(cnt).astype(np.int64)[None, :], part)[0]
-        )
+        fine_auc = _ScorePrep._auc(self.cnt[None, :], self.auc_part)[0]
+        shift = fine_auc - float(_ScorePrep._auc(np.rint(cnt).astype(np.int64)[None, :], part)[0])
         prob = cnt / cnt.sum()
         chunk = max(1, min(n_boot, _CELL_CHUNK_ELEMENTS // max(nc, 1)))
-        parts: dict[str, list[np.ndarray]] = {}
+        parts: list[np.ndarray] = []
         done = 0
         while done < n_boot:
             b = min(chunk, n_boot - done)
-            w = rng.multinomial(self.n, prob, size=b)
-            wf = w.astype(np.float64)
-            total = wf.sum(axis=1)
-            sums = []
-            for mu, var in moments:
-                x = wf * mu
-                if var is not None:
-                    x = x + np.sqrt(wf * var) * rng.standard_normal(wf.shape)
-                sums.append(x)
-            gap = (sums[2] - wf * is_pos) @ onehot
-            vals = {
-                "roc_auc": _ScorePrep._auc(w, part) + shift,
-                "log_loss": sums[0].sum(axis=1) / total,
-                "brier_score": sums[1].sum(axis=1) / total,
-                "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
-            }
-            for k, v in vals.items():
-                parts.setdefault(k, []).append(v)
+            parts.append(_ScorePrep._auc(rng.multinomial(self.n, prob, size=b), part) + shift)
             done += b
-        return {k: np.concatenate(v) for k, v in parts.items()}
+        return np.concatenate(parts)
 
     def _coarse_key(self, m: int) -> np.ndarray:
-        """One integer per cell: (fine bin // m, class, calibration bin), in that order."""
-        return ((self.fine // m) * 2 + self.is_pos) * self.n_cal + self.bin10
+        """One integer per fine cell: (fine bin // m, class), in that order."""
+        return (self.fine // m) * 2 + self.is_pos
 
     def auc_bound(self) -> float:
         """Largest possible difference between the histogram AUC and the exact AUC."""
@@ -704,9 +721,9 @@ class _CellScores:
 
     def reliability(self) -> dict[str, list[Any]]:
         """Mean score, observed frequency and rows per non-empty calibration bin."""
-        cnt = np.bincount(self.bin10, weights=self.cnt.astype(np.float64))
-        conf = np.bincount(self.bin10, weights=self.s_sum)
-        obs = np.bincount(self.bin10, weights=(self.cnt * self.is_pos).astype(np.float64))
+        cnt = np.bincount(self.cal_bin, weights=self.cal_cnt.astype(np.float64))
+        conf = np.bincount(self.cal_bin, weights=self.s_sum)
+        obs = np.bincount(self.cal_bin, weights=self.cal_cnt * self.cal_pos)
         nz = np.flatnonzero(cnt > 0)
         return {
             "bin": nz.tolist(),
@@ -728,6 +745,13 @@ class _CellScores:
         return {"x": fpr.tolist(), "y": tpr.tolist()}
 
 
+#: Why a reduced log has no log loss unless asked (the metric's reason, and the card's).
+LOG_LOSS_ON_REQUEST = (
+    "not computed: the reduction of a log sums log losses only on request "
+    "(options={'log_loss': True}, or --log-loss), which costs two logarithms per row"
+)
+
+
 def _count_scores(
     ctx: AuditContext, counts: Counts, rng: np.random.Generator
 ) -> tuple[list[MetricValue], list[Finding], list[Chart], dict[str, Any]]:
@@ -735,7 +759,7 @@ def _count_scores(
     p = ctx.predictions
     cfg = ctx.config
     assert counts.scores is not None and p.pos_label is not None
-    cells = _CellScores(counts.scores, p.pos_label)
+    cells = _CellScores(counts.groups, counts.scores, p.pos_label, counts.n_bins)
     point = cells.point()
     cis: dict[str, tuple[float, float] | None] = {}
     if cfg.n_boot > 0:
@@ -756,13 +780,23 @@ def _count_scores(
     metrics, findings, charts = _score_outputs(
         ctx, point, cis, cells.n, absent, cells.reliability(), roc, note
     )
+    if not cells.has_log_loss:
+        metrics = [
+            dataclasses.replace(m, value=None, reason=LOG_LOSS_ON_REQUEST)
+            if m.name == "log_loss" else m
+            for m in metrics
+        ]  # fmt: skip
     info = {
         "roc_auc_method": f"Mann-Whitney statistic of a histogram of {bins} equal-width score "
         "bins per class (rows in one bin count as ties); exact when no bin mixes different "
         "scores of both classes",
         "roc_auc_max_error": bound,
         "score_cells": len(cells.cnt),
-        "ci_method": "bootstrap percentile (confusion cells and score cells: multinomial)"
+        "log_loss": "exact sums of -log p[y] from the reduction"
+        if cells.has_log_loss
+        else LOG_LOSS_ON_REQUEST,
+        "ci_method": "bootstrap percentile (confusion and calibration cells: multinomial with "
+        "normal within-cell sums; ROC histogram: multinomial)"
         if cfg.n_boot > 0
         else "none (n_boot=0)",
     }

@@ -7,11 +7,11 @@ group-bys); older versions run them one after the other. ``memory_limit`` is Duc
 budget (``SET memory_limit``); the progress bar comes from ``query_progress()``.
 
 Cost on 2 cores, per 1e8 rows (``benchmarks/bench_scale.py``): the count table of the
-fairness engine is DuckDB's own GROUP BY; the score cells in the same scan add the two
-logarithms per row of the exact log loss and a hash table of ~33,000 cells (a count, five
-sums, the smallest and the largest score each), which costs more than the count table
-itself. The expressions avoid ``LEAST``/``GREATEST``, which are several times slower than
-``CASE`` in DuckDB.
+fairness engine is DuckDB's own GROUP BY; the ROC histogram in the same scan (a hash table of
+~33,000 cells: a count, the smallest and the largest score each) adds about 0.7 of it, and
+the exact log loss (``log_loss=True``: two logarithms per row, summed in the count table)
+another 0.6. The expressions avoid ``LEAST``/``GREATEST``, which are several times slower
+than ``CASE`` in DuckDB.
 """
 
 from __future__ import annotations
@@ -27,7 +27,17 @@ from typing import Any
 from .._progress import progress_bar
 from .._validation import check_columns
 from ..exceptions import DataValidationError, ParameterError
-from ._table import EPS, ONE_MINUS_EPS, CountTable, check_names, feature_alias, from_arrow
+from ._table import (
+    EPS,
+    GROUP_SUMS,
+    LOG_LOSS_SUMS,
+    ONE_MINUS_EPS,
+    SCORE_SUMS,
+    CountTable,
+    check_names,
+    feature_alias,
+    from_arrow,
+)  # fmt: skip
 
 __all__ = ["reduce_paths", "reduce_relation", "read_rows", "resolve_paths"]
 
@@ -178,7 +188,7 @@ def _nll_sql(p: str) -> str:
 
 def queries(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int,
+    n_bins: int, auc_bins: int, log_loss: bool = False,
 ) -> tuple[str, str | None]:  # fmt: skip
     """Write the two group-bys of :mod:`._table` in DuckDB SQL over the table ``src``.
 
@@ -186,7 +196,7 @@ def queries(
     """
     rows, g, f = _parts(
         src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
-        auc_bins=auc_bins,
+        auc_bins=auc_bins, log_loss=log_loss,
     )  # fmt: skip
     g_sql = f"SELECT {g} FROM ({rows}) GROUP BY ALL"
     return g_sql, (None if f is None else f"SELECT {f} FROM ({rows}) GROUP BY ALL")
@@ -194,7 +204,7 @@ def queries(
 
 def _parts(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int,
+    n_bins: int, auc_bins: int, log_loss: bool = False,
 ) -> tuple[str, str, str | None]:  # fmt: skip
     """Return the row projection and the select lists of the two group-bys over it."""
     cols = [f"{_ident(f)} AS {feature_alias(i)}" for i, f in enumerate(features)]
@@ -203,27 +213,27 @@ def _parts(
     if y_score is None:
         rows = f"SELECT {', '.join(cols)} FROM {src}"
         return rows, f"{', '.join(keys)}, COUNT(*) AS count", None
-    cols.append(f"CAST({_ident(y_score)} AS DOUBLE) AS s")
-    rows = (
-        f"SELECT {', '.join(cols)}, {_bin_sql(n_bins)} AS score_bin, {_bin_sql(auc_bins)} "
-        f"AS fine_bin FROM {src}"
-    )
+    score = f"CAST({_ident(y_score)} AS DOUBLE)"
+    inner = f"SELECT {', '.join(cols)}, {score} AS s FROM {src}"
+    extra = [f"{_bin_sql(n_bins)} AS score_bin", f"{_bin_sql(auc_bins)} AS fine_bin"]
     g = (
         f"{', '.join(keys)}, score_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
         "SUM(s * s) AS score_sq_sum"
     )
-    f = (
-        "y_true, score_bin, fine_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
-        f"SUM({_nll_sql('s')}) AS nll_pos, SUM({_nll_sql('(1 - s)')}) AS nll_neg, "
-        "SUM((1 - s) * (1 - s)) AS sq_pos, SUM(s * s) AS sq_neg, "
-        "MIN(s) AS score_min, MAX(s) AS score_max"
-    )
+    if log_loss:
+        extra += [f"{_nll_sql('s')} AS l_pos", f"{_nll_sql('(1 - s)')} AS l_neg"]
+        g += (
+            ", SUM(l_pos) AS nll_pos, SUM(l_neg) AS nll_neg, SUM(l_pos * l_pos) AS nll_pos_sq, "
+            "SUM(l_neg * l_neg) AS nll_neg_sq"
+        )
+    rows = f"SELECT *, {', '.join(extra)} FROM ({inner})"
+    f = "y_true, fine_bin, COUNT(*) AS count, MIN(s) AS score_min, MAX(s) AS score_max"
     return rows, g, f
 
 
 def combined_query(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str,
-    n_bins: int, auc_bins: int,
+    n_bins: int, auc_bins: int, log_loss: bool = False,
 ) -> str:  # fmt: skip
     """Both group-bys over ONE scan of ``src``, stacked with a ``part`` column (0, 1).
 
@@ -232,7 +242,7 @@ def combined_query(
     """
     rows, g, f = _parts(
         src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
-        auc_bins=auc_bins,
+        auc_bins=auc_bins, log_loss=log_loss,
     )  # fmt: skip
     cte = "__auditkit_rows"
     return (
@@ -254,11 +264,8 @@ def fans_out() -> bool:
         return False
 
 
-_G_SUMS = ("y_true", "y_pred", "score_bin", "count", "score_sum", "score_sq_sum")
-_F_COLS = (
-    "y_true", "score_bin", "fine_bin", "count", "score_sum", "nll_pos", "nll_neg", "sq_pos",
-    "sq_neg", "score_min", "score_max",
-)  # fmt: skip
+_G_SUMS = ("y_true", "y_pred", "score_bin", "count", *GROUP_SUMS)
+_F_COLS = ("y_true", "fine_bin", "count", *SCORE_SUMS)
 
 
 def split_parts(table: Any, n_features: int) -> tuple[Any, Any]:
@@ -267,6 +274,8 @@ def split_parts(table: Any, n_features: int) -> tuple[Any, Any]:
 
     part = table.column("part")
     g_cols = [feature_alias(i) for i in range(n_features)] + list(_G_SUMS)
+    if "nll_pos" in table.column_names:
+        g_cols += list(LOG_LOSS_SUMS)
     g = table.filter(pc.equal(part, 0)).select(g_cols)
     f = table.filter(pc.equal(part, 1)).select(list(_F_COLS))
     return g, f
@@ -323,6 +332,7 @@ def _run(
 def _reduce(
     run: Callable[[str, str], Any], src: str, *, features: Sequence[str], y_true: str,
     y_pred: str, y_score: str | None, n_bins: int, auc_bins: int, score_cells: bool,
+    log_loss: bool = False,
 ) -> tuple[Any, Any]:  # fmt: skip
     """Run the reduction through ``run(sql, kind)`` (to a pyarrow Table), in one scan if it can.
 
@@ -331,7 +341,7 @@ def _reduce(
     """
     kw: dict[str, Any] = {
         "features": features, "y_true": y_true, "y_pred": y_pred, "n_bins": n_bins,
-        "auc_bins": auc_bins,
+        "auc_bins": auc_bins, "log_loss": log_loss and y_score is not None,
     }  # fmt: skip
     if y_score is not None and score_cells and fans_out():
         table = run(combined_query(src, y_score=y_score, **kw), "fanout")
@@ -351,8 +361,8 @@ def _columns(con: Any, src: str, where: str) -> list[str]:
 
 def reduce_paths(
     data: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, score_cells: bool = True, memory_limit: str | None = None,
-    threads: int | None = None, show_progress: bool = False,
+    n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
+    memory_limit: str | None = None, threads: int | None = None, show_progress: bool = False,
 ) -> CountTable:  # fmt: skip
     """Reduce Parquet/CSV files (paths, globs or a list of them) with DuckDB, out of core."""
     duckdb = require_duckdb()
@@ -369,7 +379,7 @@ def reduce_paths(
                     share=_SCAN_SHARE[kind],
                 ),
                 src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score,
-                n_bins=n_bins, auc_bins=auc_bins, score_cells=score_cells,
+                n_bins=n_bins, auc_bins=auc_bins, score_cells=score_cells, log_loss=log_loss,
             )  # fmt: skip
         except duckdb.OutOfMemoryException as exc:
             raise DataValidationError(
@@ -390,7 +400,7 @@ def reduce_paths(
 
 def reduce_relation(
     rel: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, score_cells: bool = True,
+    n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
 ) -> CountTable:  # fmt: skip
     """Reduce a DuckDB relation inside its own connection."""
     duckdb = require_duckdb()
@@ -401,7 +411,7 @@ def reduce_relation(
         g, f = _reduce(
             lambda sql, kind: rel.query(name, sql).to_arrow_table(), name, features=features,
             y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins, auc_bins=auc_bins,
-            score_cells=score_cells,
+            score_cells=score_cells, log_loss=log_loss,
         )  # fmt: skip
     except duckdb.Error as exc:
         raise DataValidationError(f"DuckDB failed on the relation: {_first_line(exc)}") from exc

@@ -27,7 +27,7 @@ def _engine_name(frame: Any) -> str:
 
 def reduce_frame(
     data: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, score_cells: bool = True,
+    n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
 ) -> CountTable:  # fmt: skip
     """Reduce a narwhals-supported frame with its own group-by."""
     import narwhals as nw
@@ -62,25 +62,29 @@ def reduce_frame(
             ).fill_null(-1.0).cast(nw.Int64)  # fmt: skip
 
         base = frame.select(*sel, nw.col(y_score).cast(nw.Float64).alias("s")).with_columns(
-            binned(n_bins).alias("score_bin"), binned(auc_bins).alias("fine_bin")
+            binned(n_bins).alias("score_bin"),
+            binned(auc_bins).alias("fine_bin"),
+            (s * s).alias("q"),
         )
-        one_minus = 1.0 - s
-        base = base.with_columns(
-            (-(s.clip(EPS, ONE_MINUS_EPS).log())).alias("l_pos"),
-            (-(one_minus.clip(EPS, ONE_MINUS_EPS).log())).alias("l_neg"),
-            (one_minus * one_minus).alias("q_pos"),
-            (s * s).alias("q_neg"),
+        # pandas' group-by takes plain column aggregations only: every summand is a column
+        sums = [nw.len().alias("count"), s.sum().alias("score_sum"),
+                nw.col("q").sum().alias("score_sq_sum")]  # fmt: skip
+        if log_loss:
+            base = base.with_columns(
+                (-(s.clip(EPS, ONE_MINUS_EPS).log())).alias("l_pos"),
+                (-((1.0 - s).clip(EPS, ONE_MINUS_EPS).log())).alias("l_neg"),
+            ).with_columns(
+                (nw.col("l_pos") * nw.col("l_pos")).alias("l_pos_sq"),
+                (nw.col("l_neg") * nw.col("l_neg")).alias("l_neg_sq"),
+            )
+            sums += [
+                nw.col(f"l_{k}").sum().alias(f"nll_{k}")
+                for k in ("pos", "neg", "pos_sq", "neg_sq")
+            ]
+        g = base.group_by(*keys, "score_bin", drop_null_keys=False).agg(*sums)
+        f = base.group_by("y_true", "fine_bin", drop_null_keys=False).agg(
+            nw.len().alias("count"), s.min().alias("score_min"), s.max().alias("score_max")
         )
-        g = base.group_by(*keys, "score_bin", drop_null_keys=False).agg(
-            nw.len().alias("count"), s.sum().alias("score_sum"),
-            nw.col("q_neg").sum().alias("score_sq_sum"),
-        )  # fmt: skip
-        f = base.group_by("y_true", "score_bin", "fine_bin", drop_null_keys=False).agg(
-            nw.len().alias("count"), s.sum().alias("score_sum"),
-            nw.col("l_pos").sum().alias("nll_pos"), nw.col("l_neg").sum().alias("nll_neg"),
-            nw.col("q_pos").sum().alias("sq_pos"), nw.col("q_neg").sum().alias("sq_neg"),
-            s.min().alias("score_min"), s.max().alias("score_max"),
-        )  # fmt: skip
         g_arrow, f_arrow = _collect(g, f if score_cells else None, lazy=lazy, engine=engine)
     return from_arrow(
         g_arrow, f_arrow, features=tuple(features),

@@ -85,6 +85,7 @@ def reduce_predictions(
     n_bins: int = 10,
     auc_bins: int = AUC_BINS,
     score_cells: bool = True,
+    log_loss: bool = False,
     memory_limit: str | None = None,
     threads: int | None = None,
     show_progress: bool = False,
@@ -110,9 +111,14 @@ def reduce_predictions(
         from the exact AUC that this resolution allows, and it is 0 when no bin mixes
         different scores of both classes.
     score_cells : bool, default=True
-        Also compute the score cells of the performance section (a second group-by, over the
-        same scan with DuckDB 2, with two logarithms per row for the exact log loss). False
-        when only fairness is audited.
+        Also compute the ROC AUC histogram of the performance section (a second group-by,
+        over the same scan with DuckDB 2). False when only fairness is audited.
+    log_loss : bool, default=False
+        Also sum ``-log(score)`` and ``-log(1 - score)`` (and their squares, for the
+        bootstrap) into the count table, for the exact log loss. It is the only per-row
+        transcendental work of the reduction: two logarithms per row, about 0.6x the time of
+        the count table itself on a 1e8-row Parquet file (``benchmarks/RESULTS.md``), hence
+        on request.
     memory_limit : str, default=None
         DuckDB's memory budget for files (``"2GB"``); DuckDB spills to disk beyond it.
     threads : int, default=None
@@ -147,7 +153,7 @@ def reduce_predictions(
     auc_bins = check_int(auc_bins, param="auc_bins", func=func, low=1)
     kw: dict[str, Any] = {
         "features": feats, "y_true": yt, "y_pred": yp, "y_score": ys, "n_bins": n_bins,
-        "auc_bins": auc_bins, "score_cells": bool(score_cells),
+        "auc_bins": auc_bins, "score_cells": bool(score_cells), "log_loss": bool(log_loss),
     }  # fmt: skip
     kind = data_kind(data)
     if kind == "counts":

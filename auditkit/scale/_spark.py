@@ -26,7 +26,7 @@ def _to_arrow(df: Any) -> Any:
 
 def reduce_spark(
     df: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, score_cells: bool = True,
+    n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
 ) -> CountTable:  # fmt: skip
     """Reduce a PySpark DataFrame on its cluster."""
     from pyspark.errors import PySparkException
@@ -55,18 +55,24 @@ def reduce_spark(
             base = df.select(*cols, F.col(_q(y_score)).cast("double").alias("s")).select(
                 "*", binned(n_bins).alias("score_bin"), binned(auc_bins).alias("fine_bin")
             )
-            lo, hi = F.lit(EPS), F.lit(ONE_MINUS_EPS)
-            one_minus = F.lit(1.0) - s
-            g = base.groupBy(*keys, "score_bin").agg(
-                F.count(F.lit(1)).alias("count"), F.sum(s).alias("score_sum"),
-                F.sum(s * s).alias("score_sq_sum"),
-            )  # fmt: skip
-            f = base.groupBy("y_true", "score_bin", "fine_bin").agg(
-                F.count(F.lit(1)).alias("count"), F.sum(s).alias("score_sum"),
-                F.sum(-F.log(F.greatest(F.least(s, hi), lo))).alias("nll_pos"),
-                F.sum(-F.log(F.greatest(F.least(one_minus, hi), lo))).alias("nll_neg"),
-                F.sum(one_minus * one_minus).alias("sq_pos"), F.sum(s * s).alias("sq_neg"),
-                F.min(s).alias("score_min"), F.max(s).alias("score_max"),
+            sums = [F.count(F.lit(1)).alias("count"), F.sum(s).alias("score_sum"),
+                    F.sum(s * s).alias("score_sq_sum")]  # fmt: skip
+            if log_loss:
+                lo, hi = F.lit(EPS), F.lit(ONE_MINUS_EPS)
+                base = base.select(
+                    "*", (-F.log(F.greatest(F.least(s, hi), lo))).alias("l_pos"),
+                    (-F.log(F.greatest(F.least(F.lit(1.0) - s, hi), lo))).alias("l_neg"),
+                )  # fmt: skip
+                l_pos, l_neg = F.col("l_pos"), F.col("l_neg")
+                sums += [
+                    F.sum(l_pos).alias("nll_pos"), F.sum(l_neg).alias("nll_neg"),
+                    F.sum(l_pos * l_pos).alias("nll_pos_sq"),
+                    F.sum(l_neg * l_neg).alias("nll_neg_sq"),
+                ]  # fmt: skip
+            g = base.groupBy(*keys, "score_bin").agg(*sums)
+            f = base.groupBy("y_true", "fine_bin").agg(
+                F.count(F.lit(1)).alias("count"), F.min(s).alias("score_min"),
+                F.max(s).alias("score_max"),
             )  # fmt: skip
             g_arrow, f_arrow = _to_arrow(g), (_to_arrow(f) if score_cells else None)
     except PySparkException as exc:

@@ -6,14 +6,19 @@ versions write out the same expressions) and hands back only their results:
 ``groups`` (the fairness engine's count table, :mod:`auditkit.audit._engine`)
     by the sensitive columns, ``y_true``, ``y_pred`` and, with scores, ``score_bin``
     ``= min(floor(score * n_bins), n_bins - 1)``: ``count``, ``score_sum``, ``score_sq_sum``.
-``scores`` (only with scores; what the performance section needs)
-    by ``y_true``, ``score_bin`` and ``fine_bin`` ``= min(floor(score * auc_bins),
-    auc_bins - 1)``: ``count``, ``score_sum``, ``nll_pos`` (sum of ``-log(clip(score))``),
-    ``nll_neg`` (sum of ``-log(clip(1 - score))``), ``sq_pos`` (sum of ``(1 - score)^2``),
-    ``sq_neg`` (sum of ``score^2``), ``score_min``, ``score_max``; ``clip`` is to
-    ``[eps, 1 - eps]`` as on the row path. Which of the ``pos``/``neg`` sums applies to a cell
-    depends on whether its label is the positive class, which is decided after the reduction
-    (it needs every label), so both are kept: log loss and Brier score are then exact sums.
+    The performance section reads its Brier score, calibration error and reliability
+    diagram from these sums too (exactly: the squared error of a row is ``score^2`` or
+    ``(1 - score)^2``). With ``log_loss=True`` also ``nll_pos`` and ``nll_neg`` (sums of
+    ``-log(clip(score))`` and ``-log(clip(1 - score))``, ``clip`` to ``[eps, 1 - eps]`` as on
+    the row path) and ``nll_pos_sq``, ``nll_neg_sq`` (sums of their squares, for the
+    bootstrap). Which of the ``pos``/``neg`` sums applies to a cell depends on whether its
+    label is the positive class, which is decided after the reduction (it needs every
+    label), so both are kept: two logarithms per row, which is why the exact log loss of a
+    reduced log is computed on request.
+``scores`` (only with scores; the ROC AUC histogram of the performance section)
+    by ``y_true`` and ``fine_bin`` ``= min(floor(score * auc_bins), auc_bins - 1)``:
+    ``count``, ``score_min``, ``score_max`` (the extremes tell whether a bin that holds
+    both classes holds different scores, which bounds the histogram's AUC error).
 
 A row whose score is missing, NaN or outside ``[0, 1]`` gets bin ``-1``, which the validation
 here turns into an error naming the column. Missing group or label values come back as null
@@ -30,7 +35,9 @@ import numpy as np
 
 from ..exceptions import DataValidationError
 
-__all__ = ["AUC_BINS", "CountTable", "EPS", "GROUP_SUMS", "ONE_MINUS_EPS", "SCORE_SUMS"]
+__all__ = [
+    "AUC_BINS", "CountTable", "EPS", "GROUP_SUMS", "LOG_LOSS_SUMS", "ONE_MINUS_EPS", "SCORE_SUMS",
+]  # fmt: skip
 
 #: Fine score bins of the ROC AUC histogram (2**14: a bin is 6.1e-5 wide).
 AUC_BINS = 16_384
@@ -39,12 +46,15 @@ EPS = float(np.finfo(np.float64).eps)
 ONE_MINUS_EPS = 1.0 - EPS
 #: Aggregates of the ``groups`` table with scores, besides ``count``.
 GROUP_SUMS = ("score_sum", "score_sq_sum")
+#: Aggregates of the ``groups`` table with ``log_loss=True``.
+LOG_LOSS_SUMS = ("nll_pos", "nll_neg", "nll_pos_sq", "nll_neg_sq")
 #: Aggregates of the ``scores`` table, besides ``count``.
-SCORE_SUMS = (
-    "score_sum", "nll_pos", "nll_neg", "sq_pos", "sq_neg", "score_min", "score_max",
-)  # fmt: skip
+SCORE_SUMS = ("score_min", "score_max")
 #: Column names of the reduced tables that a sensitive feature may not take.
-RESERVED = ("y_true", "y_pred", "score_bin", "fine_bin", "count", *GROUP_SUMS, *SCORE_SUMS)
+RESERVED = (
+    "y_true", "y_pred", "score_bin", "fine_bin", "count", *GROUP_SUMS, *LOG_LOSS_SUMS,
+    *SCORE_SUMS,
+)  # fmt: skip
 
 
 def check_names(
@@ -77,10 +87,11 @@ class CountTable:
         The sensitive columns.
     groups : dict of str to ndarray
         One row per combination of feature values, ``y_true``, ``y_pred`` (raw label values)
-        and ``score_bin``: ``count``, ``score_sum``, ``score_sq_sum``.
+        and ``score_bin``: ``count``, ``score_sum``, ``score_sq_sum`` and, with
+        ``log_loss=True``, the log-loss sums listed in the module docstring.
     scores : dict of str to ndarray or None
-        One row per ``y_true``, ``score_bin``, ``fine_bin``: ``count`` and the sums listed in
-        the module docstring. None without scores, or when ``score_cells=False``.
+        One row per ``y_true`` and ``fine_bin``: ``count``, ``score_min``, ``score_max``.
+        None without scores, or when ``score_cells=False``.
     n_bins : int
         Calibration bins.
     auc_bins : int
@@ -112,6 +123,11 @@ class CountTable:
     def has_scores(self) -> bool:
         """True when the log had a score column."""
         return "score_bin" in self.groups
+
+    @property
+    def has_log_loss(self) -> bool:
+        """True when the log-loss sums were computed (``log_loss=True``)."""
+        return "nll_pos" in self.groups
 
     def to_frame(self, which: str = "groups") -> Any:
         """Return the ``"groups"`` or ``"scores"`` table as a pandas DataFrame."""
@@ -210,12 +226,11 @@ def from_arrow(
             )
         out["score_bin"] = bins
         out["count"] = counts
-        for key in GROUP_SUMS:
+        for key in GROUP_SUMS + (LOG_LOSS_SUMS if "nll_pos" in groups.column_names else ()):
             out[key] = _numpy(groups.column(key)).astype(np.float64)
     if scores is not None:
         sc = {
             "y_true": _numpy(scores.column("y_true")),
-            "score_bin": _numpy(scores.column("score_bin")).astype(np.int64),
             "fine_bin": _numpy(scores.column("fine_bin")).astype(np.int64),
             "count": _numpy(scores.column("count")).astype(np.int64),
         }
