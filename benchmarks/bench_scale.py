@@ -159,6 +159,7 @@ def run_case(case: str, path: str) -> dict[str, Any]:
         # modules are imported before the clock starts, as duckdb is for the baseline: a
         # process pays them once, whatever the number of audits
         import duckdb  # noqa: F401
+        import jsonschema  # noqa: F401  (to_json validates against the schema)
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
 
