@@ -859,17 +859,23 @@ def _audit_reduced(
             "reduce=False to audit an in-memory frame row by row."
         )
     opts = dict(options or {})
+    log_loss = opts.get("log_loss", False)
+    check_param(
+        isinstance(log_loss, bool), param="options['log_loss']", func=func,
+        expected="True or False", got=log_loss,
+    )  # fmt: skip
     if isinstance(data, CountTable):
         table = data
+        if log_loss and table.scores is not None and not table.has_log_loss:
+            raise ParameterError(
+                "options={'log_loss': True} asks for the log loss, but this CountTable was "
+                "reduced without its sums; reduce the log again with "
+                "reduce_predictions(..., log_loss=True)."
+            )
     else:
         from .scale._reduce import column_names
 
         yt, yp, ys, feats = column_names(y_true, y_pred, y_score, sensitive_features, func=func)
-        log_loss = opts.get("log_loss", False)
-        check_param(
-            isinstance(log_loss, bool), param="options['log_loss']", func=func,
-            expected="True or False", got=log_loss,
-        )  # fmt: skip
         performance = "performance" in _resolve_sections(sections, func)
         table = reduce_predictions(
             data, y_true=yt, y_pred=yp, y_score=ys, sensitive_features=list(feats),

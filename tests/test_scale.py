@@ -285,6 +285,11 @@ def test_log_loss_of_a_reduced_log_is_on_request(tmp_path: Path) -> None:
         k: v for k, v in KW.items() if k in ("y_true", "y_pred", "y_score", "sensitive_features")
     })  # fmt: skip
     assert not table.has_log_loss and "nll_pos" not in table.to_frame().columns
+    with pytest.raises(ParameterError, match=r"reduce_predictions\(\.\.\., log_loss=True\)"):
+        auditkit.audit_predictions(data=table, options={"log_loss": True})
+    with pytest.raises(ParameterError, match="'log_loss' parameter"):
+        reduce_predictions(df, y_true="label", y_pred="decision", sensitive_features="region",
+                           log_loss="yes")  # fmt: skip
     with pytest.raises(ParameterError, match=r"options\['log_loss'\]"):
         auditkit.audit_predictions(data=pl.from_pandas(df), **{**KW, "options": {"log_loss": 1}})
 

@@ -748,7 +748,8 @@ class _CellScores:
 #: Why a reduced log has no log loss unless asked (the metric's reason, and the card's).
 LOG_LOSS_ON_REQUEST = (
     "not computed: the reduction of a log sums log losses only on request "
-    "(options={'log_loss': True}, or --log-loss), which costs two logarithms per row"
+    "(options={'log_loss': True}, --log-loss, or reduce_predictions(..., log_loss=True)), "
+    "which costs two logarithms per row"
 )
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .._validation import PARAM_MSG, check_int
+from .._validation import PARAM_MSG, check_int, check_param
 from ..exceptions import ParameterError
 from ._table import AUC_BINS, RESERVED, CountTable
 
@@ -149,6 +149,10 @@ def reduce_predictions(
     """
     func = "reduce_predictions"
     yt, yp, ys, feats = column_names(y_true, y_pred, y_score, sensitive_features, func=func)
+    check_param(
+        isinstance(log_loss, bool), param="log_loss", func=func, expected="True or False",
+        got=log_loss,
+    )  # fmt: skip
     n_bins = check_int(n_bins, param="n_bins", func=func, low=1)
     auc_bins = check_int(auc_bins, param="auc_bins", func=func, low=1)
     kw: dict[str, Any] = {
