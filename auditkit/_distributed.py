@@ -430,6 +430,8 @@ def batch_rows_for_budget(
 def _make_predictor(net: nn.Module, x: torch.Tensor, task: dict[str, Any]) -> Any:
     import pytorch_lightning as pl
 
+    from ._attribution import forward_outputs
+
     class Predictor(pl.LightningModule):
         """predict_step: logits (or Captum attributions) of the rows whose positions it gets."""
 
@@ -446,7 +448,9 @@ def _make_predictor(net: nn.Module, x: torch.Tensor, task: dict[str, Any]) -> An
             idx = idx.cpu()
             rows = x[idx].to(self.device)
             if task["kind"] == "logits":
-                return {"idx": idx, "logits": self(rows).float().cpu()}
+                # a lone row is scored inside a batch of copies, as on one device
+                logits = forward_outputs(self.net, rows, rows=len(rows), device=self.device)
+                return {"idx": idx, "logits": logits}
             return _attribute_rows(self.net, rows, idx, x_len=len(x), task=task)
 
     return Predictor()

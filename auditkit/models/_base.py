@@ -266,21 +266,23 @@ class AuditableModule(pl.LightningModule):
     def logits_from_encoded(
         self, x: torch.Tensor, *, batch_size: int | None = None
     ) -> torch.Tensor:
-        """Return logits (float32, on the CPU) for an encoded input, in batches, without grad."""
+        """Return logits (float32, on the CPU) for an encoded input, in batches, without grad.
+
+        Rows do not interact in evaluation mode, so a last batch of one row is scored inside a
+        batch of copies (:func:`auditkit._attribution.forward_outputs`): a batch of one takes
+        other kernels, whose last bits can depend on the thread count.
+        """
+        from .._attribution import forward_outputs
+
+        if len(x) == 0:
+            return torch.zeros((0, self.n_classes))
         bs = int(batch_size or self.predict_batch_size)
         was_training = self.training
         self.eval()
-        dev = self._param_device()
-        outs: list[torch.Tensor] = []
         try:
-            with torch.no_grad():
-                for i in range(0, len(x), bs):
-                    outs.append(self(x[i : i + bs].to(dev)).float().cpu())
+            return forward_outputs(self, x, rows=bs, device=self._param_device())
         finally:
             self.train(was_training)
-        if not outs:
-            return torch.zeros((0, self.n_classes))
-        return torch.cat(outs)
 
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Return class probabilities of shape (n_samples, n_classes), float64, for raw ``X``."""
