@@ -162,6 +162,23 @@ def test_every_engine_equals_the_row_audit(tmp_path: Path, seed: int) -> None:
         assert auc.flags == () and perf.info["roc_auc_max_error"] == 0
 
 
+def test_random_logs_equal_the_row_audit_with_either_positive_class() -> None:
+    """Many small random logs (exact 0 and 1 scores, tiny groups, either label positive):
+    Brier score, calibration and log loss from the count table equal the rows to 1e-12."""
+    rng = np.random.default_rng(2024)
+    for seed in range(12):
+        n = int(rng.integers(40, 400))
+        df = make_log(100 + seed, n=n, labels=["int", "str", "bool"][seed % 3],
+                      quantized=bool(seed % 2))  # fmt: skip
+        df.loc[rng.choice(n, 5, replace=False), "score"] = rng.choice([0.0, 1.0], 5)
+        labels = sorted(df["label"].unique().tolist())
+        pos = labels[int(rng.integers(0, len(labels)))]
+        rows = auditkit.audit_predictions(data=df, pos_label=pos, n_boot=0, **KW)
+        red = auditkit.audit_predictions(data=pl.from_pandas(df), pos_label=pos, n_boot=0, **KW)
+        bound = section(red, "performance").info["roc_auc_max_error"]
+        compare(values(rows), values(red), auc_tol=bound + TOL)
+
+
 @pytest.mark.parametrize("seed", [4, 5])
 def test_continuous_scores_auc_within_the_stated_bound(tmp_path: Path, seed: int) -> None:
     df = make_log(seed, n=4000, quantized=False)
