@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -328,6 +329,193 @@ def launch(
         return [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in range(world)]
 
 
+# ------------------------------------------------------------------ kept worker processes
+#: Seconds the other ranks get to report after one rank failed, before the pool is killed.
+_FAIL_GRACE_S = 10.0
+_POOL_LOCK = threading.RLock()
+_POOLS: dict[tuple[int, str, int | None], _Pool] = {}
+_POOL_DEPTH = [0]
+
+
+def _pool_worker(rank: int, world: int, port: int, threads: int | None, conn: Any) -> None:
+    """One kept process: join the group as rank ``rank``, then run tasks until told to stop.
+
+    A task is ``(fn, payload, folder)``: ``fn(rank, world, payload)`` runs as in
+    :func:`_worker` and its result (or error) is saved in ``folder``; the process answers
+    ``"ok"`` or ``"err"`` and, after an error, exits (the group may be broken).
+    """
+    import torch
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank), NODE_RANK="0",
+        WORLD_SIZE=str(world),
+    )  # fmt: skip
+    if threads is not None:
+        torch.set_num_threads(threads)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        fn, payload, folder = task
+        try:
+            with quiet_workers():
+                result = fn(rank, world, payload)
+            torch.save(result, Path(folder) / f"rank{rank}.pt")
+        except BaseException as exc:
+            err = {"type": type(exc).__name__, "message": str(exc),
+                   "traceback": traceback.format_exc()}  # fmt: skip
+            torch.save({"error": err}, Path(folder) / f"rank{rank}.err")
+            conn.send("err")
+            return
+        del result, payload
+        conn.send("ok")
+
+
+class _Pool:
+    """``world`` kept processes that run :func:`launch`'s tasks one after the other.
+
+    Starting a process (Python, torch, Lightning, the process group) costs seconds; an audit
+    scores its rows many times (evaluation, privacy, stability), so within
+    :func:`device_pool` the processes are started once. The process group the first task
+    starts stays up: Lightning joins an initialized group and does not tear it down.
+    """
+
+    def __init__(self, world: int, threads: int | None) -> None:
+        import torch.multiprocessing as mp
+        from lightning_fabric.plugins.environments.lightning import find_free_network_port
+
+        ctx = mp.get_context("spawn")
+        port = find_free_network_port()
+        self.world = world
+        self.conns: list[Any] = []
+        self.procs: list[Any] = []
+        for rank in range(world):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(
+                target=_pool_worker, args=(rank, world, port, threads, child), daemon=True,
+                name=f"auditkit-rank{rank}",
+            )  # fmt: skip
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def alive(self) -> bool:
+        return all(p.is_alive() for p in self.procs)
+
+    def pids(self) -> list[int]:
+        return [int(p.pid) for p in self.procs]
+
+    def run(self, fn: Callable[[int, int, Any], Any], payload: Any) -> list[Any]:
+        """Run ``fn(rank, world, payload)`` on every process; return the results by rank."""
+        import time
+        from multiprocessing.connection import wait
+
+        import torch
+
+        with tempfile.TemporaryDirectory(prefix="auditkit-ranks-") as tmp:
+            folder = Path(tmp)
+            for conn in self.conns:
+                conn.send((fn, payload, tmp))
+            pending = dict(enumerate(self.conns))
+            failed: int | None = None
+            deadline: float | None = None
+            while pending:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                ready = wait(list(pending.values()), timeout=1.0 if left is None else left)
+                for conn in ready:
+                    rank = self.conns.index(conn)
+                    try:
+                        status = self.conns[rank].recv()
+                    except (EOFError, OSError):
+                        status = "dead"
+                    del pending[rank]
+                    if status != "ok" and failed is None:
+                        failed, deadline = rank, time.monotonic() + _FAIL_GRACE_S
+                if failed is None:
+                    dead = [r for r in pending if not self.procs[r].is_alive()]
+                    if dead:
+                        failed, deadline = dead[0], time.monotonic() + _FAIL_GRACE_S
+            if failed is not None or pending:
+                self.close()
+                raise _worker_error(
+                    folder, RuntimeError(f"process {failed} stopped (exit code "
+                                         f"{self.procs[failed or 0].exitcode})"),
+                )  # fmt: skip
+            return [
+                torch.load(folder / f"rank{r}.pt", weights_only=True) for r in range(self.world)
+            ]
+
+    def close(self) -> None:
+        """Stop the processes (politely, then by force)."""
+        for conn in self.conns:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+        for conn in self.conns:
+            conn.close()
+
+
+@contextlib.contextmanager
+def device_pool() -> Iterator[None]:
+    """Keep the processes of multi-device scoring and attributions for the whole block.
+
+    Inside, :func:`logits_on_devices` and :func:`attribute_on_devices` start their processes
+    on first use and reuse them for every later call with the same number of devices; they
+    stop when the outermost block ends. Outside any block each call starts and stops its own.
+    An audit runs inside one (its sections score the rows many times).
+    """
+    with _POOL_LOCK:
+        _POOL_DEPTH[0] += 1
+    try:
+        yield
+    finally:
+        with _POOL_LOCK:
+            _POOL_DEPTH[0] -= 1
+            if _POOL_DEPTH[0] == 0:
+                pools = list(_POOLS.values())
+                _POOLS.clear()
+                for pool in pools:
+                    pool.close()
+
+
+def _run_inference(
+    fn: Callable[[int, int, Any], Any], world: int, payload: Any, *, accelerator: str
+) -> list[Any]:
+    """:func:`launch` for scoring and attributions; kept processes inside :func:`device_pool`."""
+    with _POOL_LOCK:
+        kept = _POOL_DEPTH[0] > 0
+    if not kept:
+        return launch(fn, world, payload, accelerator=accelerator)
+    with _POOL_LOCK:
+        threads = max(1, usable_cpus() // world) if accelerator == "cpu" else None
+        key = (world, accelerator, threads)
+        pool = _POOLS.get(key)
+        if pool is not None and not pool.alive():
+            pool.close()
+            pool = None
+        if pool is None:
+            pool = _POOLS[key] = _Pool(world, threads)
+        try:
+            return pool.run(fn, payload)
+        except BaseException:
+            if _POOLS.get(key) is pool:
+                del _POOLS[key]
+            pool.close()
+            raise
+
+
 def _trainer(accelerator: str, world: int, *, inference_mode: bool, show_progress: bool) -> Any:
     import pytorch_lightning as pl
 
@@ -552,7 +740,7 @@ def logits_on_devices(
         "net": _prepare_net(module), "x": x.cpu(), "task": {"kind": "logits"},
         "accelerator": accel, "batch_size": bs, "show_progress": show_progress,
     }  # fmt: skip
-    parts = launch(_predict_worker, world, payload, accelerator=accel)
+    parts = _run_inference(_predict_worker, world, payload, accelerator=accel)
     logits: torch.Tensor = _gather(parts, n, ["logits"])["logits"]
     return logits
 
@@ -568,21 +756,20 @@ def _batch_size(
 
 
 def _local_logits(module: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``module(x)`` in this process, in batches (a lone last row inside a batch of copies)."""
     import torch
 
+    from ._attribution import forward_outputs
+
+    if len(x) == 0:
+        return torch.zeros((0, 0))
     dev = next((p.device for p in module.parameters()), torch.device("cpu"))
     was_training = module.training
     module.eval()
-    outs = []
     try:
-        with torch.no_grad():
-            for s in range(0, len(x), batch_size):
-                outs.append(module(x[s : s + batch_size].to(dev)).float().cpu())
+        return forward_outputs(module, x, rows=batch_size, device=dev)
     finally:
         module.train(was_training)
-    if not outs:
-        return torch.zeros((0, 0))
-    return torch.cat(outs)
 
 
 def chunked_proba(
@@ -759,7 +946,7 @@ def attribute_on_devices(
         "accelerator": accel, "batch_size": math.ceil(n / world),
         "show_progress": show_progress,
     }  # fmt: skip
-    parts = launch(_predict_worker, world, payload, accelerator=accel)
+    parts = _run_inference(_predict_worker, world, payload, accelerator=accel)
     got = _gather(parts, n, ["values", "delta", "outputs", "target"])
     infos = [i for p in sorted(parts, key=lambda p: int(p["rank"])) for i in p["info"]]
     first = infos[0] if infos else {}

@@ -14,6 +14,9 @@ Usage: ``python benchmarks/bench_devices.py [--epochs 5] [--copies 12] [--attr-r
   reports the growth of its peak resident memory during the call.
 * Attributions: integrated gradients on ``--attr-rows`` Adult rows, through
   ``auditkit._distributed.attribute_on_devices`` with D = 1 and 2.
+* A whole audit of the Adult checkpoint (every section, n_boot=200): one process, two
+  processes kept for the audit (the default: ``device_pool``), and two processes started anew
+  for every scoring or attribution call (as before the pool).
 
 The figures go into the ``devices`` section of benchmarks/RESULTS.md.
 """
@@ -174,6 +177,45 @@ def bench_attributions(label: str, path: Path, X: Any) -> dict[str, Any]:
     return row
 
 
+def bench_audit(path: Path) -> dict[str, Any]:
+    """One audit with one process, with two kept processes and with two processes per call."""
+    import contextlib
+
+    import auditkit
+    from auditkit import _distributed
+    from auditkit.data import load_dataset
+
+    test = load_dataset("adult").test
+    model = _load(path)
+    calls = [0]
+    run = _distributed._run_inference
+
+    def counting(*a: Any, **k: Any) -> Any:
+        calls[0] += 1
+        return run(*a, **k)
+
+    def one(adapter: Any) -> float:
+        t0 = time.perf_counter()
+        auditkit.audit(adapter, test.X, test.y, sensitive_features=["sex", "race"], n_boot=200)
+        return time.perf_counter() - t0
+
+    out: dict[str, Any] = {"one_s": one(model)}
+    two = model.as_adapter(devices=2, accelerator="cpu")
+    _distributed._run_inference = counting  # type: ignore[assignment]
+    try:
+        out["kept_s"] = one(two)
+        out["calls"] = calls[0]
+        kept = _distributed.device_pool
+        _distributed.device_pool = contextlib.nullcontext  # type: ignore[assignment]
+        try:
+            out["fresh_s"] = one(two)
+        finally:
+            _distributed.device_pool = kept  # type: ignore[assignment]
+    finally:
+        _distributed._run_inference = run  # type: ignore[assignment]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
@@ -220,6 +262,7 @@ def main() -> None:
             ),
             bench_attributions("CIFAR-10 (CNN)", cnn_path, X_cifar[: args.image_attr_rows]),
         ]
+        aud = bench_audit(adult_path)
     load_after = os.getloadavg()[0]
 
     lines = [
@@ -276,6 +319,21 @@ def main() -> None:
             f"| {a['data']} | {a['rows']} | {a['one_s']:.2f} | {a['two_s']:.2f} | "
             f"{a['max_abs_diff']:.2g} ({a['scale']:.2g}) |"
         )
+    lines += [
+        "",
+        "### A whole audit (`auditkit.audit(model.as_adapter(devices=D), ...)`, Adult test "
+        "split, every section, n_boot=200)",
+        "",
+        "| processes | wall s |",
+        "| --- | ---: |",
+        f"| 1 | {aud['one_s']:.1f} |",
+        f"| 2, kept for the whole audit (default) | {aud['kept_s']:.1f} |",
+        f"| 2, started anew for each of the {aud['calls']} scoring and attribution calls | "
+        f"{aud['fresh_s']:.1f} |",
+        "",
+        "An audit scores the rows many times (evaluation, privacy, stability, explanations); "
+        "inside an audit the processes are started once (`auditkit._distributed.device_pool`).",
+    ]
     lines += [
         "",
         f"Machine: {machine()}. Load average (1 min) {load_before:.1f} before and "

@@ -564,32 +564,28 @@ sys.stdout.buffer.write(model.predict_proba(X, batch_size=4).tobytes())
 """
 
 
+def _bytes_on_one_and_two_threads(script: str, path: str) -> list[bytes]:
+    """What ``script`` writes to stdout for the checkpoint ``path`` with 1 and 2 threads."""
+    import subprocess
+    import sys
+
+    return [
+        subprocess.run([sys.executable, "-c", script, str(k), path],
+                       capture_output=True, check=True, timeout=300).stdout
+        for k in (1, 2)
+    ]  # fmt: skip
+
+
 def test_cnn_scores_a_lone_last_row_with_the_same_bits_on_one_and_two_threads(
     tiny_ckpt: Any,
 ) -> None:
     """9 rows in batches of 4 leave a batch of one, scored inside a batch of copies."""
-    import subprocess
-    import sys
-
-    path = str(tiny_ckpt("cifar10-cnn"))
-    out = [
-        subprocess.run([sys.executable, "-c", _SCORE_SCRIPT, str(k), path],
-                       capture_output=True, check=True, timeout=300).stdout
-        for k in (1, 2)
-    ]  # fmt: skip
+    out = _bytes_on_one_and_two_threads(_SCORE_SCRIPT, str(tiny_ckpt("cifar10-cnn")))
     assert len(out[0]) == 9 * 10 * 8 and out[0] == out[1]
 
 
 def test_cnn_attributions_give_the_same_bits_with_one_and_two_threads(tiny_ckpt: Any) -> None:
     """The CIFAR reference CNN, perturbed in the channels-last layout and differentiated in
     the default one: 1 and 2 torch threads give the same bits (the README's float policy)."""
-    import subprocess
-    import sys
-
-    path = str(tiny_ckpt("cifar10-cnn"))
-    out = [
-        subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(k), path],
-                       capture_output=True, check=True, timeout=300).stdout
-        for k in (1, 2)
-    ]  # fmt: skip
+    out = _bytes_on_one_and_two_threads(_THREADS_SCRIPT, str(tiny_ckpt("cifar10-cnn")))
     assert len(out[0]) == 2 * 8 * 3 * 32 * 32 * 8 + 8 * 8 and out[0] == out[1]
