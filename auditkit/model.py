@@ -209,6 +209,7 @@ class TorchModel(ModelAdapter):
             raise ParameterError(f"output must be 'logits' or 'proba'; got {output!r}.")
         self.output = output
         self.batch_size = batch_size
+        self._independent: bool | None = None
 
     def _tensor(self, X: Any) -> Any:
         import torch
@@ -230,15 +231,32 @@ class TorchModel(ModelAdapter):
             pass
         return t
 
+    def _rows_independent(self, t: Any) -> bool:
+        """Whether the module's rows do not interact, probed once on the first 2+ rows seen."""
+        from ._attribution import rows_independent
+
+        if self._independent is None and len(t) >= 2:
+            self._independent = rows_independent(self.raw, t)
+        return bool(self._independent)
+
     def _proba(self, X: Any) -> Any:
         import torch
+
+        from ._attribution import _ONE_ROW_BATCH
 
         t = self._tensor(X)
         self.raw.eval()
         outs = []
         with torch.no_grad():
             for i in range(0, len(t), self.batch_size):
-                o = self.raw(t[i : i + self.batch_size])
+                chunk = t[i : i + self.batch_size]
+                # a batch of one takes other kernels (thread-dependent last bits): when rows
+                # do not interact, a lone row is scored inside a batch of copies of itself
+                alone = len(chunk) == 1 and self._rows_independent(t)
+                if alone:
+                    chunk = chunk.expand(_ONE_ROW_BATCH, *chunk.shape[1:])
+                o = self.raw(chunk)
+                o = o[:1] if alone else o
                 if o.ndim == 1 or o.shape[1] == 1:
                     o = o.reshape(-1)
                     o = torch.sigmoid(o) if self.output == "logits" else o

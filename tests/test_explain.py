@@ -584,6 +584,42 @@ def test_cnn_scores_a_lone_last_row_with_the_same_bits_on_one_and_two_threads(
     assert len(out[0]) == 9 * 10 * 8 and out[0] == out[1]
 
 
+_TORCH_SCORE_SCRIPT = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+import auditkit
+from auditkit.data import load_dataset
+from auditkit.model import TorchModel
+net = auditkit.load_checkpoint(sys.argv[2]).module
+x = net.encode(load_dataset("cifar10").test.X[:9])
+model = TorchModel(net, batch_size=4)
+sys.stdout.buffer.write(model.predict_proba(x).tobytes() + model.predict_proba(x[:2]).tobytes())
+"""
+
+
+def test_a_torch_module_scores_a_lone_last_row_with_the_same_bits_on_one_and_two_threads(
+    tiny_ckpt: Any,
+) -> None:
+    """A bare module whose rows do not interact gets the same padding as the reference ones."""
+    out = _bytes_on_one_and_two_threads(_TORCH_SCORE_SCRIPT, str(tiny_ckpt("cifar10-cnn")))
+    assert len(out[0]) == (9 + 2) * 10 * 8 and out[0] == out[1]
+
+
+def test_a_torch_module_whose_rows_interact_is_scored_as_given() -> None:
+    from auditkit.model import TorchModel
+
+    class BatchCentred(nn.Module):
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return z - z.mean(dim=0, keepdim=True)
+
+    x = torch.randn(5, 3)
+    model = TorchModel(BatchCentred(), batch_size=4)
+    got = model.predict_proba(x)
+    assert model._independent is False
+    # the lone last row is centred on itself: logits 0, probabilities 1/3 (no copies added)
+    np.testing.assert_allclose(got[4], np.full(3, 1 / 3))
+
+
 def test_cnn_attributions_give_the_same_bits_with_one_and_two_threads(tiny_ckpt: Any) -> None:
     """The CIFAR reference CNN, perturbed in the channels-last layout and differentiated in
     the default one: 1 and 2 torch threads give the same bits (the README's float policy)."""
