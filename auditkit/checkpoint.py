@@ -663,5 +663,9 @@ class CheckpointModel(ModelAdapter):
             "history": meta.get("history"),
             "test_metrics": meta.get("test_metrics"),
             "training": training,
+            # load_checkpoint refused weights that differ from a recorded digest
+            "weights_digest": "checked: the weights match the digest recorded when saved"
+            if meta.get("weights_sha256")
+            else "absent: the checkpoint predates weight digests, so its weights were not checked",
             **({"dp": dict(meta["dp"])} if isinstance(meta.get("dp"), dict) else {}),
         }

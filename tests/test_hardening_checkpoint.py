@@ -130,3 +130,7 @@ def test_a_checkpoint_without_its_digest_is_still_read(
     path.write_bytes(buf.getvalue())
     model = load_checkpoint(path)
     assert set(model.module.state_dict()) == set(raw["state_dict"])
+    # the model block (and the card's provenance) says the weights were not checked
+    assert model.describe()["weights_digest"].startswith("absent")
+    fresh = load_checkpoint(tiny_ckpt("iris-mlp"))
+    assert fresh.describe()["weights_digest"].startswith("checked")
