@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ._distributed import device_pool
 from ._validation import (
     PARAM_MSG,
     check_columns,
@@ -371,25 +372,8 @@ def _finish(
 
 
 # ------------------------------------------------------------------------------ entry points
-def _keeps_devices(func: Callable[..., AuditResult]) -> Callable[..., AuditResult]:
-    """Run ``func`` inside :func:`auditkit._distributed.device_pool`.
-
-    A model scored on several devices then starts its processes once per audit, not once per
-    scoring call.
-    """
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> AuditResult:
-        from ._distributed import device_pool
-
-        with device_pool():
-            return func(*args, **kwargs)
-
-    return wrapper
-
-
-@_keeps_devices
+# a model scored on several devices starts its processes once per audit, not once per call
+@device_pool()
 def audit(
     model: Any,
     X: Any = None,

@@ -391,15 +391,23 @@ def forward_outputs(
     outs = []
     with torch.no_grad():
         for s in range(0, len(x), max(rows, 1)):
-            chunk = x[s : s + rows]
-            alone = independent and len(chunk) == 1
-            if alone:
-                chunk = chunk.expand(_ONE_ROW_BATCH, *chunk.shape[1:])
-            out = as_2d(model(chunk.to(device)))
-            outs.append((out[:1] if alone else out).detach().float().cpu())
+            out = as_2d(score_chunk(model, x[s : s + rows].to(device), independent=independent))
+            outs.append(out.detach().float().cpu())
     if not outs:
         return torch.zeros((0, 1))
     return torch.cat(outs)
+
+
+def score_chunk(model: nn.Module, chunk: torch.Tensor, *, independent: bool) -> torch.Tensor:
+    """Return ``model(chunk)``, scoring a lone row inside a batch of copies of itself.
+
+    The copies are only used when the model's rows do not interact (``independent``); the
+    lone row's own output is returned.
+    """
+    if not independent or len(chunk) != 1:
+        return model(chunk)
+    out: torch.Tensor = model(chunk.expand(_ONE_ROW_BATCH, *chunk.shape[1:]))
+    return out[:1]
 
 
 def _rows(t: torch.Tensor | None, s: int, e: int, n: int) -> torch.Tensor | None:

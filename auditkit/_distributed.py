@@ -210,28 +210,27 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _worker(
-    rank: int,
-    world: int,
-    port: int,
-    folder: str,
-    fn: Callable[[int, int, Any], Any],
-    payload: Any,
-    threads: int | None,
-) -> None:
-    """Run one spawned process: join the group as rank ``rank``, run ``fn``, save its result."""
+def _join_group(rank: int, world: int, port: int, threads: int | None) -> None:
+    """Set the environment through which a process joins the group as rank ``rank``."""
     import torch
 
     os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        LOCAL_RANK=str(rank),
-        NODE_RANK="0",
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank), NODE_RANK="0",
         WORLD_SIZE=str(world),
-    )
+    )  # fmt: skip
     if threads is not None:
         torch.set_num_threads(threads)
-    out = Path(folder) / f"rank{rank}.pt"
+
+
+def _run_task(
+    rank: int, world: int, fn: Callable[[int, int, Any], Any], payload: Any, folder: str
+) -> None:
+    """Run ``fn(rank, world, payload)`` and save its result in ``folder``.
+
+    On failure the error is saved there instead, then raised again.
+    """
+    import torch
+
     try:
         with quiet_workers():
             result = fn(rank, world, payload)
@@ -243,7 +242,26 @@ def _worker(
         }
         torch.save({"error": err}, Path(folder) / f"rank{rank}.err")
         raise
-    torch.save(result, out)
+    torch.save(result, Path(folder) / f"rank{rank}.pt")
+
+
+def _worker(
+    rank: int,
+    world: int,
+    port: int,
+    folder: str,
+    fn: Callable[[int, int, Any], Any],
+    payload: Any,
+    threads: int | None,
+) -> None:
+    """Run one spawned process: join the group as rank ``rank``, run ``fn``, save its result."""
+    _join_group(rank, world, port, threads)
+    _run_task(rank, world, fn, payload, folder)
+
+
+def _threads_per_process(accelerator: str, world: int) -> int | None:
+    """Return the torch threads of each of ``world`` processes (a share of the CPUs on CPU)."""
+    return max(1, usable_cpus() // world) if resolve_accelerator(accelerator) == "cpu" else None
 
 
 def _worker_error(folder: Path, exc: BaseException) -> BaseException:
@@ -311,8 +329,8 @@ def launch(
     import torch.multiprocessing as mp
     from lightning_fabric.plugins.environments.lightning import find_free_network_port
 
-    if threads is None and resolve_accelerator(accelerator) == "cpu":
-        threads = max(1, usable_cpus() // world)
+    if threads is None:
+        threads = _threads_per_process(accelerator, world)
     port = find_free_network_port()
     with tempfile.TemporaryDirectory(prefix="auditkit-ranks-") as tmp:
         folder = Path(tmp)
@@ -340,18 +358,10 @@ _POOL_DEPTH = [0]
 def _pool_worker(rank: int, world: int, port: int, threads: int | None, conn: Any) -> None:
     """One kept process: join the group as rank ``rank``, then run tasks until told to stop.
 
-    A task is ``(fn, payload, folder)``: ``fn(rank, world, payload)`` runs as in
-    :func:`_worker` and its result (or error) is saved in ``folder``; the process answers
-    ``"ok"`` or ``"err"`` and, after an error, exits (the group may be broken).
+    A task is ``(fn, payload, folder)``, run by :func:`_run_task` as in :func:`_worker`; the
+    process answers ``"ok"`` or ``"err"`` and, after an error, exits (the group may be broken).
     """
-    import torch
-
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank), NODE_RANK="0",
-        WORLD_SIZE=str(world),
-    )  # fmt: skip
-    if threads is not None:
-        torch.set_num_threads(threads)
+    _join_group(rank, world, port, threads)
     while True:
         try:
             task = conn.recv()
@@ -359,18 +369,12 @@ def _pool_worker(rank: int, world: int, port: int, threads: int | None, conn: An
             return
         if task is None:
             return
-        fn, payload, folder = task
         try:
-            with quiet_workers():
-                result = fn(rank, world, payload)
-            torch.save(result, Path(folder) / f"rank{rank}.pt")
-        except BaseException as exc:
-            err = {"type": type(exc).__name__, "message": str(exc),
-                   "traceback": traceback.format_exc()}  # fmt: skip
-            torch.save({"error": err}, Path(folder) / f"rank{rank}.err")
+            _run_task(rank, world, *task)
+        except BaseException:
             conn.send("err")
             return
-        del result, payload
+        del task
         conn.send("ok")
 
 
@@ -499,7 +503,7 @@ def _run_inference(
     if not kept:
         return launch(fn, world, payload, accelerator=accelerator)
     with _POOL_LOCK:
-        threads = max(1, usable_cpus() // world) if accelerator == "cpu" else None
+        threads = _threads_per_process(accelerator, world)
         key = (world, accelerator, threads)
         pool = _POOLS.get(key)
         if pool is not None and not pool.alive():

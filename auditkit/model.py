@@ -245,7 +245,7 @@ class TorchModel(ModelAdapter):
     def _proba(self, X: Any) -> Any:
         import torch
 
-        from ._attribution import _ONE_ROW_BATCH
+        from ._attribution import score_chunk
 
         t = self._tensor(X)
         self.raw.eval()
@@ -253,13 +253,9 @@ class TorchModel(ModelAdapter):
         with torch.no_grad():
             for i in range(0, len(t), self.batch_size):
                 chunk = t[i : i + self.batch_size]
-                # a batch of one takes other kernels (thread-dependent last bits): when rows
-                # do not interact, a lone row is scored inside a batch of copies of itself
-                alone = len(chunk) == 1 and self._rows_independent(t)
-                if alone:
-                    chunk = chunk.expand(_ONE_ROW_BATCH, *chunk.shape[1:])
-                o = self.raw(chunk)
-                o = o[:1] if alone else o
+                # a batch of one takes other kernels (thread-dependent last bits)
+                indep = len(chunk) == 1 and self._rows_independent(t)
+                o = score_chunk(self.raw, chunk, independent=indep)
                 if o.ndim == 1 or o.shape[1] == 1:
                     o = o.reshape(-1)
                     o = torch.sigmoid(o) if self.output == "logits" else o

@@ -352,31 +352,34 @@ def report(
             note = (note + "; " if note else "") + f"session start {r['session_seconds']:.1f} s"
         lines.append(f"| {label} | {n:,} | {r['seconds']:.2f} ({runs}) | {peak} | {note} |")
 
-    row("duckdb_groupby", big, "DuckDB's own GROUP BY (count table)", "**the baseline**")
-    row("duckdb_count", big, "DuckDB, bare `COUNT(*)` by groups x label x decision",
-        "the least work of any group-by")  # fmt: skip
-    row("duckdb_same_stats", big, "DuckDB, auditkit's statement by hand",
-        "count table + ROC histogram, one scan")  # fmt: skip
-    row("duckdb_same_stats_ll", big, "the same with the log-loss sums",
-        "`log_loss=True`: + two logarithms per row")  # fmt: skip
-    row("auditkit", big, "auditkit `audit_predictions(data=path)`",
-        "**defaults**: n_boot=1000, performance + fairness")  # fmt: skip
-    row("auditkit_log_loss", big, "auditkit, `options={\"log_loss\": True}`",
-        "n_boot=1000, performance (with log loss) + fairness")  # fmt: skip
-    row("auditkit_fairness", big, "auditkit, `sections=[\"fairness\"]`",
-        "n_boot=1000; one group-by")  # fmt: skip
-    row("duckdb_groupby", small, "DuckDB's own GROUP BY (count table)", "the baseline")
-    row("duckdb_count", small, "DuckDB, bare `COUNT(*)`")
-    row("auditkit", small, "auditkit from Parquet (DuckDB)", "n_boot=1000")
-    row("auditkit_log_loss", small, "auditkit from Parquet, with log loss", "n_boot=1000")
-    row("auditkit_fairness", small, 'auditkit, `sections=["fairness"]`', "n_boot=1000")
-    row("polars_lazy", small, "auditkit from `pl.scan_parquet` (Polars streaming)",
-        "n_boot=1000, with log loss")  # fmt: skip
-    row("spark", small, "auditkit from Spark `local[2]` (`spark.read.parquet`)",
-        "n_boot=1000, with log loss")  # fmt: skip
-    row("auditkit_nb100", small, "auditkit from Parquet (DuckDB)", "n_boot=100, no mitigation")
-    row("pandas_rows", small, "pandas row by row (`read_parquet` + row path)",
-        "n_boot=100, no mitigation")  # fmt: skip
+    for case, n, label, note in (
+        ("duckdb_groupby", big, "DuckDB's own GROUP BY (count table)", "**the baseline**"),
+        ("duckdb_count", big, "DuckDB, bare `COUNT(*)` by groups x label x decision",
+         "the least work of any group-by"),
+        ("duckdb_same_stats", big, "DuckDB, auditkit's statement by hand",
+         "count table + ROC histogram, one scan"),
+        ("duckdb_same_stats_ll", big, "the same with the log-loss sums",
+         "`log_loss=True`: + two logarithms per row"),
+        ("auditkit", big, "auditkit `audit_predictions(data=path)`",
+         "**defaults**: n_boot=1000, performance + fairness"),
+        ("auditkit_log_loss", big, 'auditkit, `options={"log_loss": True}`',
+         "n_boot=1000, performance (with log loss) + fairness"),
+        ("auditkit_fairness", big, 'auditkit, `sections=["fairness"]`',
+         "n_boot=1000; one group-by"),
+        ("duckdb_groupby", small, "DuckDB's own GROUP BY (count table)", "the baseline"),
+        ("duckdb_count", small, "DuckDB, bare `COUNT(*)`", ""),
+        ("auditkit", small, "auditkit from Parquet (DuckDB)", "n_boot=1000"),
+        ("auditkit_log_loss", small, "auditkit from Parquet, with log loss", "n_boot=1000"),
+        ("auditkit_fairness", small, 'auditkit, `sections=["fairness"]`', "n_boot=1000"),
+        ("polars_lazy", small, "auditkit from `pl.scan_parquet` (Polars streaming)",
+         "n_boot=1000, with log loss"),
+        ("spark", small, "auditkit from Spark `local[2]` (`spark.read.parquet`)",
+         "n_boot=1000, with log loss"),
+        ("auditkit_nb100", small, "auditkit from Parquet (DuckDB)", "n_boot=100, no mitigation"),
+        ("pandas_rows", small, "pandas row by row (`read_parquet` + row path)",
+         "n_boot=100, no mitigation"),
+    ):  # fmt: skip
+        row(case, n, label, note)
 
     def sec(case: str, n: int) -> float:
         return float(results[(case, n)]["seconds"])

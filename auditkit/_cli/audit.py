@@ -76,7 +76,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--log-loss",
         action="store_true",
         help="also compute the exact log loss of a log reduced out of core (two logarithms "
-        "per row: about 0.6x more reading time)",
+        "per row: about 0.75x more reading time)",
     )
     log.add_argument("--y-true", metavar="COL", help="column of true labels")
     log.add_argument("--y-pred", metavar="COL", help="column of decisions")

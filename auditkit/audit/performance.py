@@ -602,13 +602,11 @@ class _CellScores:
         self.n = int(self.cal_cnt.sum())
         # fine cells: (fine bin, class), one canonical order whatever the engine returned
         fcnt = np.asarray(sc["count"], dtype=np.int64)
+        fine = np.asarray(sc["fine_bin"], dtype=np.int64)
+        fpos = np.asarray(sc["y_true"]) == pos
         fkeep = np.flatnonzero(fcnt > 0)
-        fine = np.asarray(sc["fine_bin"], dtype=np.int64)[fkeep]
-        fpos = np.asarray(sc["y_true"])[fkeep] == pos
-        order = fkeep[np.lexsort((fpos, fine))]
-        self.cnt = fcnt[order]
-        self.fine = np.asarray(sc["fine_bin"], dtype=np.int64)[order]
-        self.is_pos = np.asarray(sc["y_true"])[order] == pos
+        order = fkeep[np.lexsort((fpos[fkeep], fine[fkeep]))]
+        self.cnt, self.fine, self.is_pos = fcnt[order], fine[order], fpos[order]
         self.s_min = np.asarray(sc["score_min"], dtype=np.float64)[order]
         self.s_max = np.asarray(sc["score_max"], dtype=np.float64)[order]
         self.auc_part = _ScorePrep._auc_prep(

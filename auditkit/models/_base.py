@@ -257,32 +257,20 @@ class AuditableModule(pl.LightningModule):
         raise NotImplementedError(f"{self.model_name} does not read tokens.")
 
     # -- prediction --------------------------------------------------------------------------
-    def _param_device(self) -> torch.device:
-        try:
-            return next(self.parameters()).device
-        except StopIteration:  # pragma: no cover - every reference model has parameters
-            return torch.device("cpu")
-
     def logits_from_encoded(
         self, x: torch.Tensor, *, batch_size: int | None = None
     ) -> torch.Tensor:
         """Return logits (float32, on the CPU) for an encoded input, in batches, without grad.
 
         Rows do not interact in evaluation mode, so a last batch of one row is scored inside a
-        batch of copies (:func:`auditkit._attribution.forward_outputs`): a batch of one takes
+        batch of copies (:func:`auditkit._attribution.score_chunk`): a batch of one takes
         other kernels, whose last bits can depend on the thread count.
         """
-        from .._attribution import forward_outputs
+        from .._distributed import _local_logits
 
         if len(x) == 0:
             return torch.zeros((0, self.n_classes))
-        bs = int(batch_size or self.predict_batch_size)
-        was_training = self.training
-        self.eval()
-        try:
-            return forward_outputs(self, x, rows=bs, device=self._param_device())
-        finally:
-            self.train(was_training)
+        return _local_logits(self, x, int(batch_size or self.predict_batch_size))
 
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Return class probabilities of shape (n_samples, n_classes), float64, for raw ``X``."""

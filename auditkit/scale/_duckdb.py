@@ -6,12 +6,12 @@ statement over one scan (:func:`combined_query`: a CTE that DuckDB streams into 
 group-bys); older versions run them one after the other. ``memory_limit`` is DuckDB's memory
 budget (``SET memory_limit``); the progress bar comes from ``query_progress()``.
 
-Cost on 2 cores, per 1e8 rows (``benchmarks/bench_scale.py``): the count table of the
-fairness engine is DuckDB's own GROUP BY; the ROC histogram in the same scan (a hash table of
-~33,000 cells: a count, the smallest and the largest score each) adds about 0.7 of it, and
-the exact log loss (``log_loss=True``: two logarithms per row, summed in the count table)
-another 0.6. The expressions avoid ``LEAST``/``GREATEST``, which are several times slower
-than ``CASE`` in DuckDB.
+Cost on 2 cores, per 1e8 rows (``benchmarks/bench_scale.py``, RESULTS.md "scale"): the count
+table of the fairness engine is DuckDB's own GROUP BY; the ROC histogram in the same scan (a
+hash table of ~33,000 cells: a count, the smallest and the largest score each) adds about
+0.6 of it, and the exact log loss (``log_loss=True``: two logarithms per row, summed in the
+count table) about 0.75 more. The expressions avoid ``LEAST``/``GREATEST``, which are
+several times slower than ``CASE`` in DuckDB.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def reduce_predictions(
     log_loss : bool, default=False
         Also sum ``-log(score)`` and ``-log(1 - score)`` (and their squares, for the
         bootstrap) into the count table, for the exact log loss. It is the only per-row
-        transcendental work of the reduction: two logarithms per row, about 0.6x the time of
+        transcendental work of the reduction: two logarithms per row, about 0.75x the time of
         the count table itself on a 1e8-row Parquet file (``benchmarks/RESULTS.md``), hence
         on request.
     memory_limit : str, default=None
