@@ -34,6 +34,15 @@ class Predictions:
         Index of the favourable class for binary tasks.
     has_scores : bool
         False when ``y_proba`` is one-hot from hard predictions.
+    sample_weight : ndarray of float64 or None
+        Per-row weights (Fairlearn's ``sample_params={"sample_weight": ...}``), None for none.
+    favourable : int or None
+        Index of the outcome that benefits the person (binary tasks); None means ``pos_label``.
+        ``pos_label`` keeps its Fairlearn meaning for the metrics; the four-fifths rule and
+        the words of findings use the favourable outcome.
+    label_names : tuple of str or None
+        A reader's name for each class (``"high risk"``), aligned with ``classes``; None means
+        the class values themselves.
     """
 
     y_true: np.ndarray
@@ -42,6 +51,24 @@ class Predictions:
     classes: tuple[str, ...]
     pos_label: int | None
     has_scores: bool = True
+    sample_weight: np.ndarray | None = None
+    favourable: int | None = None
+    label_names: tuple[str, ...] | None = None
+
+    def label_name(self, index: int) -> str:
+        """Return the reader's name of class ``index`` (its value when no name was given)."""
+        if self.label_names is not None:
+            return self.label_names[index]
+        return self.classes[index]
+
+    @property
+    def favourable_index(self) -> int | None:
+        """The favourable class index of a binary task (``favourable``, else ``pos_label``)."""
+        if self.task != "binary":
+            return None
+        if self.favourable is not None:
+            return self.favourable
+        return self.pos_label if self.pos_label is not None else 1
 
     @property
     def n_classes(self) -> int:
@@ -137,6 +164,9 @@ class AuditConfig:
     show_progress: bool = False
     strict: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Reference group per sensitive feature (``{"race": "B"}``, values as the strings of the
+    #: sensitive frame); a feature not named here takes its largest group.
+    reference_groups: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

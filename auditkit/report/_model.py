@@ -23,6 +23,10 @@ _OPTIONAL_FIELDS = (
     "method",
     "reason",
     "unit",
+    "agg",
+    "p_value",
+    "p_adjusted",
+    "test",
 )
 
 
@@ -79,6 +83,15 @@ class MetricValue:
         Why the value is None or flagged.
     unit : str, default=None
         Unit when not a plain ratio (``"seconds"``, ``"kWh"``).
+    agg : str, default=None
+        How a disparity over several rates is aggregated when not Fairlearn's default
+        (``"mean"`` for equalized odds with ``agg="mean"``).
+    p_value : float, default=None
+        p-value of the test of "no difference" behind a disparity record.
+    p_adjusted : float, default=None
+        The p-value adjusted for the family of comparisons the card makes.
+    test : str, default=None
+        The test behind ``p_value`` (``"fisher_exact"``, ``"permutation"``).
     """
 
     section: str
@@ -96,6 +109,10 @@ class MetricValue:
     flags: tuple[str, ...] = ()
     reason: str | None = None
     unit: str | None = None
+    agg: str | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    test: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", _num(self.value))
@@ -109,6 +126,9 @@ class MetricValue:
         if self.fold is not None:
             object.__setattr__(self, "fold", int(self.fold))
         object.__setattr__(self, "flags", tuple(str(f) for f in self.flags))
+        for k in ("p_value", "p_adjusted"):
+            if getattr(self, k) is not None:
+                object.__setattr__(self, k, _num(getattr(self, k)))
 
     @property
     def id(self) -> str:
@@ -191,20 +211,26 @@ class Finding:
     severity: Severity
     text: str
     metric: str | None = None
+    #: How strong the evidence behind the finding is (``"strong"``, ``"moderate"``, ``"weak"``,
+    #: ``"none"``), where the section measured it; None where it does not apply.
+    evidence: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return plain data."""
-        return {
+        """Return plain data (``evidence`` only when set)."""
+        d: dict[str, Any] = {
             "section": self.section,
             "severity": self.severity,
             "text": self.text,
             "metric": self.metric,
         }
+        if self.evidence is not None:
+            d["evidence"] = self.evidence
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
         """Build from plain data."""
-        return cls(d["section"], d["severity"], d["text"], d.get("metric"))
+        return cls(d["section"], d["severity"], d["text"], d.get("metric"), d.get("evidence"))
 
 
 @dataclass(frozen=True)
