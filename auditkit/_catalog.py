@@ -43,8 +43,10 @@ __all__ = [
     "describe",
     "direction",
     "evidence_p",
+    "evidence_word",
     "has_evidence",
     "harm",
+    "holm",
     "is_small",
     "spec",
 ]
@@ -391,6 +393,40 @@ def has_evidence(p: float | None, ci_level: float = 0.95) -> bool | None:
     if p is None:
         return None
     return p < 1.0 - ci_level
+
+
+def evidence_word(p: float | None, ci_level: float = 0.95) -> str | None:
+    """Return ``Finding.evidence`` for a p-value: strong, moderate, weak or none.
+
+    With ``alpha = 1 - ci_level``: below ``alpha / 50`` strong (0.001 at 95%), below
+    ``alpha / 5`` moderate (0.01), below ``alpha`` weak, else none; None without a p-value.
+    """
+    if p is None:
+        return None
+    alpha = 1.0 - ci_level
+    if p < alpha / 50:
+        return "strong"
+    if p < alpha / 5:
+        return "moderate"
+    return "weak" if p < alpha else "none"
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Return Holm's step-down adjusted p-values (family-wise error control), input order.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out
 
 
 def is_small(flags: Iterable[str]) -> bool:
