@@ -382,7 +382,7 @@ def evidence_p(record: Mapping[str, Any] | Any) -> float | None:
     """
     get = record.get if isinstance(record, Mapping) else (lambda k: getattr(record, k, None))
     for key in ("p_adjusted", "p_value"):
-        v = get(key)
+        v: Any = get(key)
         if _finite(v):
             return float(v)
     return None

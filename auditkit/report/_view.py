@@ -467,7 +467,7 @@ def _small_groups(indexed: list[tuple[int, Mapping[str, Any]]]) -> list[dict[str
     return out
 
 
-def _finding_view(f: Mapping[str, Any], section: str) -> dict[str, str]:
+def _finding_view(f: Mapping[str, Any], section: str) -> dict[str, Any]:
     sev = str(f.get("severity", "info"))
     return {
         "severity": sev,
@@ -620,7 +620,9 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
         for lt in lights
     ]
     judged_areas = [a for a in areas if a["word"] not in ("NOT RUN", "NO RULE")]
-    verdict = verdict_of([a["status"] for a in judged_areas], [i["status"] for i in indicators])
+    verdict = verdict_of(
+        [str(a["status"]) for a in judged_areas], [str(i["status"]) for i in indicators]
+    )
     if from_policy:
         basis = f"the rules of the policy {policy.get('source') or ''}".rstrip()
         word = {"fail": "FAILED", "warn": "PASSED WITH WARNINGS", "pass": "PASSED"}.get(
