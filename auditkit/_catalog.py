@@ -49,6 +49,7 @@ __all__ = [
     "holm",
     "is_small",
     "spec",
+    "threshold",
 ]
 
 Direction = Literal["higher", "lower", "descriptive"]
@@ -634,3 +635,17 @@ DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
         "auditkit default; the stability section's 0.02 limit",
     ),
 )  # fmt: skip
+
+
+def threshold(section: str, metric: str, *, method: str = "between_groups") -> Threshold:
+    """Return the default threshold of ``section.metric`` (sections read their limits here).
+
+    Raises
+    ------
+    KeyError
+        When no default threshold names the metric.
+    """
+    for t in DEFAULT_THRESHOLDS:
+        if t.section == section and t.metric == metric and t.method == method:
+            return t
+    raise KeyError(f"no default threshold for {section}.{metric} ({method})")

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .._catalog import evidence_p, evidence_word, holm
+from .._catalog import evidence_p, evidence_word, holm, threshold
 from ..exceptions import ParameterError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext, Predictions
@@ -71,9 +71,9 @@ ATTACK_METRICS = {
 }
 ATTACK_LABELS = {"loss": "loss-threshold attack", "reference": "reference-model attack"}
 #: Train-minus-eval accuracy above which the model is said to overfit.
-OVERFIT_ACCURACY_GAP = 0.05
+OVERFIT_ACCURACY_GAP = threshold("privacy", "generalization_gap_accuracy").pass_at
 #: Attack AUC at or above which the section warns, and fails.
-AUC_WARN, AUC_FAIL = 0.6, 0.8
+AUC_WARN, AUC_FAIL = threshold("privacy", "membership_auc").bounds()
 
 
 # ------------------------------------------------------------------------------ sampling

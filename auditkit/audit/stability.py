@@ -32,16 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from .._catalog import NOT_DISTINGUISHABLE, evidence_word
+from .._catalog import NOT_DISTINGUISHABLE, evidence_word, threshold
 from ..exceptions import DataValidationError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext
 from ._folds import Folds, get_folds
 
 #: The four-fifths rule: a selection-rate ratio below this fails.
-FOUR_FIFTHS = 0.8
+FOUR_FIFTHS = threshold("fairness", "demographic_parity_ratio").pass_at
 #: Fold-to-fold standard deviation of a performance score above which the section warns.
-UNSTABLE_STD = 0.02
+UNSTABLE_STD = threshold("stability", "accuracy_std").pass_at
 
 PERFORMANCE_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "log_loss")
 FAIRNESS_METRICS = (
