@@ -593,3 +593,22 @@ def test_a_small_groups_extreme_record_drives_no_light_and_sits_in_its_note() ->
         assert "Groups too small to judge" in card and "race = Z (n = 11)" in card
     head = html[: html.index('id="sec-fairness"')]
     assert "Group &#39;Z&#39;" not in head  # neither the summary nor the attention list
+
+
+def test_findings_that_name_a_small_group_move_to_its_note() -> None:
+    g = dict(feature="race")
+    recs = [
+        MetricValue("fairness", "false_positive_rate", 0.9, group="C", n=11,
+                    flags=("too_small",), **g),
+        MetricValue("fairness", "false_positive_rate", 0.3, group="Caucasian", n=900, **g),
+    ]  # fmt: skip
+    findings = (
+        Finding("fairness", "warn", "The false positive rate ranges from 30% for people with "
+                "race = Caucasian to 90% for people with race = C: a gap of 60 points."),
+        Finding("fairness", "warn", "People with race = Caucasian are flagged 30% of the time."),
+    )  # fmt: skip
+    view = build_view(_fair_result(recs, findings).to_dict())
+    sec = next(x for x in view["sections"] if x["name"] == "fairness")
+    assert [f["text"][:10] for f in sec["findings"]] == ["People wit"]
+    assert [f["text"][:10] for f in sec["small_findings"]] == ["The false "]
+    assert [f["text"][:10] for f in view["summary"]["attention"]] == ["People wit"]

@@ -467,7 +467,9 @@ def _small_groups(indexed: list[tuple[int, Mapping[str, Any]]]) -> list[dict[str
     return out
 
 
-def _finding_view(f: Mapping[str, Any], section: str) -> dict[str, Any]:
+def _finding_view(
+    f: Mapping[str, Any], section: str, small: re.Pattern[str] | None = None
+) -> dict[str, Any]:
     sev = str(f.get("severity", "info"))
     return {
         "severity": sev,
@@ -477,17 +479,38 @@ def _finding_view(f: Mapping[str, Any], section: str) -> dict[str, Any]:
         "section": section,
         "section_title": F.humanize(section),
         "evidence": str(f.get("evidence") or ""),
-        "small": _about_small_groups(f),
+        "small": _about_small_groups(f, small),
     }
 
 
-def _about_small_groups(f: Mapping[str, Any]) -> bool:
+def _small_pattern(indexed: list[tuple[int, Mapping[str, Any]]]) -> re.Pattern[str] | None:
+    """Match the way findings name a group flagged too small (``race = C``, ``'C' of 'race'``)."""
+    alts = []
+    for _, m in indexed:
+        if "too_small" not in (m.get("flags") or ()) or not m.get("feature") or not m.get("group"):
+            continue
+        pairs = [f"{f} = {g}" for f, g in zip(m["feature"], m["group"])]
+        alts.append(re.escape(" and ".join(pairs)) + r"(?![\w-])")
+        alts.append(re.escape(" × ".join(map(str, m["feature"])) + " = "
+                              + " × ".join(map(str, m["group"]))) + r"(?![\w-])")  # fmt: skip
+        if len(m["group"]) == 1:
+            alts.append(re.escape(f"'{m['group'][0]}' of '{m['feature'][0]}'"))
+    if not alts:
+        return None
+    return re.compile("|".join(dict.fromkeys(alts)))
+
+
+def _about_small_groups(f: Mapping[str, Any], small: re.Pattern[str] | None = None) -> bool:
     """Whether a finding is about groups too small to judge (it then sits in their note).
 
-    The result model has no field for it; a section says so in the finding's words ("too
-    small"), as the fairness and privacy sections do.
+    The result model has no field for it: a finding is about them when its words say so
+    ("too small", "too_small") or when it names a group the section flagged too small.
     """
-    return "too small" in str(f.get("text", "")).lower()
+    text = str(f.get("text", ""))
+    low = text.lower()
+    if "too small" in low or "too_small" in low:
+        return True
+    return small is not None and small.search(text) is not None
 
 
 def rank_findings(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -535,7 +558,8 @@ def _sections(
             if trade is not None:
                 section_charts.append(charts.view(trade, derived=True))
         status = str(s.get("status", ""))
-        all_findings = [_finding_view(f, name) for f in s.get("findings") or []]
+        small = _small_pattern(indexed)
+        all_findings = [_finding_view(f, name, small) for f in s.get("findings") or []]
         findings = [f for f in all_findings if not f["small"]]
         out.append(
             {
@@ -594,8 +618,13 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             if bad:
                 sentences = [f["text"] for f in bad[:2]]
             else:
-                lead = [f for f in fs if not f["small"]] or fs
-                sentences = [lead[0]["text"]] if lead else ["The section reported no finding."]
+                lead = [f for f in fs if not f["small"]]
+                sentences = (
+                    [lead[0]["text"]] if lead
+                    else ["Every finding of this section is about groups too small to judge "
+                          "(see their note in the section)."] if s["small_findings"]
+                    else ["The section reported no finding."]
+                )  # fmt: skip
             light = _light(area_status[s["name"]])
             if from_policy and area_status[s["name"]] == "info":
                 light["word"] = "NO RULE"
