@@ -146,3 +146,37 @@ def test_the_card_prints_the_verdict_it_computes() -> None:
     html = render_html(res)
     v = build_view(res.to_dict())["summary"]["verdict"]
     assert f"verdict-{v['status']}" in html and v["text"] in html.replace("&#39;", "'")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_judge_with_evidence_against_a_direct_reading(seed: int) -> None:
+    """Red or amber only beyond the bound, with p below 1 - ci_level, and no small group;
+    beyond the bound without that evidence: neutral, with the words."""
+    from auditkit.report._lights import judge
+
+    rng = np.random.default_rng(seed)
+    for t in DEFAULT_THRESHOLDS:
+        up = t.up()
+        for _ in range(40):
+            v = float(rng.uniform(-0.5, 1.5))
+            half = float(rng.uniform(0, 0.3))
+            ci = (v - half, v + half) if rng.random() < 0.5 else None
+            p = float(rng.uniform(0, 0.2))
+            level = float(rng.choice([0.9, 0.95, 0.99]))
+            flags = [(), ("too_small",), ("small_groups",)][int(rng.choice(3, p=[0.8, 0.1, 0.1]))]
+            status, reason = judge(v, ci, metric=t.metric, pass_at=t.pass_at,
+                                   fail_at=t.fail_at, flags=flags, p_value=p, ci_level=level,
+                                   up=up)  # fmt: skip
+            sign = 1 if up else -1
+            beyond = sign * (v - t.pass_at) < 0
+            if flags:
+                assert status == "info"
+            elif not beyond:
+                assert status == "pass"
+            elif p >= 1 - level:
+                assert status == "info" and "not distinguishable from no gap" in reason
+            else:
+                bad = sign * (v - t.fail_at) < 0
+                assert status == ("fail" if bad else "warn") or (
+                    status == "warn" and ci is not None and sign * (
+                        (ci[1] if up else ci[0]) - t.fail_at) >= 0)  # fmt: skip

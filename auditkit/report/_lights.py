@@ -99,6 +99,7 @@ def judge(
     p_value: float | None = None,
     ci_level: float = 0.95,
     up: bool | None = _AUTO,
+    p_name: str = "p",
 ) -> tuple[Status, str]:
     """Return ``(status, reason)`` for a value against a pass and a fail bound.
 
@@ -120,6 +121,8 @@ def judge(
     ci_level : float, default=0.95
     up : bool or None, default=from the catalog
         Whether higher is better.
+    p_name : str, default="p"
+        How the reason names ``p_value`` (``"adjusted p"``).
 
     Examples
     --------
@@ -160,7 +163,7 @@ def judge(
         worst_end, best_end = (lo, hi) if up else (hi, lo)
     if p_value is not None:
         if status in ("fail", "warn") and not p_value < 1.0 - ci_level:
-            return "info", f"{NOT_DISTINGUISHABLE} (adjusted p = {p_value:.2g})"
+            return "info", f"{NOT_DISTINGUISHABLE} ({p_name} = {p_value:.2g})"
         if status == "fail" and have_ci and better_or_equal(best_end, fail_at):
             status, reason = "warn", "the interval reaches back past the red bound"
         elif status == "pass" and have_ci and not better_or_equal(worst_end, pass_at):
@@ -245,6 +248,7 @@ def judge_record(
     return judge(
         value, ci, metric=t.metric, pass_at=pass_at, fail_at=fail_at, flags=m.get("flags") or (),
         p_value=evidence_p(m), ci_level=ci_level, up=up,
+        p_name="adjusted p" if m.get("p_adjusted") is not None else "p",
     )  # fmt: skip
 
 
