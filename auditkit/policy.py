@@ -55,7 +55,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 _REQUIRED = ("section", "metric", "op", "threshold")
 _OPTIONAL = (
     "id", "name", "feature", "group", "method", "label", "attack", "input_feature",
-    "severity", "description", "include_small_groups",
+    "severity", "description", "include_small_groups", "agg",
 )  # fmt: skip
 _TOP_LEVEL = ("rule", "name", "description")
 _DEFAULT_METHOD = "between_groups"
@@ -86,6 +86,9 @@ class Rule:
     severity : {"error", "warning"}, default="error"
         A failing ``"warning"`` rule is reported but does not fail the verdict.
     description : str, default=None
+    agg : str, default=None
+        How a disparity over several rates is aggregated (``"mean"``); None matches the
+        records with Fairlearn's default aggregation only.
     include_small_groups : bool, default=False
         Judge records of groups flagged too small too. By default they drive no verdict: a
         group's own ``too_small`` records are set aside, and a disparity flagged
@@ -106,6 +109,7 @@ class Rule:
     severity: Literal["error", "warning"] = "error"
     description: str | None = None
     include_small_groups: bool = False
+    agg: str | None = None
 
     @property
     def metric_id(self) -> str:
@@ -134,6 +138,10 @@ class Rule:
                 return False
         elif m.method != self.method:
             return False
+        if m.agg not in (None, "worst_case") and m.agg != self.agg:
+            return False
+        if self.agg is not None and m.agg != self.agg:
+            return False
         return all(
             want is None or getattr(m, key) == want
             for key, want in (
@@ -152,7 +160,7 @@ class Rule:
             v = getattr(self, k)
             if v is not None:
                 d[k] = list(v)
-        for k in ("method", "label", "attack", "input_feature", "description"):
+        for k in ("method", "label", "attack", "input_feature", "description", "agg"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = v
@@ -298,7 +306,7 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
             raise PolicyError(f"{at}: missing key {key!r}.")
     strings = {}
     for key in ("section", "metric", "id", "name", "method", "label", "attack", "input_feature",
-                "description"):  # fmt: skip
+                "description", "agg"):  # fmt: skip
         if key in raw:
             v = raw[key]
             if not isinstance(v, str) or (not v.strip() and key != "description"):
@@ -339,6 +347,7 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
         input_feature=strings.get("input_feature"),
         severity=cast(Literal["error", "warning"], severity),
         description=strings.get("description"), include_small_groups=small,
+        agg=strings.get("agg"),
     )  # fmt: skip
 
 

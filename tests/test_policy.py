@@ -379,3 +379,17 @@ def test_to_reference_rule_names_the_group_and_the_reference() -> None:
     assert not c.passed and c.actual == 0.35 and c.n_matched == 2
     assert "group 'X' 0.42, n=2,103 vs reference 'Y' 0.07, n=3,175" in c.message
     assert "1 record(s) of groups too small to judge were set aside" in c.message
+
+
+def test_agg_mean_records_match_only_rules_that_ask_for_them() -> None:
+    eo = dict(section="fairness", metric="equalized_odds_difference", feature="race")
+    res = result_with(
+        MetricValue("fairness", "equalized_odds_difference", 0.3, feature="race",
+                    method="between_groups"),
+        MetricValue("fairness", "equalized_odds_difference", 0.12, feature="race",
+                    method="between_groups", agg="mean"),
+    )  # fmt: skip
+    c = one_check(res, op="<=", threshold=0.2, **eo)
+    assert not c.passed and c.n_matched == 1 and c.actual == 0.3
+    c = one_check(res, op="<=", threshold=0.2, agg="mean", **eo)
+    assert c.passed and c.n_matched == 1 and c.actual == 0.12 and "agg mean" in c.message

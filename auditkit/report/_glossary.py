@@ -149,6 +149,13 @@ TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
         "often a gap at least as large appears by chance; valid for any group size.",
         ("test:permutation",),
     ),
+    "Mann-Whitney test": (
+        "A test of whether one set of scores tends to be higher than another (here: training "
+        "rows against new rows under a membership attack); its statistic is the attack's ROC "
+        "AUC, and its p-value says how surprising that AUC would be if the attack were at "
+        "chance.",
+        ("test:mann_whitney_u",),
+    ),
     "Too small (flag)": (
         "A group with too few rows (or no rows of a class) to judge: its figures are shown, "
         "flagged, but are too uncertain to draw conclusions from.",
