@@ -612,3 +612,14 @@ def test_findings_that_name_a_small_group_move_to_its_note() -> None:
     assert [f["text"][:10] for f in sec["findings"]] == ["People wit"]
     assert [f["text"][:10] for f in sec["small_findings"]] == ["The false "]
     assert [f["text"][:10] for f in view["summary"]["attention"]] == ["People wit"]
+
+
+def test_small_groups_note_escapes_hostile_group_names() -> None:
+    bad = '<script>alert(1)</script>"onmouseover=x'
+    recs = [MetricValue("fairness", "false_positive_rate", 0.9, feature="race", group=bad,
+                        n=5, flags=("too_small",), reason="5 rows")]  # fmt: skip
+    res = _fair_result(recs, (Finding("fairness", "warn", f"race = {bad} is extreme."),))
+    html = render_html(res)
+    note = html[html.index("Groups too small to judge") :]
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)" in note
+    assert "race = &lt;script&gt;" in note  # the finding that names it sits in the note
