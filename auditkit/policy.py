@@ -21,6 +21,15 @@ A rule is checked against the metric records that match it: same section and nam
 ``input_feature`` when the rule sets them. A rule that matches no record fails and says so; a
 record whose value is undefined fails with its reason. When a rule matches several records (for
 example one per class), every one of them must satisfy it.
+
+Groups too small to judge drive no verdict unless a rule sets ``include_small_groups = true``:
+a group's own records flagged ``too_small`` are set aside (a rule left with none passes and
+says so), and a ``between_groups``/``to_overall`` disparity flagged ``small_groups`` is judged
+on the groups large enough to judge (same definition, over those groups). A ``to_reference``
+rule without ``group`` checks every group against the reference. ``agg = "mean"`` selects the
+records aggregated by mean (equalized odds); without it only Fairlearn's default aggregation
+matches. A failure names the groups behind the number: the lowest and highest group of the
+underlying metric, or the group and the reference, with their values and sizes.
 """
 
 from __future__ import annotations
