@@ -17,7 +17,7 @@ from sklearn.tree import DecisionTreeClassifier
 import auditkit
 from auditkit.audit import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
 from auditkit.audit._folds import Folds, get_folds
-from auditkit.audit.stability import StabilitySection, fairness_disparities
+from auditkit.audit.stability import StabilitySection, fairness_disparities, spread_p_value
 from auditkit.exceptions import ParameterError
 from auditkit.model import SklearnModel, wrap
 from auditkit.testing import check_section, make_context, make_tabular
@@ -509,3 +509,21 @@ def test_flip_ignores_folds_with_small_groups_and_reads_the_threshold() -> None:
     ctx = make_context(n=50, options={"four_fifths_threshold": 0.85})
     (f,) = [f for f in StabilitySection._findings(ctx, folds, per_fold) if "'sex'" in f.text]
     assert f.severity == "warn" and "at least 0.85" in f.text
+
+
+def test_spread_records_carry_the_evidence_the_light_reads() -> None:
+    from auditkit.report import AuditResult
+    from auditkit.report._view import build_view
+
+    ctx = make_context(n=300, options={"cv": 3})
+    res = StabilitySection().run(ctx)
+    std = res.get("accuracy_std")
+    assert std is not None and std.test == "cochran_q" and 0 <= std.p_value <= 1
+    vals = [m.value for m in res.metrics if m.name == "accuracy" and m.fold is not None]
+    assert std.p_value == pytest.approx(spread_p_value("accuracy", vals, get_folds(ctx)))
+    # a spread beyond the light's bound without evidence gets a neutral light
+    loud = type(std)(**{**std.__dict__, "value": 0.09, "p_value": 0.5})
+    sec = type(res)(**{**res.__dict__, "metrics": (loud,)})
+    view = build_view(AuditResult("1.0", "0", "t", {}, {}, {}, (sec,)).to_dict())
+    (ind,) = view["summary"]["indicators"]
+    assert ind["status"] == "info" and "not distinguishable" in ind["reason"]

@@ -21,13 +21,15 @@ is a warning only when it exceeds what sampling noise alone gives with folds of 
 Cochran's Q test of heterogeneity over the folds (binomial variance for accuracy, with the
 effective size ``C^2 / sum(1/n_c)`` for balanced accuracy, Hanley and McNeil's variance for ROC
 AUC) must give a p-value below ``1 - ci_level``; otherwise the spread is reported as not
-distinguishable from noise.
+distinguishable from noise. The ``<name>_std`` record of those three carries that p-value
+(``p_value``, ``test="cochran_q"``), so the card's light follows the same evidence.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -327,6 +329,12 @@ class StabilitySection:
                 (feat,) if feat is not None else None,
                 "between_groups" if feat is not None else None,
             )
+        for j, m in enumerate(summaries):  # the evidence the lights read for a fold spread
+            base = m.name.removesuffix("_std")
+            if m.feature is None and m.name.endswith("_std") and m.value is not None:
+                p_spread = spread_p_value(base, per_fold.get((base, None), []), folds)
+                if p_spread is not None:
+                    summaries[j] = replace(m, p_value=p_spread, test="cochran_q")
         findings = self._findings(ctx, folds, per_fold, small_folds)
         info: dict[str, Any] = {
             "mode": folds.mode,

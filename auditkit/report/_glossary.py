@@ -156,6 +156,12 @@ TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
         "chance.",
         ("test:mann_whitney_u",),
     ),
+    "Heterogeneity test (Cochran's Q)": (
+        "A test of whether figures measured on several cross-validation folds differ by more "
+        "than the sampling noise of folds that size; a spread it cannot tell from noise gets a "
+        "neutral light.",
+        ("test:cochran_q",),
+    ),
     "Too small (flag)": (
         "A group with too few rows (or no rows of a class) to judge: its figures are shown, "
         "flagged, but are too uncertain to draw conclusions from.",
