@@ -520,6 +520,7 @@ def test_a_gap_without_evidence_gets_a_neutral_light(p_adj: float) -> None:
     assert len(inds) == 2
     if p_adj == 0.4:
         assert all(i["status"] == "info" and _NOT_DIST in i["reason"] for i in inds)
+        assert all(i["word"] == "NO CLEAR GAP" for i in inds)
         assert view["summary"]["verdict"]["status"] not in ("fail", "warn")
         assert _NOT_DIST in render_html(res) and _NOT_DIST in render_markdown(res)
     else:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._catalog import NOT_DISTINGUISHABLE
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._glossary import glossary_terms, metric_definition, metric_glossary
@@ -645,6 +646,7 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             "source": lt.source,
             "source_no": sources.index(lt.source) + 1,
             **_light(lt.status),
+            **_neutral_word(lt),
         }
         for lt in lights
     ]
@@ -680,6 +682,17 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             else ""
         ),
     }
+
+
+def _neutral_word(lt: Light) -> dict[str, str]:
+    """Say why a light is neutral: no clear gap, or a group too small to judge."""
+    if lt.status != "info":
+        return {}
+    if NOT_DISTINGUISHABLE in lt.reason:
+        return {"word": "NO CLEAR GAP"}
+    if "too small" in lt.reason or "too few rows" in lt.reason:
+        return {"word": "SMALL GROUP"}
+    return {}
 
 
 def _count_text(statuses: Sequence[str]) -> str:
