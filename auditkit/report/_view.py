@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._catalog import NOT_DISTINGUISHABLE
+from .._catalog import NOT_DISTINGUISHABLE, threshold
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._glossary import glossary_terms, metric_definition, metric_glossary
@@ -408,7 +408,8 @@ def four_fifths_threshold(info: Any) -> float:
     """Return the fairness section's four-fifths threshold (0.8 for older results)."""
     v = info.get("four_fifths_threshold") if isinstance(info, Mapping) else None
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
-    return float(v) if ok else 0.8  # type: ignore[arg-type]
+    default = threshold("fairness", "demographic_parity_ratio").pass_at  # the catalog's 0.8
+    return float(v) if ok else default  # type: ignore[arg-type]
 
 
 def _four_fifths_line(chart: Mapping[str, Any], info: Any) -> Mapping[str, Any]:
