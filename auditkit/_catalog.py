@@ -185,7 +185,6 @@ GROUP_METRICS = (
     "true_negative_rate", "accuracy", "precision", "expected_calibration_error",
     "false_omission_rate", "false_discovery_rate", "balanced_accuracy", "roc_auc",
 )  # fmt: skip
-_NO_RATIO = {"expected_calibration_error"}
 
 _DIFF_TEXT = (
     "Gap in {w} between groups: between_groups, the largest minus the smallest group value; "
@@ -201,9 +200,8 @@ for _m in GROUP_METRICS:
     _w = CATALOG[_m].words.split(" (")[0]
     _add(f"{_m}_difference", "lower", "disparity_difference", "difference",
          _DIFF_TEXT.format(w=_w), f"{_w} gap", (_m,))  # fmt: skip
-    if _m not in _NO_RATIO:
-        _add(f"{_m}_ratio", "higher", "disparity_ratio", "ratio",
-             _RATIO_TEXT.format(w=_w), f"{_w} ratio", (_m,))  # fmt: skip
+    _add(f"{_m}_ratio", "higher", "disparity_ratio", "ratio",
+         _RATIO_TEXT.format(w=_w), f"{_w} ratio", (_m,))  # fmt: skip
 
 _add("demographic_parity_difference", "lower", "disparity_difference", "difference",
      "Largest gap in selection rate between groups (0 means every group is selected equally "
