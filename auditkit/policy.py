@@ -21,6 +21,15 @@ A rule is checked against the metric records that match it: same section and nam
 ``input_feature`` when the rule sets them. A rule that matches no record fails and says so; a
 record whose value is undefined fails with its reason. When a rule matches several records (for
 example one per class), every one of them must satisfy it.
+
+Groups too small to judge drive no verdict unless a rule sets ``include_small_groups = true``:
+a group's own records flagged ``too_small`` are set aside (a rule left with none passes and
+says so), and a ``between_groups``/``to_overall`` disparity flagged ``small_groups`` is judged
+on the groups large enough to judge (same definition, over those groups). A ``to_reference``
+rule without ``group`` checks every group against the reference. ``agg = "mean"`` selects the
+records aggregated by mean (equalized odds); without it only Fairlearn's default aggregation
+matches. A failure names the groups behind the number: the lowest and highest group of the
+underlying metric, or the group and the reference, with their values and sizes.
 """
 
 from __future__ import annotations
@@ -32,10 +41,11 @@ import re
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from ._catalog import SMALL_FLAGS, base_metrics
 from ._validation import did_you_mean
 from .exceptions import PolicyError
 from .report._model import AuditResult, MetricValue
@@ -54,7 +64,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 _REQUIRED = ("section", "metric", "op", "threshold")
 _OPTIONAL = (
     "id", "name", "feature", "group", "method", "label", "attack", "input_feature",
-    "severity", "description",
+    "severity", "description", "include_small_groups", "agg",
 )  # fmt: skip
 _TOP_LEVEL = ("rule", "name", "description")
 _DEFAULT_METHOD = "between_groups"
@@ -85,6 +95,13 @@ class Rule:
     severity : {"error", "warning"}, default="error"
         A failing ``"warning"`` rule is reported but does not fail the verdict.
     description : str, default=None
+    agg : str, default=None
+        How a disparity over several rates is aggregated (``"mean"``); None matches the
+        records with Fairlearn's default aggregation only.
+    include_small_groups : bool, default=False
+        Judge records of groups flagged too small too. By default they drive no verdict: a
+        group's own ``too_small`` records are set aside, and a disparity flagged
+        ``small_groups`` is judged on the groups large enough to judge.
     """
 
     id: str
@@ -100,6 +117,8 @@ class Rule:
     input_feature: str | None = None
     severity: Literal["error", "warning"] = "error"
     description: str | None = None
+    include_small_groups: bool = False
+    agg: str | None = None
 
     @property
     def metric_id(self) -> str:
@@ -120,12 +139,17 @@ class Rule:
         """Whether metric record ``m`` is one this rule checks."""
         if m.section != self.section or m.name != self.metric:
             return False
-        if m.feature != self.feature or m.group != self.group:
+        any_group = self.group is None and self.method == "to_reference"
+        if m.feature != self.feature or (m.group != self.group and not any_group):
             return False
         if self.method is None:
             if m.method not in (None, _DEFAULT_METHOD):
                 return False
         elif m.method != self.method:
+            return False
+        if m.agg not in (None, "worst_case") and m.agg != self.agg:
+            return False
+        if self.agg is not None and m.agg != self.agg:
             return False
         return all(
             want is None or getattr(m, key) == want
@@ -145,11 +169,13 @@ class Rule:
             v = getattr(self, k)
             if v is not None:
                 d[k] = list(v)
-        for k in ("method", "label", "attack", "input_feature", "description"):
+        for k in ("method", "label", "attack", "input_feature", "description", "agg"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = v
         d["severity"] = self.severity
+        if self.include_small_groups:
+            d["include_small_groups"] = True
         return d
 
 
@@ -289,7 +315,7 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
             raise PolicyError(f"{at}: missing key {key!r}.")
     strings = {}
     for key in ("section", "metric", "id", "name", "method", "label", "attack", "input_feature",
-                "description"):  # fmt: skip
+                "description", "agg"):  # fmt: skip
         if key in raw:
             v = raw[key]
             if not isinstance(v, str) or (not v.strip() and key != "description"):
@@ -315,6 +341,11 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
     severity: Any = raw.get("severity", "error")
     if not isinstance(severity, str) or severity not in ("error", "warning"):
         raise PolicyError(f"{at}: key 'severity' must be 'error' or 'warning'; got {severity!r}.")
+    small = raw.get("include_small_groups", False)
+    if not isinstance(small, bool):
+        raise PolicyError(
+            f"{at}: key 'include_small_groups' must be true or false; got {small!r}."
+        )
     if "id" in strings and "name" in strings and strings["id"] != strings["name"]:
         raise PolicyError(f"{at}: keys 'id' and 'name' disagree; give one of them.")
     rule_id = strings.get("id") or strings.get("name") or f"rule-{number}"
@@ -324,7 +355,8 @@ def _parse_rule(raw: Any, number: int, where: str) -> Rule:
         label=strings.get("label"), attack=strings.get("attack"),
         input_feature=strings.get("input_feature"),
         severity=cast(Literal["error", "warning"], severity),
-        description=strings.get("description"),
+        description=strings.get("description"), include_small_groups=small,
+        agg=strings.get("agg"),
     )  # fmt: skip
 
 
@@ -442,11 +474,143 @@ def _record_text(m: MetricValue) -> str:
     parts = []
     if m.feature is not None:
         parts.append(" × ".join(m.feature) + (" = " + " × ".join(m.group) if m.group else ""))
-    for key in ("label", "attack", "input_feature", "method"):
+    for key in ("label", "attack", "input_feature", "method", "agg"):
         v = getattr(m, key)
         if v is not None and not (key == "method" and v == _DEFAULT_METHOD):
             parts.append(f"{key} {v}")
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _is_small(m: MetricValue) -> bool:
+    return any(f in SMALL_FLAGS for f in m.flags)
+
+
+def _group_records(
+    m: MetricValue, base: str, metrics: Sequence[MetricValue], *, include_small: bool
+) -> list[MetricValue]:
+    """Return the per-group records of ``base`` behind disparity record ``m``."""
+    return [
+        g for g in metrics
+        if g.section == m.section and g.name == base and g.feature == m.feature
+        and g.group is not None and g.label == m.label and g.method in (None, "group")
+        and g.value is not None and (include_small or not _is_small(g))
+    ]  # fmt: skip
+
+
+def _overall(m: MetricValue, base: str, metrics: Sequence[MetricValue]) -> float | None:
+    for g in metrics:
+        if (g.section == m.section and g.name == base and g.feature is None
+                and g.group is None and g.label == m.label):  # fmt: skip
+            return g.value
+    return None
+
+
+def _disparity(
+    m: MetricValue, base: str, metrics: Sequence[MetricValue], *, include_small: bool
+) -> float | None:
+    """Recompute ``m``'s disparity for one base metric over the groups it may judge."""
+    vals = [g.value for g in _group_records(m, base, metrics, include_small=include_small)]
+    xs = [float(v) for v in vals if v is not None]
+    if len(xs) < 2:
+        return None
+    ratio = m.name.endswith("_ratio")
+    if m.method == "to_overall":
+        o = _overall(m, base, metrics)
+        if o is None:
+            return None
+        if not ratio:
+            return max(abs(x - o) for x in xs)
+        if o == 0 or min(xs) == 0:
+            return None
+        return min(min(x / o, o / x) for x in xs)
+    if not ratio:
+        return max(xs) - min(xs)
+    return min(xs) / max(xs) if max(xs) > 0 else None
+
+
+def _recomputed(
+    m: MetricValue, metrics: Sequence[MetricValue]
+) -> tuple[float, list[MetricValue]] | None:
+    """``m`` recomputed over the groups large enough to judge, and the groups left out.
+
+    For a between_groups / to_overall record flagged ``small_groups``: the same definition
+    (Fairlearn's) over the per-group records not flagged too small; equalized odds takes the
+    worst case of its two rates (their mean for ``agg="mean"`` and average odds).
+    """
+    bases = base_metrics(m.name)
+    if not bases or m.method not in (None, "between_groups", "to_overall"):
+        return None
+    parts = [_disparity(m, b, metrics, include_small=False) for b in bases]
+    if any(p is None for p in parts):
+        return None
+    xs = [float(p) for p in parts if p is not None]
+    if m.agg == "mean" or m.name.startswith("average_odds"):
+        value = sum(xs) / len(xs)
+    else:
+        value = min(xs) if m.name.endswith("_ratio") else max(xs)
+    left_out = [
+        g for b in bases for g in _group_records(m, b, metrics, include_small=True)
+        if _is_small(g)
+    ]  # fmt: skip
+    return value, left_out
+
+
+def _n(x: int | None) -> str:
+    return "n=?" if x is None else f"n={x:,}"
+
+
+def _groups_text(
+    m: MetricValue, metrics: Sequence[MetricValue], result: AuditResult, *, include_small: bool
+) -> str:
+    """Name the groups behind a disparity: ``race: group 'X' 0.42, n=2,103 vs group 'Y' ...``."""
+    bases = base_metrics(m.name)
+    if not bases or m.feature is None:
+        return ""
+    feat = " × ".join(m.feature)
+
+    def label(g: MetricValue) -> str:
+        return "'" + " × ".join(g.group or ()) + "'"
+
+    if m.method == "to_reference" and m.group is not None:
+        recs = _group_records(m, bases[0], metrics, include_small=True)
+        own = next((g for g in recs if g.group == m.group), None)
+        sec = result.section(m.section)
+        refs = (sec.info.get("reference_groups") if sec is not None else None) or {}
+        ref_name = refs.get(feat) if isinstance(refs, Mapping) else None
+        others = [g for g in recs if g.group != m.group]
+        ref = next((g for g in others if " × ".join(g.group or ()) == str(ref_name)), None)
+        if ref is None and ref_name is None and others:
+            ref = max(others, key=lambda g: g.n or 0)  # the default reference: largest group
+        if own is None or ref is None:
+            return ""
+        return (
+            f" ({feat}: group {label(own)} {_fmt(own.value)}, {_n(own.n)} vs reference "
+            f"{label(ref)} {_fmt(ref.value)}, {_n(ref.n)})"
+        )
+    best: tuple[float, MetricValue, MetricValue] | None = None
+    for b in bases:  # the base metric with the widest spread drives a worst-case disparity
+        recs = _group_records(m, b, metrics, include_small=include_small)
+        if len(recs) < 2:
+            continue
+        lo = min(recs, key=lambda g: g.value)  # type: ignore[arg-type, return-value]
+        hi = max(recs, key=lambda g: g.value)  # type: ignore[arg-type, return-value]
+        spread = float(hi.value) - float(lo.value)  # type: ignore[arg-type]
+        if best is None or spread > best[0]:
+            best = (spread, lo, hi)
+    if best is None:
+        return ""
+    _, lo, hi = best
+    base = f"{hi.name}: " if len(bases) > 1 else ""
+    return (
+        f" ({feat}: {base}group {label(hi)} {_fmt(hi.value)}, {_n(hi.n)} vs group {label(lo)} "
+        f"{_fmt(lo.value)}, {_n(lo.n)})"
+    )
+
+
+_FAIL_WORDS = {
+    ">=": "is below", ">": "is not above", "<=": "is above", "<": "is not below",
+    "==": "is not equal to",
+}  # fmt: skip
 
 
 def _absent_message(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult) -> str:
@@ -467,14 +631,16 @@ def _absent_message(rule: Rule, metrics: Sequence[MetricValue], result: AuditRes
         return f"{rule.metric_id} is absent from the result{did_you_mean(rule.metric, names)}."
     feats = sorted({" × ".join(m.feature) if m.feature else "(whole population)"
                     for m in same_name})  # fmt: skip
+    methods = sorted({m.method for m in same_name if m.method is not None})
     want = " × ".join(rule.feature) if rule.feature else "the whole population"
     if rule.group is not None:
         want += " = " + " × ".join(rule.group)
     return (
         f"{rule.metric_id} is absent for {want}"
         + (f" with method {rule.method}" if rule.method else "")
-        + f"; the result has it for: {', '.join(feats)}."
-    )
+        + f"; the result has it for: {', '.join(feats)}"
+        + (f" (methods: {', '.join(methods)})" if methods else "") + "."
+    )  # fmt: skip
 
 
 def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult) -> CheckResult:
@@ -489,7 +655,38 @@ def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult)
 
     if not matched:
         return out("failed", None, _absent_message(rule, metrics, result))
-    undefined = [m for m in matched if m.value is None]
+    # Groups too small to judge drive no verdict unless the rule asks for them.
+    judged: list[MetricValue] = []
+    set_aside: list[MetricValue] = []
+    notes: dict[int, str] = {}
+    for m in matched:
+        if rule.include_small_groups or not _is_small(m):
+            judged.append(m)
+        elif "too_small" in m.flags or m.method == "to_reference" or m.group is not None:
+            set_aside.append(m)
+        else:  # a disparity that includes a small group: judge it on the large groups
+            again = _recomputed(m, metrics)
+            if again is None:
+                set_aside.append(m)
+                continue
+            value, left_out = again
+            m2 = replace(m, value=value, flags=(), ci=None, p_value=None, p_adjusted=None)
+            names = ", ".join(
+                dict.fromkeys(f"'{' × '.join(g.group or ())}' ({_n(g.n)})" for g in left_out)
+            )
+            notes[id(m2)] = (
+                f"; computed over the groups large enough to judge (left out: {names}; "
+                "include_small_groups = true judges them too)"
+            )
+            judged.append(m2)
+    if not judged:
+        shown = ", ".join(_record_text(m).strip(" ()") or m.id for m in set_aside[:3])
+        return out(
+            "passed", None,
+            f"{rule.metric_id} was not judged: every matching record is about groups too small "
+            f"to judge ({shown}); set include_small_groups = true in the rule to judge them.",
+        )  # fmt: skip
+    undefined = [m for m in judged if m.value is None]
     if undefined:
         m = undefined[0]
         return out(
@@ -499,22 +696,29 @@ def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult)
             f"{_fmt(rule.threshold)}.",
         )  # fmt: skip
     cmp = OPS[rule.op]
-    failing = [m for m in matched if not cmp(m.value, rule.threshold)]  # type: ignore[arg-type]
+    small_ok = rule.include_small_groups
+    aside = (
+        f" {len(set_aside)} record(s) of groups too small to judge were set aside."
+        if set_aside else ""
+    )  # fmt: skip
+    failing = [m for m in judged if not cmp(m.value, rule.threshold)]  # type: ignore[arg-type]
     if failing:
         m = failing[0]
-        extra = f" ({len(failing)} of {len(matched)} records fail)" if len(matched) > 1 else ""
+        extra = f" ({len(failing)} of {len(judged)} records fail)" if len(judged) > 1 else ""
+        who = _groups_text(m, metrics, result, include_small=small_ok)
         return out(
             "failed", m.value,
-            f"{rule.metric_id}{_record_text(m)} = {_fmt(m.value)}; the rule requires "
-            f"{rule.op} {_fmt(rule.threshold)}{extra}.",
+            f"{rule.metric_id}{_record_text(m)} = {_fmt(m.value)}{who} {_FAIL_WORDS[rule.op]} "
+            f"{_fmt(rule.threshold)}; the rule requires {rule.op} {_fmt(rule.threshold)}"
+            f"{extra}{notes.get(id(m), '')}.{aside}",
         )  # fmt: skip
     # all pass: report the record closest to the threshold
-    worst = min(matched, key=lambda m: abs(m.value - rule.threshold))  # type: ignore[operator]
-    extra = f" (all {len(matched)} records)" if len(matched) > 1 else ""
+    worst = min(judged, key=lambda m: abs(m.value - rule.threshold))  # type: ignore[operator]
+    extra = f" (all {len(judged)} records)" if len(judged) > 1 else ""
     return out(
         "passed", worst.value,
         f"{rule.metric_id}{_record_text(worst)} = {_fmt(worst.value)}, which satisfies "
-        f"{rule.op} {_fmt(rule.threshold)}{extra}.",
+        f"{rule.op} {_fmt(rule.threshold)}{extra}{notes.get(id(worst), '')}.{aside}",
     )  # fmt: skip
 
 

@@ -80,7 +80,10 @@ def test_judge_edge_cases() -> None:
     assert judge(0.5, None, metric="selection_rate", pass_at=0.8, fail_at=0.7)[0] == "info"
     four = dict(metric="demographic_parity_ratio", pass_at=0.8, fail_at=0.8)
     assert judge(0.8, None, **four)[0] == "pass" and judge(0.79, None, **four)[0] == "fail"
-    assert judge(0.95, None, flags=["too_small"], **four) == ("warn", "too few rows to judge")
+    # a group too small to judge never drives a light (issue 14): neutral, whatever its value
+    assert judge(0.95, None, flags=["too_small"], **four) == ("info", "too few rows to judge")
+    assert judge(0.1, None, flags=["too_small"], **four)[0] == "info"
+    assert judge(0.1, None, flags=["small_groups"], **four)[0] == "info"
 
 
 def test_lights_read_the_right_records() -> None:

@@ -225,3 +225,41 @@ def test_diff_reports_escape_hostile_strings(hostile: str) -> None:
     assert "<script" not in html.lower() and "<" not in md and ">" not in md.replace("→", "")
     assert re.search(r"(?<!\\)\[", md) is None
     json.dumps([m.key for m in d.moves])  # keys stay plain data
+
+
+def test_signed_to_reference_moves_read_the_harmful_direction() -> None:
+    from auditkit.report import AuditResult, MetricValue, SectionResult
+    from auditkit.report._diff import diff_results
+
+    def res(name: str, v: float) -> AuditResult:
+        m = MetricValue("fairness", name, v, feature="race", group="X", method="to_reference")
+        return AuditResult("1.0", "0", "t", {}, {}, {}, (SectionResult("fairness", "ok",
+                           metrics=(m,)),))  # fmt: skip
+
+    # FPR gap to the reference from +0.05 to -0.02: the group is no longer over-flagged
+    assert (
+        diff_results(
+            res("false_positive_rate_difference", 0.05),
+            res("false_positive_rate_difference", -0.02),
+        )
+        .moves[0]
+        .better
+        is True
+    )
+    # TPR gap from -0.05 to -0.15: the group's qualified people are found less often
+    assert (
+        diff_results(
+            res("true_positive_rate_difference", -0.05),
+            res("true_positive_rate_difference", -0.15),
+        )
+        .moves[0]
+        .better
+        is False
+    )
+    # selection-rate gap from -0.2 to +0.1: closer to parity on a descriptive metric
+    assert (
+        diff_results(res("selection_rate_difference", -0.2), res("selection_rate_difference", 0.1))
+        .moves[0]
+        .better
+        is True
+    )

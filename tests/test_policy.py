@@ -314,3 +314,82 @@ def test_junit_has_one_testcase_per_rule() -> None:
         if f is not None:
             assert f.get("message") == c.message and f.text == c.message
     assert int(root.get("tests")) == len(pol.rules)
+
+
+# ------------------------------------------------------- issue 14: groups behind the number
+def _race_result(*extra: MetricValue) -> AuditResult:
+    """FPR by race: two large groups 0.42 / 0.07 and a group of 11 at 0.95."""
+    recs = [
+        MetricValue("fairness", "false_positive_rate", 0.42, feature="race", group="X", n=2103),
+        MetricValue("fairness", "false_positive_rate", 0.07, feature="race", group="Y", n=3175),
+        MetricValue("fairness", "false_positive_rate", 0.95, feature="race", group="Z", n=11,
+                    flags=("too_small",), reason="fewer than 30 rows"),
+        MetricValue("fairness", "false_positive_rate", 0.25),
+        MetricValue("fairness", "false_positive_rate_ratio", 0.07 / 0.95, feature="race",
+                    method="between_groups", flags=("small_groups",)),
+        MetricValue("fairness", "false_positive_rate_difference", 0.95 - 0.07, feature="race",
+                    method="between_groups", flags=("small_groups",)),
+        *extra,
+    ]  # fmt: skip
+    return result_with(*recs)
+
+
+def test_policy_failure_names_the_two_groups() -> None:
+    res = _race_result()
+    c = one_check(res, section="fairness", metric="false_positive_rate_ratio", feature="race",
+                  op=">=", threshold=0.8)  # fmt: skip
+    assert not c.passed
+    # judged over the large groups: 0.07 / 0.42, not the small group's 0.07 / 0.95
+    assert c.actual == pytest.approx(0.07 / 0.42)
+    assert "race: group 'X' 0.42, n=2,103 vs group 'Y' 0.07, n=3,175" in c.message
+    assert "is below 0.8" in c.message
+    assert "'Z' (n=11)" in c.message and "left out" in c.message
+
+
+def test_small_groups_drive_no_verdict_unless_the_rule_asks() -> None:
+    res = _race_result()
+    kw = dict(section="fairness", metric="false_positive_rate_difference", feature="race",
+              op="<=", threshold=0.4)  # fmt: skip
+    c = one_check(res, **kw)
+    assert c.passed and c.actual == pytest.approx(0.35)  # 0.42 - 0.07 over the large groups
+    c = one_check(res, include_small_groups=True, **kw)
+    assert not c.passed and c.actual == pytest.approx(0.88)
+    assert "group 'Z' 0.95, n=11" in c.message  # the small group now named as the extreme
+    # a per-group rule on the small group itself is set aside, and says how to judge it
+    c = one_check(res, section="fairness", metric="false_positive_rate", feature="race",
+                  group="Z", op="<=", threshold=0.5)  # fmt: skip
+    assert c.passed and c.actual is None and "include_small_groups" in c.message
+    c = one_check(res, section="fairness", metric="false_positive_rate", feature="race",
+                  group="Z", op="<=", threshold=0.5, include_small_groups=True)  # fmt: skip
+    assert not c.passed and c.actual == 0.95
+    with pytest.raises(PolicyError, match="include_small_groups"):
+        Policy.from_dict({"rule": [rule(include_small_groups="yes")]})
+
+
+def test_to_reference_rule_names_the_group_and_the_reference() -> None:
+    ref = [
+        MetricValue("fairness", "false_positive_rate_difference", 0.35, feature="race",
+                    group="X", method="to_reference"),
+        MetricValue("fairness", "false_positive_rate_difference", 0.88, feature="race",
+                    group="Z", method="to_reference", flags=("too_small",)),
+    ]  # fmt: skip
+    res = _race_result(*ref)
+    c = one_check(res, section="fairness", metric="false_positive_rate_difference",
+                  feature="race", method="to_reference", op="<=", threshold=0.1)  # fmt: skip
+    assert not c.passed and c.actual == 0.35 and c.n_matched == 2
+    assert "group 'X' 0.42, n=2,103 vs reference 'Y' 0.07, n=3,175" in c.message
+    assert "1 record(s) of groups too small to judge were set aside" in c.message
+
+
+def test_agg_mean_records_match_only_rules_that_ask_for_them() -> None:
+    eo = dict(section="fairness", metric="equalized_odds_difference", feature="race")
+    res = result_with(
+        MetricValue("fairness", "equalized_odds_difference", 0.3, feature="race",
+                    method="between_groups"),
+        MetricValue("fairness", "equalized_odds_difference", 0.12, feature="race",
+                    method="between_groups", agg="mean"),
+    )  # fmt: skip
+    c = one_check(res, op="<=", threshold=0.2, **eo)
+    assert not c.passed and c.n_matched == 1 and c.actual == 0.3
+    c = one_check(res, op="<=", threshold=0.2, agg="mean", **eo)
+    assert c.passed and c.n_matched == 1 and c.actual == 0.12 and "agg mean" in c.message

@@ -381,3 +381,79 @@ def test_checkpoint_text_model(tiny_ckpt):
     assert res.section("privacy").status == "ok", res.section("privacy").reason
     assert res.section("stability").info["mode"] == "refit"
     assert "not a table" in res.section("privacy").info["identifier_scan"]
+
+
+# --------------------------------------------- issue 14: evidence for per-group exposure
+from auditkit.audit.privacy import PrivacySection, auc_p_value, exposed_group  # noqa: E402
+from auditkit.report import MetricValue  # noqa: E402
+
+
+def _auc_rec(value, ci=None, group=None, flags=(), p=None):
+    return MetricValue(
+        "privacy",
+        "membership_auc",
+        value,
+        feature=("sex",) if group else None,
+        group=(group,) if group else None,
+        ci=ci,
+        attack="loss",
+        flags=flags,
+        p_adjusted=p,
+    )
+
+
+def _overall_records(auc):
+    return [
+        _auc_rec(auc, (auc - 0.02, auc + 0.02)),
+        MetricValue("privacy", "membership_tpr_at_1pct_fpr", 0.01, attack="loss"),
+    ]
+
+
+def _group_warnings(records):
+    out = PrivacySection._attack_findings(records, {"loss": {}}, 0.95)
+    return [f for f in out if f.text.startswith("Group")]
+
+
+def test_group_warning_needs_an_interval_clear_of_chance():
+    base = _overall_records(0.45)
+    # 0.56 is 0.11 above the overall AUC, but its own interval contains 0.5: no warning
+    assert _group_warnings(base + [_auc_rec(0.56, (0.47, 0.65), "F")]) == []
+    # clear of 0.5 but not distinguishable after the family adjustment: no warning
+    assert _group_warnings(base + [_auc_rec(0.62, (0.55, 0.7), "F", p=0.3)]) == []
+    # flagged too small: no warning, whatever the value
+    assert _group_warnings(base + [_auc_rec(0.9, (0.8, 0.95), "F", ("too_small",))]) == []
+    (w,) = _group_warnings(base + [_auc_rec(0.62, (0.55, 0.7), "F", p=0.0004)])
+    assert "'F'" in w.text and w.severity == "warn" and w.evidence == "strong"
+
+
+def test_auc_p_value_matches_the_auc_direction():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 1, 200), rng.normal(0, 1, 200)
+    assert auc_p_value(a, b) < 1e-6 and auc_p_value(b, a) > 0.99
+    assert auc_p_value(np.zeros(5), np.zeros(5)) == 1.0
+
+
+def _simulate(ctx, rng, shift_a):
+    g_tr = ctx.train.sensitive["group"].astype(str).to_numpy()
+    members, non_members = np.arange(len(g_tr)), np.arange(len(ctx.sensitive))
+    s_in = rng.normal(0.0, 1.0, len(members)) + shift_a * (g_tr == "a")
+    s_out = rng.normal(0.0, 1.0, len(non_members))
+    recs = PrivacySection._group_records(ctx, "loss", s_in, s_out, members, non_members)
+    overall = float(attack_metrics(s_in, s_out)["auc"])
+    return exposed_group(recs, "loss", overall, ctx.config.ci_level), recs
+
+
+def test_group_exposure_simulation_with_known_truth():
+    """No group leaks: at most 5% of 60 logs warn. Group 'a' leaks (AUC about 0.71): the
+    warning names it in at least 80% of logs. Records carry the test and Holm-adjusted p."""
+    ctx = make_context(n=600, n_boot=50)
+    rng = np.random.default_rng(14)
+    null = [_simulate(ctx, rng, 0.0)[0] for _ in range(60)]
+    assert sum(w is not None for w in null) <= 3
+    hits = 0
+    for _ in range(30):
+        w, recs = _simulate(ctx, rng, 0.8)
+        hits += w is not None and w.group == ("a",)
+    assert hits >= 24
+    aucs = [m for m in recs if m.name == "membership_auc"]
+    assert all(m.test == "mann_whitney_u" and m.p_adjusted >= m.p_value for m in aucs)

@@ -328,8 +328,9 @@ def test_long_tables_fold_in_html() -> None:
     from auditkit.report import Table
 
     table = Table("t", "A long table", ("i", "v"), tuple((i, i / 7) for i in range(60)))
-    res = AuditResult(**{**res.__dict__,
-                         "sections": (SectionResult("stability3", "ok", tables=(table,)),)})
+    res = AuditResult(
+        **{**res.__dict__, "sections": (SectionResult("stability3", "ok", tables=(table,)),)}
+    )
     assert "<summary>Show 60 rows</summary>" in render_html(res)
 
 
@@ -448,3 +449,178 @@ def test_chart_geometry_stays_inside_the_drawing(logx: bool) -> None:
         for px, py in pts:
             assert -1 <= px <= w + 1 and -1 <= py <= h + 1, (c["title"], px, py, w, h)
     assert drawn >= 6
+
+
+# ------------------------------------------- issue 14: evidence, small groups, four-fifths
+from auditkit.report import Finding, MetricValue, SectionResult  # noqa: E402
+from auditkit.report._view import build_view  # noqa: E402
+
+_NOT_DIST = "not distinguishable from no gap with these sample sizes"
+
+
+def _fair_result(metrics: list[MetricValue], findings: tuple[Finding, ...] = (),
+                 info: dict[str, Any] | None = None) -> AuditResult:  # fmt: skip
+    sec = SectionResult("fairness", "ok", metrics=tuple(metrics), findings=findings,
+                        info=info or {"ci_level": 0.95})  # fmt: skip
+    return AuditResult("1.0", "0.test", "2024-01-01T00:00:00Z", {"ci_level": 0.95}, {},
+                       {"name": "log", "n_rows": 5289}, (sec,))  # fmt: skip
+
+
+def _log(ratio: float, seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    n = 1500
+    sex = np.repeat(["A", "B"], n)
+    y_pred = np.concatenate([rng.random(n) < 0.5, rng.random(n) < 0.5 * ratio]).astype(int)
+    y_true = rng.integers(0, 2, size=2 * n)
+    return dict(y_true=y_true, y_pred=y_pred, sensitive_features={"sex": sex})
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.8])
+def test_four_fifths_option_drives_table_chart_line_and_light(threshold: float) -> None:
+    res = auditkit.audit_predictions(**_log(0.65), sections=["fairness"], n_boot=50,
+                                     options={"four_fifths_threshold": threshold})  # fmt: skip
+    d = res.to_dict()
+    for s in d["sections"]:  # the fairness section states its threshold (older JSON lacks it)
+        if s["name"] == "fairness":
+            s["info"].setdefault("four_fifths_threshold", threshold)
+    view = build_view(d)
+    verdict = "pass" if threshold == 0.5 else "fail"
+    fair = next(s for s in view["sections"] if s["name"] == "fairness")
+    table = next(t for t in fair["tables"] if "four-fifths rule" in t["columns"])
+    assert table["rows"][0][table["columns"].index("four-fifths rule")] == verdict
+    (light,) = [i for i in view["summary"]["indicators"] if i["label"].startswith("Four-fifths")]
+    assert light["status"] == verdict and f"{threshold:g}" in light["rule"]
+    chart = next(c for c in fair["charts"] if c["name"].startswith("impact_ratio"))
+    assert f"four-fifths rule {threshold:g}" in str(chart["drawing"])
+    assert f"Reference line at {threshold:g}" in chart["text"]["note"]
+
+
+def test_chart_line_falls_back_to_the_charts_own_reference_for_old_json() -> None:
+    res = auditkit.audit_predictions(**_log(0.65), sections=["fairness"], n_boot=0)
+    d = res.to_dict()
+    for s in d["sections"]:
+        s["info"].pop("four_fifths_threshold", None)
+    fair = next(s for s in build_view(d)["sections"] if s["name"] == "fairness")
+    chart = next(c for c in fair["charts"] if c["name"].startswith("impact_ratio"))
+    assert "four-fifths rule 0.8" in str(chart["drawing"])
+
+
+@pytest.mark.parametrize("p_adj", [0.4, 0.001])
+def test_a_gap_without_evidence_gets_a_neutral_light(p_adj: float) -> None:
+    recs = [
+        MetricValue("fairness", "demographic_parity_ratio", 0.5, feature="race", ci=(0.3, 0.7),
+                    method="between_groups", p_value=p_adj / 4, p_adjusted=p_adj),
+        MetricValue("fairness", "false_positive_rate_difference", 0.3, feature="race",
+                    group="X", ci=(0.25, 0.35), method="to_reference", p_value=p_adj / 4,
+                    p_adjusted=p_adj),
+    ]  # fmt: skip
+    res = _fair_result(recs)
+    view = build_view(res.to_dict())
+    inds = view["summary"]["indicators"]
+    assert len(inds) == 2
+    if p_adj == 0.4:
+        assert all(i["status"] == "info" and _NOT_DIST in i["reason"] for i in inds)
+        assert all(i["word"] == "NO CLEAR GAP" for i in inds)
+        assert view["summary"]["verdict"]["status"] not in ("fail", "warn")
+        assert _NOT_DIST in render_html(res) and _NOT_DIST in render_markdown(res)
+    else:
+        assert [i["status"] for i in inds] == ["fail", "fail"]
+        assert view["summary"]["verdict"]["status"] == "fail"
+    # without any p-value (older JSON) the interval rule stands: red
+    old = _fair_result([MetricValue("fairness", "demographic_parity_ratio", 0.5,
+                                    feature="race", ci=(0.3, 0.7),
+                                    method="between_groups")])  # fmt: skip
+    (i,) = build_view(old.to_dict())["summary"]["indicators"]
+    assert i["status"] == "fail"
+
+
+def test_to_reference_lights_read_the_harmful_direction() -> None:
+    def light(name: str, value: float) -> str:
+        res = _fair_result([MetricValue("fairness", name, value, feature="race", group="X",
+                                        method="to_reference", p_adjusted=0.001)])  # fmt: skip
+        (i,) = build_view(res.to_dict())["summary"]["indicators"]
+        return str(i["status"])
+
+    assert light("false_positive_rate_difference", 0.3) == "fail"  # more false alarms: harm
+    assert light("false_positive_rate_difference", -0.3) == "pass"
+    assert light("true_positive_rate_difference", -0.3) == "fail"  # fewer found: harm
+    assert light("true_positive_rate_difference", 0.3) == "pass"
+    assert light("selection_rate_ratio", 0.6) == "fail"  # descriptive: either way
+    assert light("selection_rate_ratio", 1 / 0.6) == "fail"
+    assert light("selection_rate_ratio", 0.95) == "pass"
+
+
+def test_a_small_groups_extreme_record_drives_no_light_and_sits_in_its_note() -> None:
+    """A group of 11 with extreme rates, two large groups 20 points apart in FPR."""
+    g = dict(feature="race")
+    recs = [
+        MetricValue("fairness", "false_positive_rate", 0.42, group="X", n=2103, **g),
+        MetricValue("fairness", "false_positive_rate", 0.22, group="Y", n=3175, **g),
+        MetricValue("fairness", "false_positive_rate", 0.95, group="Z", n=11, **g,
+                    flags=("too_small",), reason="fewer than 30 rows"),
+        MetricValue("fairness", "false_positive_rate_difference", 0.20, group="X",
+                    method="to_reference", ci=(0.17, 0.23), p_adjusted=1e-9, **g),
+        MetricValue("fairness", "false_positive_rate_difference", 0.73, group="Z",
+                    method="to_reference", ci=(0.4, 0.8), p_adjusted=0.01,
+                    flags=("too_small",), **g),
+        MetricValue("fairness", "equalized_odds_difference", 0.73, method="between_groups",
+                    ci=(0.4, 0.8), p_adjusted=0.01, flags=("small_groups",), **g),
+    ]  # fmt: skip
+    findings = (
+        Finding("fairness", "fail", "Group 'Z' (11 rows, too small to judge) is wrongly "
+                "labelled high risk 95% of the time.", evidence="weak"),
+        Finding("fairness", "warn", "A moderate gap elsewhere.", evidence="moderate"),
+        Finding("fairness", "fail", "Of the people who did not reoffend, 42% of group X were "
+                "labelled high risk, against 22% of group Y.", evidence="strong"),
+    )  # fmt: skip
+    res = _fair_result(recs, findings, {"ci_level": 0.95, "reference_groups": {"race": "Y"}})
+    view = build_view(res.to_dict())
+    s = view["summary"]
+    labels = {i["label"]: i["status"] for i in s["indicators"]}
+    assert not any("= Z" in k for k in labels)
+    # 20 points: amber under the rule of thumb (green <= 0.1, red > 0.2), driven by X, not Z
+    assert labels["False-positive-rate gap to the reference group: race = X vs Y"] == "warn"
+    eo = next(v for k, v in labels.items() if k.startswith("Error-rate gap"))
+    assert eo == "info"
+    assert [f["text"][:6] for f in s["attention"]] == ["Of the", "A mode"]
+    fair = next(a for a in s["areas"] if a["name"] == "fairness")
+    assert fair["sentences"][0].startswith("Of the people who did not reoffend")
+    sec = next(x for x in view["sections"] if x["name"] == "fairness")
+    (note,) = sec["small_groups"]
+    assert note["group"] == "Z" and note["n"] == "11" and "0.95" in note["figures"]
+    assert [f["text"][:9] for f in sec["small_findings"]] == ["Group 'Z'"]
+    html, md = render_html(res), render_markdown(res)
+    for card in (html, md):
+        assert "Groups too small to judge" in card and "race = Z (n = 11)" in card
+    head = html[: html.index('id="sec-fairness"')]
+    assert "Group &#39;Z&#39;" not in head  # neither the summary nor the attention list
+
+
+def test_findings_that_name_a_small_group_move_to_its_note() -> None:
+    g = dict(feature="race")
+    recs = [
+        MetricValue("fairness", "false_positive_rate", 0.9, group="C", n=11,
+                    flags=("too_small",), **g),
+        MetricValue("fairness", "false_positive_rate", 0.3, group="Caucasian", n=900, **g),
+    ]  # fmt: skip
+    findings = (
+        Finding("fairness", "warn", "The false positive rate ranges from 30% for people with "
+                "race = Caucasian to 90% for people with race = C: a gap of 60 points."),
+        Finding("fairness", "warn", "People with race = Caucasian are flagged 30% of the time."),
+    )  # fmt: skip
+    view = build_view(_fair_result(recs, findings).to_dict())
+    sec = next(x for x in view["sections"] if x["name"] == "fairness")
+    assert [f["text"][:10] for f in sec["findings"]] == ["People wit"]
+    assert [f["text"][:10] for f in sec["small_findings"]] == ["The false "]
+    assert [f["text"][:10] for f in view["summary"]["attention"]] == ["People wit"]
+
+
+def test_small_groups_note_escapes_hostile_group_names() -> None:
+    bad = '<script>alert(1)</script>"onmouseover=x'
+    recs = [MetricValue("fairness", "false_positive_rate", 0.9, feature="race", group=bad,
+                        n=5, flags=("too_small",), reason="5 rows")]  # fmt: skip
+    res = _fair_result(recs, (Finding("fairness", "warn", f"race = {bad} is extreme."),))
+    html = render_html(res)
+    note = html[html.index("Groups too small to judge") :]
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)" in note
+    assert "race = &lt;script&gt;" in note  # the finding that names it sits in the note

@@ -17,7 +17,7 @@ from sklearn.tree import DecisionTreeClassifier
 import auditkit
 from auditkit.audit import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
 from auditkit.audit._folds import Folds, get_folds
-from auditkit.audit.stability import StabilitySection, fairness_disparities
+from auditkit.audit.stability import StabilitySection, fairness_disparities, spread_p_value
 from auditkit.exceptions import ParameterError
 from auditkit.model import SklearnModel, wrap
 from auditkit.testing import check_section, make_context, make_tabular
@@ -455,3 +455,75 @@ def test_checkpoint_fairness_per_fold(tiny_ckpt):
     feats = {m.feature for m in res.metrics if m.name == "demographic_parity_ratio"}
     assert feats == {("sex",), ("race",), ("age_band",)}
     assert len(_fold_values(res, "demographic_parity_ratio", ("sex",))) == 3
+
+
+# ------------------------------------- issue 14: evidence and small groups in stability
+def _folds_of(k: int, n_fold: int, rng: np.random.Generator) -> Folds:
+    y = rng.integers(0, 2, size=k * n_fold).astype(np.int64)
+    idx = tuple(np.arange(i * n_fold, (i + 1) * n_fold) for i in range(k))
+    return Folds(mode="refit", source="train", k=k, seed=0, splitter="StratifiedKFold", y=y,
+                 sensitive=None, test_index=idx, pred=(), proba=(), models=())  # fmt: skip
+
+
+def _accuracy_warns(ctx, folds, accs) -> bool:
+    found = StabilitySection._findings(ctx, folds, {("accuracy", None): list(accs)})
+    (f,) = [f for f in found if f.metric == "stability.accuracy_std"]
+    return f.severity == "warn"
+
+
+def test_fold_spread_warns_only_beyond_sampling_noise() -> None:
+    """Known truth: 5 folds of 150 rows. Same true accuracy 0.8 in every fold (a spread of
+    0.02-0.04 is pure noise): at most 7% of 300 repetitions warn, though most exceed 0.02.
+    True accuracies 0.70-0.90 across folds: at least 80% warn."""
+    ctx = make_context(n=50)
+    rng = np.random.default_rng(14)
+    folds = _folds_of(5, 150, rng)
+    big_sd = warns = 0
+    for _ in range(300):
+        accs = rng.binomial(150, 0.8, size=5) / 150
+        big_sd += float(np.std(accs)) > 0.02
+        warns += _accuracy_warns(ctx, folds, accs)
+    assert big_sd > 150 and warns <= 21
+    truth = np.array([0.7, 0.75, 0.8, 0.85, 0.9])
+    hits = sum(_accuracy_warns(ctx, folds, rng.binomial(150, truth) / 150) for _ in range(100))
+    assert hits >= 80
+    found = StabilitySection._findings(
+        ctx, folds, {("accuracy", None): [0.78, 0.82, 0.8, 0.76, 0.83]}
+    )
+    (f,) = [f for f in found if f.metric == "stability.accuracy_std"]
+    assert f.severity == "info" and "not distinguishable" in f.text and f.evidence == "none"
+
+
+def test_flip_ignores_folds_with_small_groups_and_reads_the_threshold() -> None:
+    folds = _folds_of(3, 10, np.random.default_rng(0))
+    per_fold = {("demographic_parity_ratio", "sex"): [0.75, 0.82, 0.9]}
+    ctx = make_context(n=50)
+    found = StabilitySection._findings(
+        ctx, folds, per_fold, {("demographic_parity_ratio", "sex"): {0}}
+    )
+    (f,) = [f for f in found if "'sex'" in f.text]
+    assert f.severity == "info" and "passes" in f.text and "left out" in f.text
+    ctx = make_context(n=50, options={"four_fifths_threshold": 0.7})
+    (f,) = [f for f in StabilitySection._findings(ctx, folds, per_fold) if "'sex'" in f.text]
+    assert f.severity == "info" and "passes" in f.text
+    ctx = make_context(n=50, options={"four_fifths_threshold": 0.85})
+    (f,) = [f for f in StabilitySection._findings(ctx, folds, per_fold) if "'sex'" in f.text]
+    assert f.severity == "warn" and "at least 0.85" in f.text
+
+
+def test_spread_records_carry_the_evidence_the_light_reads() -> None:
+    from auditkit.report import AuditResult
+    from auditkit.report._view import build_view
+
+    ctx = make_context(n=300, options={"cv": 3})
+    res = StabilitySection().run(ctx)
+    std = res.get("accuracy_std")
+    assert std is not None and std.test == "cochran_q" and 0 <= std.p_value <= 1
+    vals = [m.value for m in res.metrics if m.name == "accuracy" and m.fold is not None]
+    assert std.p_value == pytest.approx(spread_p_value("accuracy", vals, get_folds(ctx)))
+    # a spread beyond the light's bound without evidence gets a neutral light
+    loud = type(std)(**{**std.__dict__, "value": 0.09, "p_value": 0.5})
+    sec = type(res)(**{**res.__dict__, "metrics": (loud,)})
+    view = build_view(AuditResult("1.0", "0", "t", {}, {}, {}, (sec,)).to_dict())
+    (ind,) = view["summary"]["indicators"]
+    assert ind["status"] == "info" and "not distinguishable" in ind["reason"]

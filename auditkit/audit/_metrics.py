@@ -13,9 +13,10 @@ Names follow Fairlearn (``selection_rate``, ``true_positive_rate``...); disparit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from .._catalog import CATALOG
 from .._registry import Registry
 
 __all__ = [
@@ -77,7 +78,8 @@ METRICS: Registry[MetricInfo] = Registry("metric")
 
 
 def _add(info: MetricInfo) -> None:
-    METRICS.register(info.name)(info)
+    spec = CATALOG.get(info.name)  # the catalog's words (its direction is checked by a test)
+    METRICS.register(info.name)(replace(info, description=spec.description) if spec else info)
 
 
 def metric_info(name: str) -> MetricInfo:

@@ -18,6 +18,11 @@ sampled from the evaluation data), in balanced samples. Two attacks:
 Records (section ``"privacy"``): ``membership_auc``, ``membership_advantage`` (max TPR - FPR),
 ``membership_tpr_at_1pct_fpr`` and ``membership_tpr_at_0_1pct_fpr`` with ``attack`` set, overall
 and per sensitive group (``feature``/``group``), with bootstrap intervals;
+per group, ``membership_auc`` also carries the one-sided Mann-Whitney p-value of "the attack is
+at chance in this group" (``p_value``, ``test="mann_whitney_u"``) and its Holm adjustment over
+the groups of the attack (``p_adjusted``). A group is said to be more exposed only when it is
+large enough to judge, its own interval excludes 0.5 (chance), its adjusted p-value is below
+``1 - ci_level`` and its AUC exceeds the overall one by more than 0.05;
 ``generalization_gap_accuracy`` (train minus evaluation accuracy) and
 ``generalization_gap_loss`` (evaluation minus train log loss); ``identifier_risk`` per input
 column that looks like a direct identifier (``input_feature``, ``reason``); and, when the model
@@ -33,10 +38,12 @@ default 5).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from .._catalog import evidence_p, evidence_word, holm, threshold
 from ..exceptions import ParameterError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext, Predictions
@@ -64,9 +71,9 @@ ATTACK_METRICS = {
 }
 ATTACK_LABELS = {"loss": "loss-threshold attack", "reference": "reference-model attack"}
 #: Train-minus-eval accuracy above which the model is said to overfit.
-OVERFIT_ACCURACY_GAP = 0.05
+OVERFIT_ACCURACY_GAP = threshold("privacy", "generalization_gap_accuracy").pass_at
 #: Attack AUC at or above which the section warns, and fails.
-AUC_WARN, AUC_FAIL = 0.6, 0.8
+AUC_WARN, AUC_FAIL = threshold("privacy", "membership_auc").bounds()
 
 
 # ------------------------------------------------------------------------------ sampling
@@ -153,6 +160,23 @@ def _attack_records(
             )
         )
     return out, vals
+
+
+def auc_p_value(s_in: np.ndarray, s_out: np.ndarray) -> float:
+    """Return the one-sided p-value of "members score no higher than non-members".
+
+    The Mann-Whitney U test (``scipy.stats.mannwhitneyu``, ``alternative="greater"``, exact for
+    small samples without ties, normal approximation with tie correction otherwise), whose U
+    statistic over ``len(s_in) * len(s_out)`` is the attack's ROC AUC.
+    """
+    from scipy.stats import mannwhitneyu
+
+    a, b = np.asarray(s_in, dtype=np.float64), np.asarray(s_out, dtype=np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return 1.0
+    if np.ptp(np.concatenate([a, b])) == 0:
+        return 1.0  # every score equal: AUC exactly 0.5, no evidence
+    return float(mannwhitneyu(a, b, alternative="greater").pvalue)
 
 
 def _missing_attack(attack: str, reason: str) -> list[MetricValue]:
@@ -292,6 +316,32 @@ def _dp_budget(describe: Mapping[str, Any]) -> tuple[float, float] | None:
 
 
 # -------------------------------------------------------------------------------- section
+def exposed_group(
+    records: Sequence[MetricValue], attack: str, overall: float | None, ci_level: float = 0.95
+) -> MetricValue | None:
+    """Return the most exposed group's ``membership_auc`` record, where the evidence holds.
+
+    A group counts when it is not flagged too small, its interval does not contain 0.5 (an
+    attack at chance in that group is no exposure), its p-value (Holm-adjusted where adjusted)
+    is below ``1 - ci_level`` and its AUC exceeds the overall AUC by more than 0.05.
+    """
+    if overall is None:
+        return None
+    ok = []
+    for m in records:
+        if (m.name != "membership_auc" or m.attack != attack or m.feature is None
+                or m.value is None or "too_small" in m.flags):  # fmt: skip
+            continue
+        if m.ci is not None and m.ci[0] <= 0.5 <= m.ci[1]:
+            continue
+        p = evidence_p(m)
+        if p is not None and not p < 1.0 - ci_level:
+            continue
+        if m.value - overall > 0.05:
+            ok.append(m)
+    return max(ok, key=lambda m: m.value or 0.0) if ok else None
+
+
 class PrivacySection:
     """Membership-inference attacks, generalisation gap, learning curves, identifier scan."""
 
@@ -365,7 +415,7 @@ class PrivacySection:
                 "The model gives labels only, so the attacks see only whether each row is "
                 "classified correctly (a label-only attack)."
             )
-        findings += self._attack_findings(records, attack_vals)
+        findings += self._attack_findings(records, attack_vals, ctx.config.ci_level)
         if scores:
             charts += self._roc_charts(scores)
             tables.append(self._attack_table(records))
@@ -517,14 +567,25 @@ class PrivacySection:
                 recs, _ = _attack_records(
                     ctx, attack, a, b, feature=feat, group=grp, flags=flags, reason=why_small
                 )
-                out += recs
+                p = auc_p_value(a, b)
+                out += [
+                    replace(m, p_value=p, test="mann_whitney_u")
+                    if m.name == "membership_auc" else m
+                    for m in recs
+                ]  # fmt: skip
+        # Holm over the family of per-group tests of this attack
+        tested = [i for i, m in enumerate(out) if m.p_value is not None]
+        adjusted = holm([float(out[i].p_value) for i in tested])  # type: ignore[arg-type]
+        for i, q in zip(tested, adjusted):
+            out[i] = replace(out[i], p_adjusted=q)
         return out
 
     # -- presentation of the attacks ---------------------------------------------------------
     @staticmethod
     def _attack_findings(
-        records: list[MetricValue], attack_vals: dict[str, dict[str, float]]
-    ) -> list[Finding]:
+        records: list[MetricValue], attack_vals: dict[str, dict[str, float]],
+        ci_level: float = 0.95,
+    ) -> list[Finding]:  # fmt: skip
         out = []
         for attack in attack_vals:
             auc = next(
@@ -561,30 +622,24 @@ class PrivacySection:
                     f" At a 1% false-alarm rate it picks out {tpr.value:.1%} of the training rows."
                 )
             out.append(Finding("privacy", sev, text, metric="privacy.membership_auc"))
-            groups = [
-                m
-                for m in records
-                if m.name == "membership_auc"
-                and m.attack == attack
-                and m.feature is not None
-                and m.value is not None
-                and "too_small" not in m.flags
-            ]
-            if groups and auc.value is not None:
-                worst = max(groups, key=lambda m: m.value or 0.0)
+            worst = exposed_group(records, attack, auc.value, ci_level)
+            if worst is not None:
                 assert worst.value is not None and worst.feature and worst.group
-                if worst.value - auc.value > 0.05:
-                    out.append(
-                        Finding(
-                            "privacy",
-                            "warn",
-                            f"Group {worst.group[0]!r} of {worst.feature[0]!r} is more exposed "
-                            "to the "
-                            f"{ATTACK_LABELS[attack]} (AUC {worst.value:.2f} against "
-                            f"{auc.value:.2f} overall).",
-                            metric="privacy.membership_auc",
-                        )
+                assert auc.value is not None
+                p = evidence_p(worst)
+                ci_g = f", interval {worst.ci[0]:.2f} to {worst.ci[1]:.2f}" if worst.ci else ""
+                p_txt = f", adjusted p = {p:.2g}" if p is not None else ""
+                out.append(
+                    Finding(
+                        "privacy",
+                        "warn",
+                        f"Group {worst.group[0]!r} of {worst.feature[0]!r} is more exposed to "
+                        f"the {ATTACK_LABELS[attack]} (AUC {worst.value:.2f}{ci_g}{p_txt}; "
+                        f"{auc.value:.2f} overall).",
+                        metric="privacy.membership_auc",
+                        evidence=evidence_word(p, ci_level),
                     )
+                )
         return out
 
     @staticmethod

@@ -14,27 +14,36 @@ features, ``demographic_parity_difference``, ``demographic_parity_ratio`` and
 ``equalized_odds_difference`` per sensitive feature); across folds, ``<name>_mean``,
 ``<name>_std`` (population standard deviation, as scikit-learn's ``std_test_score``),
 ``<name>_min`` and ``<name>_max`` with ``fold`` null. A finding flags a four-fifths-rule verdict
-(``demographic_parity_ratio >= 0.8``, the lowest group selection rate over the highest) that
-flips between folds.
+(``demographic_parity_ratio >= four_fifths_threshold``, default 0.8, the lowest group selection
+rate over the highest) that flips between folds; folds where a group is too small to judge do
+not count. A spread of accuracy, balanced accuracy or ROC AUC above 0.02 across retrained folds
+is a warning only when it exceeds what sampling noise alone gives with folds of that size:
+Cochran's Q test of heterogeneity over the folds (binomial variance for accuracy, with the
+effective size ``C^2 / sum(1/n_c)`` for balanced accuracy, Hanley and McNeil's variance for ROC
+AUC) must give a p-value below ``1 - ci_level``; otherwise the spread is reported as not
+distinguishable from noise. The ``<name>_std`` record of those three carries that p-value
+(``p_value``, ``test="cochran_q"``), so the card's light follows the same evidence.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from .._catalog import NOT_DISTINGUISHABLE, evidence_word, threshold
 from ..exceptions import DataValidationError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext
 from ._folds import Folds, get_folds
 
 #: The four-fifths rule: a selection-rate ratio below this fails.
-FOUR_FIFTHS = 0.8
+FOUR_FIFTHS = threshold("fairness", "demographic_parity_ratio").pass_at
 #: Fold-to-fold standard deviation of a performance score above which the section warns.
-UNSTABLE_STD = 0.02
+UNSTABLE_STD = threshold("stability", "accuracy_std").pass_at
 
 PERFORMANCE_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "log_loss")
 FAIRNESS_METRICS = (
@@ -146,6 +155,59 @@ def _fairness_for_fold(
     return out
 
 
+def _hanley_mcneil_var(auc: float, n_pos: int, n_neg: int) -> float:
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    return (
+        auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)
+    ) / max(n_pos * n_neg, 1)
+
+
+def spread_p_value(name: str, values: Sequence[float | None], folds: Folds) -> float | None:
+    """Return Cochran's Q p-value of "every fold has the same true ``name``" (None: no test).
+
+    Only for retrained folds (``mode="refit"``) with their held-out rows known; each fold's
+    sampling variance comes from its held-out rows (see the module docstring).
+    """
+    from scipy.stats import chi2
+
+    if folds.mode != "refit" or len(folds.test_index) != len(values):
+        return None
+    if name not in ("accuracy", "balanced_accuracy", "roc_auc"):
+        return None
+    xs: list[float] = []
+    sizes: list[tuple[int, np.ndarray]] = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        y = np.asarray(folds.y)[folds.test_index[i]]
+        if len(y) == 0:
+            continue
+        counts = np.bincount(y)
+        xs.append(float(v))
+        sizes.append((len(y), counts[counts > 0]))
+    if len(xs) < 2:
+        return None
+    # variances under the null (every fold has the same value): at the pooled value
+    pooled = float(np.average(xs, weights=[n for n, _ in sizes]))
+    pooled = min(max(pooled, 1e-6), 1 - 1e-6)
+    ws = []
+    for n, counts in sizes:
+        c = max(len(counts), 2)
+        if name == "accuracy":
+            var = pooled * (1 - pooled) / n
+        elif name == "balanced_accuracy":
+            n_eff = c * c / float(np.sum(1.0 / counts)) if len(counts) > 1 else n
+            var = pooled * (1 - pooled) / n_eff
+        else:
+            n_pos = int(counts.min()) if len(counts) == 2 else max(n // c, 1)
+            var = _hanley_mcneil_var(pooled, n_pos, max(n - n_pos, 1))
+        ws.append(1.0 / max(var, 1e-12))
+    x, w = np.asarray(xs), np.asarray(ws)
+    mean = float(np.sum(w * x) / np.sum(w))
+    q = float(np.sum(w * (x - mean) ** 2))
+    return float(chi2.sf(q, len(xs) - 1))
+
+
 _STATS: dict[str, Callable[[np.ndarray], Any]] = {
     "mean": np.mean,
     "std": np.std,
@@ -218,6 +280,7 @@ class StabilitySection:
         has_sens = sens is not None and getattr(sens, "shape", (0, 0))[1] > 0
         per_fold: dict[tuple[str, str | None], list[float | None]] = {}
         records: list[MetricValue] = []
+        small_folds: dict[tuple[str, str], set[int]] = {}
         for i in range(folds.k):
             idx = folds.test_index[i]
             skip = folds.skip_reason(i)
@@ -242,6 +305,8 @@ class StabilitySection:
                 assert p.pos_label is not None
                 s = sens.iloc[idx].reset_index(drop=True)
                 for name, col, val, flags, why in _fairness_for_fold(ctx, y, pred, s, p.pos_label):
+                    if "too_small" in flags:
+                        small_folds.setdefault((name, col), set()).add(i)
                     records.append(
                         MetricValue(
                             section="stability",
@@ -264,7 +329,13 @@ class StabilitySection:
                 (feat,) if feat is not None else None,
                 "between_groups" if feat is not None else None,
             )
-        findings = self._findings(ctx, folds, per_fold)
+        for j, m in enumerate(summaries):  # the evidence the lights read for a fold spread
+            base = m.name.removesuffix("_std")
+            if m.feature is None and m.name.endswith("_std") and m.value is not None:
+                p_spread = spread_p_value(base, per_fold.get((base, None), []), folds)
+                if p_spread is not None:
+                    summaries[j] = replace(m, p_value=p_spread, test="cochran_q")
+        findings = self._findings(ctx, folds, per_fold, small_folds)
         info: dict[str, Any] = {
             "mode": folds.mode,
             "k": folds.k,
@@ -344,31 +415,60 @@ class StabilitySection:
         ctx: AuditContext,
         folds: Folds,
         per_fold: dict[tuple[str, str | None], list[float | None]],
+        small_folds: Mapping[tuple[str, str], set[int]] | None = None,
     ) -> list[Finding]:
         out = [Finding("stability", "info", n) for n in folds.notes]
+        level = float(ctx.config.ci_level)
+        four_fifths = float(ctx.option("four_fifths_threshold", FOUR_FIFTHS))
         unit = "folds" if folds.mode == "refit" else "resamples"
         for name in ("accuracy", "balanced_accuracy", "roc_auc"):
             got = [v for v in per_fold.get((name, None), []) if v is not None]
             if len(got) < 2:
                 continue
             sd = float(np.std(got))
-            sev: Severity = "warn" if sd > UNSTABLE_STD else "info"
+            p = spread_p_value(name, per_fold.get((name, None), []), folds)
+            noise = sd > UNSTABLE_STD and p is not None and not p < 1.0 - level
+            sev: Severity = "warn" if sd > UNSTABLE_STD and not noise else "info"
             label = _LABELS[name][0].upper() + _LABELS[name][1:]
             text = (
                 f"{label} ranges from {min(got):.3f} to {max(got):.3f} "
                 f"across {len(got)} {unit} (mean {np.mean(got):.3f}, standard deviation "
                 f"{sd:.3f})."
             )
+            p_txt = f" (heterogeneity test p = {p:.2g})" if p is not None else ""
             if sev == "warn":
-                text += " That is a large spread: single-number results are not reliable."
-            out.append(Finding("stability", sev, text, metric=f"stability.{name}_std"))
+                text += f" That is a large spread{p_txt}: single-number results are not reliable."
+            elif noise:
+                text += (
+                    f" The spread is what sampling noise alone gives with folds of this size"
+                    f"{p_txt}: {NOT_DISTINGUISHABLE.replace('no gap', 'a stable model')}."
+                )
+            out.append(
+                Finding("stability", sev, text, metric=f"stability.{name}_std",
+                        evidence=evidence_word(p, level))
+            )  # fmt: skip
         for (name, col), vals in per_fold.items():
             if name != "demographic_parity_ratio" or col is None:
                 continue
-            known = [v for v in vals if v is not None]
+            small = (small_folds or {}).get((name, col), set())
+            known = [v for i, v in enumerate(vals) if v is not None and i not in small]
+            left_out = sum(1 for i, v in enumerate(vals) if v is not None and i in small)
+            aside = (
+                f" {left_out} of the {unit} with a group too small to judge are left out."
+                if left_out else ""
+            )  # fmt: skip
             if not known:
+                if left_out:
+                    out.append(
+                        Finding(
+                            "stability", "info",
+                            f"The four-fifths rule verdict for {col!r} is not judged across "
+                            f"{unit}: every one has a group too small to judge.",
+                            metric="stability.demographic_parity_ratio",
+                        )
+                    )  # fmt: skip
                 continue
-            passes = sum(v >= FOUR_FIFTHS for v in known)
+            passes = sum(v >= four_fifths for v in known)
             rng = f"{min(known):.2f} to {max(known):.2f}"
             if 0 < passes < len(known):
                 out.append(
@@ -376,9 +476,10 @@ class StabilitySection:
                         "stability",
                         "warn",
                         f"The four-fifths rule verdict for {col!r} flips between {unit}: the "
-                        f"selection-rate ratio passes (at least {FOUR_FIFTHS}) in {passes} of "
+                        f"selection-rate ratio passes (at least {four_fifths:g}) in {passes} of "
                         f"{len(known)} {unit} and fails in the others (ratio {rng}). The fairness "
-                        "verdict on one split of the data should not be trusted on its own.",
+                        "verdict on one split of the data should not be trusted on its own."
+                        + aside,
                         metric="stability.demographic_parity_ratio",
                     )
                 )
@@ -390,7 +491,7 @@ class StabilitySection:
                         "info",
                         f"The four-fifths rule verdict for {col!r} is the same in every one of "
                         "the "
-                        f"{len(known)} {unit}: it {verdict} (selection-rate ratio {rng}).",
+                        f"{len(known)} {unit}: it {verdict} (selection-rate ratio {rng})." + aside,
                         metric="stability.demographic_parity_ratio",
                     )
                 )

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._catalog import harm
 from . import _filters as F
 from ._lights import direction
 from ._model import AuditResult
@@ -213,8 +214,13 @@ def _move(
     n_out, o_out = _outside(float(new), old_ci), _outside(float(old), new_ci)
     flags = [f for f in (n_out, o_out) if f is not None]
     beyond = all(flags) if flags else None
-    up = direction(str(key[KEY_FIELDS.index("name")]))
+    name = str(key[KEY_FIELDS.index("name")])
+    up = direction(name)
     better = None if up is None else (delta > 0) == up
+    if key[KEY_FIELDS.index("method")] == "to_reference":  # signed: read the harmful side
+        h_old, _, h_up = harm(name, float(old), None)
+        h_new, _, _ = harm(name, float(new), None)
+        better = None if h_old == h_new else ((h_new > h_old) == h_up)  # type: ignore[operator]
     return MetricMove(key, old, new, old_ci, new_ci, "moved", delta, n_out, o_out, beyond, better)
 
 

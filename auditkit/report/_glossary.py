@@ -1,6 +1,7 @@
 """The card's glossary: plain definitions of every term and figure a non-specialist meets.
 
-Plain data. :data:`TERMS` holds the concepts (confidence interval, four-fifths rule,
+Plain data. Metric definitions come from the metric catalog (:mod:`auditkit._catalog`).
+:data:`TERMS` holds the concepts (confidence interval, four-fifths rule,
 membership inference...), each with the triggers that put it in a card: a section that ran, a
 metric name, or a feature of the result (``"ci"``, ``"energy"``...). :func:`metric_definition`
 explains any metric name the sections report, including derived names (``<metric>_difference``,
@@ -14,184 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._catalog import CATALOG, describe
+
 __all__ = ["METRIC_DEFINITIONS", "TERMS", "glossary_terms", "metric_definition", "present_keys"]
 
-#: Metric name -> plain definition.
-METRIC_DEFINITIONS: dict[str, str] = {
-    # performance
-    "accuracy": "Share of rows whose decision equals the true label.",
-    "balanced_accuracy": (
-        "Average of the recall of each class: accuracy when every class counts equally, so a "
-        "model that ignores a rare class cannot score well."
-    ),
-    "roc_auc": (
-        "Probability that a random positive row scores higher than a random negative row (0.5 "
-        "is a coin flip, 1 is perfect; multiclass: one-vs-rest, macro average)."
-    ),
-    "log_loss": (
-        "Average negative log-probability given to the true class (cross-entropy); lower is "
-        "better, and confident mistakes cost most."
-    ),
-    "brier_score": "Mean squared error of the predicted probabilities; lower is better.",
-    "expected_calibration_error": (
-        "Average distance between the predicted probability and how often the outcome really "
-        "happens, over 10 probability bins: 0.1 means the scores are off by about 10 points."
-    ),
-    "precision": "Share of the rows given a class (or a positive decision) that truly have it.",
-    "recall": "Share of the rows of a class that the model assigns to it.",
-    "f1": "Harmonic mean of precision and recall of a class.",
-    "support": "Number of rows whose true label is the class.",
-    "confusion_count": "Number of rows with a given true class and predicted class.",
-    # fairness
-    "selection_rate": "Share of rows that receive the positive (favourable) decision.",
-    "true_positive_rate": (
-        "Share of truly positive rows that the model decides positive (recall, sensitivity)."
-    ),
-    "false_positive_rate": "Share of truly negative rows that the model wrongly decides positive.",
-    "false_negative_rate": (
-        "Share of truly positive rows that the model wrongly decides negative (miss rate)."
-    ),
-    "true_negative_rate": "Share of truly negative rows that the model decides negative.",
-    "count": "Number of rows in the group.",
-    "impact_ratio": (
-        "A group's selection rate divided by the highest group's; the four-fifths rule asks "
-        "for at least 0.8."
-    ),
-    "demographic_parity_difference": (
-        "Largest gap in selection rate between groups (0 means every group is selected "
-        "equally often)."
-    ),
-    "demographic_parity_ratio": (
-        "Smallest group selection rate divided by the largest (1 means equal; the four-fifths "
-        "rule asks for at least 0.8)."
-    ),
-    "equalized_odds_difference": (
-        "The larger of the true-positive-rate gap and the false-positive-rate gap between "
-        "groups: do errors fall equally on every group?"
-    ),
-    "equalized_odds_ratio": (
-        "The smaller of the true-positive-rate ratio and the false-positive-rate ratio between "
-        "groups."
-    ),
-    "equal_opportunity_difference": (
-        "Largest gap in true positive rate between groups: do qualified people in every group "
-        "get the favourable decision equally often?"
-    ),
-    "equal_opportunity_ratio": "Smallest group true positive rate divided by the largest.",
-    "mean_score": "Average predicted probability of the positive class.",
-    "base_rate": "Share of rows whose true label is the positive class.",
-    "mitigation_accuracy_before": "Accuracy on the held-out half before the what-if mitigation.",
-    "mitigation_accuracy_after": (
-        "Accuracy on the held-out half with group-specific thresholds (Fairlearn's "
-        "ThresholdOptimizer)."
-    ),
-    "mitigation_disparity_before": (
-        "The disparity the mitigation targets, on the held-out half, before it."
-    ),
-    "mitigation_disparity_after": "The same disparity with group-specific thresholds.",
-    # explainability
-    "importance": (
-        "Average absolute attribution of an input: how much it moves the model's output, "
-        "averaged over rows."
-    ),
-    "importance_share": "An input's share of the total attribution (the shares add up to 1).",
-    "group_importance": "An input's share of the attribution within one group of people.",
-    "importance_profile_difference": (
-        "Largest gap between groups in an input's share of the attribution: does the model "
-        "rely on different inputs for different groups?"
-    ),
-    "importance_rank_correlation": (
-        "Lowest rank correlation between two groups' importance orderings (1: same order)."
-    ),
-    "proxy_score": (
-        "Normalised mutual information between an input and a sensitive attribute: how much "
-        "the input reveals the attribute (0: nothing, 1: everything)."
-    ),
-    "proxy_auc": (
-        "How well the input alone predicts the sensitive attribute (ROC AUC; 0.5 is no better "
-        "than chance)."
-    ),
-    "counterfactual_flip_rate": (
-        "Share of predictions that change when only the sensitive attribute is changed."
-    ),
-    "completeness_delta_p50": (
-        "Median gap between the sum of a row's attributions and the change in the model's "
-        "output they should explain (integrated gradients' completeness; 0 is exact)."
-    ),
-    "completeness_delta_p95": "The same gap at its 95th percentile over rows.",
-    "completeness_delta_max": "The largest such gap over the rows explained.",
-    "completeness_delta_relative_p95": (
-        "The 95th-percentile completeness gap relative to the typical output change it "
-        "explains (0.05 = within 5%)."
-    ),
-    "randomization_rank_correlation": (
-        "Rank correlation between the explanations of the trained model and of a model whose "
-        "weights were re-initialised; low means the explanations reflect what was learned."
-    ),
-    # privacy
-    "membership_auc": (
-        "How well an attacker tells training rows from new rows using the model's outputs "
-        "(ROC AUC; 0.5 is a coin flip)."
-    ),
-    "membership_advantage": (
-        "The attacker's best true-positive rate minus false-positive rate over thresholds "
-        "(0: no advantage over guessing)."
-    ),
-    "membership_tpr_at_1pct_fpr": (
-        "Share of training rows the attacker finds while wrongly accusing only 1% of new rows."
-    ),
-    "membership_tpr_at_0_1pct_fpr": (
-        "Share of training rows the attacker finds while wrongly accusing only 0.1% of new rows."
-    ),
-    "membership_auc_bound": (
-        "The highest attack ROC AUC the model's differential-privacy guarantee allows."
-    ),
-    "membership_advantage_bound": (
-        "The highest attack advantage the model's differential-privacy guarantee allows."
-    ),
-    "generalization_gap_accuracy": (
-        "Accuracy on the training rows minus accuracy on new rows: a large gap means the model "
-        "memorised its training data."
-    ),
-    "generalization_gap_loss": "Log loss on new rows minus log loss on the training rows.",
-    "train_accuracy": "Accuracy on the training rows.",
-    "eval_accuracy": "Accuracy on the evaluation rows.",
-    "train_log_loss": "Log loss on the training rows.",
-    "eval_log_loss": "Log loss on the evaluation rows.",
-    "identifier_risk": (
-        "How much an input column looks like a direct identifier (names, e-mail addresses, "
-        "ID numbers, values unique to each row)."
-    ),
-    "dp_epsilon": (
-        "Differential-privacy budget epsilon of the training: smaller is a stronger guarantee "
-        "that no single training row changes the model much."
-    ),
-    "dp_delta": "Differential-privacy delta: the small probability that the epsilon bound fails.",
-}
-
-_RATES = (
-    "selection_rate", "true_positive_rate", "false_positive_rate", "false_negative_rate",
-    "true_negative_rate", "accuracy", "precision", "expected_calibration_error",
-)  # fmt: skip
-for _r in _RATES:
-    _words = _r.replace("_", " ")
-    METRIC_DEFINITIONS.setdefault(
-        f"{_r}_difference",
-        f"Largest gap in {_words} between two groups (between_groups) or between a group and "
-        "the whole population (to_overall).",
-    )
-    METRIC_DEFINITIONS.setdefault(
-        f"{_r}_ratio",
-        f"Smallest ratio of {_words} between two groups (between_groups) or between a group "
-        "and the whole population (to_overall), as a number up to 1.",
-    )
-
-_FOLD_STATS = {
-    "mean": "Average of {m} over the cross-validation folds.",
-    "std": "Standard deviation of {m} over the cross-validation folds: how much it moves.",
-    "min": "Lowest {m} in any cross-validation fold.",
-    "max": "Highest {m} in any cross-validation fold.",
-}
+#: Metric name -> plain definition, read from the metric catalog (one source of truth).
+METRIC_DEFINITIONS: dict[str, str] = {name: s.description for name, s in CATALOG.items()}
 
 
 def metric_definition(name: str) -> str | None:
@@ -202,12 +31,7 @@ def metric_definition(name: str) -> str | None:
     >>> metric_definition("accuracy_std")
     'Standard deviation of accuracy over the cross-validation folds: how much it moves.'
     """
-    if name in METRIC_DEFINITIONS:
-        return METRIC_DEFINITIONS[name]
-    base, _, stat = name.rpartition("_")
-    if stat in _FOLD_STATS and base in METRIC_DEFINITIONS:
-        return _FOLD_STATS[stat].format(m=base.replace("_", " "))
-    return None
+    return describe(name)
 
 
 #: Concept -> (definition, triggers). A term is in a card when one of its triggers is present
@@ -233,8 +57,11 @@ TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "Traffic light": (
         "Green (PASS), amber (WARN) or red (FAIL) against a threshold: a policy's when one was "
-        "checked, otherwise auditkit's documented defaults. Amber also marks a figure whose "
-        "interval reaches across a threshold, so the data cannot settle it.",
+        "checked, otherwise auditkit's documented defaults. Where a figure has no p-value, amber "
+        "also marks one whose interval reaches across a threshold. A neutral (grey) light marks "
+        "a figure beyond its threshold without the evidence of a real gap, or a comparison "
+        "with a group too small to judge. The overall verdict is the worst light the card "
+        "shows.",
         ("*",),
     ),
     "Positive class": (
@@ -271,7 +98,7 @@ TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Disparity": (
         "How far apart groups are on a metric, as a difference (0: equal) or a ratio (1: "
         "equal). 'between_groups' compares the extreme groups, 'to_overall' each group with "
-        "everyone.",
+        "everyone, 'to_reference' each group with the reference group.",
         ("fairness",),
     ),
     "Four-fifths rule": (
@@ -292,6 +119,48 @@ TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Every group has the same true-positive rate: truly qualified people are found equally "
         "often.",
         ("equal_opportunity_difference", "equal_opportunity_ratio"),
+    ),
+    "Reference group": (
+        "The group every other group of a sensitive feature is compared with in 'to_reference' "
+        "records (the largest group unless the audit names one): a difference is the group's "
+        "value minus the reference's, a ratio the group's value over the reference's.",
+        ("to_reference",),
+    ),
+    "p-value": (
+        "How surprising the observed gap would be if there were no real difference between "
+        "the groups: a small p-value (below 5% at a 95% confidence level) is evidence of a real "
+        "gap. A large gap with a large p-value is 'not distinguishable from no gap with these "
+        "sample sizes', and gets a neutral light.",
+        ("p_value",),
+    ),
+    "Adjusted p-value": (
+        "A card makes dozens of comparisons, and some would look significant by chance alone; "
+        "the adjusted p-value (Holm or Benjamini-Hochberg, as the section says) controls for "
+        "the whole family of comparisons. Lights and verdicts read it.",
+        ("p_adjusted",),
+    ),
+    "Exact test": (
+        "A test of 'no difference' whose p-value is computed exactly from the counts (Fisher's "
+        "exact test), so it stays valid for small groups.",
+        ("test:fisher_exact", "test:exact", "test:binomial_exact"),
+    ),
+    "Permutation test": (
+        "A test of 'no difference' that reshuffles the group labels many times and counts how "
+        "often a gap at least as large appears by chance; valid for any group size.",
+        ("test:permutation",),
+    ),
+    "Mann-Whitney test": (
+        "A test of whether one set of scores tends to be higher than another (here: training "
+        "rows against new rows under a membership attack); its statistic is the attack's ROC "
+        "AUC, and its p-value says how surprising that AUC would be if the attack were at "
+        "chance.",
+        ("test:mann_whitney_u",),
+    ),
+    "Heterogeneity test (Cochran's Q)": (
+        "A test of whether figures measured on several cross-validation folds differ by more "
+        "than the sampling noise of folds that size; a spread it cannot tell from noise gets a "
+        "neutral light.",
+        ("test:cochran_q",),
     ),
     "Too small (flag)": (
         "A group with too few rows (or no rows of a class) to judge: its figures are shown, "
@@ -415,6 +284,13 @@ def present_keys(data: Mapping[str, Any]) -> set[str]:
             keys.add("ci")
         if "too_small" in (m.get("flags") or ()):
             keys.add("too_small")
+        for k in ("p_value", "p_adjusted"):
+            if m.get(k) is not None:
+                keys.add(k)
+        if m.get("test"):
+            keys.add(f"test:{m['test']}")
+        if m.get("method") == "to_reference":
+            keys.add("to_reference")
         if m.get("feature") is not None and len(m["feature"]) > 1:
             keys.add("intersection")
     ds = data.get("data") or {}

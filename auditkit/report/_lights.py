@@ -1,19 +1,26 @@
-"""Traffic lights of the card: default thresholds, metric directions, and the verdict per area.
+"""Traffic lights of the card: the verdict of each indicator and area, from the metric catalog.
 
 Plain data and pure functions over ``AuditResult.to_dict()``; nothing here imports the audit
-package (renderers only read the result). The direction of each metric (is higher better?)
-is in :data:`DIRECTIONS`; for the performance and fairness metrics it mirrors the
-``greater_is_better`` metadata of the metric registry (``auditkit.audit._metrics.METRICS``), and
-a test keeps the two equal. The privacy, explainability and stability figures are not in that
-registry, so this module is their metadata.
+package (renderers only read the result). Directions, default thresholds and their sources
+come from the metric catalog (:mod:`auditkit._catalog`), which the metric registry is checked
+against.
 
 When the audit was checked against a policy, the lights come from the policy's rules alone (a
 failed rule of severity ``warning`` is amber). Otherwise they come from
 :data:`DEFAULT_THRESHOLDS`: each names a metric, a bound at or better than which the light is
 green (``pass_at``) and a bound worse than which it is red (``fail_at``); between the two it is
-amber. "Better" reads the metric's direction. When the value's confidence interval reaches
+amber. "Better" reads the metric's direction; a signed ``to_reference`` record is read in the
+direction that harms the group (:func:`auditkit._catalog.harm`).
+
+Evidence: a record that carries a p-value (``p_adjusted``, adjusted for the family of
+comparisons, or else ``p_value``) is red or amber only when the value is beyond its bound and
+that p-value is below ``1 - ci_level``; beyond its bound without that evidence it gets a
+neutral light that says it is "not distinguishable from no gap with these sample sizes".
+Records without a p-value keep the interval rule: when the value's confidence interval reaches
 across a bound, the data cannot settle the verdict, and a green or red light becomes amber.
-Groups flagged ``too_small`` never get a green or red light of their own.
+A record flagged ``too_small`` (a group too small to judge) gets no light at all (the card lists
+it in a note of its own); one flagged ``small_groups`` (a comparison that includes such a
+group) gets a neutral light.
 
 The defaults are conventions, not laws; each says where it comes from. A policy file replaces
 them.
@@ -24,6 +31,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .._catalog import (
+    CATALOG,
+    DEFAULT_THRESHOLDS,
+    NOT_DISTINGUISHABLE,
+    SMALL_FLAGS,
+    Threshold,
+    direction,
+    evidence_p,
+    harm,
+)
 
 __all__ = [
     "AREAS",
@@ -50,237 +68,10 @@ AREAS: dict[str, str] = {
     "stability": "Do the figures hold when the data changes a little?",
 }
 
-#: Is a higher value better? True, False, or None (descriptive: neither). Mirrors the metric
-#: registry's ``greater_is_better`` for performance/fairness names (checked by a test) and is
-#: the metadata for the other sections' figures.
-DIRECTIONS: dict[str, bool | None] = {
-    # performance
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "brier_score": False,
-    "expected_calibration_error": False,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "support": None,
-    "confusion_count": None,
-    # fairness
-    "selection_rate": None,
-    "true_positive_rate": True,
-    "false_positive_rate": False,
-    "false_negative_rate": False,
-    "true_negative_rate": True,
-    "count": None,
-    "impact_ratio": True,
-    "demographic_parity_difference": False,
-    "demographic_parity_ratio": True,
-    "equalized_odds_difference": False,
-    "equalized_odds_ratio": True,
-    "equal_opportunity_difference": False,
-    "equal_opportunity_ratio": True,
-    "mean_score": None,
-    "base_rate": None,
-    "mitigation_accuracy_before": True,
-    "mitigation_accuracy_after": True,
-    "mitigation_disparity_before": False,
-    "mitigation_disparity_after": False,
-    # privacy
-    "membership_auc": False,
-    "membership_advantage": False,
-    "membership_tpr_at_1pct_fpr": False,
-    "membership_tpr_at_0_1pct_fpr": False,
-    "generalization_gap_accuracy": False,
-    "generalization_gap_loss": False,
-    "train_accuracy": None,
-    "eval_accuracy": True,
-    "train_log_loss": None,
-    "eval_log_loss": False,
-    "dp_epsilon": False,
-    "dp_delta": False,
-    "membership_auc_bound": False,
-    "membership_advantage_bound": False,
-    "identifier_risk": False,
-    # explainability
-    "importance": None,
-    "importance_share": None,
-    "group_importance": None,
-    "importance_profile_difference": False,
-    "importance_rank_correlation": True,
-    "proxy_auc": False,
-    "proxy_score": False,
-    "counterfactual_flip_rate": False,
-    "completeness_delta_p50": False,
-    "completeness_delta_p95": False,
-    "completeness_delta_max": False,
-    "completeness_delta_relative_p95": False,
-    "randomization_rank_correlation": False,
-}
+#: Is a higher value better? True, False, or None (descriptive), read from the catalog.
+DIRECTIONS: dict[str, bool | None] = {n: s.greater_is_better for n, s in CATALOG.items()}
 
-# Disparities of every confusion rate follow the Fairlearn naming rule.
-for _rate in (
-    "selection_rate", "true_positive_rate", "false_positive_rate", "false_negative_rate",
-    "true_negative_rate", "accuracy", "precision", "expected_calibration_error",
-):  # fmt: skip
-    DIRECTIONS.setdefault(f"{_rate}_difference", False)
-    if _rate != "expected_calibration_error":
-        DIRECTIONS.setdefault(f"{_rate}_ratio", True)
-
-
-def direction(name: str) -> bool | None:
-    """Return whether a higher ``name`` is better (None: neither, or unknown).
-
-    Names that are not listed follow the house naming rule (convention 3): ``*_score``,
-    ``*_ratio`` higher is better; ``*_error``, ``*_loss``, ``*_gap``, ``*_difference`` lower
-    is better. Fold statistics (``accuracy_std``...) have no direction except ``_std`` (lower).
-    """
-    if name in DIRECTIONS:
-        return DIRECTIONS[name]
-    if name.endswith("_std"):
-        return False
-    for suffix in ("_mean", "_min", "_max"):
-        if name.endswith(suffix):
-            return None
-    if name.endswith(("_score", "_ratio")):
-        return True
-    if name.endswith(("_error", "_loss", "_gap", "_difference")):
-        return False
-    return None
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """A default traffic-light rule.
-
-    Parameters
-    ----------
-    section, metric : str
-        The metric records it judges.
-    pass_at : float
-        Green at this value or better.
-    fail_at : float
-        Red when worse than this value; amber between the two bounds.
-    label : str
-        What the indicator is called on the card.
-    source : str
-        Where the bounds come from.
-    per_feature : bool, default=False
-        Judge each single sensitive feature's between-groups record (fairness) instead of the
-        whole-population record.
-    attack : str, default=None
-        Judge only this membership-inference attack's record.
-    """
-
-    section: str
-    metric: str
-    pass_at: float
-    fail_at: float
-    label: str
-    source: str
-    per_feature: bool = False
-    attack: str | None = None
-
-    def describe(self) -> str:
-        """Return the rule in words: ``green ≥ 0.8, red < 0.7``."""
-        up = direction(self.metric)
-        good, bad = ("≥", "<") if up else ("≤", ">")
-        return f"green {good} {_g(self.pass_at)}, red {bad} {_g(self.fail_at)}"
-
-
-def _g(x: float) -> str:
-    return f"{x:g}"
-
-
-_RULE_OF_THUMB = "auditkit default (a rule of thumb); set your own in a policy"
-
-#: The default thresholds, used when no policy was checked.
-DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
-    Threshold(
-        "performance",
-        "roc_auc",
-        0.8,
-        0.7,
-        "Ranking quality (ROC AUC)",
-        "Hosmer & Lemeshow, Applied Logistic Regression (2000): 0.7-0.8 acceptable, "
-        "0.8 and above excellent discrimination",
-    ),
-    Threshold(
-        "performance",
-        "expected_calibration_error",
-        0.05,
-        0.1,
-        "Reliability of the probabilities (expected calibration error)",
-        _RULE_OF_THUMB,
-    ),
-    Threshold(
-        "fairness",
-        "demographic_parity_ratio",
-        0.8,
-        0.8,
-        "Four-fifths rule (selection-rate ratio)",
-        "US EEOC Uniform Guidelines on Employee Selection Procedures, 29 CFR 1607.4(D)",
-        per_feature=True,
-    ),
-    Threshold(
-        "fairness",
-        "equalized_odds_difference",
-        0.1,
-        0.2,
-        "Error-rate gap between groups (equalized odds difference)",
-        _RULE_OF_THUMB,
-        per_feature=True,
-    ),
-    Threshold(
-        "explainability",
-        "completeness_delta_relative_p95",
-        0.05,
-        0.2,
-        "Explanations add up (completeness, 95th percentile)",
-        "auditkit default; the explainability section's own 5% limit",
-    ),
-    Threshold(
-        "explainability",
-        "randomization_rank_correlation",
-        0.5,
-        0.8,
-        "Explanations depend on the trained weights (randomisation check)",
-        "Adebayo et al., Sanity Checks for Saliency Maps (2018); auditkit's 0.5 limit",
-    ),
-    Threshold(
-        "privacy",
-        "membership_auc",
-        0.6,
-        0.8,
-        "Membership-inference attack success (ROC AUC, loss attack)",
-        "auditkit default; the privacy section's warning (0.6) and failure (0.8) levels",
-        attack="loss",
-    ),
-    Threshold(
-        "privacy",
-        "generalization_gap_accuracy",
-        0.05,
-        0.1,
-        "Training vs new-data accuracy gap (overfitting)",
-        "auditkit default; the privacy section's 5-point overfitting limit",
-    ),
-    Threshold(
-        "privacy",
-        "dp_epsilon",
-        1.0,
-        10.0,
-        "Differential-privacy budget (epsilon)",
-        "Common guidance: epsilon up to 1 is a strong guarantee, above 10 a weak one",
-    ),
-    Threshold(
-        "stability",
-        "accuracy_std",
-        0.02,
-        0.05,
-        "Spread of accuracy across folds (standard deviation)",
-        "auditkit default; the stability section's 0.02 limit",
-    ),
-)
+_AUTO: Any = object()
 
 
 @dataclass(frozen=True)
@@ -299,14 +90,39 @@ class Light:
 
 def judge(
     value: float | None,
-    ci: Sequence[float] | None,
+    ci: Sequence[float | None] | None,
     *,
     metric: str,
     pass_at: float,
     fail_at: float,
     flags: Iterable[str] = (),
+    p_value: float | None = None,
+    ci_level: float = 0.95,
+    up: bool | None = _AUTO,
+    p_name: str = "p",
 ) -> tuple[Status, str]:
     """Return ``(status, reason)`` for a value against a pass and a fail bound.
+
+    Parameters
+    ----------
+    value, ci : float, pair of float
+        The figure and its interval (on the scale the bounds are given in).
+    metric : str
+        Its name; the catalog gives its direction unless ``up`` is given.
+    pass_at, fail_at : float
+        Green at ``pass_at`` or better, red worse than ``fail_at``, amber between.
+    flags : iterable of str
+        Record flags: ``too_small`` and ``small_groups`` make the light neutral.
+    p_value : float, default=None
+        The evidence against "no difference" (adjusted where there is an adjustment). When
+        given, a value beyond a bound is red or amber only if ``p_value < 1 - ci_level``;
+        otherwise the light is neutral and says the gap is not distinguishable from none.
+        Without it, the interval rule applies.
+    ci_level : float, default=0.95
+    up : bool or None, default=from the catalog
+        Whether higher is better.
+    p_name : str, default="p"
+        How the reason names ``p_value`` (``"adjusted p"``).
 
     Examples
     --------
@@ -314,12 +130,21 @@ def judge(
     ('pass', '')
     >>> judge(0.75, [0.7, 0.83], metric="demographic_parity_ratio", pass_at=0.8, fail_at=0.8)[0]
     'warn'
+    >>> judge(0.5, None, metric="demographic_parity_ratio", pass_at=0.8, fail_at=0.8,
+    ...       p_value=0.4)[0]
+    'info'
     """
-    up = direction(metric)
+    if up is _AUTO:
+        up = direction(metric)
     if up is None:
         return "info", "this figure has no better or worse direction"
     if value is None:
         return "info", "not computed"
+    fl = set(flags)
+    if "too_small" in fl:
+        return "info", "too few rows to judge"
+    if "small_groups" in fl:
+        return "info", "includes a group too small to judge (see the note on small groups)"
 
     def better_or_equal(a: float, b: float) -> bool:
         return a >= b if up else a <= b
@@ -331,11 +156,20 @@ def judge(
     else:
         status = "warn"
     reason = ""
-    if "too_small" in set(flags) and status != "warn":
-        return "warn", "too few rows to judge"
-    if ci is not None and len(ci) == 2 and ci[0] is not None and ci[1] is not None:
-        lo, hi = float(ci[0]), float(ci[1])
+    have_ci = ci is not None and len(ci) == 2 and ci[0] is not None and ci[1] is not None
+    if have_ci:
+        assert ci is not None
+        lo, hi = float(ci[0]), float(ci[1])  # type: ignore[arg-type]
         worst_end, best_end = (lo, hi) if up else (hi, lo)
+    if p_value is not None:
+        if status in ("fail", "warn") and not p_value < 1.0 - ci_level:
+            return "info", f"{NOT_DISTINGUISHABLE} ({p_name} = {p_value:.2g})"
+        if status == "fail" and have_ci and better_or_equal(best_end, fail_at):
+            status, reason = "warn", "the interval reaches back past the red bound"
+        elif status == "pass" and have_ci and not better_or_equal(worst_end, pass_at):
+            reason = "the interval reaches past the green bound, but no gap is shown"
+        return status, reason
+    if have_ci:
         if status == "pass" and not better_or_equal(worst_end, pass_at):
             status, reason = "warn", "the interval reaches past the green bound"
         elif status == "fail" and better_or_equal(best_end, fail_at):
@@ -357,45 +191,98 @@ def worst(statuses: Iterable[str]) -> Status:
 def _matches(t: Threshold, m: Mapping[str, Any]) -> bool:
     if m.get("section") != t.section or m.get("name") != t.metric:
         return False
-    if m.get("group") is not None or m.get("label") is not None or m.get("fold") is not None:
+    if m.get("label") is not None or m.get("fold") is not None:
         return False
-    if m.get("input_feature") is not None:
+    if m.get("input_feature") is not None or m.get("agg") not in (None, "worst_case"):
         return False
     if t.attack is not None and m.get("attack") != t.attack:
         return False
     feature = m.get("feature")
     if t.per_feature:
-        return (
-            feature is not None
-            and len(feature) == 1
-            and m.get("method") in (None, "between_groups")
-        )
-    return feature is None
+        if feature is None or len(feature) != 1:
+            return False
+        if t.method == "to_reference":
+            return m.get("method") == "to_reference" and m.get("group") is not None
+        return m.get("group") is None and m.get("method") in (None, t.method)
+    return feature is None and m.get("group") is None
+
+
+def _ci_level(data: Mapping[str, Any], section: str) -> float:
+    for s in data.get("sections") or []:
+        if s.get("name") == section and isinstance(s.get("info"), Mapping):
+            v = s["info"].get("ci_level")
+            if isinstance(v, (int, float)) and 0 < v < 1:
+                return float(v)
+    v = (data.get("run") or {}).get("ci_level")
+    return float(v) if isinstance(v, (int, float)) and 0 < v < 1 else 0.95
+
+
+def section_info(data: Mapping[str, Any], section: str) -> Mapping[str, Any]:
+    """Return the ``info`` of section ``section`` in ``data`` (empty when absent)."""
+    for s in data.get("sections") or []:
+        if s.get("name") == section and isinstance(s.get("info"), Mapping):
+            return s["info"]  # type: ignore[no-any-return]
+    return {}
+
+
+def _reference_of(info: Mapping[str, Any], feature: Sequence[Any]) -> str | None:
+    """Return the reference group of a single feature, where the section's info names it."""
+    refs = info.get("reference_groups")
+    if isinstance(refs, Mapping) and len(feature) == 1:
+        ref = refs.get(str(feature[0]))
+        if ref is not None:
+            return str(ref)
+    return None
+
+
+def judge_record(
+    t: Threshold, m: Mapping[str, Any], *, info: Mapping[str, Any] | None = None,
+    ci_level: float = 0.95,
+) -> tuple[Status, str]:  # fmt: skip
+    """Judge one metric record against a default threshold (evidence and harm included)."""
+    pass_at, fail_at = t.bounds(info)
+    value, ci = m.get("value"), m.get("ci")
+    up: bool | None = direction(t.metric)
+    if t.method == "to_reference" and m.get("method") == "to_reference":
+        value, ci, up = harm(t.metric, value, ci)
+    return judge(
+        value, ci, metric=t.metric, pass_at=pass_at, fail_at=fail_at, flags=m.get("flags") or (),
+        p_value=evidence_p(m), ci_level=ci_level, up=up,
+        p_name="adjusted p" if m.get("p_adjusted") is not None else "p",
+    )  # fmt: skip
 
 
 def default_lights(data: Mapping[str, Any]) -> list[Light]:
-    """Return the lights of :data:`DEFAULT_THRESHOLDS` for every record they judge."""
+    """Return the lights of :data:`DEFAULT_THRESHOLDS` for every record they judge.
+
+    Records of groups flagged ``too_small`` get no light (the card lists them in a note).
+    """
     metrics = list(data.get("metrics") or [])
     out: list[Light] = []
     for t in DEFAULT_THRESHOLDS:
-        for m in metrics:
-            if not _matches(t, m):
+        info = section_info(data, t.section)
+        level = _ci_level(data, t.section)
+        matched = [m for m in metrics if _matches(t, m)]
+        for m in matched:
+            flags = set(m.get("flags") or ())
+            if "too_small" in flags or (t.method == "to_reference" and flags & SMALL_FLAGS):
                 continue
             ci = m.get("ci")
-            status, reason = judge(
-                m.get("value"), ci, metric=t.metric, pass_at=t.pass_at, fail_at=t.fail_at,
-                flags=m.get("flags") or (),
-            )  # fmt: skip
+            status, reason = judge_record(t, m, info=info, ci_level=level)
             label = t.label
             if t.per_feature:
                 label += f": {' × '.join(str(f) for f in m['feature'])}"
-            if sum(1 for x in metrics if _matches(t, x)) > 1 and not t.per_feature:
+                if t.method == "to_reference":
+                    label += f" = {' × '.join(str(g) for g in m['group'])}"
+                    ref = _reference_of(info, m["feature"])
+                    label += f" vs {ref}" if ref else " vs the reference group"
+            if len(matched) > 1 and not t.per_feature:
                 qualifier = str(m.get("label") or m.get("method") or "").split(";")[0].strip()
                 label += f" ({qualifier})" if qualifier else ""
             out.append(
                 Light(
                     area=t.section, label=label, status=status, value=m.get("value"),
-                    ci=(ci[0], ci[1]) if ci else None, rule=t.describe(), reason=reason,
+                    ci=(ci[0], ci[1]) if ci else None, rule=t.describe(info), reason=reason,
                     source=t.source,
                 )
             )  # fmt: skip

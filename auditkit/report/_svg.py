@@ -192,6 +192,7 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
         if arr is not None and len(arr) != len(labels):
             raise ChartDataError(f"{len(labels)} labels but {len(arr)} {name}")
     ref = _num_or_none(data.get("reference"), "reference")
+    ref_label = str(data.get("reference_label") or f"reference {fmt_num(ref)}")
     xlabel, ylabel = str(data.get("xlabel") or ""), str(data.get("ylabel") or "")
     horizontal = bool(data.get("horizontal", False))
     every = [*values, *(lows or []), *(highs or []), ref]
@@ -252,7 +253,7 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
                 _text(
                     x(ref),
                     12,
-                    f"reference {fmt_num(ref)}",
+                    ref_label,
                     anchor="middle",
                     size=10,
                     fill=OKABE_ITO[3],
@@ -317,7 +318,7 @@ def _bar(chart: Mapping[str, Any], uid: str) -> str:
                 _text(
                     x1,
                     y(ref) - 6,
-                    f"reference {fmt_num(ref)}",
+                    ref_label,
                     anchor="end",
                     size=10,
                     fill=OKABE_ITO[3],

@@ -15,13 +15,29 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._catalog import NOT_DISTINGUISHABLE, threshold
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._glossary import glossary_terms, metric_definition, metric_glossary
-from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
+from ._lights import (
+    AREAS,
+    Light,
+    area_lights,
+    default_lights,
+    policy_lights,
+    worst,
+)
 from ._svg import render_chart
 
-__all__ = ["build_view", "is_link", "is_md_link", "section_order"]
+__all__ = [
+    "build_view",
+    "four_fifths_threshold",
+    "is_link",
+    "is_md_link",
+    "rank_findings",
+    "section_order",
+    "verdict_of",
+]
 
 #: Metric-record keys shown as their own column when any row of a table sets them.
 _EXTRA_COLUMNS = (
@@ -34,6 +50,9 @@ _EXTRA_COLUMNS = (
 )
 _PLAIN_ID = re.compile(r"[a-z][a-z0-9_]{0,40}")
 _SEVERITY_ORDER = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
+_EVIDENCE_ORDER = {"strong": 0, "moderate": 1, "weak": 2, "none": 3}
+#: Words for the lights in the verdict line.
+_LIGHT_WORDS = (("fail", "red"), ("warn", "amber"), ("pass", "green"), ("info", "neutral"))
 _COLLAPSE_ROWS = 15  # longer tables start folded in the HTML card (printed in full)
 _SUMMARY_ATTENTION = 12  # failures and warnings listed on the first screen
 _KEY_FIGURES = 16
@@ -385,7 +404,74 @@ def _history_charts(history: Any) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------ sections
-def _finding_view(f: Mapping[str, Any], section: str) -> dict[str, str]:
+def four_fifths_threshold(info: Any) -> float:
+    """Return the fairness section's four-fifths threshold (0.8 for older results)."""
+    v = info.get("four_fifths_threshold") if isinstance(info, Mapping) else None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+    default = threshold("fairness", "demographic_parity_ratio").pass_at  # the catalog's 0.8
+    return float(v) if ok else default  # type: ignore[arg-type]
+
+
+def _four_fifths_line(chart: Mapping[str, Any], info: Any) -> Mapping[str, Any]:
+    """Draw the impact-ratio chart's reference line at the section's four-fifths threshold."""
+    data = chart.get("data")
+    if (
+        not isinstance(data, Mapping)
+        or data.get("reference") is None
+        or not str(chart.get("name", "")).startswith("impact_ratio")
+    ):
+        return chart
+    thr = four_fifths_threshold(info)
+    if not (isinstance(info, Mapping) and "four_fifths_threshold" in info):
+        ref = data.get("reference")
+        thr = float(ref) if isinstance(ref, (int, float)) else thr
+    new = dict(data, reference=thr, reference_label=f"four-fifths rule {thr:g}")
+    return dict(chart, data=new)
+
+
+_SMALL_INTRO = (
+    "These groups have too few rows to judge. Their figures are in the tables, flagged "
+    "too_small, but they drive no light, no headline and no policy verdict (a policy rule can "
+    "ask for them with include_small_groups = true)."
+)
+
+
+def _small_groups(indexed: list[tuple[int, Mapping[str, Any]]]) -> list[dict[str, str]]:
+    """Return the groups a section flagged too small to judge, with their figures."""
+    by: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for _, m in indexed:
+        if "too_small" not in (m.get("flags") or ()) or m.get("group") is None:
+            continue
+        if m.get("feature") is None:
+            continue
+        key = (tuple(map(str, m["feature"])), tuple(map(str, m["group"])))
+        e = by.setdefault(
+            key, {"feature": F.fmt_list(m["feature"]), "group": F.fmt_list(m["group"]),
+                  "n": None, "reason": "", "figures": []},
+        )  # fmt: skip
+        if m.get("n") is not None and (m.get("name") == "count" or e["n"] is None):
+            e["n"] = m.get("n")
+        if not e["reason"] and m.get("reason"):
+            e["reason"] = str(m["reason"])
+        if m.get("name") != "count" and m.get("value") is not None:
+            q = [str(m[k]) for k in ("label", "attack") if m.get(k) is not None]
+            if m.get("method"):
+                q.append(str(m["method"]).replace("_", " "))
+            e["figures"].append(
+                f"{m.get('name')}{' (' + ', '.join(q) + ')' if q else ''} {F.fmt_num(m['value'])}"
+            )
+    out = []
+    for e in by.values():
+        figs = e["figures"]
+        shown = ", ".join(figs[:8]) + (f" and {len(figs) - 8} more" if len(figs) > 8 else "")
+        out.append({"feature": e["feature"], "group": e["group"], "n": F.fmt_num(e["n"]),
+                    "reason": e["reason"], "figures": shown})  # fmt: skip
+    return out
+
+
+def _finding_view(
+    f: Mapping[str, Any], section: str, small: re.Pattern[str] | None = None
+) -> dict[str, Any]:
     sev = str(f.get("severity", "info"))
     return {
         "severity": sev,
@@ -394,7 +480,53 @@ def _finding_view(f: Mapping[str, Any], section: str) -> dict[str, str]:
         "text": str(f.get("text", "")),
         "section": section,
         "section_title": F.humanize(section),
+        "evidence": str(f.get("evidence") or ""),
+        "small": _about_small_groups(f, small),
     }
+
+
+def _small_pattern(indexed: list[tuple[int, Mapping[str, Any]]]) -> re.Pattern[str] | None:
+    """Match the way findings name a group flagged too small (``race = C``, ``'C' of 'race'``)."""
+    alts = []
+    for _, m in indexed:
+        if "too_small" not in (m.get("flags") or ()) or not m.get("feature") or not m.get("group"):
+            continue
+        pairs = [f"{f} = {g}" for f, g in zip(m["feature"], m["group"])]
+        alts.append(re.escape(" and ".join(pairs)) + r"(?![\w-])")
+        alts.append(re.escape(" × ".join(map(str, m["feature"])) + " = "
+                              + " × ".join(map(str, m["group"]))) + r"(?![\w-])")  # fmt: skip
+        if len(m["group"]) == 1:
+            alts.append(re.escape(f"'{m['group'][0]}' of '{m['feature'][0]}'"))
+    if not alts:
+        return None
+    return re.compile("|".join(dict.fromkeys(alts)))
+
+
+def _about_small_groups(f: Mapping[str, Any], small: re.Pattern[str] | None = None) -> bool:
+    """Whether a finding is about groups too small to judge (it then sits in their note).
+
+    The result model has no field for it: a finding is about them when its words say so
+    ("too small", "too_small") or when it names a group the section flagged too small.
+    """
+    text = str(f.get("text", ""))
+    low = text.lower()
+    if "too small" in low or "too_small" in low:
+        return True
+    return small is not None and small.search(text) is not None
+
+
+def rank_findings(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Sort findings by severity, then evidence (strong > moderate > weak > none), stably.
+
+    Findings about groups too small to judge are left out.
+    """
+    return sorted(
+        (f for f in findings if not f.get("small")),
+        key=lambda f: (
+            _SEVERITY_ORDER.get(str(f.get("severity")), 9),
+            _EVIDENCE_ORDER.get(str(f.get("evidence") or "none"), 3),
+        ),
+    )
 
 
 def _sections(
@@ -414,19 +546,23 @@ def _sections(
         s = raw[name]
         indexed = by_section.get(name, [])
         section_charts = []
+        info = s.get("info") or {}
         for c in s.get("charts") or []:
             target = _MOVED_CHARTS.get(str(c.get("name")))
             if target is not None:
                 moved.append({"target": target, "chart": c, "from": name})
                 continue
+            if name == "fairness":
+                c = _four_fifths_line(c, info)
             section_charts.append(charts.view(c))
         if name == "fairness":
             trade = _mitigation_chart(indexed)
             if trade is not None:
                 section_charts.append(charts.view(trade, derived=True))
         status = str(s.get("status", ""))
-        findings = [_finding_view(f, name) for f in s.get("findings") or []]
-        info = s.get("info") or {}
+        small = _small_pattern(indexed)
+        all_findings = [_finding_view(f, name, small) for f in s.get("findings") or []]
+        findings = [f for f in all_findings if not f["small"]]
         out.append(
             {
                 "name": name,
@@ -444,6 +580,9 @@ def _sections(
                 "tables": [_table_view(t) for t in s.get("tables") or []],
                 "charts": section_charts,
                 "moved_charts": [m["chart"].get("title", "") for m in moved if m["from"] == name],
+                "small_groups": _small_groups(indexed),
+                "small_findings": [f for f in all_findings if f["small"]],
+                "small_groups_intro": _SMALL_INTRO,
                 "info": [(F.humanize(k), _detail_text(v)) for k, v in info.items()]
                 if isinstance(info, Mapping) else [],
             }
@@ -453,10 +592,18 @@ def _sections(
 
 # ------------------------------------------------------------------------------- summary
 def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, Any]:
+    """Build the first screen: one light per area, the indicator lights, the verdict, what to fix.
+
+    The verdict is the worst light the summary shows (area lights and indicator lights), by
+    construction; its text counts those same lights. Findings about groups too small to judge
+    drive no light and no headline.
+    """
     policy = d.get("policy") or {}
     from_policy = bool(policy.get("checks"))
     lights: list[Light] = policy_lights(policy) if from_policy else default_lights(d)
-    sev_by_area = {s["name"]: [f["severity"] for f in s["findings"]] for s in sections}
+    sev_by_area = {
+        s["name"]: [f["severity"] for f in s["findings"] if not f["small"]] for s in sections
+    }
     area_status = area_lights(lights, sev_by_area, from_policy=from_policy)
     areas = []
     for s in sections:
@@ -468,11 +615,18 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             light = _light("info") | {"word": "NOT RUN"}
         else:
             fs = s["findings"]
-            sentences = [fs[0]["text"]] if fs else ["The section reported no finding."]
-            bad = sorted((f for f in fs[1:] if f["severity"] in ("fail", "warn")),
-                         key=lambda f: _SEVERITY_ORDER[f["severity"]])  # fmt: skip
+            ranked = rank_findings(fs)
+            bad = [f for f in ranked if f["severity"] in ("fail", "warn")]
             if bad:
-                sentences.append(bad[0]["text"])
+                sentences = [f["text"] for f in bad[:2]]
+            else:
+                lead = [f for f in fs if not f["small"]]
+                sentences = (
+                    [lead[0]["text"]] if lead
+                    else ["Every finding of this section is about groups too small to judge "
+                          "(see their note in the section)."] if s["small_findings"]
+                    else ["The section reported no finding."]
+                )  # fmt: skip
             light = _light(area_status[s["name"]])
             if from_policy and area_status[s["name"]] == "info":
                 light["word"] = "NO RULE"
@@ -493,28 +647,28 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             "source": lt.source,
             "source_no": sources.index(lt.source) + 1,
             **_light(lt.status),
+            **_neutral_word(lt),
         }
         for lt in lights
     ]
-    counts = {k: sum(1 for lt in lights if lt.status == k) for k in ("fail", "warn", "pass")}
-    judged = [a["status"] for a in areas if a["word"] not in ("NOT RUN", "NO RULE")]
-    overall = worst(judged) if judged else "info"
+    judged_areas = [a for a in areas if a["word"] not in ("NOT RUN", "NO RULE")]
+    verdict = verdict_of(
+        [str(a["status"]) for a in judged_areas], [str(i["status"]) for i in indicators]
+    )
     if from_policy:
         basis = f"the rules of the policy {policy.get('source') or ''}".rstrip()
-        verdict_word = "PASSED" if policy.get("passed") else "FAILED"
-        verdict = _light("pass" if policy.get("passed") else "fail") | {"word": verdict_word}
+        word = {"fail": "FAILED", "warn": "PASSED WITH WARNINGS", "pass": "PASSED"}.get(
+            verdict["status"], "NOT JUDGED"
+        )
+        verdict["word"] = word
     else:
         basis = "auditkit's default thresholds (no policy was checked)"
-        verdict = _light(overall)
-    parts = [f"{counts[k]} {w}" for k, w in (("fail", "red"), ("warn", "amber"),
-                                              ("pass", "green")) if counts[k]]  # fmt: skip
-    verdict["text"] = (
-        ", ".join(parts) if parts else "no indicator could be judged"
-    ) + f", judged against {basis}."
-    attention = sorted(
-        (f for s in sections for f in s["findings"] if f["severity"] in ("fail", "warn")),
-        key=lambda f: _SEVERITY_ORDER[f["severity"]],
-    )
+    verdict["text"] += f", judged against {basis}."
+    attention = [
+        f for s in sections for f in s["findings"]
+        if f["severity"] in ("fail", "warn") and not f["small"]
+    ]  # fmt: skip
+    attention = list(rank_findings(attention))
     return {
         "verdict": verdict,
         "from_policy": from_policy,
@@ -529,6 +683,44 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             else ""
         ),
     }
+
+
+def _neutral_word(lt: Light) -> dict[str, str]:
+    """Say why a light is neutral: no clear gap, or a group too small to judge."""
+    if lt.status != "info":
+        return {}
+    if NOT_DISTINGUISHABLE in lt.reason:
+        return {"word": "NO CLEAR GAP"}
+    if "too small" in lt.reason or "too few rows" in lt.reason:
+        return {"word": "SMALL GROUP"}
+    return {}
+
+
+def _count_text(statuses: Sequence[str]) -> str:
+    parts = [f"{sum(1 for x in statuses if x == k)} {w}" for k, w in _LIGHT_WORDS
+             if any(x == k for x in statuses)]  # fmt: skip
+    return ", ".join(parts)
+
+
+def verdict_of(area_statuses: Sequence[str], indicator_statuses: Sequence[str]) -> dict[str, str]:
+    """Return the overall verdict: the worst of the lights shown, and a text that counts them.
+
+    ``area_statuses`` are the lights of the areas that were judged, ``indicator_statuses`` the
+    indicator lights; the verdict's status is ``worst`` of all of them (``info`` when none).
+    """
+    shown = [*area_statuses, *indicator_statuses]
+    status = worst(shown) if shown else "info"
+    verdict = _light(status)
+    if status == "info":
+        verdict["word"] = "NOT JUDGED"
+    parts = []
+    if area_statuses:
+        parts.append(f"areas: {_count_text(area_statuses)}")
+    if indicator_statuses:
+        parts.append(f"indicators: {_count_text(indicator_statuses)}")
+    verdict["text"] = "; ".join(parts) if parts else "no indicator could be judged"
+    verdict["text"] = verdict["text"][:1].upper() + verdict["text"][1:]
+    return verdict
 
 
 def _policy_view(policy: Mapping[str, Any]) -> dict[str, Any] | None:
