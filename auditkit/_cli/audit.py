@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -411,5 +412,6 @@ def _check_out(args: argparse.Namespace) -> None:
         return
     for name in (JSON_NAME, HTML_NAME, MD_NAME):
         path = Path(args.out) / name
-        if path.exists():
-            raise OutputError(f"{path} exists; pass --force to replace it.")
+        if os.path.lexists(path):  # a dangling symbolic link counts as an output too
+            link = " (a symbolic link)" if path.is_symlink() else ""
+            raise OutputError(f"{path} exists{link}; pass --force to replace it.")
