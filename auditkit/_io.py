@@ -15,6 +15,7 @@ import glob
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -33,8 +34,10 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_set",
     "atomic_write_text",
+    "check_regular_file",
     "current_file",
     "current_umask",
+    "describe_file_type",
     "folder_lock",
     "recover_set",
     "sha256_bytes",
@@ -431,6 +434,50 @@ def current_file(path: str | os.PathLike[str]) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def describe_file_type(mode: int) -> str:
+    """Name the kind of file of an ``st_mode`` ("a FIFO (named pipe)", "a character device"...)."""
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISREG, "a regular file"),
+    )
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def check_regular_file(path: str | os.PathLike[str], what: str = "File") -> Path:
+    """Return ``path`` when it is a regular file (after symbolic links); refuse anything else.
+
+    Checked with ``os.stat`` before anything opens the file, so a FIFO (whose ``open`` would
+    wait for a writer), a device such as ``/dev/zero`` (endless) or a link to one is refused at
+    once instead of hanging or filling memory.
+
+    Raises
+    ------
+    DataValidationError
+        Naming ``what`` and the path: missing, a folder, or not a regular file.
+    """
+    from .exceptions import DataValidationError
+
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise DataValidationError(f"{what} {str(p)!r} does not exist.") from None
+    except OSError as exc:
+        raise DataValidationError(f"Cannot read {what.lower()} {str(p)!r}: {exc.strerror or exc}.") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise DataValidationError(f"{what} {str(p)!r} is a folder, not a file.")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataValidationError(
+            f"{what} {str(p)!r} is {describe_file_type(st.st_mode)}, not a regular file; "
+            "auditkit reads only regular files."
+        )
+    return p
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -158,7 +158,9 @@ def _existing_file(path: str, what: str) -> Path:
         raise ParameterError(f"{what} {path!r} does not exist.")
     if p.is_dir():
         raise ParameterError(f"{what} {path!r} is a folder, not a file.")
-    return p
+    from .._io import check_regular_file
+
+    return check_regular_file(p, what)  # a FIFO or a device is refused before it is opened
 
 
 def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -264,6 +266,8 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
             "--out-of-core, --in-memory, --memory-limit and --log-loss go with --predictions."
         )
     model_path = _existing_file(args.model, "Checkpoint")
+    if args.data is not None and os.path.lexists(args.data):
+        _existing_file(args.data, "Data file")  # a FIFO or device: refused before the model loads
     kwargs = _common_kwargs(args)
     sens = split_list(args.sensitive, option="--sensitive")
     loaded = load_checkpoint(model_path)
