@@ -469,7 +469,9 @@ def check_regular_file(path: str | os.PathLike[str], what: str = "File") -> Path
     except FileNotFoundError:
         raise DataValidationError(f"{what} {str(p)!r} does not exist.") from None
     except OSError as exc:
-        raise DataValidationError(f"Cannot read {what.lower()} {str(p)!r}: {exc.strerror or exc}.") from exc
+        raise DataValidationError(
+            f"Cannot read {what.lower()} {str(p)!r}: {exc.strerror or exc}."
+        ) from exc
     if stat.S_ISDIR(st.st_mode):
         raise DataValidationError(f"{what} {str(p)!r} is a folder, not a file.")
     if not stat.S_ISREG(st.st_mode):

@@ -760,15 +760,18 @@ class LoadedModel:
         accelerator: str = "auto",
         strategy: str = "ddp",
         memory_budget_mb: float | None = None,
+        text_column: str | None = None,
     ) -> CheckpointModel:
         """Return the :class:`~auditkit.model.ModelAdapter` the audit sections talk to.
 
         ``devices``, ``accelerator``, ``strategy`` and ``memory_budget_mb`` are the scoring
         options of :meth:`predict_proba`, used for every prediction the audit makes.
+        ``text_column`` (text models) names the column of a table that holds the texts, when
+        it is not the checkpoint's own text column (``schema.feature_names[0]``).
         """
         return CheckpointModel(
             self, devices=devices, accelerator=accelerator, strategy=strategy,
-            memory_budget_mb=memory_budget_mb,
+            memory_budget_mb=memory_budget_mb, text_column=text_column,
         )  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
@@ -802,9 +805,21 @@ class CheckpointModel(ModelAdapter):
         accelerator: str = "auto",
         strategy: str = "ddp",
         memory_budget_mb: float | None = None,
+        text_column: str | None = None,
     ) -> None:
         super().__init__(loaded, name=loaded.name, schema=loaded.schema)
         self.loaded = loaded
+        if text_column is not None and (
+            not isinstance(text_column, str) or loaded.module.modality != "text"
+        ):
+            raise ParameterError(
+                f"text_column names the text column of a table for a text model; "
+                f"{loaded.name} is a {loaded.module.modality} model (got {text_column!r})."
+                if isinstance(text_column, str)
+                else f"text_column must be a column name (str); got {text_column!r}."
+            )
+        #: The table column the texts are read from (None: the checkpoint's own text column).
+        self.text_column = text_column
         self.classes_ = np.arange(loaded.n_classes)
         #: Scoring options passed to :meth:`LoadedModel.predict_proba` (devices, memory budget).
         self.scoring: dict[str, Any] = {
@@ -814,8 +829,19 @@ class CheckpointModel(ModelAdapter):
             "memory_budget_mb": memory_budget_mb,
         }
 
+    def _texts(self, X: Any) -> Any:
+        """Return ``X``, or its column :attr:`text_column` when that is set and X is a table."""
+        if self.text_column is None or getattr(X, "columns", None) is None:
+            return X
+        from .models._text import text_column_of
+
+        return text_column_of(X, self.text_column)
+
+    def _encode(self, X: Any) -> torch.Tensor:
+        return self.loaded.encode(self._texts(X))
+
     def _proba(self, X: Any) -> Any:
-        return self.loaded.predict_proba(X, **self.scoring)
+        return self.loaded.predict_proba(self._texts(X), **self.scoring)
 
     def torch_parts(self) -> TorchParts:
         """Return the module (encoded input -> logits), its encoder and the feature layout."""
@@ -823,7 +849,7 @@ class CheckpointModel(ModelAdapter):
         text = m.modality == "text"
         return TorchParts(
             module=m,
-            encode=self.loaded.encode,
+            encode=self._encode,
             feature_names=m.feature_names(),
             feature_groups=m.feature_groups(),
             embedding=m.embedding_layer(),
@@ -849,8 +875,9 @@ class CheckpointModel(ModelAdapter):
 
         hp = {**self.loaded.meta["hparams"], **hparam_overrides}
         module, history = fit_model(
-            self.loaded.name, X, y, schema=self.loaded.schema, hparams=hp, seed=random_state
-        )
+            self.loaded.name, self._texts(X), y, schema=self.loaded.schema, hparams=hp,
+            seed=random_state,
+        )  # fmt: skip
         info = module.fit_info
         meta = {
             **{k: v for k, v in self.loaded.meta.items() if k not in ("test_metrics", "dp")},
@@ -880,8 +907,9 @@ class CheckpointModel(ModelAdapter):
             "refit": True,
         }
         return CheckpointModel(
-            LoadedModel(module, meta, path=None, sha256=_weights_sha256(module)), **self.scoring
-        )
+            LoadedModel(module, meta, path=None, sha256=_weights_sha256(module)),
+            text_column=self.text_column, **self.scoring,
+        )  # fmt: skip
 
     def fingerprint(self) -> str | None:
         """Return the checkpoint file's sha256 (of the weights for a model retrained in memory)."""
