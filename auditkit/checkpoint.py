@@ -345,6 +345,35 @@ def _check_plain_metadata(ckpt: dict[str, Any], name: str) -> None:
             )
 
 
+def _check_weights_present(sd: dict[str, Any], name: str) -> None:
+    """Refuse weights whose bytes are not in the file (views such as stride-0 expansions).
+
+    A tensor may view a storage far smaller than its shape (stride 0 repeats one number a
+    billion times); copying it into a model would allocate what the file never held.
+    ``save_checkpoint`` writes every weight whole, in its own storage.
+    """
+    seen: dict[int, int] = {}
+    claimed = 0
+    for key, t in sd.items():
+        need = int(t.numel()) * int(t.element_size())
+        storage = t.untyped_storage()
+        have = int(storage.nbytes()) - int(t.storage_offset()) * int(t.element_size())
+        if need > have:
+            raise CheckpointError(
+                f"Checkpoint file {name!r}: weight {str(key)[:100]!r} of shape "
+                f"{tuple(t.shape)} claims {need:,} bytes but the file holds {max(have, 0):,} "
+                "for it (a strided view, such as a stride-0 expansion); weights must be "
+                "stored whole."
+            )
+        seen[int(storage.data_ptr())] = int(storage.nbytes())
+        claimed += need
+    if claimed > sum(seen.values()):
+        raise CheckpointError(
+            f"Checkpoint file {name!r}: its weights claim {claimed:,} bytes but share "
+            f"{sum(seen.values()):,} bytes of storage; weights must be stored whole."
+        )
+
+
 _HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 _OPTIONAL_BLOCKS = ("dataset", "test_metrics", "training", "hardware", "versions", "dp")
 
@@ -421,6 +450,7 @@ def _validate(ckpt: Any, name: str) -> dict[str, Any]:
         raise CheckpointError(
             f"Checkpoint file {name!r} has no valid 'state_dict' (a dict of tensors)."
         )
+    _check_weights_present(sd, name)
     _check_optional_metadata(meta, name)
     try:
         DatasetSchema.from_dict(meta["schema"])

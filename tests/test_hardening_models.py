@@ -115,6 +115,19 @@ def _tiny_checkpoint() -> bytes:
     return buf.getvalue()
 
 
+def _expanded_weights(raw: dict[str, Any], hidden: list[int]) -> dict[str, Any]:
+    from auditkit.models import MODEL_REGISTRY
+
+    meta = raw["auditkit"]
+    hp = {**meta["hparams"], "hidden": hidden}
+    with torch.device("meta"):
+        shapes = MODEL_REGISTRY.get(meta["model_name"])(
+            schema=meta["schema"], preprocessing=meta["preprocessing"], **hp
+        ).state_dict()
+    sd = {k: torch.zeros((), dtype=v.dtype).expand(v.shape) for k, v in shapes.items()}
+    return {**with_meta(raw, hparams=hp), "state_dict": sd}
+
+
 def _memo_bomb() -> list[Any]:
     """A list that pickles in a few KB but holds 1000**3 references when walked."""
     a = [0] * 1000
@@ -137,6 +150,12 @@ ATTACKS: dict[str, tuple[Callable[[dict[str, Any], bytes, Path], Path], str]] = 
             with_meta(raw, hparams={**raw["auditkit"]["hparams"], "hidden": [4000, 4000]}), p
         ),
         "do not match the iris-mlp architecture",
+    ),
+    # the shapes agree with the hyper-parameters (25 million parameters, under the ceiling),
+    # but every weight is one number expanded with stride 0: 100 MB claimed by a 7 KB file
+    "stride-0 weights": (
+        lambda raw, data, p: save(_expanded_weights(raw, [5000, 5000]), p),
+        "(a strided view, such as a stride-0 expansion); weights must be stored whole",
     ),
     "stride-0 tensor as history": (
         lambda raw, data, p: save(with_meta(raw, history=torch.zeros(1).expand(10**9)), p),
