@@ -15,9 +15,9 @@ A downloaded checkpoint is untrusted, so sizes are checked before anything is al
 path must be a regular file (a FIFO, a device or a symbolic link to one is refused at once, never
 opened) of at most :data:`MAX_CHECKPOINT_BYTES`; it must be a zip archive (the format
 ``torch.save`` writes since PyTorch 1.6) whose directory declares at most
-:data:`MAX_CHECKPOINT_BYTES` in all and no entry compressed more than
-:data:`MAX_COMPRESSION_RATIO` times (checked before torch inflates anything); the metadata must
-be plain data (no tensors, at most :data:`MAX_METADATA_ITEMS` values, nested at most
+:data:`MAX_ZIP_ENTRIES` entries, :data:`MAX_CHECKPOINT_BYTES` in all and no entry compressed
+more than :data:`MAX_COMPRESSION_RATIO` times (checked before torch inflates anything); the
+metadata must be plain data (no tensors, at most :data:`MAX_METADATA_ITEMS` values, nested at most
 :data:`MAX_METADATA_DEPTH` deep); and the model the hyper-parameters describe is first built
 without memory (PyTorch's ``meta`` device): it must have at most :data:`MAX_PARAMETERS`
 parameters and exactly the weights present in the file, or nothing is allocated for it.
@@ -68,6 +68,8 @@ MAX_COMPRESSION_RATIO = 20
 #: Most parameters (weights and buffers) a model rebuilt from a checkpoint may have: 250 million
 #: (1 GB in float32); the reference models have under a few million.
 MAX_PARAMETERS = 250_000_000
+#: Most entries in a checkpoint's zip archive (one per tensor storage, plus a few).
+MAX_ZIP_ENTRIES = 100_000
 #: Most values (dict entries, list items, scalars) in a checkpoint's metadata, and how deeply
 #: they may nest; the metadata of a reference model holds some thousands (its vocabulary).
 MAX_METADATA_ITEMS = 2_000_000
@@ -265,6 +267,12 @@ def _check_archive(data: bytes, name: str) -> None:
             "torch.save writes since PyTorch 1.6): auditkit does not read the legacy format or "
             "raw pickles, whose headers can claim any amount of memory."
         )
+    entries = _zip_entry_count(data)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} declares {entries:,} zip entries, over auditkit's "
+            f"ceiling of {MAX_ZIP_ENTRIES:,} (auditkit.checkpoint.MAX_ZIP_ENTRIES)."
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
@@ -289,6 +297,29 @@ def _check_archive(data: bytes, name: str) -> None:
                 f"{size:,}); auditkit refuses entries compressed over {MAX_COMPRESSION_RATIO} "
                 "times (torch.save stores them uncompressed). Nothing was decompressed."
             )
+
+
+def _zip_entry_count(data: bytes) -> int | None:
+    """Return the number of entries the zip's end record declares (zip64 too), before parsing.
+
+    None when no end record is found (:mod:`zipfile` then reports the archive as corrupt).
+    """
+    import struct
+
+    tail_start = max(0, len(data) - (1 << 16) - 22)
+    i = data.rfind(b"PK\x05\x06", tail_start)
+    if i < 0 or len(data) - i < 22:
+        return None
+    count = int(struct.unpack_from("<H", data, i + 10)[0])
+    if count != 0xFFFF:
+        return count
+    j = i - 20  # the zip64 end-record locator sits just before the end record
+    if j < 0 or data[j : j + 4] != b"PK\x06\x07":
+        return count
+    (offset,) = struct.unpack_from("<Q", data, j + 8)
+    if offset + 56 > len(data) or data[offset : offset + 4] != b"PK\x06\x06":
+        return count
+    return int(struct.unpack_from("<Q", data, offset + 32)[0])
 
 
 def _check_plain_metadata(ckpt: dict[str, Any], name: str) -> None:

@@ -503,3 +503,28 @@ def test_cli_text_column_needs_a_text_model_and_a_data_file(
     )
     assert main(["audit", str(imdb), "--text-column", "text"]) == 2
     assert "--text-column names the text column of a --data FILE" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- zip entry counts
+@pytest.mark.parametrize("n_extra", [5, 70_000])  # 70,000: past 65,535, a zip64 end record
+def test_zip_entry_count_is_read_before_parsing(
+    iris: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_extra: int
+) -> None:
+    import auditkit.checkpoint as ck
+
+    zin = zipfile.ZipFile(iris)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info.filename))
+        prefix = zin.infolist()[0].filename.split("/")[0]
+        for i in range(n_extra):
+            zout.writestr(f"{prefix}/x{i}", b"")
+    data = buf.getvalue()
+    total = len(zin.infolist()) + n_extra
+    assert ck._zip_entry_count(data) == total
+    path = tmp_path / "entries.ckpt"
+    path.write_bytes(data)
+    monkeypatch.setattr(ck, "MAX_ZIP_ENTRIES", total - 1)
+    with pytest.raises(CheckpointError, match=f"declares {total:,} zip entries"):
+        load_checkpoint(path)
