@@ -308,7 +308,8 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
             table = load_table(data_file, target=args.target, sensitive_features=sens)
             X, y = table.X, class_codes(table.y, loaded.schema.class_names)
             if loaded.module.modality == "text":  # texts come from one column, by name
-                _check_text_column(text_col, loaded.schema.feature_names[0], X, data_file)
+                own = getattr(loaded.module, "text_column", loaded.schema.feature_names[0])
+                _check_text_column(text_col, own, X, data_file)
         else:
             names = list_datasets()
             if args.data not in names:
