@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from .._io import sha256_file
 from .._validation import check_columns, did_you_mean, format_available
-from ..exceptions import OutputError, ParameterError
+from ..exceptions import DataValidationError, OutputError, ParameterError
 from ..report._model import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
@@ -45,6 +46,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "checkpoint's own dataset",
     )
     src.add_argument("--target", metavar="COL", help="the label column of a --data file")
+    src.add_argument(
+        "--text-column",
+        metavar="COL",
+        help="the column of a --data file that holds the texts, for a text model (default: the "
+        "checkpoint's own text column)",
+    )
     log = p.add_argument_group("a log of decisions (no model)")
     log.add_argument(
         "--predictions",
@@ -157,7 +164,9 @@ def _existing_file(path: str, what: str) -> Path:
         raise ParameterError(f"{what} {path!r} does not exist.")
     if p.is_dir():
         raise ParameterError(f"{what} {path!r} is a folder, not a file.")
-    return p
+    from .._io import check_regular_file
+
+    return check_regular_file(p, what)  # a FIFO or a device is refused before it is opened
 
 
 def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -263,17 +272,25 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
             "--out-of-core, --in-memory, --memory-limit and --log-loss go with --predictions."
         )
     model_path = _existing_file(args.model, "Checkpoint")
+    if args.data is not None and os.path.lexists(args.data):
+        _existing_file(args.data, "Data file")  # a FIFO or device: refused before the model loads
     kwargs = _common_kwargs(args)
     sens = split_list(args.sensitive, option="--sensitive")
     loaded = load_checkpoint(model_path)
     model: Any = loaded
     devices, budget = getattr(args, "devices", None), getattr(args, "memory_budget", None)
-    if devices is not None or budget is not None:
+    text_col = getattr(args, "text_column", None)
+    if text_col is not None and loaded.module.modality != "text":
+        raise ParameterError(
+            f"--text-column goes with a text model; {loaded.name} is a "
+            f"{loaded.module.modality} model."
+        )
+    if devices is not None or budget is not None or text_col is not None:
         if devices is not None and devices < 1:
             raise ParameterError(f"--devices takes a number >= 1; got {devices}.")
         if budget is not None and not budget > 0:
             raise ParameterError(f"--memory-budget takes a number of MiB > 0; got {budget}.")
-        model = loaded.as_adapter(devices=devices, memory_budget_mb=budget)
+        model = loaded.as_adapter(devices=devices, memory_budget_mb=budget, text_column=text_col)
     X: Any = None
     y: Any = None
     train: Any = None
@@ -290,6 +307,9 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
             data_file = _existing_file(args.data, "Data file")
             table = load_table(data_file, target=args.target, sensitive_features=sens)
             X, y = table.X, class_codes(table.y, loaded.schema.class_names)
+            if loaded.module.modality == "text":  # texts come from one column, by name
+                own = getattr(loaded.module, "text_column", loaded.schema.feature_names[0])
+                _check_text_column(text_col, own, X, data_file)
         else:
             names = list_datasets()
             if args.data not in names:
@@ -305,6 +325,8 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
             # else: the checkpoint's own dataset, which audit() takes with its fitted rows
     elif args.target:
         raise ParameterError("--target needs --data FILE.")
+    if text_col is not None and data_file is None:
+        raise ParameterError("--text-column names the text column of a --data FILE.")
     result = _api.audit(
         model,
         X,
@@ -318,6 +340,20 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     if data_file is not None:
         result = _with_file(result, "data", data_file)
     return result
+
+
+def _check_text_column(given: str | None, own: str, X: Any, data_file: Path) -> None:
+    """Refuse a table without the text column (``--text-column``, else the checkpoint's own)."""
+    column = given if given is not None else own
+    names = [str(c) for c in X.columns]
+    if column in names:
+        return
+    whose = "" if given is not None else " (the checkpoint's own text column)"
+    hint = "" if given is not None else "; name the column that holds the texts with --text-column"
+    raise DataValidationError(
+        f"Text column {column!r}{whose} not found in {data_file.name}"
+        f"{did_you_mean(column, names)}; available: {format_available(names)}{hint}."
+    )
 
 
 def class_codes(y: Any, class_names: Sequence[str]) -> Any:
@@ -411,5 +447,6 @@ def _check_out(args: argparse.Namespace) -> None:
         return
     for name in (JSON_NAME, HTML_NAME, MD_NAME):
         path = Path(args.out) / name
-        if path.exists():
-            raise OutputError(f"{path} exists; pass --force to replace it.")
+        if os.path.lexists(path):  # a dangling symbolic link counts as an output too
+            link = " (a symbolic link)" if path.is_symlink() else ""
+            raise OutputError(f"{path} exists{link}; pass --force to replace it.")

@@ -22,7 +22,15 @@ from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError
 from ._base import MODEL_REGISTRY, AuditableModule
 
-__all__ = ["PAD", "UNK", "ImdbLSTM", "build_vocab", "encode_texts", "tokenize"]
+__all__ = [
+    "PAD",
+    "UNK",
+    "ImdbLSTM",
+    "build_vocab",
+    "encode_texts",
+    "text_column_of",
+    "tokenize",
+]
 
 PAD, UNK = "<pad>", "<unk>"
 TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z]+)?"
@@ -55,12 +63,51 @@ def tokenize(
     return _compiled(pattern).findall(text)
 
 
-def _as_texts(X: Any) -> list[str]:
+def text_column_of(X: Any, column: str) -> Any:
+    """Return the column ``column`` of the table ``X`` (pandas or polars), found by name.
+
+    A text model audited on a table reads its texts from one named column, never by iterating
+    the table (which would give the column names).
+
+    Raises
+    ------
+    DataValidationError
+        Naming the column and the columns the table has.
+    """
+    names = [str(c) for c in X.columns]
+    if column not in names:
+        from .._validation import did_you_mean, format_available
+
+        raise DataValidationError(
+            f"Text column {column!r} not found in the table{did_you_mean(column, names)}; "
+            f"available: {format_available(names)}. A text model reads its texts from one "
+            "column by name: name it with --text-column COL (text_column= in Python)."
+        )
+    return X[column]
+
+
+def _is_table(X: Any) -> bool:
+    """Whether ``X`` is a data frame (it has named columns; a Series or a list has none)."""
+    return getattr(X, "columns", None) is not None and not isinstance(X, (str, bytes))
+
+
+def _as_texts(X: Any, column: str | None = None) -> list[str]:
     if isinstance(X, str):
         raise DataValidationError(
             "Text input must be a sequence of strings (one review per row), not a single string."
         )
-    values = X.tolist() if hasattr(X, "tolist") else list(X)
+    if _is_table(X):
+        if column is None:
+            raise DataValidationError(
+                "Text input is a table; name the column that holds the texts (text_column=)."
+            )
+        X = text_column_of(X, column)
+    if hasattr(X, "tolist"):
+        values = X.tolist()
+    elif hasattr(X, "to_list"):
+        values = X.to_list()
+    else:
+        values = list(X)
     for i, v in enumerate(values):
         if not isinstance(v, str):
             raise DataValidationError(
@@ -82,10 +129,17 @@ def build_vocab(
 
 
 def encode_texts(
-    texts: Any, prep: dict[str, Any], index: dict[str, int] | None = None
+    texts: Any,
+    prep: dict[str, Any],
+    index: dict[str, int] | None = None,
+    *,
+    column: str | None = None,
 ) -> torch.Tensor:
-    """Raw strings -> token ids of shape (n, max_len), int64, right-padded with 0."""
-    values = _as_texts(texts)
+    """Raw strings -> token ids of shape (n, max_len), int64, right-padded with 0.
+
+    ``texts`` is a sequence of strings, or a table whose column ``column`` holds them.
+    """
+    values = _as_texts(texts, column)
     if index is None:
         index = {w: i for i, w in enumerate(prep["vocab"])}
     max_len = int(prep["max_len"])
@@ -98,6 +152,12 @@ def encode_texts(
         ids = [index.get(t, unk) for t in toks[:max_len]]
         out[r, : len(ids)] = ids
     return torch.from_numpy(out)
+
+
+def _schema_text_column(schema: DatasetSchema) -> str:
+    """Return the name of the schema's text feature (``"text"`` in the bundled reviews)."""
+    names = [f.name for f in schema.features if f.kind == "text"] or schema.feature_names
+    return names[0] if names else "text"
 
 
 @MODEL_REGISTRY.register("imdb-lstm")
@@ -156,7 +216,9 @@ class ImdbLSTM(AuditableModule):
     ) -> dict[str, Any]:
         """Build the word vocabulary on the training reviews."""
         vocab = build_vocab(
-            _as_texts(X), min_freq=hparams["min_freq"], max_size=hparams["max_vocab"]
+            _as_texts(X, _schema_text_column(schema)),
+            min_freq=hparams["min_freq"],
+            max_size=hparams["max_vocab"],
         )
         return {
             "kind": "text",
@@ -169,11 +231,16 @@ class ImdbLSTM(AuditableModule):
             "remove": list(REMOVE),
         }
 
+    @property
+    def text_column(self) -> str:
+        """The column a table's texts are read from: the schema's text feature."""
+        return _schema_text_column(self.schema)
+
     def encode(self, X: Any) -> torch.Tensor:
-        """Raw review strings -> token ids (n, max_len), int64."""
+        """Raw review strings (or a table's :attr:`text_column`) -> token ids, int64."""
         if self._index is None:
             self._index = {w: i for i, w in enumerate(self.preprocessing["vocab"])}
-        return encode_texts(X, self.preprocessing, self._index)
+        return encode_texts(X, self.preprocessing, self._index, column=self.text_column)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids (n, max_len) -> logits (n, 2)."""

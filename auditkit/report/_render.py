@@ -148,7 +148,7 @@ def _check_targets(paths: Sequence[Path], overwrite: bool) -> None:
     for p in paths:
         if p.is_dir():
             raise OutputError(f"Cannot write {p}: a folder of that name exists.")
-        if not overwrite and p.exists():
+        if not overwrite and os.path.lexists(p):  # a dangling symbolic link too
             raise OutputError(f"{p} exists; pass overwrite=True (or --force) to replace it.")
 
 
@@ -231,5 +231,6 @@ def _write(
         recover_set(out)  # finish a set whose writer was killed after committing it
     targets = {k: out / names[k] for k in names}
     _check_targets(list(targets.values()), overwrite)
-    written = atomic_write_set(out, {names[k]: texts[k].encode("utf-8") for k in names})
+    files = {names[k]: texts[k].encode("utf-8") for k in names}
+    written = atomic_write_set(out, files, replace=overwrite)  # checked again under the lock
     return {k: written[names[k]] for k in names}

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._io import check_regular_file
 from .._progress import progress_bar
 from .._validation import check_columns
 from ..exceptions import DataValidationError, ParameterError
@@ -106,6 +107,7 @@ def resolve_paths(data: Any) -> tuple[list[str], str, str]:
                 raise DataValidationError(f"No file matches {text!r}.")
             n_files += len(matched)
             for m in matched:
+                check_regular_file(m, "Predictions file")  # no FIFO or device: it would hang
                 formats.add(_format(m))
         else:
             p = Path(text)
@@ -116,6 +118,7 @@ def resolve_paths(data: Any) -> tuple[list[str], str, str]:
                     f"Predictions path {text!r} is a folder; give a file or a glob such as "
                     f"'{text.rstrip('/')}/*.parquet'."
                 )
+            check_regular_file(p, "Predictions file")
             n_files += 1
             formats.add(_format(p.name))
         paths.append(text)
