@@ -62,7 +62,7 @@ CONTINUOUS_MIN_VALUES = 10
 #: Group labels longer than this are shortened in the audit; the full value is kept once, in
 #: the result's ``data.group_labels``.
 MAX_LABEL_CHARS = 80
-_KEEP_CHARS = 40
+_KEEP_CHARS = 32
 #: Intersections may hold this many times ``max_groups`` non-empty groups.
 INTERSECTION_FACTOR = DEFAULT_MAX_INTERSECTIONS // DEFAULT_MAX_GROUPS
 _NON_SCALAR = (list, tuple, dict, set, frozenset, np.ndarray)
