@@ -47,6 +47,7 @@ from .audit._context import (
     TrainData,
     predict_from_proba,
 )
+from .audit._engine import forget_codes
 from .data._schema import DatasetSchema
 from .exceptions import AuditkitError, DataValidationError, ParameterError, SectionError
 from .model import wrap
@@ -532,9 +533,13 @@ def audit(
     }
     if schema is not None:
         data_info["schema"] = schema.to_dict()
-    return _finish(
-        ctx, model_info=adapter.describe(), data_info=data_info, policy=policy, card_info=card_info
-    )
+    try:
+        return _finish(
+            ctx, model_info=adapter.describe(), data_info=data_info, policy=policy,
+            card_info=card_info,
+        )  # fmt: skip
+    finally:
+        forget_codes(sens)  # the group codes shared with the engine live for one audit
 
 
 def _align_train(X: Any, X_train: Any) -> Any:
@@ -806,8 +811,11 @@ def audit_predictions(
         "name": str(ctx.option("data_name", "prediction log")),
         "n_rows": n,
         "sha256": data_fingerprint(
-            labels.y_true, labels.y_pred, np.asarray(names, dtype=object), proba, weights
-        ),
+            *_small_codes(labels.y_true, labels.y_pred, k=len(names)),
+            np.asarray(names, dtype=object),
+            proba,
+            weights,
+        ),  # fmt: skip
         "sensitive_features": list(sens.columns) if sens is not None else [],
         "task": preds.task,
         "classes": list(names),
@@ -818,9 +826,18 @@ def audit_predictions(
         ),
     }
     model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
-    return _finish(
-        ctx, model_info=model_info, data_info=data_info, policy=policy, card_info=card_info
-    )
+    try:
+        return _finish(
+            ctx, model_info=model_info, data_info=data_info, policy=policy, card_info=card_info
+        )
+    finally:
+        forget_codes(sens)  # the group codes shared with the engine live for one audit
+
+
+def _small_codes(*codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Class codes in the smallest integer type that holds them (less to hash)."""
+    dtype = np.int8 if k <= 127 else (np.int16 if k <= 32_767 else np.int64)
+    return tuple(c.astype(dtype) for c in codes)
 
 
 def _column_1d(values: Any, name: str) -> Any:

@@ -716,6 +716,18 @@ def _short(label: str) -> str:
     return f"{label[:_KEEP_CHARS]}… ({len(label):,} characters, sha256 {digest})"
 
 
+def _is_arrow_str(values: Any) -> bool:
+    """Whether ``values`` is a pandas Series of the default Arrow-backed string dtype."""
+    import pandas as pd
+
+    return (
+        isinstance(values, pd.Series)
+        and getattr(values.array, "_pa_array", None) is not None
+        and pd.api.types.is_string_dtype(values.dtype)
+        and values.dtype == pd.StringDtype("pyarrow", na_value=np.nan)
+    )
+
+
 def _string_column(codes: np.ndarray, levels: list[str]) -> Any:
     """Return a pandas string column of ``levels[codes]``, built by Arrow (no per-row Python)."""
     import pandas as pd
@@ -865,8 +877,8 @@ def sensitive_frame(
             rank[order] = np.arange(len(order))
             codes = rank[codes]
             text = [text[i] for i in order.tolist()]
-        col = _string_column(codes, text)
-        out[c] = col
+        same = not long and _is_arrow_str(v) and text == [str(x) for x in levels.tolist()]
+        out[c] = v.reset_index(drop=True).array if same else _string_column(codes, text)
         groups[c] = text
         all_codes.append(codes)
         sizes.append(len(text))

@@ -168,6 +168,16 @@ def remember_codes(column: Any, codes: np.ndarray, levels: np.ndarray) -> None:
     _KNOWN_CODES[key] = (ref, codes, levels)
 
 
+def forget_codes(frame: Any) -> None:
+    """Drop the codes :func:`remember_codes` holds for the columns of ``frame``."""
+    if frame is None:
+        return
+    for c in frame.columns:
+        data = getattr(frame[c].array, "_pa_array", None)
+        if data is not None:
+            _KNOWN_CODES.pop(id(data), None)
+
+
 def _arrow_factorize(values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Factorize an Arrow-backed pandas string column without converting it to objects."""
     import pandas as pd
@@ -374,6 +384,16 @@ def _resolve_classes(
 def _encode(values: np.ndarray, classes: np.ndarray, *, name: str) -> np.ndarray:
     import pandas as pd
 
+    k = len(classes)
+    if (
+        values.dtype.kind in "iu"
+        and classes.dtype.kind in "iu"
+        and values.size
+        and np.array_equal(classes, np.arange(k))
+        and values.min() >= 0
+        and values.max() < k
+    ):  # class indices already (the sections' call): no hashing
+        return values.astype(np.int64, copy=False)
     try:
         codes = pd.Index(classes).get_indexer(values)
     except TypeError:  # pragma: no cover - unhashable labels
