@@ -161,8 +161,12 @@ def remember_codes(column: Any, codes: np.ndarray, levels: np.ndarray) -> None:
     if data is None:
         return
     key = id(data)
+
+    def _drop(_ref: Any) -> None:
+        _KNOWN_CODES.pop(key, None)
+
     try:
-        ref = weakref.ref(data, lambda _r, key=key: _KNOWN_CODES.pop(key, None))
+        ref = weakref.ref(data, _drop)
     except TypeError:  # pragma: no cover - not weak-referenceable
         return
     _KNOWN_CODES[key] = (ref, codes, levels)
