@@ -259,7 +259,7 @@ def _compact(
     except TypeError as exc:
         if not text_order:
             raise DataValidationError(
-                f"{name} mixes value types that cannot be sorted ({_shown(levels)}); use one type."
+                f"{name} mixes label types that cannot be sorted ({_shown(levels)}); use one type."
             ) from exc
         order = np.argsort(np.asarray(label_strings(levels), dtype=object), kind="stable")
     lookup = np.full(len(seen), -1, dtype=np.int64)
@@ -764,9 +764,10 @@ def _columns_of(
     names_given = isinstance(sf, str) or (
         isinstance(sf, (list, tuple)) and len(sf) > 0 and all(isinstance(c, str) for c in sf)
     )
-    if names_given and not isinstance(sf, str) and not isinstance(X, pd.DataFrame):
-        # without a DataFrame, a list as long as the data is its group labels (as in Fairlearn)
-        names_given = len(sf) != n
+    if names_given and not isinstance(sf, str) and len(sf) == n:
+        # a list as long as the data is its group labels (as in Fairlearn), unless it names
+        # columns of a DataFrame X
+        names_given = isinstance(X, pd.DataFrame) and any(c in X.columns for c in sf)
     if names_given:
         cols = [sf] if isinstance(sf, str) else list(sf)
         if not isinstance(X, pd.DataFrame):
