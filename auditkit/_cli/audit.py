@@ -395,15 +395,20 @@ def class_codes(y: Any, class_names: Sequence[str]) -> Any:
     Labels that are not all class names (for example indices already) are returned unchanged.
     """
     import numpy as np
+    import pandas as pd
 
     arr = np.asarray(y)
     if arr.dtype.kind not in "OUS" or not class_names:
         return y
     lookup = {str(c): i for i, c in enumerate(class_names)}
-    labels = [str(v).strip() for v in arr.tolist()]
-    if not all(v in lookup for v in labels):
+    try:
+        codes, uniq = pd.factorize(arr)  # only the distinct labels are read in Python
+    except TypeError:
         return y
-    return np.asarray([lookup[v] for v in labels], dtype=np.int64)
+    mapped = [lookup.get(str(v).strip(), -1) for v in np.asarray(uniq, dtype=object).tolist()]
+    if codes.size and (codes.min() < 0 or min(mapped, default=0) < 0):
+        return y
+    return np.asarray(mapped, dtype=np.int64)[codes]
 
 
 def _with_file(result: AuditResult, block: str, path: Path, key: str = "file") -> AuditResult:
