@@ -12,6 +12,18 @@ from typing import Any
 import numpy as np
 
 from ._distributed import device_pool
+from ._inputs import (
+    check_max,
+    check_reference_groups,
+    check_sample_weight,
+    check_target,
+    encode_labels,
+    factorize,
+    log_labels,
+    outcome_semantics,
+    sensitive_frame,
+)
+from ._limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
 from ._validation import (
     PARAM_MSG,
     check_columns,
@@ -35,6 +47,7 @@ from .audit._context import (
     TrainData,
     predict_from_proba,
 )
+from .audit._engine import forget_codes
 from .data._schema import DatasetSchema
 from .exceptions import AuditkitError, DataValidationError, ParameterError, SectionError
 from .model import wrap
@@ -57,163 +70,41 @@ def created_at() -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def _label_strings(values: np.ndarray) -> list[str]:
-    return [str(v.item() if hasattr(v, "item") else v) for v in values]
-
-
-def encode_labels(
-    y: np.ndarray, classes: Sequence[Any] | np.ndarray | None, *, name: str = "y"
-) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
-    """Map labels to class indices.
-
-    Returns ``(codes, class_names, class_values)``. With ``classes`` given (the model's
-    ``classes_`` or the dataset's class names), every label must be one of them (matched by
-    value, then by string form); otherwise the sorted unique labels are the classes.
-    """
-    check_no_missing(y, name=name)
-    if classes is None:
-        try:
-            values = np.unique(y)
-        except TypeError as exc:
-            raise DataValidationError(
-                f"{name} mixes label types that cannot be sorted ({exc}); use one type."
-            ) from exc
-    else:
-        values = np.asarray(classes)
-    names = tuple(_label_strings(values))
-    lookup: dict[Any, int] = {}
-    for i, v in enumerate(values.tolist()):
-        lookup.setdefault(v, i)
-    for i, s in enumerate(names):
-        lookup.setdefault(s, i)
-    codes = np.empty(len(y), dtype=np.int64)
-    for j, v in enumerate(y.tolist() if hasattr(y, "tolist") else list(y)):
-        k = lookup.get(v)
-        if k is None:
-            k = lookup.get(str(v))
-        if k is None:
-            raise DataValidationError(
-                f"Label {v!r} in {name} (row {j}) is not one of the model's classes: "
-                f"{', '.join(names)}."
-            )
-        codes[j] = k
-    return codes, names, values
-
-
-def _pos_label(names: tuple[str, ...], pos_label: Any, schema: DatasetSchema | None) -> int | None:
-    if len(names) > 2:
-        if pos_label is not None:
-            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-            raise DataValidationError(
-                f"pos_label={pos_label!r} asks for binary metrics, but the labels have "
-                f"{len(names)} classes ({shown}); leave pos_label unset for a multiclass task."
-            )
-        return None
-    if pos_label is None and schema is not None and schema.positive_class in names:
-        pos_label = schema.positive_class
-    if pos_label is None:
-        return len(names) - 1
-    if str(pos_label) not in names:
-        raise ParameterError(
-            PARAM_MSG.format(
-                param="pos_label", func="audit", expected=f"one of {list(names)}", got=pos_label
-            )
-        )
-    return names.index(str(pos_label))
-
-
 def resolve_sensitive(
-    sensitive_features: Any, X: Any, n: int, *, schema: DatasetSchema | None, where: str = "X"
-) -> Any:
+    sensitive_features: Any, X: Any, n: int, *, schema: DatasetSchema | None, where: str = "X",
+    max_groups: int = DEFAULT_MAX_GROUPS, func: str = "audit",
+) -> Any:  # fmt: skip
     """Return a DataFrame of sensitive columns (string values) aligned with the rows, or None.
 
     Accepts column names of ``X`` (or of the dataset's derived columns), a Series, a DataFrame,
-    a dict of arrays, or a 1-d/2-d array (as Fairlearn does).
+    a dict of arrays, or a 1-d/2-d array (as Fairlearn does). Vectorised, with the ceiling on
+    groups checked first: see :func:`auditkit._inputs.sensitive_frame`.
     """
-    import pandas as pd
-
-    sf = sensitive_features
-    if sf is None:
-        if schema is not None and schema.sensitive and isinstance(X, pd.DataFrame):
-            present = [
-                c for c in schema.sensitive
-                if c in X.columns or any(d.name == c and d.source in X.columns
-                                         for d in schema.derived)
-            ]  # fmt: skip
-            return schema.sensitive_frame(X, present) if present else None
-        return None
-    names_given = isinstance(sf, str) or (
-        isinstance(sf, (list, tuple)) and sf and all(isinstance(c, str) for c in sf)
+    out = sensitive_frame(
+        sensitive_features, X, n, schema=schema, where=where, max_groups=max_groups, func=func
     )
-    if names_given and not isinstance(sf, str) and not isinstance(X, pd.DataFrame):
-        # without a DataFrame, a list as long as the data is its group labels (as in Fairlearn)
-        names_given = len(sf) != n
-    if names_given:
-        cols = [sf] if isinstance(sf, str) else list(sf)
-        if not isinstance(X, pd.DataFrame):
-            raise DataValidationError(
-                f"Sensitive features were named ({', '.join(map(repr, cols))}) but X is not a "
-                "DataFrame with columns; pass the values instead (a Series, array or DataFrame)."
-            )
-        derived = {d.name for d in schema.derived} if schema is not None else set()
-        plain = [c for c in cols if c not in derived]
-        check_columns(plain, list(X.columns), what="Sensitive column", where=where)
-        if derived & set(cols):
-            assert schema is not None
-            frame = schema.sensitive_frame(X, cols)
-        else:
-            frame = X[cols].copy()
-        frame.columns = cols
-    elif isinstance(sf, pd.Series):
-        frame = sf.to_frame(name=str(sf.name) if sf.name is not None else "sensitive_feature_0")
-    elif isinstance(sf, pd.DataFrame):
-        frame = sf.copy()
-        frame.columns = [str(c) for c in frame.columns]
-    elif isinstance(sf, Mapping):
-        frame = pd.DataFrame(
-            {str(k): to_1d(v, name=f"sensitive feature {k!r}") for k, v in sf.items()}
-        )
-    else:
-        try:
-            arr = np.asarray(sf)
-        except (TypeError, ValueError) as exc:
-            raise DataValidationError(
-                f"sensitive_features cannot be read as a table of group labels ({exc}); pass "
-                "a Series, a DataFrame, a dict of columns or a 1-d or 2-d array."
-            ) from exc
-        if arr.ndim == 0:
-            raise DataValidationError(
-                f"sensitive_features must hold one group label per row; got {sf!r}."
-            )
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            raise DataValidationError(
-                f"sensitive_features must be 1-d or 2-d; got shape {arr.shape}."
-            )
-        frame = pd.DataFrame({f"sensitive_feature_{i}": arr[:, i] for i in range(arr.shape[1])})
-    if frame.shape[1] == 0:
-        return None
-    dup = frame.columns[frame.columns.duplicated()].tolist()
-    if dup:
-        raise DataValidationError(f"Sensitive feature {dup[0]!r} is given more than once.")
-    if len(frame) != n:
-        raise DataValidationError(
-            f"Sensitive features have {len(frame)} rows but the data has {n}."
-        )
-    out = {}
-    for c in frame.columns:
-        col = frame[c]
-        if col.isna().any():
-            i = int(np.flatnonzero(col.isna().to_numpy())[0])
-            raise DataValidationError(
-                f"Sensitive column {c!r} has {int(col.isna().sum())} missing value(s), the first "
-                f"at row {i}; fill them (for example with 'unknown') before auditing."
-            )
-        out[c] = np.asarray(
-            [str(v.item() if hasattr(v, "item") else v) for v in col.to_numpy()], dtype=object
-        )
-    return pd.DataFrame(out)
+    return None if out is None else out.frame
+
+
+def _label_info(
+    preds: Predictions, full_labels: Mapping[str, Any], reference: Mapping[str, str],
+    weight_source: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Describe the outcome semantics, references and weights of an audit (data block)."""
+    info: dict[str, Any] = {}
+    if preds.label_names is not None:
+        info["label_names"] = dict(zip(preds.classes, preds.label_names, strict=True))
+    fav = preds.favourable_index
+    if fav is not None:
+        info["favourable_class"] = preds.classes[fav]
+    if reference:
+        info["reference_groups"] = dict(reference)
+    if weight_source is not None:
+        info["sample_weight"] = weight_source
+    if full_labels:
+        # long group labels are shortened everywhere in the audit; their full text, once
+        info["group_labels"] = {f: dict(m) for f, m in full_labels.items()}
+    return info
 
 
 def data_fingerprint(*parts: Any) -> str:
@@ -264,9 +155,10 @@ def _resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
 def _config(
     *, sections: tuple[str, ...], n_boot: int, ci_level: float, random_state: Any,
     min_group_size: int, show_progress: bool, strict: bool, options: Mapping[str, Any] | None,
-    func: str,
+    func: str, reference_groups: Mapping[str, str] | None = None,
 ) -> AuditConfig:  # fmt: skip
     return AuditConfig(
+        reference_groups=dict(reference_groups or {}),
         sections=sections,
         n_boot=check_int(n_boot, param="n_boot", func=func, low=0),
         ci_level=check_float_open(ci_level, param="ci_level", func=func, low=0.0, high=1.0),
@@ -393,6 +285,12 @@ def audit(
     card_info: Any = None,
     options: Mapping[str, Any] | None = None,
     custom_metrics: Mapping[str, Callable[..., Any]] | None = None,
+    label_names: Mapping[Any, str] | Sequence[str] | None = None,
+    favourable: Any = None,
+    reference_groups: Mapping[str, Any] | None = None,
+    sample_weight: Any = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    max_classes: int = DEFAULT_MAX_CLASSES,
 ) -> AuditResult:
     """Audit a trained model on evaluation data and return the result.
 
@@ -426,7 +324,9 @@ def audit(
     show_progress : bool, default=False
         Show progress bars on stderr.
     pos_label : label, default=None
-        The favourable class of a binary task (default: the dataset's, else the last class).
+        The positive class of a binary task, in Fairlearn's meaning for the metrics (default:
+        the dataset's, else 1 for 0/1 labels, else the last class). Matched by value across
+        int, float and bool (``1`` finds ``1.0`` and ``True``), then by text.
     min_group_size : int, default=30
         Groups smaller than this are flagged ``too_small`` (never dropped).
     strict : bool, default=False
@@ -439,6 +339,25 @@ def audit(
         Your own metrics ``f(y_true, y_pred) -> float``, computed per group and per
         intersection through Fairlearn's ``MetricFrame`` in the fairness section (binary
         labels as 0/1 with 1 the positive class; multiclass as class indices).
+    label_names : dict of label to str, or list of str, default=None
+        A reader's name for each class (``{0: "low risk", 1: "high risk"}``; keys matched like
+        ``pos_label``); findings speak in these words. Classes left out keep their value.
+    favourable : label or str, default=None
+        The outcome that benefits the person (a label value or a name from ``label_names``);
+        the four-fifths rule and the words of findings use it. Default: the positive class.
+    reference_groups : dict of str to group, default=None
+        The group each sensitive feature is compared with (``{"race": "B"}``); a feature not
+        named takes its largest group. The feature must be a sensitive feature and the group
+        must occur.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative, finite weight of each row (Fairlearn's
+        ``sample_params={"sample_weight": ...}``); not all zero.
+    max_groups : int, default=1000
+        Ceiling on the distinct groups of one sensitive feature
+        (:data:`auditkit._limits.DEFAULT_MAX_GROUPS`); an intersection may hold 5 times as
+        many non-empty groups. Checked before any per-group work.
+    max_classes : int, default=100
+        Ceiling on the distinct classes of the target.
 
     Returns
     -------
@@ -450,6 +369,8 @@ def audit(
         When inputs are inconsistent; the message names the column, value or file.
     """
     func = "audit"
+    max_groups = check_max(max_groups, param="max_groups", func=func)
+    max_classes = check_max(max_classes, param="max_classes", func=func)
     adapter = wrap(model)
     schema = adapter.schema
     ds_name = schema.name if schema is not None else None
@@ -476,6 +397,12 @@ def audit(
     n = check_same_length(X=X, y=y_arr)
     if n == 0:
         raise DataValidationError("The evaluation data has no rows.")
+    # the groups first: a column of IDs is refused before the model scores anything
+    sens_in = sensitive_frame(
+        sensitive_features, X, n, schema=schema, where="X", max_groups=max_groups, func=func
+    )
+    sens = None if sens_in is None else sens_in.frame
+    weights = None if sample_weight is None else _row_weights(sample_weight, n, func)
     classes = adapter.classes_
     if adapter.kind == "checkpoint" and schema is not None and y_arr.dtype.kind in "OUS":
         classes = np.asarray(schema.class_names, dtype=object)  # labels given by class name
@@ -485,17 +412,22 @@ def audit(
             if np.asarray(y_arr).dtype.kind in "iu"
             else np.asarray(schema.class_names, dtype=object)
         )
+    uniq = None
+    if classes is None:
+        check_no_missing(y_arr, name="y")
+        _, uniq = factorize(y_arr, name="y")
+        check_target(uniq, name="y", func=func)
+        if len(uniq) > max_classes:
+            raise DataValidationError(
+                f"y holds {len(uniq):,} distinct labels, more than the ceiling of "
+                f"{max_classes:,} classes (max_classes={max_classes}); pass "
+                f"max_classes={len(uniq)} if the task really has that many classes."
+            )
     proba = _model_proba(adapter, X)
     if len(proba) != n:
         raise DataValidationError(f"The model returned {len(proba)} predictions for {n} rows.")
     if classes is None:
-        check_no_missing(y_arr, name="y")
-        try:
-            uniq = np.unique(y_arr)
-        except TypeError as exc:
-            raise DataValidationError(
-                f"y mixes label types that cannot be sorted ({exc}); use one type."
-            ) from exc
+        assert uniq is not None
         classes = (
             uniq
             if len(uniq) == proba.shape[1]
@@ -517,15 +449,27 @@ def audit(
         raise DataValidationError(
             f"The model returns {proba.shape[1]} probability columns but has {len(names)} classes."
         )
+    if len(names) > max_classes:
+        raise DataValidationError(
+            f"The model has {len(names):,} classes, more than the ceiling of {max_classes:,} "
+            f"(max_classes={max_classes}); pass max_classes={len(names)} to audit it."
+        )
+    pos, fav, label_words = outcome_semantics(
+        values, names, pos_label=pos_label, label_names=label_names, favourable=favourable,
+        default_pos=schema.positive_class if schema is not None else None, func=func,
+    )  # fmt: skip
     preds = Predictions(
         y_true=codes,
         y_pred=predict_from_proba(proba),
         y_proba=proba,
         classes=names,
-        pos_label=_pos_label(names, pos_label, schema),
+        pos_label=pos,
         has_scores=adapter.has_scores,
+        sample_weight=weights,
+        favourable=fav,
+        label_names=label_words,
     )
-    sens = resolve_sensitive(sensitive_features, X, n, schema=schema)
+    reference = _reference(reference_groups, sens, sens_in, func)
     train_data = None
     if train is not None:
         if not (isinstance(train, (tuple, list)) and len(train) == 2):
@@ -553,6 +497,8 @@ def audit(
                     len(ytr),
                     schema=schema,
                     where="X_train",
+                    max_groups=max_groups,
+                    func=func,
                 )
             except (DataValidationError, ParameterError):
                 tr_sens = None
@@ -561,6 +507,7 @@ def audit(
         sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
         strict=strict, options=_with_custom(options, custom_metrics, func), func=func,
+        reference_groups=reference,
     )  # fmt: skip
     ctx = AuditContext(
         config=cfg, predictions=preds, model=adapter, X=X, sensitive=sens, train=train_data,
@@ -569,7 +516,7 @@ def audit(
     data_info = {
         "name": ds_name or "user data",
         "n_rows": n,
-        "sha256": data_fingerprint(X, y_arr),
+        "sha256": data_fingerprint(X, y_arr if y_arr.dtype != object else codes, weights),
         "sensitive_features": list(sens.columns) if sens is not None else [],
         "task": preds.task,
         "classes": list(names),
@@ -577,12 +524,22 @@ def audit(
         "modality": schema.modality if schema is not None else "tabular",
         "n_train_rows": len(train_data.y) if train_data is not None else None,
         **extra_data,
+        **_label_info(
+            preds,
+            sens_in.full_labels if sens_in is not None else {},
+            reference,
+            None if weights is None else "sample_weight (array)",
+        ),
     }
     if schema is not None:
         data_info["schema"] = schema.to_dict()
-    return _finish(
-        ctx, model_info=adapter.describe(), data_info=data_info, policy=policy, card_info=card_info
-    )
+    try:
+        return _finish(
+            ctx, model_info=adapter.describe(), data_info=data_info, policy=policy,
+            card_info=card_info,
+        )  # fmt: skip
+    finally:
+        forget_codes(sens)  # the group codes shared with the engine live for one audit
 
 
 def _align_train(X: Any, X_train: Any) -> Any:
@@ -626,6 +583,32 @@ def _names(cols: list[Any]) -> str:
     return f"{word} {format_available([repr(str(c)[:60]) for c in cols], limit=5)}"
 
 
+def _row_weights(sample_weight: Any, n: int, func: str) -> np.ndarray:
+    """``sample_weight`` given as values aligned with the rows."""
+    if isinstance(sample_weight, str):
+        raise ParameterError(
+            PARAM_MSG.format(
+                param="sample_weight", func=func,
+                expected="an array of one weight per row (a column name only with "
+                "audit_predictions(data=...))",
+                got=sample_weight,
+            )
+        )  # fmt: skip
+    return check_sample_weight(sample_weight, n, func=func)
+
+
+def _reference(reference_groups: Any, sens: Any, sens_in: Any, func: str) -> dict[str, str]:
+    """Validate ``reference_groups`` against the sensitive frame of a row audit."""
+    if reference_groups is None:
+        return {}
+    if sens is None:
+        raise ParameterError(
+            f"reference_groups of {func} names {list(reference_groups)!r} but the audit has "
+            "no sensitive features."
+        )
+    return check_reference_groups(reference_groups, sens_in.groups, sens_in.full_labels, func=func)
+
+
 def audit_predictions(
     y_true: Any = None,
     y_pred: Any = None,
@@ -647,13 +630,22 @@ def audit_predictions(
     custom_metrics: Mapping[str, Callable[..., Any]] | None = None,
     reduce: bool | None = None,
     memory_limit: str | None = None,
+    label_names: Mapping[Any, str] | Sequence[str] | None = None,
+    favourable: Any = None,
+    reference_groups: Mapping[str, Any] | None = None,
+    sample_weight: Any = None,
+    label_map: Mapping[Any, Any] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    max_classes: int = DEFAULT_MAX_CLASSES,
 ) -> AuditResult:
     """Audit a log of decisions with no model (the compliance case).
 
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples,) or str
-        True labels and decisions; column names of ``data`` when ``data`` is given.
+        True labels and decisions; column names of ``data`` when ``data`` is given. A
+        ``y_pred`` of non-integer numbers that are not labels (scores) is refused: pass them
+        as ``y_score``. A continuous ``y_true`` is refused (regression audits do not exist yet).
     y_score : array-like of shape (n_samples,) or (n_samples, n_classes), or str, default=None
         Scores: the positive-class probability (binary) or class probabilities.
     sensitive_features : column name(s), Series, DataFrame, dict or array
@@ -668,6 +660,11 @@ def audit_predictions(
         a histogram of 16,384 score bins, with its largest possible error stated; the log
         loss, which costs two logarithms per row, only with ``options={"log_loss": True}``).
         A :class:`auditkit.scale.CountTable` reduced earlier is audited as it is.
+    pos_label : label, default=None
+        The positive class, in Fairlearn's meaning for the metrics (default: 1 for 0/1 labels,
+        True for booleans, else the last class). Matched by value across int, float and bool
+        (``1`` finds ``1.0`` and ``True``), then by text. A log whose labels are all one value
+        gets its second class as Fairlearn does (0/1 labels: the other of 0 and 1).
     custom_metrics : dict of str to callable, default=None
         Your own metrics ``f(y_true, y_pred) -> float`` for the fairness section (see
         :func:`audit`); they need the rows (``reduce=False``).
@@ -677,6 +674,15 @@ def audit_predictions(
         mitigation what-if, ``custom_metrics`` and the stability section need.
     memory_limit : str, default=None
         DuckDB's memory budget while it reads files (``"2GB"``); it spills to disk beyond.
+    label_names, favourable, reference_groups, max_groups, max_classes
+        As in :func:`audit`.
+    sample_weight : array-like of shape (n_samples,) or str, default=None
+        Non-negative, finite weight of each row, or the name of a column of ``data`` holding
+        them (a column name is required when ``data`` is reduced out of core).
+    label_map : dict, default=None
+        Renames ``y_pred``'s labels onto ``y_true``'s (``{"Yes": "yes", "No": "no"}``). Without
+        it, labels that differ only in case, spaces or punctuation, or two label sets that
+        share no value, are refused with both sets shown.
 
     Returns
     -------
@@ -687,7 +693,10 @@ def audit_predictions(
     func = "audit_predictions"
     import pandas as pd
 
+    max_groups = check_max(max_groups, param="max_groups", func=func)
+    max_classes = check_max(max_classes, param="max_classes", func=func)
     source_name = "the predictions"
+    weight_source: str | None = None
     if data is not None:
         from .scale._reduce import data_kind
 
@@ -706,11 +715,14 @@ def audit_predictions(
                 show_progress=show_progress, pos_label=pos_label,
                 min_group_size=min_group_size, strict=strict, card_info=card_info,
                 options=options, custom_metrics=custom_metrics, memory_limit=memory_limit,
+                label_names=label_names, favourable=favourable,
+                reference_groups=reference_groups, sample_weight=sample_weight,
+                label_map=label_map, max_groups=max_groups, max_classes=max_classes,
             )  # fmt: skip
         if kind == "path":
             from .scale._duckdb import read_rows
 
-            wanted = [c for c in (y_true, y_pred, y_score) if isinstance(c, str)]
+            wanted = [c for c in (y_true, y_pred, y_score, sample_weight) if isinstance(c, str)]
             sf = [sensitive_features] if isinstance(sensitive_features, str) else (
                 list(sensitive_features) if isinstance(sensitive_features, (list, tuple))
                 else []
@@ -718,31 +730,44 @@ def audit_predictions(
             data, source_name = read_rows(data, [*wanted, *[c for c in sf if isinstance(c, str)]])
         elif not isinstance(data, pd.DataFrame):
             data = _to_pandas(data)
-        cols = [c for c in (y_true, y_pred, y_score) if isinstance(c, str)]
+        cols = [c for c in (y_true, y_pred, y_score, sample_weight) if isinstance(c, str)]
         check_columns(cols, list(data.columns), where="the predictions")
         y_true = data[y_true] if isinstance(y_true, str) else y_true
         y_pred = data[y_pred] if isinstance(y_pred, str) else y_pred
         y_score = data[y_score] if isinstance(y_score, str) else y_score
+        if isinstance(sample_weight, str):
+            weight_source = f"column {sample_weight!r}"
+            sample_weight = data[sample_weight]
         X_for_sens = data
     else:
         X_for_sens = None
     if y_true is None or y_pred is None:
         raise ParameterError("audit_predictions needs both y_true and y_pred.")
-    yt = to_1d(y_true, name="y_true")
-    yp = to_1d(y_pred, name="y_pred")
+    yt = _column_1d(y_true, "y_true")
+    yp = _column_1d(y_pred, "y_pred")
     n = check_same_length(y_true=yt, y_pred=yp)
     if n == 0:
         raise DataValidationError("The predictions have no rows.")
-    check_no_missing(yp, name="y_pred")
-    check_no_missing(yt, name="y_true")
-    try:
-        values = np.unique(np.concatenate([yt, yp]))
-    except TypeError as exc:
-        raise DataValidationError(f"y_true and y_pred mix label types: {exc}") from exc
-    codes_t, names, values = encode_labels(yt, values, name="y_true")
-    codes_p, _, _ = encode_labels(yp, values, name="y_pred")
-    if len(names) == 1:
-        names = (*names, f"not {names[0]}")
+    if sensitive_features is None:
+        raise ParameterError("audit_predictions needs sensitive_features (the groups to compare).")
+    labels = log_labels(
+        yt, yp, pos_label=pos_label, label_names=label_names, label_map=label_map,
+        max_classes=max_classes, func=func,
+    )  # fmt: skip
+    names, values = labels.classes, labels.values
+    sens_in = sensitive_frame(
+        sensitive_features, X_for_sens, n, schema=None, where=source_name,
+        max_groups=max_groups, func=func,
+    )  # fmt: skip
+    sens = None if sens_in is None else sens_in.frame
+    weights = None
+    if sample_weight is not None:
+        weights = _row_weights(sample_weight, n, func)
+        weight_source = weight_source or "sample_weight (array)"
+    pos, fav, label_words = outcome_semantics(
+        values, names, pos_label=pos_label, label_names=label_names, favourable=favourable,
+        func=func,
+    )  # fmt: skip
     proba = None
     has_scores = False
     if y_score is not None:
@@ -752,7 +777,6 @@ def audit_predictions(
         if len(s) != n:
             raise DataValidationError(f"y_score has {len(s)} rows but y_true has {n}.")
         check_probabilities(s, name="y_score")
-        pos = _pos_label(names, pos_label, None)
         if s.ndim == 1:
             if len(names) != 2:
                 raise DataValidationError(
@@ -771,32 +795,60 @@ def audit_predictions(
             proba = s
         has_scores = True
     preds = Predictions(
-        y_true=codes_t, y_pred=codes_p, y_proba=proba, classes=names,
-        pos_label=_pos_label(names, pos_label, None), has_scores=has_scores,
+        y_true=labels.y_true, y_pred=labels.y_pred, y_proba=proba, classes=names,
+        pos_label=pos, has_scores=has_scores, sample_weight=weights, favourable=fav,
+        label_names=label_words,
     )  # fmt: skip
-    if sensitive_features is None:
-        raise ParameterError("audit_predictions needs sensitive_features (the groups to compare).")
-    sens = resolve_sensitive(sensitive_features, X_for_sens, n, schema=None, where=source_name)
+    reference = _reference(reference_groups, sens, sens_in, func)
     cfg = _config(
         sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
         strict=strict, options=_with_custom(options, custom_metrics, func), func=func,
+        reference_groups=reference,
     )  # fmt: skip
     ctx = AuditContext(config=cfg, predictions=preds, sensitive=sens)
     data_info = {
         "name": str(ctx.option("data_name", "prediction log")),
         "n_rows": n,
-        "sha256": data_fingerprint(yt, yp, None if proba is None else proba),
+        "sha256": data_fingerprint(
+            *_small_codes(labels.y_true, labels.y_pred, k=len(names)),
+            np.asarray(names, dtype=object),
+            proba,
+            weights,
+        ),  # fmt: skip
         "sensitive_features": list(sens.columns) if sens is not None else [],
         "task": preds.task,
         "classes": list(names),
         "positive_class": names[preds.pos_label] if preds.pos_label is not None else None,
         "modality": "predictions",
+        **_label_info(
+            preds, sens_in.full_labels if sens_in is not None else {}, reference, weight_source
+        ),
     }
     model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
-    return _finish(
-        ctx, model_info=model_info, data_info=data_info, policy=policy, card_info=card_info
-    )
+    try:
+        return _finish(
+            ctx, model_info=model_info, data_info=data_info, policy=policy, card_info=card_info
+        )
+    finally:
+        forget_codes(sens)  # the group codes shared with the engine live for one audit
+
+
+def _small_codes(*codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Class codes in the smallest integer type that holds them (less to hash)."""
+    dtype = np.int8 if k <= 127 else (np.int16 if k <= 32_767 else np.int64)
+    return tuple(c.astype(dtype) for c in codes)
+
+
+def _column_1d(values: Any, name: str) -> Any:
+    """Keep a Series (its Arrow strings factorize fast); make the rest 1-d arrays."""
+    import pandas as pd
+
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    if isinstance(values, pd.DataFrame) and values.shape[1] == 1:
+        return values.iloc[:, 0].reset_index(drop=True)
+    return to_1d(values, name=name)
 
 
 def _model_proba(adapter: Any, X: Any) -> np.ndarray:
@@ -849,6 +901,9 @@ def _audit_reduced(
     random_state: Any, show_progress: bool, pos_label: Any, min_group_size: int, strict: bool,
     card_info: Any, options: Mapping[str, Any] | None,
     custom_metrics: Mapping[str, Callable[..., Any]] | None, memory_limit: str | None,
+    label_names: Any = None, favourable: Any = None, reference_groups: Any = None,
+    sample_weight: Any = None, label_map: Mapping[Any, Any] | None = None,
+    max_groups: int = DEFAULT_MAX_GROUPS, max_classes: int = DEFAULT_MAX_CLASSES,
 ) -> AuditResult:  # fmt: skip
     """``audit_predictions`` on data reduced to count tables inside its own engine."""
     from .audit._context import Counts
@@ -867,6 +922,18 @@ def _audit_reduced(
         isinstance(log_loss, bool), param="options['log_loss']", func=func,
         expected="True or False", got=log_loss,
     )  # fmt: skip
+    if sample_weight is not None and (
+        isinstance(data, CountTable) or not isinstance(sample_weight, str)
+    ):
+        raise ParameterError(
+            "sample_weight of audit_predictions must name a column of data when the log is "
+            "reduced to count tables"
+            + (
+                " (a CountTable is already reduced: pass sample_weight to reduce_predictions)."
+                if isinstance(data, CountTable)
+                else f"; got {type(sample_weight).__name__} (or pass reduce=False)."
+            )
+        )
     if isinstance(data, CountTable):
         table = data
         if log_loss and table.scores is not None and not table.has_log_loss:
@@ -886,29 +953,39 @@ def _audit_reduced(
             auc_bins=check_int(opts.get("auc_bins", AUC_BINS), param="options['auc_bins']",
                                func=func, low=1),
             memory_limit=memory_limit, show_progress=show_progress,
+            sample_weight=sample_weight, max_groups=max_groups,
         )  # fmt: skip
     g = table.groups
     yt_raw, yp_raw = np.asarray(g["y_true"]), np.asarray(g["y_pred"])
-    try:
-        values = np.unique(np.concatenate([yt_raw, yp_raw]))
-    except TypeError as exc:
-        raise DataValidationError(f"y_true and y_pred mix label types: {exc}") from exc
-    codes_t, names, values = encode_labels(yt_raw, values, name="y_true")
-    codes_p, _, _ = encode_labels(yp_raw, values, name="y_pred")
-    if len(names) == 1:
-        names = (*names, f"not {names[0]}")
-    pos = _pos_label(names, pos_label, None)
+    labels = log_labels(
+        yt_raw, yp_raw, pos_label=pos_label, label_names=label_names, label_map=label_map,
+        max_classes=max_classes, func=func,
+    )  # fmt: skip
+    codes_t, codes_p, names, values = labels.y_true, labels.y_pred, labels.classes, labels.values
+    pos, fav, label_words = outcome_semantics(
+        values, names, pos_label=pos_label, label_names=label_names, favourable=favourable,
+        func=func,
+    )  # fmt: skip
     if table.has_scores and len(names) != 2:
         raise DataValidationError(
             "A 1-d y_score holds the positive-class probability, which needs a binary "
             f"task; the labels have {len(names)} classes."
         )
+    # the cells' group values: strings, ceilings, long labels, as on the row path
+    n_cells = len(np.asarray(g["count"]))
+    cells = sensitive_frame(
+        {f: np.asarray(g[f]) for f in table.features}, None, n_cells,
+        max_groups=max_groups, func=func,
+    )  # fmt: skip
+    assert cells is not None
     groups: dict[str, np.ndarray] = {
-        f: np.asarray(_label_strings(np.asarray(g[f])), dtype=object) for f in table.features
+        f: cells.frame[f].to_numpy(dtype=object) for f in table.features
     }
     groups["y_true"], groups["y_pred"] = codes_t, codes_p
-    for key in ("score_bin", "count", "score_sum", "score_sq_sum"):
-        if key in g:
+    skip = {*table.features, "y_true", "y_pred", "nll_pos", "nll_neg", "nll_pos_sq",
+            "nll_neg_sq"}  # fmt: skip
+    for key in g:  # counts, score sums, and the weight sums of a weighted reduction
+        if key not in skip:
             groups[key] = np.asarray(g[key])
     if table.has_log_loss and pos is not None:
         # each cell's label decides which of the two sums is its -log p[y]
@@ -930,13 +1007,16 @@ def _audit_reduced(
     empty = np.zeros(0, dtype=np.int64)
     preds = Predictions(
         y_true=empty, y_pred=empty, y_proba=None, classes=names, pos_label=pos,
-        has_scores=table.has_scores,
+        has_scores=table.has_scores, favourable=fav, label_names=label_words,
     )  # fmt: skip
+    reference = check_reference_groups(
+        reference_groups, cells.groups, cells.full_labels, func=func
+    )
     opts.setdefault("data_name", table.source)
     cfg = _config(
         sections=_resolve_sections(sections, func), n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
-        strict=strict, options=opts, func=func,
+        strict=strict, options=opts, func=func, reference_groups=reference,
     )  # fmt: skip
     ctx = AuditContext(config=cfg, predictions=preds, counts=counts)
     data_info = {
@@ -958,6 +1038,12 @@ def _audit_reduced(
             "calibration_bins": counts.n_bins,
             "auc_bins": counts.auc_bins if scores is not None else None,
         },
+        **_label_info(
+            preds,
+            cells.full_labels,
+            reference,
+            f"column {sample_weight!r}" if sample_weight is not None else None,
+        ),
     }
     model_info = {"name": "none (prediction log)", "kind": "predictions", "sha256": None}
     return _finish(

@@ -260,3 +260,37 @@ def test_sensitive_feature_forms_like_fairlearn() -> None:
         assert gm.by_group("accuracy", feat).tolist() == ref.by_group("accuracy", "s").tolist()
     mf = MetricFrame(metrics=skm.accuracy_score, y_true=yt, y_pred=yp, sensitive_features=a)
     assert group_metrics(yt, yp, a).features == tuple(mf.by_group.index.names)
+
+
+@pytest.mark.parametrize("seed", range(0, N_CASES, 2))
+def test_public_audit_predictions_equal(seed: int) -> None:
+    """The public path (label and group encoding included) equals MetricFrame, by value."""
+    import auditkit
+
+    case = _case(seed)
+    res = auditkit.audit_predictions(
+        case["y_true"], case["y_pred"], sensitive_features=case["sf"], pos_label=case["pos"],
+        sections=["fairness"], n_boot=0,
+    )  # fmt: skip
+    sec = next(s for s in res.sections if s.name == "fairness")
+    ours: dict[tuple[Any, ...], float] = {}
+    for m in sec.metrics:
+        d = m.to_dict()
+        if d.get("label") is not None or d.get("agg") is not None:
+            continue
+        key = (d["name"], tuple(d.get("feature") or ()), tuple(d.get("group") or ()),
+               d.get("method"))  # fmt: skip
+        ours.setdefault(key, d["value"])
+    for f in case["sf"].columns:
+        mf = _frame(case, (f,))
+        for name in RATES:
+            for g, v in mf.by_group[name].items():
+                got = ours[(name, (f,), (str(g),), None)]
+                assert _close(got, v), (name, f, g, got, v)
+            assert _close(ours[(name, (), (), None)], mf.overall[name]), name
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = mf.difference(method="between_groups")[name]
+            got = ours.get((f"{name}_difference", (f,), (), "between_groups"))
+            if got is not None:
+                assert _close(got, d), (name, f, got, d)

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._inputs import INTERSECTION_FACTOR, parse_pairs
 from .._io import sha256_file
+from .._limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
 from .._validation import check_columns, did_you_mean, format_available
 from ..exceptions import DataValidationError, OutputError, ParameterError
 from ..report._model import AuditResult
@@ -101,7 +103,51 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--ci-level", type=float, default=0.95, help="confidence level (0.95)")
     p.add_argument("--min-group-size", type=int, default=30, help="smaller groups are flagged")
-    p.add_argument("--pos-label", metavar="LABEL", help="the favourable class (binary tasks)")
+    p.add_argument(
+        "--pos-label", metavar="LABEL", help="the positive class of the metrics (binary tasks)"
+    )
+    sem = p.add_argument_group("outcomes, groups and weights")
+    sem.add_argument(
+        "--labels",
+        metavar="V=NAME,...",
+        help="a reader's name for each label, for example '0=low risk,1=high risk'",
+    )
+    sem.add_argument(
+        "--favourable",
+        metavar="LABEL|NAME",
+        help="the outcome that benefits the person (a label or a name from --labels); "
+        "default: the positive class",
+    )
+    sem.add_argument(
+        "--reference",
+        metavar="FEATURE=GROUP",
+        action="append",
+        help="the group a feature is compared with, for example race=B (repeatable or "
+        "comma-separated; default: each feature's largest group)",
+    )
+    sem.add_argument(
+        "--label-map",
+        metavar="PRED=TRUE,...",
+        help="rename the --y-pred labels onto the --y-true labels, for example 'Yes=yes,No=no'",
+    )
+    sem.add_argument(
+        "--sample-weight", metavar="COL", help="column of per-row weights of --predictions"
+    )
+    sem.add_argument(
+        "--max-groups",
+        type=int,
+        default=DEFAULT_MAX_GROUPS,
+        metavar="N",
+        help=f"ceiling on the groups of one sensitive column (default {DEFAULT_MAX_GROUPS}; "
+        f"intersections: {INTERSECTION_FACTOR} x N)",
+    )
+    sem.add_argument(
+        "--max-classes",
+        type=int,
+        default=DEFAULT_MAX_CLASSES,
+        metavar="N",
+        help=f"ceiling on the classes of the labels (default {DEFAULT_MAX_CLASSES})",
+    )
     p.add_argument(
         "--card-info",
         metavar="FILE",
@@ -182,7 +228,25 @@ def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "show_progress": not args.no_progress,
         "pos_label": args.pos_label,
         "min_group_size": args.min_group_size,
+        "label_names": parse_pairs(getattr(args, "labels", None), option="--labels"),
+        "favourable": getattr(args, "favourable", None),
+        "reference_groups": _references(getattr(args, "reference", None)),
+        "max_groups": getattr(args, "max_groups", DEFAULT_MAX_GROUPS),
+        "max_classes": getattr(args, "max_classes", DEFAULT_MAX_CLASSES),
     }
+
+
+def _references(items: list[str] | None) -> dict[str, str] | None:
+    """Parse ``--reference race=B --reference sex=F`` (or ``race=B,sex=F``) into a dict."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        for k, v in (parse_pairs(item, option="--reference") or {}).items():
+            if k in out:
+                raise ParameterError(f"--reference gives {k!r} more than once.")
+            out[k] = v
+    return out
 
 
 def _audit_predictions(args: argparse.Namespace) -> AuditResult:
@@ -200,6 +264,8 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
     if missing:
         raise ParameterError(f"--predictions needs {', '.join(missing)}.")
     kwargs = _common_kwargs(args)
+    kwargs["label_map"] = parse_pairs(getattr(args, "label_map", None), option="--label-map")
+    kwargs["sample_weight"] = getattr(args, "sample_weight", None)
     sens = split_list(args.sensitive, option="--sensitive") or []
     if _out_of_core(args):
         return _audit_log_out_of_core(args, sens, kwargs)
@@ -208,6 +274,7 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
     path = _existing_file(args.predictions, "Predictions file")
     df = read_frame(path)
     cols = [args.y_true, args.y_pred, *([args.y_score] if args.y_score else [])]
+    cols += [args.sample_weight] if getattr(args, "sample_weight", None) else []
     check_columns(cols, list(df.columns), where=path.name)
     check_columns(sens, list(df.columns), what="Sensitive column", where=path.name)
     result = audit_predictions(
@@ -267,6 +334,8 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
 
     if args.y_true or args.y_pred or args.y_score:
         raise ParameterError("--y-true, --y-pred and --y-score go with --predictions.")
+    if getattr(args, "label_map", None) or getattr(args, "sample_weight", None):
+        raise ParameterError("--label-map and --sample-weight go with --predictions.")
     if args.reduce is not None or args.memory_limit or args.log_loss:
         raise ParameterError(
             "--out-of-core, --in-memory, --memory-limit and --log-loss go with --predictions."
@@ -362,15 +431,20 @@ def class_codes(y: Any, class_names: Sequence[str]) -> Any:
     Labels that are not all class names (for example indices already) are returned unchanged.
     """
     import numpy as np
+    import pandas as pd
 
     arr = np.asarray(y)
     if arr.dtype.kind not in "OUS" or not class_names:
         return y
     lookup = {str(c): i for i, c in enumerate(class_names)}
-    labels = [str(v).strip() for v in arr.tolist()]
-    if not all(v in lookup for v in labels):
+    try:
+        codes, uniq = pd.factorize(arr)  # only the distinct labels are read in Python
+    except TypeError:
         return y
-    return np.asarray([lookup[v] for v in labels], dtype=np.int64)
+    mapped = [lookup.get(str(v).strip(), -1) for v in np.asarray(uniq, dtype=object).tolist()]
+    if codes.size and (codes.min() < 0 or min(mapped, default=0) < 0):
+        return y
+    return np.asarray(mapped, dtype=np.int64)[codes]
 
 
 def _with_file(result: AuditResult, block: str, path: Path, key: str = "file") -> AuditResult:

@@ -144,6 +144,44 @@ def _to_array(values: Any, *, name: str) -> np.ndarray:
     return arr
 
 
+#: Codes of Arrow string columns that auditkit built itself (the sensitive frame), by the
+#: identity of their immutable Arrow data: the engine does not hash those strings again.
+_KNOWN_CODES: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+
+
+def remember_codes(column: Any, codes: np.ndarray, levels: np.ndarray) -> None:
+    """Record the sorted ``(codes, levels)`` of an Arrow-backed string Series built from them.
+
+    Arrow data is immutable, so while the column's data is alive its codes hold; the entry
+    goes when the data is collected. Any other column (a slice, a user's) is factorized.
+    """
+    import weakref
+
+    data = getattr(column.array, "_pa_array", None)
+    if data is None:
+        return
+    key = id(data)
+
+    def _drop(_ref: Any) -> None:
+        _KNOWN_CODES.pop(key, None)
+
+    try:
+        ref = weakref.ref(data, _drop)
+    except TypeError:  # pragma: no cover - not weak-referenceable
+        return
+    _KNOWN_CODES[key] = (ref, codes, levels)
+
+
+def forget_codes(frame: Any) -> None:
+    """Drop the codes :func:`remember_codes` holds for the columns of ``frame``."""
+    if frame is None:
+        return
+    for c in frame.columns:
+        data = getattr(frame[c].array, "_pa_array", None)
+        if data is not None:
+            _KNOWN_CODES.pop(id(data), None)
+
+
 def _arrow_factorize(values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Factorize an Arrow-backed pandas string column without converting it to objects."""
     import pandas as pd
@@ -152,6 +190,10 @@ def _arrow_factorize(values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]
         return None
     if not pd.api.types.is_string_dtype(values.dtype):
         return None
+    data = getattr(values.array, "_pa_array", None)
+    known = _KNOWN_CODES.get(id(data)) if data is not None else None
+    if known is not None and known[0]() is data and len(known[1]) == len(values):
+        return known[1], known[2]
     import pyarrow as pa
 
     arr = pa.array(values.array)
@@ -209,7 +251,11 @@ def _factorize(values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataValidationError(f"{name} has a missing value (NaN) at row {i}.")
     try:
         codes, levels = pd.factorize(arr, sort=True)
-    except TypeError as exc:  # unorderable mixture
+    except TypeError as exc:  # unorderable mixture, or lists/arrays (unhashable)
+        if "unhashable" in str(exc):
+            raise DataValidationError(
+                f"{name} holds non-scalar values (lists or arrays); it needs one value per row."
+            ) from exc
         raise DataValidationError(
             f"{name} mixes value types that cannot be sorted: {exc}"
         ) from exc
@@ -342,6 +388,16 @@ def _resolve_classes(
 def _encode(values: np.ndarray, classes: np.ndarray, *, name: str) -> np.ndarray:
     import pandas as pd
 
+    k = len(classes)
+    if (
+        values.dtype.kind in "iu"
+        and classes.dtype.kind in "iu"
+        and values.size
+        and np.array_equal(classes, np.arange(k))
+        and values.min() >= 0
+        and values.max() < k
+    ):  # class indices already (the sections' call): no hashing
+        return values.astype(np.int64, copy=False)
     try:
         codes = pd.Index(classes).get_indexer(values)
     except TypeError:  # pragma: no cover - unhashable labels

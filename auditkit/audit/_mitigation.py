@@ -73,6 +73,30 @@ def _score_model() -> Any:
     return model
 
 
+def _joined(sensitive: Any, cols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's intersection as text (values joined by US) and its code, vectorised."""
+    import pandas as pd
+
+    codes, levels = [], []
+    for c in cols:
+        k, lv = pd.factorize(sensitive[c])
+        codes.append(np.asarray(k, dtype=np.int64))
+        levels.append([str(v) for v in np.asarray(lv, dtype=object).tolist()])
+    sizes = tuple(len(lv) for lv in levels)
+    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2**62:
+        cell = np.ravel_multi_index(tuple(codes), sizes) if len(cols) > 1 else codes[0]
+        uniq, inv = np.unique(cell, return_inverse=True)
+        parts = np.unravel_index(uniq, sizes)
+    else:  # pragma: no cover - astronomically many combinations
+        rows, inv = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+        uniq, parts = rows, tuple(rows[:, j] for j in range(len(cols)))
+    names = np.empty(len(uniq), dtype=object)
+    names[:] = ["\x1f".join(levels[j][parts[j][i]] for j in range(len(cols)))
+                for i in range(len(uniq))]  # fmt: skip
+    inv = np.asarray(inv).ravel()
+    return names[inv], inv
+
+
 def _split(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Half/half split, stratified when every stratum has two rows or more."""
     n = len(strata)
@@ -126,10 +150,9 @@ def threshold_what_if(
     yp = np.asarray(y_pred, dtype=np.int64)
     score = np.asarray(y_score, dtype=np.float64)
     cols = list(sensitive.columns)
-    joined = sensitive.astype(str).agg("\x1f".join, axis=1).to_numpy() if len(cols) > 1 else (
-        sensitive[cols[0]].astype(str).to_numpy()
-    )  # fmt: skip
-    fit_idx, eval_idx = _split(np.char.add(joined.astype(str), yt.astype(str)), rng)
+    joined, group = _joined(sensitive, cols)
+    # strata = (group, label); only the partition matters to the split, not the codes' order
+    fit_idx, eval_idx = _split(group * 2 + (yt != 0), rng)
     seed = int(rng.integers(0, 2**31 - 1))
     out = []
     for constraint in constraints:
