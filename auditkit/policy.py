@@ -183,27 +183,45 @@ class Policy:
     def from_toml(cls, path: str | os.PathLike[str]) -> Policy:
         """Read a policy from a TOML file.
 
+        The file must be a regular file of at most 1 MB whose values nest at most 32 levels
+        deep (:data:`auditkit._parsing.MAX_CONFIG_BYTES`, ``MAX_CONFIG_DEPTH``); both are
+        checked before the TOML is parsed.
+
         Raises
         ------
         PolicyError
             When the file cannot be read, is not TOML, or a rule is malformed; the message names
             the file, the rule number and the key.
         """
+        from ._parsing import ConfigError, read_config, toml_depth_error
+
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            raw = read_config(p, f"Policy file {p.name}")
         except FileNotFoundError as exc:
             raise PolicyError(f"Policy file {str(p)!r} does not exist.") from exc
+        except ConfigError as exc:
+            raise PolicyError(f"{exc.message}.") from exc
         except OSError as exc:
             raise PolicyError(
                 f"Cannot read policy file {str(p)!r}: {exc.strerror or exc}"
             ) from exc
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise PolicyError(f"Policy file {p.name} is not UTF-8 text.") from exc
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise PolicyError(f"Policy file {p.name}, line {line}: not UTF-8 text.") from exc
+        deep = toml_depth_error(text)
+        if deep is not None:
+            raise PolicyError(f"Policy file {p.name}{deep.where()}: {deep.message}.")
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(f"Policy file {p.name} is not valid TOML: {exc}") from exc
+        except RecursionError as exc:  # nesting the scan above did not see
+            raise PolicyError(
+                f"Policy file {p.name}: values are nested too deeply to read."
+            ) from exc
         return cls.from_dict(data, source=str(p))
 
     @classmethod

@@ -8,6 +8,13 @@ for lists, the entry; an unknown field is an error with a did-you-mean, so a typ
 field silently disappear from the card. The renderers show every field of
 :data:`CARD_INFO_FIELDS`, with "not provided" for the missing ones, and escape every string.
 
+The file is read as written (see :mod:`auditkit._parsing`): every value is text except ``null``
+/ ``~`` / an empty value (the field is not provided) and ``true``/``false`` (refused in text
+fields), so ``version: 2.10`` is ``"2.10"`` and ``010`` is ``"010"`` (YAML 1.2 core schema,
+numbers and dates kept as text). A key given twice, an alias (``*name``), a tag such as
+``!!binary``, values nested more than 32 levels deep, and a file over 1 MB (or not a regular
+file) are refused, naming the file and the line.
+
 Example file::
 
     version: "2.1"
@@ -144,27 +151,32 @@ def load_card_info(source: str | os.PathLike[str] | Mapping[str, Any] | None) ->
 
 
 def _read(path: Path) -> Any:
-    import yaml
+    from .._parsing import ConfigError, load_yaml, read_config
 
-    if not path.exists():
-        raise DataValidationError(f"Card-info file {str(path)!r} does not exist.")
-    if path.is_dir():
-        raise DataValidationError(f"Card-info file {str(path)!r} is a folder, not a file.")
+    what = f"Card-info file {path.name}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(f"Card-info file {path.name} is not UTF-8 text.") from exc
+        raw = read_config(path, what)
+    except FileNotFoundError as exc:
+        raise DataValidationError(f"Card-info file {str(path)!r} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise DataValidationError(
+            f"Card-info file {str(path)!r} is a folder, not a file."
+        ) from exc
+    except ConfigError as exc:
+        raise DataValidationError(f"{exc.message}.") from exc
     except OSError as exc:
         raise DataValidationError(
             f"Cannot read card-info file {path.name}: {exc.strerror or exc}"
         ) from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = " ".join(str(exc).split())
-        raise DataValidationError(
-            f"Card-info file {path.name} is not valid YAML: {first}"
-        ) from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataValidationError(f"{what}, line {line}: not UTF-8 text.") from exc
+    try:
+        data = load_yaml(text)
+    except ConfigError as exc:
+        raise DataValidationError(f"{what}{exc.where()}: {exc.message}.") from exc
     return {} if data is None else data
 
 
