@@ -82,7 +82,7 @@ def _loader_class() -> type:
     import yaml
     from yaml.composer import Composer
     from yaml.constructor import SafeConstructor
-    from yaml.events import AliasEvent
+    from yaml.events import AliasEvent, ScalarEvent
     from yaml.nodes import MappingNode, Node, ScalarNode
     from yaml.resolver import Resolver
 
@@ -128,6 +128,9 @@ def _loader_class() -> type:
                     "accepted (write the value out)",
                     event.start_mark.line + 1,
                 )
+            if self.check_event(ScalarEvent):  # a leaf: only lists and mappings nest
+                leaf: Node | None = Composer.compose_node(self, parent, index)
+                return leaf
             self._depth += 1
             try:
                 if self._depth > MAX_CONFIG_DEPTH:
