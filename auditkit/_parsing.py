@@ -21,7 +21,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_CONFIG_DEPTH", "ConfigError", "load_yaml", "read_config",
            "toml_depth_error"]  # fmt: skip
@@ -87,7 +87,7 @@ def _loader_class() -> type:
     from yaml.resolver import Resolver
 
     try:  # libyaml's parser (C) when present: the events are the same, 5-10x faster
-        from yaml.cyaml import CParser as _Parser
+        from yaml._yaml import CParser as _Parser
 
         def init_parser(self: Any, stream: str) -> None:
             _Parser.__init__(self, stream)
@@ -110,8 +110,7 @@ def _loader_class() -> type:
     class Loader(Composer, *bases, SafeConstructor, Resolver):  # type: ignore[misc]
         """Safe YAML loader: YAML 1.2 core null/bool only, no aliases, no duplicate keys."""
 
-        yaml_implicit_resolvers: dict[Any, Any] = {}
-        yaml_constructors: dict[Any, Any] = {}
+        yaml_constructors: ClassVar[dict[Any, Any]] = {}
 
         def __init__(self, stream: str) -> None:
             init_parser(self, stream)
@@ -172,6 +171,7 @@ def _loader_class() -> type:
                 node.start_mark.line + 1,
             )
 
+    Loader.yaml_implicit_resolvers = {}  # none of YAML 1.1's (ints, floats, yes/no, dates, <<)
     Loader.add_implicit_resolver(
         core + "bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
     )
