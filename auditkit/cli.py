@@ -31,6 +31,10 @@ COMMANDS = {
 }
 
 
+#: Commands whose outputs carry a creation time (``SOURCE_DATE_EPOCH`` when set).
+_STAMPED = ("audit", "train", "demo")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors become exit code 2 in main."""
 
@@ -91,6 +95,10 @@ def _main(argv: Sequence[str] | None) -> int:
                   file=sys.stderr)  # fmt: skip
             return EXIT_USAGE
         args.argv = ["auditkit", *args_list]
+        if args.command in _STAMPED:  # a bad SOURCE_DATE_EPOCH fails before any work: exit 2
+            from ._api import created_at
+
+            created_at()
         code: int = args.func(args)
         return code
     except _UsageError as exc:

@@ -388,12 +388,10 @@ def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._api import created_at
     from ..report._card_info import load_card_info
     from ..report._render import write_outputs
 
     _check_out(args)  # fail before the work, not after it
-    created_at()  # a bad SOURCE_DATE_EPOCH, too
     card_info = load_card_info(args.card_info) if args.card_info else {}  # fail early
     if args.predictions is not None:
         result = _audit_predictions(args)
