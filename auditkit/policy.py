@@ -580,8 +580,13 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def _xml_safe(text: str) -> str:
-    """Replace characters XML 1.0 cannot hold (control characters) with visible escapes."""
-    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Replace control and bidirectional characters (and what XML 1.0 cannot hold) with escapes.
+
+    A CI page showing the report must not let a rule id or a group name reorder its text.
+    """
+    from ._text import visible
+
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", visible(text))
 
 
 def junit_xml(verdict: PolicyVerdict, *, suite_name: str = "auditkit policy") -> str:

@@ -152,7 +152,9 @@ def test_check_prints_one_line_per_rule_whatever_the_rule_id_holds(
     assert lines[0].startswith("FAIL ok\\nPASS forged")
     assert hidden(out.replace("\n", "")) == []
     assert "gap\\u202e" in out and "missing\\x07" in out
-    assert junit.read_text(encoding="utf-8").count("<testcase") == 3
+    xml = junit.read_text(encoding="utf-8")
+    assert xml.count("<testcase") == 3 and "gap\\u202e" in xml
+    assert hidden(xml.replace("\n", "")) == []
 
 
 def test_audit_and_diff_print_no_hidden_character(
