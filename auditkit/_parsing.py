@@ -196,8 +196,11 @@ def _loader_class() -> type:
 _LOADER: type | None = None
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str, *, key_lines: dict[str, int] | None = None) -> Any:
     """Parse one YAML document with the rules of this module.
+
+    ``key_lines``, when given, receives the line of each top-level key (for messages about a
+    value that parsed but is not valid).
 
     Raises
     ------
@@ -212,7 +215,14 @@ def load_yaml(text: str) -> Any:
         _LOADER = _loader_class()
     loader = _LOADER(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if key_lines is not None and isinstance(node.value, list):
+            for pair in node.value:
+                if isinstance(pair, tuple) and isinstance(pair[0].value, str):
+                    key_lines.setdefault(pair[0].value, pair[0].start_mark.line + 1)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(exc.problem or exc.context or "syntax error").split())

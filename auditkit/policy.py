@@ -222,7 +222,10 @@ class Policy:
             raise PolicyError(
                 f"Policy file {p.name}: values are nested too deeply to read."
             ) from exc
-        return cls.from_dict(data, source=str(p))
+        try:
+            return cls.from_dict(data, source=str(p))
+        except PolicyError as exc:  # name the line of the rule's [[rule]] header too
+            raise PolicyError(_with_rule_line(str(exc), text)) from exc.__cause__
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Policy:
@@ -272,6 +275,23 @@ class Policy:
         if self.description is not None:
             d["description"] = self.description
         return d
+
+
+_RULE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", re.MULTILINE)
+_RULE_REF = re.compile(r", rule (\d+)")
+
+
+def _with_rule_line(message: str, text: str) -> str:
+    """Add the line of rule N's ``[[rule]]`` header to a message about rule N."""
+    m = _RULE_REF.search(message)
+    if m is None:
+        return message
+    headers = [h.start() for h in _RULE_HEADER.finditer(text)]
+    number = int(m.group(1))
+    if not 1 <= number <= len(headers):
+        return message
+    line = text.count("\n", 0, headers[number - 1]) + 1
+    return f"{message[: m.end()]} (line {line}){message[m.end() :]}"
 
 
 def _fmt(x: float | None) -> str:

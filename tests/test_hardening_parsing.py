@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -99,6 +100,26 @@ def test_refusals_name_the_file_and_the_line(
         load_card_info(p)
     msg = str(exc.value)
     assert "mycard.yaml" in msg and needle in msg and f"line {line}" in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("overview: a\n\nlicens: mit\n", "line 3: unknown field 'licens'"),
+        ("overview: a\nowners:\n  - {nom: x}\n", "line 2: field 'owners', entry 1: unknown key"),
+        ("version: '1'\nlimitations: [a, [b]]\n", "line 2: field 'limitations', entry 2"),
+    ],
+)
+def test_invalid_fields_name_their_line(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(DataValidationError, match="card.yaml, " + re.escape(needle)):
+        load_card_info(card(tmp_path, text))
+
+
+def test_policy_rule_errors_name_the_rule_line(tmp_path: Path) -> None:
+    p = tmp_path / "rules.toml"
+    p.write_text(f"# two rules\n[[rule]]\n{RULE}\n[[rule]]\n{RULE.replace('>=', '=>')}")
+    with pytest.raises(PolicyError, match=r"rules.toml, rule 2 \(line 8\): key 'op'"):
+        Policy.from_toml(p)
 
 
 def test_billion_laughs_is_refused_at_once(tmp_path: Path) -> None:

@@ -143,14 +143,16 @@ def load_card_info(source: str | os.PathLike[str] | Mapping[str, Any] | None) ->
     if isinstance(source, Mapping):
         return _validate(source, "Card info")
     if isinstance(source, (str, os.PathLike)):
-        return _validate(_read(Path(source)), f"Card-info file {Path(source).name}")
+        lines: dict[str, int] = {}
+        data = _read(Path(source), lines)
+        return _validate(data, f"Card-info file {Path(source).name}", lines)
     raise DataValidationError(
         "card_info must be a mapping of model-card fields or the path of a YAML file; "
         f"got {type(source).__name__}."
     )
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, key_lines: dict[str, int] | None = None) -> Any:
     from .._parsing import ConfigError, load_yaml, read_config
 
     what = f"Card-info file {path.name}"
@@ -174,13 +176,13 @@ def _read(path: Path) -> Any:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise DataValidationError(f"{what}, line {line}: not UTF-8 text.") from exc
     try:
-        data = load_yaml(text)
+        data = load_yaml(text, key_lines=key_lines)
     except ConfigError as exc:
         raise DataValidationError(f"{what}{exc.where()}: {exc.message}.") from exc
     return {} if data is None else data
 
 
-def _validate(data: Any, where: str) -> dict[str, Any]:
+def _validate(data: Any, where: str, lines: Mapping[str, int] | None = None) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise DataValidationError(
             f"{where} must be a mapping of field names to values (for example "
@@ -189,18 +191,23 @@ def _validate(data: Any, where: str) -> dict[str, Any]:
     known = list(CARD_INFO_FIELDS)
     found: dict[str, Any] = {}
     spelled: dict[str, str] = {}
+
+    def line(key: str) -> str:  # ", line N" when the value came from a file
+        return f", line {lines[key]}" if lines and key in lines else ""
+
     for key, value in data.items():
         if not isinstance(key, str):
             raise DataValidationError(f"{where}: field names must be text; got {key!r}.")
         canon = ALIASES.get(key, key)
         if canon not in CARD_INFO_FIELDS:
             raise DataValidationError(
-                f"{where}: unknown field {key!r}{did_you_mean(key, known + list(ALIASES))}; "
-                f"fields: {format_available(known)}."
+                f"{where}{line(key)}: unknown field {key!r}"
+                f"{did_you_mean(key, known + list(ALIASES))}; fields: {format_available(known)}."
             )
         if canon in spelled:
             raise DataValidationError(
-                f"{where}: field {canon!r} is given twice (as {spelled[canon]!r} and {key!r})."
+                f"{where}{line(key)}: field {canon!r} is given twice (as {spelled[canon]!r} and "
+                f"{key!r})."
             )
         spelled[canon] = key
         found[canon] = value
@@ -208,7 +215,7 @@ def _validate(data: Any, where: str) -> dict[str, Any]:
     for name, kind in CARD_INFO_FIELDS.items():
         if name not in found or found[name] is None:
             continue
-        at = f"{where}: field {spelled[name]!r}"
+        at = f"{where}{line(spelled[name])}: field {spelled[name]!r}"
         value = _PARSERS[kind](found[name], at)
         if value not in ("", [], None):
             out[name] = value
