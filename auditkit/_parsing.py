@@ -83,7 +83,7 @@ def _loader_class() -> type:
     from yaml.composer import Composer
     from yaml.constructor import SafeConstructor
     from yaml.events import AliasEvent, ScalarEvent
-    from yaml.nodes import MappingNode, Node, ScalarNode
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
     from yaml.resolver import Resolver
 
     try:  # libyaml's parser (C) when present: the events are the same, 5-10x faster
@@ -167,25 +167,38 @@ def _loader_class() -> type:
         def refuse_tag(self, node: Node) -> None:
             tag = str(node.tag).replace(core, "!!")
             raise ConfigError(
-                f"tag {tag} is not accepted (only text, lists, mappings, true/false and null)",
+                f"tag {tag} is not accepted here (only text, lists, mappings, true/false and "
+                "null, each where it fits)",
                 node.start_mark.line + 1,
             )
 
+    bool_re = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+    null_re = re.compile(r"^(?:~|null|Null|NULL|)$")
     Loader.yaml_implicit_resolvers = {}  # none of YAML 1.1's (ints, floats, yes/no, dates, <<)
-    Loader.add_implicit_resolver(
-        core + "bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    Loader.add_implicit_resolver(
-        core + "null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-    )
+    Loader.add_implicit_resolver(core + "bool", bool_re, list("tTfF"))
+    Loader.add_implicit_resolver(core + "null", null_re, ["~", "n", "N", ""])
+
+    def checked(fn: Any, kind: type, pattern: re.Pattern[str] | None = None) -> Any:
+        """``fn`` for nodes of ``kind`` (and scalars matching ``pattern``); else refuse the tag."""
+
+        def construct(self: Any, node: Node) -> Any:
+            if not isinstance(node, kind) or (
+                pattern is not None and not pattern.match(str(node.value))
+            ):
+                self.refuse_tag(node)
+            return fn(self, node)
+
+        return construct
+
     for tag, fn in (
-        ("null", SafeConstructor.construct_yaml_null),
-        ("bool", SafeConstructor.construct_yaml_bool),
-        ("str", SafeConstructor.construct_yaml_str),
-        ("seq", SafeConstructor.construct_yaml_seq),
-        ("map", SafeConstructor.construct_yaml_map),
-        ("int", Loader.construct_as_written),  # an explicit !!int keeps its text too
-        ("float", Loader.construct_as_written),
+        ("null", checked(SafeConstructor.construct_yaml_null, ScalarNode, null_re)),
+        ("bool", checked(SafeConstructor.construct_yaml_bool, ScalarNode, bool_re)),
+        ("str", checked(SafeConstructor.construct_yaml_str, ScalarNode)),
+        ("seq", checked(SafeConstructor.construct_yaml_seq, SequenceNode)),
+        ("map", checked(SafeConstructor.construct_yaml_map, MappingNode)),
+        # an explicit !!int or !!float keeps its text too
+        ("int", checked(Loader.construct_as_written, ScalarNode)),
+        ("float", checked(Loader.construct_as_written, ScalarNode)),
     ):
         Loader.add_constructor(core + tag, fn)
     Loader.add_constructor(None, Loader.refuse_tag)
