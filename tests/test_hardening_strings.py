@@ -97,8 +97,11 @@ def test_hidden_characters_from_a_real_audit_end_to_end(tmp_path: Path) -> None:
         text = paths[key].read_text(encoding="utf-8")
         assert hidden(text.replace("\n", "").replace("\t", "")) == [], key
         assert "men\\u202e" in text and "wo\\x1bmen" in text
-    data = json.loads(paths["json"].read_text(encoding="utf-8"))
-    assert "men\u202e" in json.dumps(data, ensure_ascii=False)  # the JSON keeps the data exactly
+    raw = paths["json"].read_text(encoding="utf-8")
+    assert hidden(raw.replace("\n", "")) == []  # written as JSON escapes ...
+    assert "men\\u202e" in raw
+    data = json.loads(raw)  # ... which read back as the data, exactly
+    assert "men\u202e" in json.dumps(data, ensure_ascii=False)
 
 
 # ----------------------------------------------------------------------------------- terminal

@@ -38,9 +38,19 @@ def _round(x: Any) -> Any:
     return x
 
 
+#: Characters json.dumps(ensure_ascii=False) leaves raw that a terminal or an editor would act on
+#: (DEL, C1 controls, line/paragraph separators, bidirectional controls); C0 it escapes itself.
+_JSON_HIDDEN = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def dumps(data: dict[str, Any]) -> str:
-    """Serialise plain data deterministically with the float policy."""
-    return json.dumps(_round(data), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
+    r"""Serialise plain data deterministically with the float policy.
+
+    Text stays UTF-8 except control and bidirectional characters, written as JSON escapes
+    (``\u202e``): they can only occur inside strings, so the parsed values are unchanged.
+    """
+    text = json.dumps(_round(data), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
+    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @lru_cache(maxsize=1)
