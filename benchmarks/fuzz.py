@@ -915,7 +915,10 @@ def case_cli(rng: random.Random, tmp: Path) -> Case:
         err, out_ = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_):
             code = main(argv)
-        return CliOutcome(code, err.getvalue())
+        cards = [p.read_text(encoding="utf-8") for p in (tmp / "out" / "card.html",
+                 tmp / "out" / "card.md", tmp / "cards" / "card.html", tmp / "cards" / "card.md")
+                 if p.exists()]  # fmt: skip
+        return CliOutcome(code, err.getvalue(), out_.getvalue(), cards)
 
     return Case("cli_" + sub, run)
 
@@ -999,15 +1002,18 @@ def case_cli_checkpoint(rng: random.Random, tmp: Path) -> Case:
         err, out_ = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_):
             code = main(argv)
-        return CliOutcome(code, err.getvalue())
+        return CliOutcome(code, err.getvalue(), out_.getvalue())
 
     return Case("cli_checkpoint", run)
 
 
 class CliOutcome:
-    def __init__(self, code: int, stderr: str) -> None:
+    def __init__(self, code: int, stderr: str, stdout: str = "",
+                 cards: list[str] | None = None) -> None:  # fmt: skip
         self.code = code
         self.stderr = stderr
+        self.stdout = stdout
+        self.cards = cards or []
 
 
 KINDS: list[tuple[str, float, Callable[[random.Random, Path], Case]]] = [
@@ -1062,6 +1068,12 @@ def classify(case: Case, value: Any) -> tuple[str, str | None]:
             return "failure", f"CLI exit {value.code}: {first}"
         if value.code == 2 and len(lines) != 1:
             return "failure", f"CLI exit 2 with {len(lines)} stderr lines: {value.stderr[:200]!r}"
+        shown = hidden_in(value.stderr + value.stdout)
+        if shown:
+            return "failure", f"CLI printed hidden characters {shown}"
+        for card in value.cards:
+            if hidden_in(card.replace("\t", "")):
+                return "failure", f"a card holds hidden characters {hidden_in(card)}"
         return ("clear_error" if value.code == 2 else "result"), None
     if isinstance(value, AuditResult):
         to_json(value)  # raises when the JSON does not validate
