@@ -1157,18 +1157,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--family-timeout",
         type=float,
-        default=LIMIT_S,
-        help="wall-clock seconds before a family case is killed (a failure); "
-        "default 10, raise it only on a loaded machine (CPU time is still capped)",
+        default=2 * LIMIT_S,
+        help="wall-clock seconds before a family case is killed (a hang: a failure); default "
+        "20. The 10 s limit itself is on the child's CPU time, which a loaded machine does "
+        "not inflate",
     )
     ap.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run (under 2 minutes): 60 generated cases, 3 per family",
+        help="a smoke run (under 2 minutes on a quiet machine): 60 generated cases, 4 per family",
     )
     args = ap.parse_args(argv)
     if args.quick:
-        args.cases, args.per_family = min(args.cases, 60), min(args.per_family, 3)
+        args.cases, args.per_family = min(args.cases, 60), min(args.per_family, 4)
 
     seeds = range(args.seed, args.seed + args.cases)
     t0 = time.perf_counter()
@@ -1295,7 +1296,9 @@ def report(args: argparse.Namespace, counts: collections.Counter[str],
 # recorded. A case fails when it runs past the limit, uses more than LIMIT_MB, uses more than
 # LIMIT_S of CPU, exits 3 (or any code it should not), prints a traceback, prints more than one
 # line with an exit 2, or its outputs break the family's own check (a mixed set of outputs, a
-# hidden character in a card, a forged line in `check`).
+# hidden character in a card, a forged line in `check`). The time limit is on CPU time (user +
+# system of the child), so a machine shared with other work does not fail a case; the wall
+# clock only catches hangs (a blocked read uses no CPU), at twice the limit by default.
 LIMIT_S, LIMIT_MB = 10.0, 1024
 #: Address-space ceiling of each child: a runaway allocation fails there instead of taking the
 #: machine down (torch and its libraries need about 2 GB of address space to import).
@@ -1419,6 +1422,22 @@ def run_attack(attack: Attack, tmp: Path, timeout: float) -> tuple[str | None, l
         if problem:
             return problem, children
     return None, children
+
+
+class CaseRandom(random.Random):
+    """The random source of one family case; ``index`` is the case's number in its family."""
+
+    def __init__(self, seed: int, index: int) -> None:
+        super().__init__(seed)
+        self.index = index
+
+
+def cycle(rng: random.Random, kinds: list[str]) -> str:
+    """The case's kind: every kind in turn (so a few cases cover them all), then at random."""
+    index = getattr(rng, "index", None)
+    if index is not None and index < len(kinds):
+        return kinds[index]
+    return rng.choice(kinds)
 
 
 # ------------------------------------------------------------------------ shared inputs
@@ -1558,7 +1577,7 @@ def fam_checkpoint(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     """Malicious checkpoints: claimed widths, stride-0 tensors, zip bombs, FIFOs, /dev/zero."""
     import torch
 
-    kind = rng.choice(["width", "stride0", "bomb", "fifo", "devzero", "fifo_predictions"])
+    kind = cycle(rng, ["width", "stride0", "bomb", "fifo", "devzero", "fifo_predictions"])
     command = rng.choice(["info", "audit"])
     path = tmp / "model.ckpt"
     if kind == "width":
@@ -1591,7 +1610,7 @@ def fam_checkpoint(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
 
 def fam_groups(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     """Many distinct values in a sensitive column, or one very long group label."""
-    kind = rng.choice(["many", "many", "long"])
+    kind = cycle(rng, ["many", "long", "many"])
     if kind == "many":
         k = rng.choice([5_000, 20_000, 100_000])
         groups = [f"g{i}" for i in range(k)]
@@ -1615,7 +1634,7 @@ def _hidden_text(rng: random.Random, base: str) -> str:
 
 def fam_strings(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     """Bidi and control characters in group names, labels, card-info and policy ids."""
-    kind = rng.choice(["audit", "check", "info"])
+    kind = cycle(rng, ["audit", "check", "info"])
     if kind == "info":
         import torch
 
@@ -1697,7 +1716,7 @@ def fam_labels(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
 
 def fam_yaml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     """Card-info YAML: typing, duplicate keys, aliases, size, depth."""
-    kind = rng.choice(["typing", "duplicate", "alias", "size", "depth"])
+    kind = cycle(rng, ["typing", "duplicate", "alias", "size", "depth"])
     card = tmp / "card.yaml"
     out = tmp / "cards"
     codes: tuple[int, ...] = (2,)
@@ -1732,7 +1751,7 @@ def fam_yaml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
 
 def fam_toml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     """Policy TOML: deep arrays, inline tables or dotted keys, and size."""
-    kind = rng.choice(["arrays", "tables", "dotted", "size"])
+    kind = cycle(rng, ["arrays", "tables", "dotted", "size"])
     rule = '[[rule]]\nsection = "performance"\nmetric = "accuracy"\nop = ">="\nthreshold = 0.5\n'
     d = rng.choice([100, 10_000, 200_000])
     text = {
@@ -1751,7 +1770,7 @@ def fam_toml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
 def fam_json(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     """A lone surrogate in audit.json read by render, check and diff."""
     data = json.loads(shared.result().read_text(encoding="utf-8"))
-    place = rng.choice(["model", "metric group", "key", "card_info"])
+    place = cycle(rng, ["model", "metric group", "key", "card_info"])
     bad_char = rng.choice(["\ud800", "\udfff", "\udc00x"])
     if place == "model":
         data["model"]["name"] = "m" + bad_char
@@ -1821,7 +1840,7 @@ def run_families(per_family: int, seed: int, workers: int, timeout: float,
 
     def one(job: tuple[str, int]) -> tuple[str, str, str | None, list[Child]]:
         family, s = job
-        rng = random.Random(s * 100 + list(FAMILIES).index(family))
+        rng = CaseRandom(s * 100 + list(FAMILIES).index(family), s - seed)
         with tempfile.TemporaryDirectory(prefix=f"akfuzz-{family}-") as d:
             try:
                 attack = FAMILIES[family](rng, Path(d), shared)
@@ -1862,8 +1881,8 @@ def family_report(stats: dict[str, dict[str, Any]], wall: float, timeout: float)
                     f"{st['cpu']:.1f} | {st['rss']:,.0f} |")  # fmt: skip
     text = [
         "",
-        f"Issue-18 families: each case in a child process, killed after {timeout:.0f} s; a "
-        f"failure is a kill, more than {LIMIT_S:.0f} s of CPU, more than {LIMIT_MB:,} MB peak "
+        f"Issue-18 families: each case in a child process, killed after {timeout:.0f} s of wall "
+        f"time (a hang); a failure is a kill, more than {LIMIT_S:.0f} s of CPU, more than {LIMIT_MB:,} MB peak "
         "memory (ru_maxrss), a traceback, an exit code outside the expected ones (never 3), a "
         f"multi-line exit 2, or a broken output. {wall:.0f} s wall time.",
         "",
