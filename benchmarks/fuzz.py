@@ -1882,9 +1882,10 @@ def family_report(stats: dict[str, dict[str, Any]], wall: float, timeout: float)
     text = [
         "",
         f"Issue-18 families: each case in a child process, killed after {timeout:.0f} s of wall "
-        f"time (a hang); a failure is a kill, more than {LIMIT_S:.0f} s of CPU, more than {LIMIT_MB:,} MB peak "
-        "memory (ru_maxrss), a traceback, an exit code outside the expected ones (never 3), a "
-        f"multi-line exit 2, or a broken output. {wall:.0f} s wall time.",
+        f"time (a hang); a failure is a kill, more than {LIMIT_S:.0f} s of CPU, more than "
+        f"{LIMIT_MB:,} MB peak memory (ru_maxrss), a traceback, an exit code outside the "
+        "expected ones (never 3), a multi-line exit 2, or a broken output. "
+        f"{wall:.0f} s wall time.",
         "",
         *rows,
         "",
