@@ -391,3 +391,17 @@ def test_attacks_exit_2_fast_and_small_in_a_fresh_process(
     assert codes == [2, 2, 2], out.stderr
     assert seconds < 10 and rss_kb < 1_000_000, (seconds, rss_kb)
     assert out.stderr.count("auditkit: error:") == 3 and "Traceback" not in out.stderr
+
+
+def test_fuzz_families_of_this_issue_pass() -> None:
+    """benchmarks/fuzz.py's parsing families run in child processes, measured, and pass."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import fuzz
+    finally:
+        sys.path.pop(0)
+    stats, _ = fuzz.run_families(1, 0, 2, 60.0, "yaml,toml,json,epoch")
+    assert set(stats) == {"yaml", "toml", "json", "epoch"}
+    for family, st in stats.items():
+        assert st["cases"] == 1 and st["failures"] == 0, (family, st["problems"])
+        assert 0 < st["rss"] < fuzz.LIMIT_MB and 0 < st["cpu"] < fuzz.LIMIT_S, (family, st)
