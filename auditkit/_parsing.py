@@ -73,8 +73,9 @@ def read_config(path: Path, what: str) -> bytes:
 
 
 def _too_large(what: str, size: int | None) -> str:
-    got = f"{size:,} bytes" if size is not None else "more than that"
-    return f"{what} is {got}; the limit is {MAX_CONFIG_BYTES:,} bytes (1 MB)"
+    if size is None:  # grew while being read
+        return f"{what} is over the limit of {MAX_CONFIG_BYTES:,} bytes (1 MB)"
+    return f"{what} is {size:,} bytes; the limit is {MAX_CONFIG_BYTES:,} bytes (1 MB)"
 
 
 # ----------------------------------------------------------------------------------------- YAML
@@ -296,6 +297,7 @@ def toml_depth_error(text: str) -> ConfigError | None:
             j = i + len(end)
             while j < n:
                 if c == '"' and text[j] == "\\":
+                    line += text.startswith("\n", j + 1)  # a line-ending backslash
                     j += 2
                     continue
                 if text.startswith(end, j):

@@ -282,7 +282,7 @@ _RULE_REF = re.compile(r", rule (\d+)")
 
 
 def _with_rule_line(message: str, text: str) -> str:
-    """Add the line of rule N's ``[[rule]]`` header to a message about rule N."""
+    """Append the line of rule N's ``[[rule]]`` header to a message about rule N."""
     m = _RULE_REF.search(message)
     if m is None:
         return message
@@ -291,7 +291,7 @@ def _with_rule_line(message: str, text: str) -> str:
     if not 1 <= number <= len(headers):
         return message
     line = text.count("\n", 0, headers[number - 1]) + 1
-    return f"{message[: m.end()]} (line {line}){message[m.end() :]}"
+    return f"{message.rstrip().removesuffix('.')} (rule {number} starts on line {line})."
 
 
 def _fmt(x: float | None) -> str:
