@@ -6,6 +6,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
+from ._text import visible
+
 T = TypeVar("T")
 
 
@@ -35,7 +37,9 @@ def progress(
         return
     from tqdm.auto import tqdm
 
-    yield from tqdm(iterable, desc=desc, total=total, file=sys.stderr, leave=False)
+    yield from tqdm(
+        iterable, desc=visible(desc, keep_lines=False), total=total, file=sys.stderr, leave=False
+    )
 
 
 def progress_bar(*, enabled: bool, desc: str = "", total: int | None = None) -> Any:
@@ -44,4 +48,4 @@ def progress_bar(*, enabled: bool, desc: str = "", total: int | None = None) -> 
         return _NullBar()
     from tqdm.auto import tqdm
 
-    return tqdm(desc=desc, total=total, file=sys.stderr, leave=False)
+    return tqdm(desc=visible(desc, keep_lines=False), total=total, file=sys.stderr, leave=False)

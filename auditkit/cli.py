@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
+from ._text import one_line
 from ._version import __version__
 from .exceptions import AuditkitError
 
@@ -29,11 +31,17 @@ COMMANDS = {
 }
 
 
+#: Commands whose outputs carry a creation time (``SOURCE_DATE_EPOCH`` when set).
+_STAMPED = ("audit", "train", "demo")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors become exit code 2 in main."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"{self.prog}: {message}")
+        # main prints "auditkit: error: ..."; a subcommand's name follows once ("audit: ...")
+        command = self.prog.removeprefix("auditkit").strip()
+        raise _UsageError(f"{command}: {message}" if command else message)
 
 
 class _UsageError(Exception):
@@ -62,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    with warnings.catch_warnings():
+        warnings.formatwarning = _format_warning
+        return _main(argv)
+
+
+def _format_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    line: str | None = None,
+) -> str:  # fmt: skip
+    """Format a warning as one line, its text (which may quote data) escaped."""
+    return f"auditkit: warning: {category.__name__}: {_one_line(str(message))}\n"
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
@@ -73,10 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
             return EXIT_USAGE
         args.argv = ["auditkit", *args_list]
+        if args.command in _STAMPED:  # a bad SOURCE_DATE_EPOCH fails before any work: exit 2
+            from ._api import created_at
+
+            created_at()
         code: int = args.func(args)
         return code
     except _UsageError as exc:
-        print(f"auditkit: error: {exc}", file=sys.stderr)
+        print(f"auditkit: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except AuditkitError as exc:
         if debug:
@@ -108,4 +134,5 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One printable line: whitespace collapsed, control and bidi characters escaped."""
+    return one_line(text)

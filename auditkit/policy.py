@@ -209,28 +209,49 @@ class Policy:
     def from_toml(cls, path: str | os.PathLike[str]) -> Policy:
         """Read a policy from a TOML file.
 
+        The file must be a regular file of at most 1 MB whose values nest at most 32 levels
+        deep (:data:`auditkit._parsing.MAX_CONFIG_BYTES`, ``MAX_CONFIG_DEPTH``); both are
+        checked before the TOML is parsed.
+
         Raises
         ------
         PolicyError
             When the file cannot be read, is not TOML, or a rule is malformed; the message names
             the file, the rule number and the key.
         """
+        from ._parsing import ConfigError, read_config, toml_depth_error
+
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            raw = read_config(p, f"Policy file {p.name}")
         except FileNotFoundError as exc:
             raise PolicyError(f"Policy file {str(p)!r} does not exist.") from exc
+        except ConfigError as exc:
+            raise PolicyError(f"{exc.message}.") from exc
         except OSError as exc:
             raise PolicyError(
                 f"Cannot read policy file {str(p)!r}: {exc.strerror or exc}"
             ) from exc
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise PolicyError(f"Policy file {p.name} is not UTF-8 text.") from exc
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise PolicyError(f"Policy file {p.name}, line {line}: not UTF-8 text.") from exc
+        deep = toml_depth_error(text)
+        if deep is not None:
+            raise PolicyError(f"Policy file {p.name}{deep.where()}: {deep.message}.")
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(f"Policy file {p.name} is not valid TOML: {exc}") from exc
-        return cls.from_dict(data, source=str(p))
+        except RecursionError as exc:  # nesting the scan above did not see
+            raise PolicyError(
+                f"Policy file {p.name}: values are nested too deeply to read."
+            ) from exc
+        try:
+            return cls.from_dict(data, source=str(p))
+        except PolicyError as exc:  # name the line of the rule's [[rule]] header too
+            raise PolicyError(_with_rule_line(str(exc), text)) from exc.__cause__
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Policy:
@@ -280,6 +301,23 @@ class Policy:
         if self.description is not None:
             d["description"] = self.description
         return d
+
+
+_RULE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", re.MULTILINE)
+_RULE_REF = re.compile(r", rule (\d+)")
+
+
+def _with_rule_line(message: str, text: str) -> str:
+    """Append the line of rule N's ``[[rule]]`` header to a message about rule N."""
+    m = _RULE_REF.search(message)
+    if m is None:
+        return message
+    headers = [h.start() for h in _RULE_HEADER.finditer(text)]
+    number = int(m.group(1))
+    if not 1 <= number <= len(headers):
+        return message
+    line = text.count("\n", 0, headers[number - 1]) + 1
+    return f"{message.rstrip().removesuffix('.')} (rule {number} starts on line {line})."
 
 
 def _fmt(x: float | None) -> str:
@@ -766,8 +804,13 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def _xml_safe(text: str) -> str:
-    """Replace characters XML 1.0 cannot hold (control characters) with visible escapes."""
-    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Replace control and bidirectional characters (and what XML 1.0 cannot hold) with escapes.
+
+    A CI page showing the report must not let a rule id or a group name reorder its text.
+    """
+    from ._text import visible
+
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", visible(text))
 
 
 def junit_xml(verdict: PolicyVerdict, *, suite_name: str = "auditkit policy") -> str:

@@ -15,10 +15,18 @@ mutated key by key and byte by byte. The contract checked:
   section, an exit code 3, a multi-line error), and a case that runs past the per-case time
   limit is a **hang**.
 
+The issue-18 families (``writers``, ``checkpoint``, ``groups``, ``strings``, ``labels``,
+``yaml``, ``toml``, ``json``, ``epoch``: concurrent writers, malicious checkpoints, unbounded
+groups, bidi and control characters, misspelled labels, hostile card-info YAML and policy
+TOML, lone surrogates in audit.json, SOURCE_DATE_EPOCH out of range) run after the generated
+cases, each case in a child process whose wall time, CPU time and peak memory (``ru_maxrss``
+from ``wait4``) are recorded: over 10 s or 1 GB, an exit 3 or a traceback is a failure.
+
 Usage::
 
-    python benchmarks/fuzz.py                 # 10,000 cases, 2 workers, writes RESULTS.md
-    python benchmarks/fuzz.py --cases 500 --no-write --show 20
+    python benchmarks/fuzz.py                 # 10,000 cases + 20 per family, writes RESULTS.md
+    python benchmarks/fuzz.py --quick --no-write            # a smoke run, under 2 minutes
+    python benchmarks/fuzz.py --cases 0 --per-family 5 --families yaml,toml --no-write
 
 The figures go to section ``fuzz`` of ``benchmarks/RESULTS.md``.
 """
@@ -907,7 +915,10 @@ def case_cli(rng: random.Random, tmp: Path) -> Case:
         err, out_ = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_):
             code = main(argv)
-        return CliOutcome(code, err.getvalue())
+        cards = [p.read_text(encoding="utf-8") for p in (tmp / "out" / "card.html",
+                 tmp / "out" / "card.md", tmp / "cards" / "card.html", tmp / "cards" / "card.md")
+                 if p.exists()]  # fmt: skip
+        return CliOutcome(code, err.getvalue(), out_.getvalue(), cards)
 
     return Case("cli_" + sub, run)
 
@@ -991,15 +1002,18 @@ def case_cli_checkpoint(rng: random.Random, tmp: Path) -> Case:
         err, out_ = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_):
             code = main(argv)
-        return CliOutcome(code, err.getvalue())
+        return CliOutcome(code, err.getvalue(), out_.getvalue())
 
     return Case("cli_checkpoint", run)
 
 
 class CliOutcome:
-    def __init__(self, code: int, stderr: str) -> None:
+    def __init__(self, code: int, stderr: str, stdout: str = "",
+                 cards: list[str] | None = None) -> None:  # fmt: skip
         self.code = code
         self.stderr = stderr
+        self.stdout = stdout
+        self.cards = cards or []
 
 
 KINDS: list[tuple[str, float, Callable[[random.Random, Path], Case]]] = [
@@ -1054,6 +1068,12 @@ def classify(case: Case, value: Any) -> tuple[str, str | None]:
             return "failure", f"CLI exit {value.code}: {first}"
         if value.code == 2 and len(lines) != 1:
             return "failure", f"CLI exit 2 with {len(lines)} stderr lines: {value.stderr[:200]!r}"
+        shown = hidden_in(value.stderr + value.stdout)
+        if shown:
+            return "failure", f"CLI printed hidden characters {shown}"
+        for card in value.cards:
+            if hidden_in(card.replace("\t", "")):
+                return "failure", f"a card holds hidden characters {hidden_in(card)}"
         return ("clear_error" if value.code == 2 else "result"), None
     if isinstance(value, AuditResult):
         to_json(value)  # raises when the JSON does not validate
@@ -1124,7 +1144,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     ap.add_argument("--show", type=int, default=8, help="failure signatures to show")
     ap.add_argument("--only", help="run only seeds of this case kind (debugging)")
+    ap.add_argument(
+        "--per-family",
+        type=int,
+        default=20,
+        help="cases of each issue-18 family (child processes); 0 skips them",
+    )
+    ap.add_argument(
+        "--families",
+        help="comma-separated issue-18 families to run (default all: " + ", ".join(FAMILIES) + ")",
+    )
+    ap.add_argument(
+        "--family-timeout",
+        type=float,
+        default=2 * LIMIT_S,
+        help="wall-clock seconds before a family case is killed (a hang: a failure); default "
+        "20. The 10 s limit itself is on the child's CPU time, which a loaded machine does "
+        "not inflate",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run (under 2 minutes on a quiet machine): 60 generated cases, 4 per family",
+    )
     args = ap.parse_args(argv)
+    if args.quick:
+        args.cases, args.per_family = min(args.cases, 60), min(args.per_family, 4)
 
     seeds = range(args.seed, args.seed + args.cases)
     t0 = time.perf_counter()
@@ -1133,7 +1178,8 @@ def main(argv: list[str] | None = None) -> int:
     failures: dict[str, list[int]] = collections.defaultdict(list)
     slowest = (0.0, -1)
     tasks = [(s, args.timeout) for s in seeds]
-    reference_checkpoint()  # trained once here; the forked workers share the file
+    if args.cases > 0:
+        reference_checkpoint()  # trained once here; the forked workers share the file
     ctx = mp.get_context("fork")
     done = 0
     with ctx.Pool(args.workers, initializer=_worker_init, maxtasksperchild=500) as pool:
@@ -1167,11 +1213,20 @@ def main(argv: list[str] | None = None) -> int:
     sigs = sorted(failures.items(), key=lambda kv: -len(kv[1]))
     for sig, ss in sigs[: args.show]:
         print(f"  [{len(ss)}x, seeds {ss[:5]}] {sig}")
+    fam_text, fam_failures = "", 0
+    if args.per_family > 0:
+        print(f"issue-18 families, {args.per_family} case(s) each:", file=sys.stderr)
+        stats, fam_wall = run_families(args.per_family, args.seed, args.workers,
+                                       args.family_timeout, args.families)  # fmt: skip
+        fam_text = family_report(stats, fam_wall, args.family_timeout)
+        fam_failures = sum(st["failures"] for st in stats.values())
+        print(fam_text)
     if not args.no_write:
         from _results import machine, write_section
 
-        write_section("fuzz", report(args, counts, by_kind, failures, wall, slowest, machine()))
-    bad = counts["failure"] + counts["hang"] + counts["harness_error"]
+        text = report(args, counts, by_kind, failures, wall, slowest, machine())
+        write_section("fuzz", text + ("\n" + fam_text if fam_text else ""))
+    bad = counts["failure"] + counts["hang"] + counts["harness_error"] + fam_failures
     return 1 if bad else 0
 
 
@@ -1232,6 +1287,613 @@ def report(args: argparse.Namespace, counts: collections.Counter[str],
         text.append("No failures, no hangs, no failed sections.")
     text.append("")
     text.append(f"Re-run: `python benchmarks/fuzz.py --cases {args.cases} --seed {args.seed}`.")
+    return "\n".join(text)
+
+
+# ------------------------------------------------------------------------------ issue 18
+# The hardening families: each case runs the CLI (or a short Python snippet) in a child process
+# with a wall-clock limit, and the child's peak memory (ru_maxrss from wait4) and CPU time are
+# recorded. A case fails when it runs past the limit, uses more than LIMIT_MB, uses more than
+# LIMIT_S of CPU, exits 3 (or any code it should not), prints a traceback, prints more than one
+# line with an exit 2, or its outputs break the family's own check (a mixed set of outputs, a
+# hidden character in a card, a forged line in `check`). The time limit is on CPU time (user +
+# system of the child), so a machine shared with other work does not fail a case; the wall
+# clock only catches hangs (a blocked read uses no CPU), at twice the limit by default.
+LIMIT_S, LIMIT_MB = 10.0, 1024
+#: Address-space ceiling of each child: a runaway allocation fails there instead of taking the
+#: machine down (torch and its libraries need about 2 GB of address space to import).
+CHILD_AS_BYTES = 4 * 1024**3
+HIDDEN_CHARS = "\x00\x07\x1b\x7f\x85\x9b\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068" \
+    "\u2069\u200e\u200f\u061c\u2028\u2029\r"  # fmt: skip
+HIDDEN_RE = None  # compiled lazily
+
+
+def hidden_in(text: str) -> list[str]:
+    """Hidden characters in ``text`` (newline and tab aside)."""
+    global HIDDEN_RE
+    if HIDDEN_RE is None:
+        import re
+
+        HIDDEN_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                               "\u2066-\u2069\u200e\u200f\u061c]")  # fmt: skip
+    return sorted(set(HIDDEN_RE.findall(text)))
+
+
+class Child:
+    """What one child process did."""
+
+    def __init__(self, code: int | None, wall: float, cpu: float, rss_mb: float, out: str,
+                 err: str) -> None:  # fmt: skip
+        self.code, self.wall, self.cpu, self.rss_mb = code, wall, cpu, rss_mb
+        self.out, self.err = out, err
+
+
+class Attack:
+    """One case of a family: the command(s) to run at once and what must hold afterwards."""
+
+    def __init__(self, family: str, name: str, argvs: list[list[str]], *,
+                 check: Callable[[list[Child]], str | None] | None = None,
+                 env: dict[str, str] | None = None, codes: tuple[int, ...] = (0, 1, 2),
+                 module: bool = True) -> None:  # fmt: skip
+        self.family, self.name, self.argvs, self.check = family, name, argvs, check
+        self.env, self.codes, self.module = env, codes, module
+
+
+def _limit_child() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_AS_BYTES, CHILD_AS_BYTES))
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def spawn(argv: list[str], env: dict[str, str] | None, module: bool, tmp: Path,
+          idx: int) -> tuple[Any, Any, Any, float]:  # fmt: skip
+    import subprocess
+
+    cmd = [sys.executable, "-m", "auditkit", *argv] if module else [sys.executable, *argv]
+    out = open(tmp / f".stdout{idx}", "w+b")  # noqa: SIM115 - closed by finish()
+    err = open(tmp / f".stderr{idx}", "w+b")  # noqa: SIM115
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8",
+                **(env or {})}  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=tmp,
+                            env=full_env, preexec_fn=_limit_child)  # fmt: skip
+    return proc, out, err, time.perf_counter()
+
+
+def finish(started: list[tuple[Any, Any, Any, float]], timeout: float) -> list[Child]:
+    """Wait for the children (wait4: their own peak memory and CPU); kill them at ``timeout``."""
+    done: dict[int, Child] = {}
+    deadline = time.perf_counter() + timeout
+    pending = dict(enumerate(started))
+    while pending:
+        for i, (proc, out, err, t0) in list(pending.items()):
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            killed = False
+            if pid == 0 and time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, ru = os.wait4(proc.pid, 0)
+                killed = True
+            if pid == 0:
+                continue
+            proc.returncode = 0  # reaped here; stop Popen from waiting again
+            wall = time.perf_counter() - t0
+            out.seek(0)
+            err.seek(0)
+            text_out = out.read().decode("utf-8", "replace")
+            text_err = err.read().decode("utf-8", "replace")
+            out.close()
+            err.close()
+            code = None if killed else (os.waitstatus_to_exitcode(status))
+            done[i] = Child(code, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024,
+                            text_out, text_err)  # fmt: skip
+            del pending[i]
+        if pending:
+            time.sleep(0.02)
+    return [done[i] for i in range(len(started))]
+
+
+def run_attack(attack: Attack, tmp: Path, timeout: float) -> tuple[str | None, list[Child]]:
+    """Run an attack's commands at once; return (failure text or None, the children)."""
+    started = [spawn(a, attack.env, attack.module, tmp, i) for i, a in enumerate(attack.argvs)]
+    children = finish(started, timeout)
+    for c in children:
+        if c.code is None:
+            return f"killed after {timeout:.0f} s (a hang or too slow)", children
+        if c.cpu > LIMIT_S:
+            return f"{c.cpu:.1f} s of CPU (limit {LIMIT_S:.0f} s)", children
+        if c.rss_mb > LIMIT_MB:
+            return f"{c.rss_mb:,.0f} MB peak memory (limit {LIMIT_MB:,} MB)", children
+        if "Traceback (most recent call last)" in c.err:
+            last = c.err.strip().splitlines()[-1][:160]
+            return f"traceback (exit {c.code}): {last}", children
+        if c.code not in attack.codes:
+            first = (c.err.strip().splitlines() or [""])[0][:160]
+            return f"exit {c.code} (wanted {attack.codes}): {first}", children
+        lines = [ln for ln in c.err.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("auditkit: error: ")]
+        others = [ln for ln in lines if ln not in errors and not ln.startswith("auditkit: warn")]
+        if c.code == 2 and (len(errors) != 1 or others):
+            return f"exit 2 with {len(lines)} stderr lines: {c.err[:160]!r}", children
+    if attack.check is not None:
+        try:
+            problem = attack.check(children)
+        except Exception as exc:  # noqa: BLE001 - a broken output is the attack's finding
+            problem = f"check raised {type(exc).__name__}: {exc}"[:200]
+        if problem:
+            return problem, children
+    return None, children
+
+
+class CaseRandom(random.Random):
+    """The random source of one family case; ``index`` is the case's number in its family."""
+
+    def __init__(self, seed: int, index: int) -> None:
+        super().__init__(seed)
+        self.index = index
+
+
+def cycle(rng: random.Random, kinds: list[str]) -> str:
+    """The case's kind: every kind in turn (so a few cases cover them all), then at random."""
+    index = getattr(rng, "index", None)
+    if index is not None and index < len(kinds):
+        return kinds[index]
+    return rng.choice(kinds)
+
+
+# ------------------------------------------------------------------------ shared inputs
+class Shared:
+    """Inputs built once per run: a reference checkpoint, an audit.json, a zip-bomb checkpoint."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._ckpt: Path | None = None
+        self._result: Path | None = None
+        self._iris: Path | None = None
+
+    def iris_csv(self) -> Path:
+        """The iris test split as a CSV (the reference checkpoint's data)."""
+        if self._iris is None:
+            from auditkit.data import load_dataset
+
+            ds = load_dataset("iris")
+            df = ds.test.X.copy()
+            df["species"] = np.asarray(ds.schema.class_names, dtype=object)[ds.test.y]
+            df["grp"] = np.resize(np.array(["a", "b"], dtype=object), len(df))
+            self._iris = self.folder / "iris.csv"
+            df.to_csv(self._iris, index=False)
+        return self._iris
+
+    def ckpt(self) -> Path:
+        if self._ckpt is None:
+            self._ckpt = reference_checkpoint()
+        return self._ckpt
+
+    def raw_ckpt(self) -> dict[str, Any]:
+        import torch
+
+        return torch.load(self.ckpt(), weights_only=True)
+
+    def result(self) -> Path:
+        if self._result is None:
+            import pandas as pd
+
+            import auditkit
+            from auditkit.report import write_outputs
+
+            rng = np.random.default_rng(0)
+            n = 400
+            y = rng.integers(0, 2, n)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = auditkit.audit_predictions(
+                    y, np.where(rng.random(n) < 0.8, y, 1 - y), y_score=rng.random(n),
+                    sensitive_features=pd.DataFrame({"g": rng.choice(["a", "b", "c"], n)}),
+                    n_boot=10,
+                )  # fmt: skip
+            self._result = write_outputs(res, self.folder / "base", overwrite=True)["json"]
+        return self._result
+
+    def zip_bomb(self) -> Path:
+        """The reference checkpoint with one tensor's bytes replaced by 1 GiB of deflated zeros."""
+        import zipfile
+
+        path = self.folder / "bomb.ckpt"
+        if path.exists():
+            return path
+        src = zipfile.ZipFile(self.ckpt())
+        target = next(i.filename for i in src.infolist() if "/data/" in i.filename)
+        with zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                if info.filename == target:
+                    zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    zi.compress_type = zipfile.ZIP_DEFLATED
+                    with dst.open(zi, "w", force_zip64=True) as fh:
+                        block = bytes(1 << 20)
+                        for _ in range(1024):
+                            fh.write(block)
+                else:
+                    dst.writestr(info, src.read(info.filename))
+        return path
+
+
+def _log(tmp: Path, name: str, n: int, seed: int, *, groups: list[Any] | None = None,
+         y_true: list[Any] | None = None, y_pred: list[Any] | None = None) -> Path:  # fmt: skip
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    df = pd.DataFrame({
+        "y": y_true if y_true is not None else y,
+        "p": y_pred if y_pred is not None else np.where(rng.random(n) < 0.8, y, 1 - y),
+        "g": groups if groups is not None else rng.choice(["a", "b", "c"], n),
+    })  # fmt: skip
+    path = tmp / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def audit_argv(
+    log: Path, out: Path, *extra: str, sections: str = "performance,fairness"
+) -> list[str]:
+    return ["audit", "--predictions", str(log), "--y-true", "y", "--y-pred", "p", "--sensitive",
+            "g", "--sections", sections, "--n-boot", "5", "--no-progress", "--out", str(out),
+            *extra]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- families
+def fam_writers(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """Two `audit --force` runs into one folder at once: the folder holds one run's set."""
+    out = tmp / "out"
+    a = _log(tmp, "writer_a.csv", rng.choice([200, 400]), rng.randrange(1000))
+    b = _log(tmp, "writer_b.csv", rng.choice([200, 400]), rng.randrange(1000))
+    if rng.random() < 0.5:  # an earlier set already there
+        import subprocess
+
+        first = audit_argv(a, out, sections="performance")
+        subprocess.run([sys.executable, "-m", "auditkit", *first],
+                       capture_output=True, timeout=120, check=False)  # fmt: skip
+
+    def check(children: list[Child]) -> str | None:
+        if not any(c.code == 0 for c in children):
+            return "neither writer succeeded: " + " / ".join(c.err.strip()[:80] for c in children)
+        data = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+        name = data["data"]["file"]
+        other = "writer_b.csv" if name == "writer_a.csv" else "writer_a.csv"
+        for card in ("card.html", "card.md"):
+            text = (out / card).read_text(encoding="utf-8")
+            if name not in text or other in text:
+                return f"mixed set: audit.json from {name}, {card} from {other}"
+        return None
+
+    return Attack(
+        "writers",
+        "two --force writers",
+        [audit_argv(a, out, "--force"), audit_argv(b, out, "--force")],
+        check=check,
+    )
+
+
+def fam_checkpoint(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """Malicious checkpoints: claimed widths, stride-0 tensors, zip bombs, FIFOs, /dev/zero."""
+    import torch
+
+    kind = cycle(rng, ["width", "stride0", "bomb", "fifo", "devzero", "fifo_predictions"])
+    command = rng.choice(["info", "audit"])
+    path = tmp / "model.ckpt"
+    if kind == "width":
+        raw = shared.raw_ckpt()
+        width = rng.choice([40_000, 100_000, 10**9])
+        for block in (raw["auditkit"]["hparams"], raw.get("hyper_parameters") or {}):
+            block["hidden"] = [width, width]
+        torch.save(raw, path)
+    elif kind == "stride0":
+        raw = shared.raw_ckpt()
+        raw["auditkit"][rng.choice(["test_metrics", "training", "dataset"])]["x"] = (
+            torch.zeros(1).expand(rng.choice([2**28, 2**30])))  # fmt: skip
+        torch.save(raw, path)
+    elif kind == "bomb":
+        path = shared.zip_bomb()
+    elif kind in ("fifo", "fifo_predictions"):
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    if kind == "fifo_predictions":
+        argv = audit_argv(path, tmp / "out")
+    elif command == "info":
+        argv = ["info", str(path)]
+    else:
+        argv = ["audit", str(path), "--data", str(shared.iris_csv()), "--target", "species",
+                "--sensitive", "grp", "--n-boot", "2", "--sections", "performance",
+                "--no-progress", "--out", str(tmp / "out")]  # fmt: skip
+    return Attack("checkpoint", f"{kind} ({argv[0]})", [argv], codes=(2,))
+
+
+def fam_groups(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """Many distinct values in a sensitive column, or one very long group label."""
+    kind = cycle(rng, ["many", "long", "many"])
+    if kind == "many":
+        k = rng.choice([5_000, 20_000, 100_000])
+        groups = [f"g{i}" for i in range(k)]
+        log = _log(tmp, "groups.csv", k, rng.randrange(1000), groups=groups)
+        name = f"{k:,} groups"
+    else:
+        n = 300
+        label = "L" * rng.choice([100_000, 1_000_000])
+        groups = [label if i % 2 else "short" for i in range(n)]
+        log = _log(tmp, "long.csv", n, rng.randrange(1000), groups=groups)
+        name = f"a {len(label):,}-character label"
+    return Attack("groups", name, [audit_argv(log, tmp / "out")])
+
+
+def _hidden_text(rng: random.Random, base: str) -> str:
+    chars = rng.sample(HIDDEN_CHARS, rng.randint(1, 4))
+    pos = rng.choice(["end", "start", "middle"])
+    s = "".join(chars)
+    return {"end": base + s, "start": s + base, "middle": base[:1] + s + base[1:]}[pos]
+
+
+def fam_strings(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """Bidi and control characters in group names, labels, card-info and policy ids."""
+    kind = cycle(rng, ["audit", "check", "info"])
+    if kind == "info":
+        import torch
+
+        raw = shared.raw_ckpt()
+        raw["auditkit"]["dataset"]["name"] = _hidden_text(rng, "iris")
+        raw["auditkit"]["test_metrics"][_hidden_text(rng, "acc")] = 0.5
+        path = tmp / "evil.ckpt"
+        torch.save(raw, path)
+
+        def check_info(children: list[Child]) -> str | None:
+            bad = hidden_in(children[0].out)
+            return f"hidden characters printed by info: {bad}" if bad else None
+
+        return Attack("strings", "checkpoint metadata (info)", [["info", str(path)]],
+                      check=check_info, codes=(0,))  # fmt: skip
+    n = 300
+    names = [_hidden_text(rng, "men"), _hidden_text(rng, "women")]
+    groups = [names[i % 2] for i in range(n)]
+    labels_ = [_hidden_text(rng, "no"), _hidden_text(rng, "yes")] if rng.random() < 0.5 else None
+    r = np.random.default_rng(rng.randrange(1000))
+    y = r.integers(0, 2, n)
+    yt = [labels_[v] for v in y] if labels_ else None
+    pv = np.where(r.random(n) < 0.8, y, 1 - y)
+    yp = [labels_[v] for v in pv] if labels_ else None
+    log = _log(tmp, "hidden.csv", n, 0, groups=groups, y_true=yt, y_pred=yp)
+    card = tmp / "card.yaml"
+    card.write_text(json.dumps({"overview": _hidden_text(rng, "overview"),
+                                "limitations": [_hidden_text(rng, "limits")]}),
+                    encoding="utf-8")  # fmt: skip
+    policy = tmp / "policy.toml"
+    ids = [_hidden_text(rng, "rule\nFAIL forged"), _hidden_text(rng, "gap")]
+    policy.write_text(
+        f'[[rule]]\nid = {json.dumps(ids[0])}\nsection = "performance"\nmetric = "accuracy"\n'
+        'op = ">="\nthreshold = 0.0\n'
+        f'[[rule]]\nid = {json.dumps(ids[1])}\nsection = "fairness"\n'
+        'metric = "demographic_parity_difference"\nfeature = "g"\nop = "<="\nthreshold = -1\n',
+        encoding="utf-8",
+    )
+    out = tmp / "out"
+    if kind == "audit":
+        argv = audit_argv(log, out, "--card-info", str(card), "--policy", str(policy))
+    else:
+        argv = ["check", str(shared.result()), "--policy", str(policy)]
+
+    def check(children: list[Child]) -> str | None:
+        c = children[0]
+        for stream, text in (("stdout", c.out), ("stderr", c.err)):
+            if hidden_in(text):
+                return f"hidden characters on {stream}: {hidden_in(text)}"
+        if kind == "check" and len(c.out.strip().splitlines()) != 3:
+            return f"check printed {len(c.out.strip().splitlines())} lines for 2 rules"
+        if kind == "audit" and c.code in (0, 1):
+            for card_name in ("card.html", "card.md"):
+                bad = hidden_in((out / card_name).read_text(encoding="utf-8"))
+                if bad:
+                    return f"hidden characters in {card_name}: {bad}"
+        return None
+
+    return Attack("strings", f"{kind}", [argv], check=check)
+
+
+def fam_labels(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """y_true and y_pred whose label sets differ in spelling or case, or share no value."""
+    n = 200
+    r = np.random.default_rng(rng.randrange(1000))
+    y = r.integers(0, 2, n)
+    p = np.where(r.random(n) < 0.8, y, 1 - y)
+    pairs = {
+        "yes/no vs Yes/No": (["no", "yes"], ["No", "Yes"]),
+        "yes/no vs ' yes'/' no'": (["no", "yes"], [" no", " yes"]),
+        "0/1 vs a/b": ([0, 1], ["a", "b"]),
+        "true/false vs TRUE/FALSE": (["false", "true"], ["FALSE", "TRUE"]),
+    }
+    name = rng.choice(sorted(pairs))
+    lt, lp = pairs[name]
+    log = _log(tmp, "labels.csv", n, 0, y_true=[lt[v] for v in y], y_pred=[lp[v] for v in p])
+    return Attack("labels", name, [audit_argv(log, tmp / "out")], codes=(2,))
+
+
+def fam_yaml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """Card-info YAML: typing, duplicate keys, aliases, size, depth."""
+    kind = cycle(rng, ["typing", "duplicate", "alias", "size", "depth"])
+    card = tmp / "card.yaml"
+    out = tmp / "cards"
+    codes: tuple[int, ...] = (2,)
+    check = None
+    if kind == "typing":
+        value = rng.choice(["2.10", "010", "1e3", "0x1F", "2024-01-01", "yes", "1_000", ".inf"])
+        card.write_text(f"version: {value}\n", encoding="utf-8")
+        codes = (0,)
+
+        def check(children: list[Child]) -> str | None:  # noqa: F811
+            text = (out / "card.md").read_text(encoding="utf-8")
+            shown = f"| Version | {value} |" in text and f"**Version:** {value}\n" in text
+            return None if shown else f"version {value!r} not shown as written"
+    elif kind == "duplicate":
+        card.write_text("overview: first\nlimitations: x\noverview: second\n", encoding="utf-8")
+    elif kind == "alias":
+        lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+        card.write_text("\n".join(lines) + "\noverview: *a8\n", encoding="utf-8")
+    elif kind == "size":
+        with open(card, "wb") as fh:
+            if rng.random() < 0.5:
+                fh.truncate(rng.choice([2, 100]) * 1_000_000)  # sparse
+            else:
+                fh.write(b"overview: " + b"x" * 2_000_000 + b"\n")
+    else:
+        d = rng.choice([1_000, 100_000])
+        card.write_text("overview: " + "[" * d + "]" * d + "\n", encoding="utf-8")
+    argv = ["render", str(shared.result()), "--card-info", str(card), "--out", str(out)]
+    return Attack("yaml", kind, [argv], codes=codes, check=check)
+
+
+def fam_toml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """Policy TOML: deep arrays, inline tables or dotted keys, and size."""
+    kind = cycle(rng, ["arrays", "tables", "dotted", "size"])
+    rule = '[[rule]]\nsection = "performance"\nmetric = "accuracy"\nop = ">="\nthreshold = 0.5\n'
+    d = rng.choice([100, 10_000, 200_000])
+    text = {
+        "arrays": rule + "feature = " + "[" * d + "]" * d + "\n",
+        "tables": rule + "feature = " + "{a = " * d + "1" + "}" * d + "\n",
+        "dotted": rule + "feature." + ".".join("k" for _ in range(d)) + " = 1\n",
+        "size": rule + 'description = "' + "x" * 2_000_000 + '"\n',
+    }[kind]
+    policy = tmp / "policy.toml"
+    policy.write_text(text, encoding="utf-8")
+    argv = ["check", str(shared.result()), "--policy", str(policy)]
+    name = f"{kind} ({d:,})" if kind != "size" else "size (2 MB)"
+    return Attack("toml", name, [argv], codes=(2,))
+
+
+def fam_json(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """A lone surrogate in audit.json read by render, check and diff."""
+    data = json.loads(shared.result().read_text(encoding="utf-8"))
+    place = cycle(rng, ["model", "metric group", "key", "card_info"])
+    bad_char = rng.choice(["\ud800", "\udfff", "\udc00x"])
+    if place == "model":
+        data["model"]["name"] = "m" + bad_char
+    elif place == "metric group":
+        m = next(m for m in data["metrics"] if m.get("group"))
+        m["group"] = [m["group"][0] + bad_char]
+    elif place == "key":
+        data["model"]["k" + bad_char] = 1
+    else:
+        data["card_info"] = {"overview": bad_char}
+    bad = tmp / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    policy = tmp / "p.toml"
+    policy.write_text('[[rule]]\nsection = "performance"\nmetric = "accuracy"\nop = ">="\n'
+                      "threshold = 0.5\n", encoding="utf-8")  # fmt: skip
+    command = rng.choice(["render", "check", "diff"])
+    argv = {
+        "render": ["render", str(bad), "--out", str(tmp / "cards")],
+        "check": ["check", str(bad), "--policy", str(policy)],
+        "diff": ["diff", str(shared.result()), str(bad)],
+    }[command]
+    return Attack("json", f"{place} ({command})", [argv], codes=(2,))
+
+
+def fam_epoch(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
+    """SOURCE_DATE_EPOCH out of range (or not a number)."""
+    value = rng.choice(["99999999999999", "-99999999999999", "1" + "0" * 40, "253402300800",
+                        "1e9", "9" * 5000, "-62135596801"])  # fmt: skip
+    command = rng.choice(["audit", "audit", "train"])
+    if command == "audit":
+        argv = audit_argv(_log(tmp, "e.csv", 100, 0), tmp / "out", sections="performance")
+    else:
+        argv = ["train", "iris-mlp", "--max-epochs", "1", "--out", str(tmp / "m.ckpt")]
+    return Attack("epoch", f"{value[:20]} ({command})", [argv], env={"SOURCE_DATE_EPOCH": value},
+                  codes=(2,))  # fmt: skip
+
+
+FAMILIES: dict[str, Callable[[random.Random, Path, Shared], Attack]] = {
+    "writers": fam_writers,
+    "checkpoint": fam_checkpoint,
+    "groups": fam_groups,
+    "strings": fam_strings,
+    "labels": fam_labels,
+    "yaml": fam_yaml,
+    "toml": fam_toml,
+    "json": fam_json,
+    "epoch": fam_epoch,
+}
+
+
+def run_families(per_family: int, seed: int, workers: int, timeout: float,
+                 only: str | None = None) -> tuple[dict[str, dict[str, Any]], float]:  # fmt: skip
+    """Run ``per_family`` cases of every family; return per-family figures and the wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.perf_counter()
+    shared_dir = Path(tempfile.mkdtemp(prefix="akfuzz-shared-"))
+    shared = Shared(shared_dir)
+    shared.result()  # built before the threads start
+    names = [f for f in FAMILIES if only is None or f in only.split(",")]
+    if "checkpoint" in names or "strings" in names:
+        shared.ckpt()
+    if "checkpoint" in names:
+        shared.zip_bomb()
+        shared.iris_csv()
+    jobs = [(f, seed + i) for f in names for i in range(per_family)]
+
+    def one(job: tuple[str, int]) -> tuple[str, str, str | None, list[Child]]:
+        family, s = job
+        rng = CaseRandom(s * 100 + list(FAMILIES).index(family), s - seed)
+        with tempfile.TemporaryDirectory(prefix=f"akfuzz-{family}-") as d:
+            try:
+                attack = FAMILIES[family](rng, Path(d), shared)
+            except Exception as exc:  # noqa: BLE001 - a bug of this script
+                return family, f"seed {s}", "generator: " + signature(exc), []
+            problem, children = run_attack(attack, Path(d), timeout)
+            return family, attack.name, problem, children
+
+    stats: dict[str, dict[str, Any]] = {
+        f: {"cases": 0, "failures": 0, "wall": 0.0, "cpu": 0.0, "rss": 0.0, "problems": []}
+        for f in names
+    }
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for family, name, problem, children in pool.map(one, jobs):
+            st = stats[family]
+            st["cases"] += 1
+            for c in children:
+                st["wall"] = max(st["wall"], c.wall)
+                st["cpu"] = max(st["cpu"], c.cpu)
+                st["rss"] = max(st["rss"], c.rss_mb)
+            if problem is not None:
+                st["failures"] += 1
+                st["problems"].append(f"{name}: {problem}")
+            print(f"  {family:<10} {name:<36} {'FAIL ' + problem if problem else 'ok'}"[:220],
+                  file=sys.stderr, flush=True)  # fmt: skip
+    import shutil
+
+    shutil.rmtree(shared_dir, ignore_errors=True)
+    return stats, time.perf_counter() - t0
+
+
+def family_report(stats: dict[str, dict[str, Any]], wall: float, timeout: float) -> str:
+    """Markdown table of the issue-18 families (one row per family)."""
+    rows = ["| family | cases | failures | slowest (wall s) | most CPU (s) | peak memory (MB) |",
+            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for f, st in stats.items():
+        rows.append(f"| `{f}` | {st['cases']} | {st['failures']} | {st['wall']:.1f} | "
+                    f"{st['cpu']:.1f} | {st['rss']:,.0f} |")  # fmt: skip
+    text = [
+        "",
+        f"Issue-18 families: each case in a child process, killed after {timeout:.0f} s of wall "
+        f"time (a hang); a failure is a kill, more than {LIMIT_S:.0f} s of CPU, more than "
+        f"{LIMIT_MB:,} MB peak memory (ru_maxrss), a traceback, an exit code outside the "
+        "expected ones (never 3), a multi-line exit 2, or a broken output. "
+        f"{wall:.0f} s wall time.",
+        "",
+        *rows,
+        "",
+    ]
+    for f, st in stats.items():
+        seen: dict[str, int] = collections.Counter(st["problems"])
+        for p, k in list(seen.items())[:6]:
+            text.append(f"- `{f}` {k}x: {p[:200]}")
     return "\n".join(text)
 
 

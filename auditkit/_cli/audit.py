@@ -479,13 +479,19 @@ def verdict_line(result: AuditResult) -> str:
 
 def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
     """Print where the outputs are and the verdict; return the exit code."""
-    print(f"Wrote {paths['json']}, {paths['html']} and {paths['markdown']}")
-    print(f"Card: {paths['html'].resolve()}")
+    from .._text import visible
+
+    print(
+        visible(
+            f"Wrote {paths['json']}, {paths['html']} and {paths['markdown']}", keep_lines=False
+        )
+    )
+    print(visible(f"Card: {paths['html'].resolve()}", keep_lines=False))
     for c in result.policy.get("checks", []) if result.policy else []:
         if c.get("status") != "passed":
-            print(f"  {c.get('severity', 'error')}: {c.get('id')}: {c.get('message')}",
-                  file=sys.stderr)  # fmt: skip
-    print(verdict_line(result))
+            line = f"  {c.get('severity', 'error')}: {c.get('id')}: {c.get('message')}"
+            print(visible(line, keep_lines=False), file=sys.stderr)
+    print(visible(verdict_line(result), keep_lines=False))
     if result.policy and not result.policy.get("passed"):
         return EXIT_POLICY_FAILED
     return EXIT_OK

@@ -27,6 +27,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from .._io import atomic_write_text
+    from .._text import visible
     from ..policy import Policy, check, junit_xml
     from ..report._json import load_result
 
@@ -36,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
     xml = junit_xml(verdict) if args.junit else None
     for c in verdict.checks:
         word = "PASS" if c.passed else ("WARN" if c.severity == "warning" else "FAIL")
-        print(f"{word} {c.id}: {c.message}")
+        # one line per rule whatever the rule id or the message holds (newlines, escapes)
+        print(visible(f"{word} {c.id}: {c.message}", keep_lines=False))
     if xml is not None:
         atomic_write_text(args.junit, xml)
-        print(f"Wrote {args.junit}")
-    print(verdict.summary())
+        print(visible(f"Wrote {args.junit}", keep_lines=False))
+    print(visible(verdict.summary(), keep_lines=False))
     return EXIT_OK if verdict.passed else EXIT_POLICY_FAILED

@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
             loaded = load_checkpoint(ckpt)
             print(f"Reusing {ckpt}", file=sys.stderr)
         except CheckpointError as exc:
-            print(f"Retraining: {exc}", file=sys.stderr)
+            from .._text import one_line
+
+            print(f"Retraining: {one_line(str(exc))}", file=sys.stderr)
     if loaded is None:
         print(f"Training {MODEL} on the bundled Adult data...", file=sys.stderr)
         train(MODEL, out=ckpt, seed=args.seed, show_progress=show, overwrite=True)

@@ -41,6 +41,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from .._io import atomic_write_text
+    from .._text import visible
     from ..exceptions import OutputError
     from ..policy import Policy
     from ..report._diff import diff_html, diff_markdown, diff_results
@@ -58,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
         if out.is_dir():
             raise OutputError(f"--out {args.out!r} is a folder; give a file name.")
         atomic_write_text(out, text)
-        print(f"Wrote {out}", file=sys.stderr)
+        print(visible(f"Wrote {out}", keep_lines=False), file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(text)  # escaped by the report's renderer
     for r in diff.regressions:
-        print(f"regression: {r.id}: {r.message}", file=sys.stderr)
+        print(visible(f"regression: {r.id}: {r.message}", keep_lines=False), file=sys.stderr)
     moved = diff.count("moved")
     print(
         f"{moved} figure(s) moved, {len(diff.beyond)} beyond their intervals; "

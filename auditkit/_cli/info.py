@@ -70,5 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {h['train_accuracy']:>9.4f}  "
                 f"{h['val_loss']:>8.4f}  {h['val_accuracy']:>7.4f}"
             )
-    print("\n".join(lines))
+    from .._text import visible
+
+    # metadata is data: one screen line per line, control and bidi characters escaped
+    print("\n".join(visible(line, keep_lines=False) for line in lines))
     return 0

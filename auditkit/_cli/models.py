@@ -14,6 +14,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._text import visible
     from ..models import MODEL_REGISTRY, list_models
 
     rows = list_models()
@@ -27,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(n) for n, _, _ in rows)
     dwidth = max(len(d) for _, d, _ in rows)
     for name, dataset, text in rows:
-        print(f"{name:<{width}}  {dataset:<{dwidth}}  {text}")
+        print(visible(f"{name:<{width}}  {dataset:<{dwidth}}  {text}", keep_lines=False))
     return 0

@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._text import visible
     from ..report._card_info import load_card_info
     from ..report._json import load_result
     from ..report._render import write_cards
@@ -43,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
         data["card_info"] = card_info
     out = Path(args.out) if args.out else Path(args.result).parent
     paths = write_cards(data, out)
-    print(f"Wrote {paths['html']} and {paths['markdown']}")
-    print(f"Card: {paths['html'].resolve()}")
+    print(visible(f"Wrote {paths['html']} and {paths['markdown']}", keep_lines=False))
+    print(visible(f"Card: {paths['html'].resolve()}", keep_lines=False))
     return 0

@@ -103,5 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from .._distributed import is_rank_zero
 
     if is_rank_zero():  # under an outside launcher (torchrun) the other ranks print nothing
-        print(path)
+        from .._text import visible
+
+        print(visible(path, keep_lines=False))
     return 0

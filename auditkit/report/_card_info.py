@@ -8,6 +8,13 @@ for lists, the entry; an unknown field is an error with a did-you-mean, so a typ
 field silently disappear from the card. The renderers show every field of
 :data:`CARD_INFO_FIELDS`, with "not provided" for the missing ones, and escape every string.
 
+The file is read as written (see :mod:`auditkit._parsing`): every value is text except ``null``
+/ ``~`` / an empty value (the field is not provided) and ``true``/``false`` (refused in text
+fields), so ``version: 2.10`` is ``"2.10"`` and ``010`` is ``"010"`` (YAML 1.2 core schema,
+numbers and dates kept as text). A key given twice, an alias (``*name``), a tag such as
+``!!binary``, values nested more than 32 levels deep, and a file over 1 MB (or not a regular
+file) are refused, naming the file and the line.
+
 Example file::
 
     version: "2.1"
@@ -136,39 +143,46 @@ def load_card_info(source: str | os.PathLike[str] | Mapping[str, Any] | None) ->
     if isinstance(source, Mapping):
         return _validate(source, "Card info")
     if isinstance(source, (str, os.PathLike)):
-        return _validate(_read(Path(source)), f"Card-info file {Path(source).name}")
+        lines: dict[str, int] = {}
+        data = _read(Path(source), lines)
+        return _validate(data, f"Card-info file {Path(source).name}", lines)
     raise DataValidationError(
         "card_info must be a mapping of model-card fields or the path of a YAML file; "
         f"got {type(source).__name__}."
     )
 
 
-def _read(path: Path) -> Any:
-    import yaml
+def _read(path: Path, key_lines: dict[str, int] | None = None) -> Any:
+    from .._parsing import ConfigError, load_yaml, read_config
 
-    if not path.exists():
-        raise DataValidationError(f"Card-info file {str(path)!r} does not exist.")
-    if path.is_dir():
-        raise DataValidationError(f"Card-info file {str(path)!r} is a folder, not a file.")
+    what = f"Card-info file {path.name}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(f"Card-info file {path.name} is not UTF-8 text.") from exc
+        raw = read_config(path, what)
+    except FileNotFoundError as exc:
+        raise DataValidationError(f"Card-info file {str(path)!r} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise DataValidationError(
+            f"Card-info file {str(path)!r} is a folder, not a file."
+        ) from exc
+    except ConfigError as exc:
+        raise DataValidationError(f"{exc.message}.") from exc
     except OSError as exc:
         raise DataValidationError(
             f"Cannot read card-info file {path.name}: {exc.strerror or exc}"
         ) from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = " ".join(str(exc).split())
-        raise DataValidationError(
-            f"Card-info file {path.name} is not valid YAML: {first}"
-        ) from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataValidationError(f"{what}, line {line}: not UTF-8 text.") from exc
+    try:
+        data = load_yaml(text, key_lines=key_lines)
+    except ConfigError as exc:
+        raise DataValidationError(f"{what}{exc.where()}: {exc.message}.") from exc
     return {} if data is None else data
 
 
-def _validate(data: Any, where: str) -> dict[str, Any]:
+def _validate(data: Any, where: str, lines: Mapping[str, int] | None = None) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise DataValidationError(
             f"{where} must be a mapping of field names to values (for example "
@@ -177,18 +191,23 @@ def _validate(data: Any, where: str) -> dict[str, Any]:
     known = list(CARD_INFO_FIELDS)
     found: dict[str, Any] = {}
     spelled: dict[str, str] = {}
+
+    def line(key: str) -> str:  # ", line N" when the value came from a file
+        return f", line {lines[key]}" if lines and key in lines else ""
+
     for key, value in data.items():
         if not isinstance(key, str):
             raise DataValidationError(f"{where}: field names must be text; got {key!r}.")
         canon = ALIASES.get(key, key)
         if canon not in CARD_INFO_FIELDS:
             raise DataValidationError(
-                f"{where}: unknown field {key!r}{did_you_mean(key, known + list(ALIASES))}; "
-                f"fields: {format_available(known)}."
+                f"{where}{line(key)}: unknown field {key!r}"
+                f"{did_you_mean(key, known + list(ALIASES))}; fields: {format_available(known)}."
             )
         if canon in spelled:
             raise DataValidationError(
-                f"{where}: field {canon!r} is given twice (as {spelled[canon]!r} and {key!r})."
+                f"{where}{line(key)}: field {canon!r} is given twice (as {spelled[canon]!r} and "
+                f"{key!r})."
             )
         spelled[canon] = key
         found[canon] = value
@@ -196,7 +215,7 @@ def _validate(data: Any, where: str) -> dict[str, Any]:
     for name, kind in CARD_INFO_FIELDS.items():
         if name not in found or found[name] is None:
             continue
-        at = f"{where}: field {spelled[name]!r}"
+        at = f"{where}{line(spelled[name])}: field {spelled[name]!r}"
         value = _PARSERS[kind](found[name], at)
         if value not in ("", [], None):
             out[name] = value

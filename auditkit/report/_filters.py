@@ -12,6 +12,10 @@ import math
 import re
 from typing import Any
 
+from markupsafe import Markup
+
+from .._text import visible
+
 __all__ = [
     "MISSING",
     "OKABE_ITO",
@@ -26,6 +30,7 @@ __all__ = [
     "fmt_list",
     "fmt_num",
     "fmt_pct",
+    "html_finalize",
     "humanize",
     "ink",
     "light_word",
@@ -198,16 +203,33 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
 
 
 def md_escape(text: Any) -> str:
-    """Escape a data string for Markdown: no raw HTML, no links, no table breaks.
+    r"""Escape a data string for Markdown: no raw HTML, no links, no table breaks.
 
     ``&``, ``<`` and ``>`` become HTML entities (a Markdown renderer shows them as text);
     backslashes, backticks, asterisks, brackets and pipes get a backslash; line breaks become
-    spaces so a value cannot start a new Markdown block.
+    spaces so a value cannot start a new Markdown block; control and bidirectional characters
+    become visible escapes (``\x1b``, ``\u202e``, see :func:`auditkit._text.visible`).
     """
     s = str(text)
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    return " ".join(s.split()) if ("\n" in s or "\r" in s) else s
+    s = visible(_MD_SPECIAL.sub(r"\\\1", s))
+    return " ".join(s.split()) if "\n" in s else s
+
+
+def html_finalize(value: Any) -> Any:
+    r"""Finalize one ``{{ expression }}`` of the HTML card: hidden characters made visible.
+
+    Runs before autoescaping, on every value the template prints: control and bidirectional
+    characters become visible escapes (``\u202e``), so no data string can reorder the text
+    around it or carry a terminal escape into a saved page. Markup (the card's stylesheet and
+    the chart drawings, whose text is already escaped) stays Markup; the escapes hold no HTML
+    special character, so they never open markup.
+    """
+    if isinstance(value, Markup):
+        return Markup(visible(str(value)))
+    if isinstance(value, str):
+        return visible(value)
+    return value
 
 
 _LIGHT_WORDS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "info": "NOT JUDGED"}

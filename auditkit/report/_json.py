@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -37,9 +38,19 @@ def _round(x: Any) -> Any:
     return x
 
 
+#: Characters json.dumps(ensure_ascii=False) leaves raw that a terminal or an editor would act on
+#: (DEL, C1 controls, line/paragraph separators, bidirectional controls); C0 it escapes itself.
+_JSON_HIDDEN = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def dumps(data: dict[str, Any]) -> str:
-    """Serialise plain data deterministically with the float policy."""
-    return json.dumps(_round(data), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
+    r"""Serialise plain data deterministically with the float policy.
+
+    Text stays UTF-8 except control and bidirectional characters, written as JSON escapes
+    (``\u202e``): they can only occur inside strings, so the parsed values are unchanged.
+    """
+    text = json.dumps(_round(data), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
+    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @lru_cache(maxsize=1)
@@ -173,7 +184,12 @@ def load_result(path: str | os.PathLike[str]) -> AuditResult:
     """
     p = Path(path)
     try:
-        text = current_file(p).read_text(encoding="utf-8")
+        current = current_file(p)
+        if current.exists() and not current.is_file() and not current.is_dir():
+            raise DataValidationError(
+                f"Audit result {str(p)!r} is not a regular file (a pipe, a device or a socket)."
+            )
+        text = current.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DataValidationError(f"Audit result {str(p)!r} does not exist.") from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -184,9 +200,59 @@ def load_result(path: str | os.PathLike[str]) -> AuditResult:
         raise DataValidationError(f"{p.name} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise DataValidationError(f"{p.name} must hold a JSON object, not {type(data).__name__}.")
+    _check_surrogates(data, text, p.name)
     data = migrate(data, source=p.name)
     validate_dict(data, source=p.name)
     return result_from_dict(data, source=p.name)
+
+
+#: A ``\\uD800``-``\\uDFFF`` escape not preceded by an escaped backslash.
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_surrogates(data: Any, text: str, name: str) -> None:
+    r"""Refuse strings holding a lone surrogate (an escape such as ``\ud800`` without its pair).
+
+    JSON may spell one, but no UTF-8 text can hold it: the cards could not be written.
+    """
+    if "\\u" not in text or _SURROGATE_ESCAPE.search(text) is None:
+        return
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, x = stack.pop()
+        if isinstance(x, dict):
+            for k, v in x.items():
+                stack.append((f"{where}/{k}", k))
+                stack.append((f"{where}/{k}", v))
+        elif isinstance(x, list):
+            stack.extend((f"{where}/{i}", v) for i, v in enumerate(x))
+        elif isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                line = _lone_surrogate_line(text)
+                at = f", line {line}" if line is not None else ""
+                raise DataValidationError(
+                    f"{name}{at}: the string at {where.lstrip('/') or '(top level)'} holds a "
+                    f"lone surrogate (U+{ord(x[exc.start]):04X}), which is not text; "
+                    "the file was not written by auditkit or was altered."
+                ) from None
+
+
+def _lone_surrogate_line(text: str) -> int | None:
+    for m in _SURROGATE_ESCAPE.finditer(text):
+        hi = m.group()[-4:].lower()
+        end = m.end()
+        nxt = text[end : end + 6].lower()
+        if hi[1] in "89ab" and re.fullmatch(r"\\ud[c-f][0-9a-f]{2}", nxt):
+            continue  # a high surrogate with its low pair
+        start = m.start()
+        if hi[1] in "cdef" and re.fullmatch(
+            r"\\ud[89ab][0-9a-f]{2}", text[start - 6 : start].lower()
+        ):
+            continue  # the low half of a pair
+        return text.count("\n", 0, start) + 1
+    return None
 
 
 def result_from_dict(data: dict[str, Any], *, source: str = "audit result") -> AuditResult:

@@ -84,6 +84,7 @@ def _environment(kind: str) -> Any:
         env = jinja2.Environment(
             loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            finalize=F.html_finalize,  # control/bidi characters as visible escapes
         )  # fmt: skip
     else:
         env = jinja2.Environment(
