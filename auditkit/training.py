@@ -751,9 +751,16 @@ def _created_at() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None:
         try:
-            now = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)  # noqa: UP017 (3.10)
+            seconds = int(epoch)
         except ValueError as exc:
-            raise ParameterError(f"SOURCE_DATE_EPOCH must be an int; got {epoch!r}.") from exc
+            raise ParameterError(f"SOURCE_DATE_EPOCH must be an int; got {epoch[:40]!r}.") from exc
+        try:
+            now = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)  # noqa: UP017 (3.10)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ParameterError(
+                f"SOURCE_DATE_EPOCH={epoch[:40]} is out of range: it must be seconds since "
+                "1970-01-01 giving a year from 1 to 9999 (253402300799 is the last)."
+            ) from exc
     else:
         now = dt.datetime.now(tz=dt.timezone.utc)  # noqa: UP017 (3.10)
     return now.replace(microsecond=0).isoformat()
