@@ -442,3 +442,49 @@ def test_weighted_bootstrap_covers_the_truth() -> None:
         hits_d += iv.low[key_d] <= true_d <= iv.high[key_d]
     for hits in (hits_a, hits_b, hits_d):
         assert 0.90 <= hits / reps <= 0.99, (hits_a, hits_b, hits_d)
+
+
+# ------------------------------------------------------------------- the fairness section
+def test_fairness_section_uses_the_sample_weights() -> None:
+    from auditkit.audit._context import AuditConfig, AuditContext, Predictions
+    from auditkit.audit.fairness import FairnessSection
+
+    rng = np.random.default_rng(8)
+    n = 600
+    score = rng.random(n)
+    yt = (rng.random(n) < score).astype(np.int64)
+    yp = (score > 0.5).astype(np.int64)
+    g = rng.choice(["a", "b"], n)
+    w = _weights(rng, n, 2)
+    p = Predictions(
+        y_true=yt, y_pred=yp, y_proba=np.column_stack([1 - score, score]), classes=("0", "1"),
+        pos_label=1, sample_weight=w,
+    )  # fmt: skip
+    cfg = AuditConfig(sections=("fairness",), n_boot=20, random_state=0,
+                      options={"mitigation": False})  # fmt: skip
+    res = FairnessSection().run(
+        AuditContext(config=cfg, predictions=p, sensitive=pd.DataFrame({"g": g}))
+    )
+    got = {(m.name, m.group, m.method, m.agg): m.value for m in res.metrics if m.feature}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mf = MetricFrame(
+            metrics={"true_positive_rate": flm.true_positive_rate,
+                     "selection_rate": flm.selection_rate},
+            y_true=yt, y_pred=yp, sensitive_features=g,
+            sample_params={m: {"sample_weight": w} for m in ("true_positive_rate",
+                                                              "selection_rate")},
+        )  # fmt: skip
+        eo_mean = flm.equalized_odds_difference(yt, yp, sensitive_features=g, sample_weight=w,
+                                                agg="mean")  # fmt: skip
+    for grp in ("a", "b"):
+        assert _close(got[("true_positive_rate", (grp,), None, None)],
+                      mf.by_group["true_positive_rate"][grp])  # fmt: skip
+        assert _close(got[("selection_rate", (grp,), None, None)],
+                      mf.by_group["selection_rate"][grp])  # fmt: skip
+        mask = g == grp
+        assert _close(got[("roc_auc", (grp,), None, None)],
+                      skm.roc_auc_score(yt[mask], score[mask], sample_weight=w[mask]))  # fmt: skip
+    assert _close(got[("equalized_odds_difference", None, "between_groups", "mean")], eo_mean)
+    assert ("equalized_odds_difference", None, "between_groups", None) in got
+    assert ("average_odds_difference", None, "to_overall", None) in got

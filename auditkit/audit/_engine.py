@@ -27,6 +27,13 @@ column              type                         meaning
 ``score_sum``       float, optional              sum of the positive-class scores in the cell
 ``score_sq_sum``    float, optional              sum of their squares (only for bootstrap
                                                  intervals of calibration; 0 variance if absent)
+``weight_sum``      float >= 0, optional         sum of the sample weights of the rows; makes
+                                                 every metric weighted (then ``score_sum`` and
+                                                 ``score_sq_sum`` are ``SUM(w * s)`` and
+                                                 ``SUM(w * s * s)``)
+``weight_sq_sum``   float >= 0, optional         sum of the squared weights (only for honest
+                                                 bootstrap intervals with weights; the weights
+                                                 of a cell are taken as equal if absent)
 ==================  ===========================  ============================================
 
 Rows may repeat a key (they are added up), so partial aggregates can simply be concatenated.
@@ -59,6 +66,28 @@ Conventions (Fairlearn's, so values match it)
   handling of a NaN entry (``max([a, nan])`` is ``a``; ``max([nan, b])`` is ``nan``).
 * Multiclass labels get one-vs-rest views per class (``label=<class index>``) for the selection
   rate and the true and false positive rates, plus the multiclass accuracy.
+* ``balanced_accuracy`` is scikit-learn's ``balanced_accuracy_score``: the mean recall over the
+  classes present in the group's ``y_true``. ``false_omission_rate`` is FN / (FN + TN) and
+  ``false_discovery_rate`` FP / (FP + TP), 0/0 handled as the other rates.
+* ``equalized_odds_*`` with ``agg="mean"`` (extra keys with ``Key.agg == "mean"``) is pandas'
+  NaN-skipping mean of the two values, as Fairlearn's ``eo.difference().mean()``.
+* ``average_odds_difference`` is AIF360's average odds difference, the mean of the false
+  positive rate gap and the true positive rate gap, with Fairlearn's gaps: ``between_groups``
+  (largest minus smallest of each rate, so >= 0) and ``to_overall`` (largest distance of a
+  group to the whole population). AIF360's signed unprivileged-minus-privileged value between
+  two groups is ``+-`` this value when both gaps have the same sign.
+* ``roc_auc`` by group (``group_metrics(..., roc_auc=True)``, binary with scores) is computed
+  from the rows, not from the table, and has no bootstrap interval.
+
+Sample weights
+--------------
+With ``sample_weight`` (rows) or a ``weight_sum`` column (tables), every rate, accuracy,
+balanced accuracy and calibration value is a ratio of weight sums, as Fairlearn's
+``MetricFrame(..., sample_params={m: {"sample_weight": w}})`` and scikit-learn's weighted
+metrics compute it; ``count`` stays the number of rows (small-group rules count people, not
+weight), and the denominators reported for flags are numbers of rows too. A group whose
+weights sum to 0 is treated as empty (NaN metrics; Fairlearn's ``selection_rate`` is NaN and
+``accuracy_score`` raises there).
 
 Bootstrap
 ---------
@@ -68,6 +97,16 @@ counts of ``n`` rows drawn with replacement, so every metric and disparity, for 
 and intersection, is computed on the same resample, at a cost independent of ``n``. Score sums
 are resampled given the counts with a normal approximation from the within-cell mean and
 variance (exact for the count metrics; a central-limit approximation for calibration).
+
+With weights, drawing ``N`` rows of a cell with replacement draws ``N`` of its weights: their
+sum has mean ``N * m`` and variance ``N * v`` (``m``, ``v`` the mean and variance of the cell's
+weights, from ``weight_sum`` and ``weight_sq_sum``), so a resampled cell weight is
+``N * m + sqrt(N * v) * Z`` (``Z`` standard normal, clipped at 0): the within-cell weight
+distribution enters through its first two moments, which is the central-limit approximation
+of the row bootstrap (exact when the weights of a cell are equal, and checked for coverage by
+simulation in ``tests/test_weighted.py``). Weighted score sums are resampled as
+``W * mu + sqrt(N * E[w^2] * var) * Z`` with ``mu`` and ``var`` the weighted mean and variance
+of the cell's scores, which assumes weights and scores independent within a cell.
 """
 
 from __future__ import annotations
@@ -1212,6 +1251,12 @@ class GroupMetrics:
             gid = np.searchsorted(key_g, key_row)
             v = _group_auc(rows.y_pos, rows.score, rows.weight, gid, grouping.n_groups, order)
             self.values[Key("roc_auc", feats, None, "group")] = v
+            # its "denominator" for the small-group flags: rows of the rarer class (0: NaN)
+            live = rows.y_pos if rows.weight is None else rows.y_pos & (rows.weight > 0)
+            dead = ~rows.y_pos if rows.weight is None else ~rows.y_pos & (rows.weight > 0)
+            n_pos = np.bincount(gid[live], minlength=grouping.n_groups)
+            n_neg = np.bincount(gid[dead], minlength=grouping.n_groups)
+            self._dens[Key("roc_auc", feats, None, "group")] = np.minimum(n_pos, n_neg)
             d_bg, r_bg = _between(v)
             d_to, r_to = _to_overall(v, np.asarray(o))
             self.values[Key("roc_auc_difference", feats, None, "between_groups")] = d_bg
