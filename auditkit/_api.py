@@ -849,11 +849,12 @@ def _audit_reduced(
     random_state: Any, show_progress: bool, pos_label: Any, min_group_size: int, strict: bool,
     card_info: Any, options: Mapping[str, Any] | None,
     custom_metrics: Mapping[str, Callable[..., Any]] | None, memory_limit: str | None,
+    sample_weight: str | None = None, max_groups: int | None = None,
 ) -> AuditResult:  # fmt: skip
     """``audit_predictions`` on data reduced to count tables inside its own engine."""
     from .audit._context import Counts
     from .scale._reduce import reduce_predictions
-    from .scale._table import AUC_BINS, CountTable
+    from .scale._table import AUC_BINS, WEIGHT_SUMS, CountTable
 
     func = "audit_predictions"
     if custom_metrics:
@@ -886,6 +887,7 @@ def _audit_reduced(
             auc_bins=check_int(opts.get("auc_bins", AUC_BINS), param="options['auc_bins']",
                                func=func, low=1),
             memory_limit=memory_limit, show_progress=show_progress,
+            sample_weight=sample_weight, max_groups=max_groups,
         )  # fmt: skip
     g = table.groups
     yt_raw, yp_raw = np.asarray(g["y_true"]), np.asarray(g["y_pred"])
@@ -907,7 +909,7 @@ def _audit_reduced(
         f: np.asarray(_label_strings(np.asarray(g[f])), dtype=object) for f in table.features
     }
     groups["y_true"], groups["y_pred"] = codes_t, codes_p
-    for key in ("score_bin", "count", "score_sum", "score_sq_sum"):
+    for key in ("score_bin", "count", "score_sum", "score_sq_sum", *WEIGHT_SUMS):
         if key in g:
             groups[key] = np.asarray(g[key])
     if table.has_log_loss and pos is not None:

@@ -338,9 +338,11 @@ def test_external_weighted_group_by_equals_rows(seed: int) -> None:
     df.loc[0, "w"] = 1.0
     df["score_bin"] = np.minimum(np.floor(df["score"] * 10), 9).astype(int)
     df["ws"], df["wss"], df["w2"] = df.w * df.score, df.w * df.score**2, df.w**2
+    df["ss"] = df.score**2
     grouped = df.groupby(["sex", "race", "y_true", "y_pred", "score_bin"], as_index=False).agg(
-        count=("w", "size"), score_sum=("ws", "sum"), score_sq_sum=("wss", "sum"),
-        weight_sum=("w", "sum"), weight_sq_sum=("w2", "sum"),
+        count=("w", "size"), score_sum=("score", "sum"), score_sq_sum=("ss", "sum"),
+        weight_sum=("w", "sum"), weight_sq_sum=("w2", "sum"), weight_score_sum=("ws", "sum"),
+        weight_score_sq_sum=("wss", "sum"),
     )  # fmt: skip
     ref = group_metrics(
         df.y_true, df.y_pred, df[["sex", "race"]], y_score=df.score, sample_weight=df.w
@@ -362,6 +364,10 @@ def test_external_weighted_group_by_equals_rows(seed: int) -> None:
         assert ext.values.keys() == ref.values.keys()
         for key, v in ref.values.items():
             assert _close(ext.values[key], v, 1e-12), key
+    # without the weighted score sums, a weighted table with scores is refused
+    with pytest.raises(DataValidationError, match="weight_score_sum"):
+        from_count_table(grouped.drop(columns=["weight_score_sum"]),
+                         sensitive_features=["sex", "race"])  # fmt: skip
     # calibration is weighted: mean score = sum(w s) / sum(w)
     assert _close(ref.overall("mean_score"), np.average(df.score, weights=df.w), 1e-12)
     bs = ref.by_group("base_rate", "sex")
@@ -488,3 +494,169 @@ def test_fairness_section_uses_the_sample_weights() -> None:
     assert _close(got[("equalized_odds_difference", None, "between_groups", "mean")], eo_mean)
     assert ("equalized_odds_difference", None, "between_groups", None) in got
     assert ("average_odds_difference", None, "to_overall", None) in got
+
+
+# ------------------------------------------------------------------- the scale path
+def _weighted_log(seed: int, n: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    region = rng.choice(["north", "south", "east", "west"], n, p=[0.5, 0.3, 0.18, 0.02])
+    band = rng.choice([1, 2, 3], n, p=[0.45, 0.45, 0.10])
+    y = (rng.random(n) < 0.3 + 0.15 * (region == "south")).astype(int)
+    score = np.clip(0.45 * y + 0.55 * rng.random(n), 0.0, 1.0)
+    w = _weights(rng, n, seed % 3)
+    w[0] = 1.0
+    return pd.DataFrame({
+        "region": region, "band": band, "label": y, "decision": (score >= 0.5).astype(int),
+        "score": score, "w": w,
+    })  # fmt: skip
+
+
+def _scale_engines(tmp_path: Any) -> dict[str, Any]:
+    duckdb = pytest.importorskip("duckdb")
+    pl = pytest.importorskip("polars")
+    pa = pytest.importorskip("pyarrow")
+
+    def parquet(df: pd.DataFrame) -> str:
+        p = tmp_path / "log.parquet"
+        df.to_parquet(p)
+        return str(p)
+
+    return {
+        "parquet": parquet,
+        "duckdb-relation": lambda df: duckdb.from_arrow(pa.Table.from_pandas(df)),
+        "polars": lambda df: pl.from_pandas(df),
+        "polars-lazy": lambda df: pl.from_pandas(df).lazy(),
+        "pandas": lambda df: df,
+    }
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_reduction_equals_the_rows(tmp_path: Any, seed: int) -> None:
+    from auditkit.scale import reduce_predictions
+
+    df = _weighted_log(seed)
+    ref = group_metrics(
+        df.label, df.decision, df[["region", "band"]], y_score=df.score, sample_weight=df.w
+    )
+    for name, make in _scale_engines(tmp_path).items():
+        for y_score in ("score", None):
+            table = reduce_predictions(
+                make(df), y_true="label", y_pred="decision", y_score=y_score,
+                sensitive_features=["region", "band"], sample_weight="w",
+            )  # fmt: skip
+            assert table.has_weights and table.columns["sample_weight"] == "w"
+            gm = from_count_table(dict(table.groups), sensitive_features=["region", "band"])
+            want = ref if y_score else group_metrics(
+                df.label, df.decision, df[["region", "band"]], sample_weight=df.w
+            )  # fmt: skip
+            assert gm.values.keys() == want.values.keys(), name
+            for key, v in want.values.items():
+                assert _close(gm.values[key], v, 1e-10), (name, key)
+
+
+def test_weighted_reduced_audit_equals_the_row_audit(tmp_path: Any) -> None:
+    """The fairness section of a reduced weighted log equals that of the weighted rows."""
+    from auditkit._api import _audit_reduced
+    from auditkit.audit._context import AuditConfig, AuditContext, Predictions
+    from auditkit.audit.fairness import FairnessSection
+
+    df = _weighted_log(7)
+    p = tmp_path / "log.parquet"
+    df.to_parquet(p)
+    reduced = _audit_reduced(
+        str(p), y_true="label", y_pred="decision", y_score="score",
+        sensitive_features=["region", "band"], sections=["fairness"], policy=None, n_boot=50,
+        ci_level=0.95, random_state=3, show_progress=False, pos_label=None, min_group_size=30,
+        strict=True, card_info=None, options={"mitigation": False}, custom_metrics=None,
+        memory_limit=None, sample_weight="w",
+    )  # fmt: skip
+    sec = next(s for s in reduced.sections if s.name == "fairness")
+    preds = Predictions(
+        y_true=df.label.to_numpy(np.int64), y_pred=df.decision.to_numpy(np.int64),
+        y_proba=np.column_stack([1 - df.score, df.score]), classes=("0", "1"), pos_label=1,
+        sample_weight=df.w.to_numpy(),
+    )  # fmt: skip
+    cfg = AuditConfig(sections=("fairness",), n_boot=50, random_state=3, min_group_size=30,
+                      options={"mitigation": False})  # fmt: skip
+    sens = pd.DataFrame({"region": df.region, "band": df.band.astype(str)})
+    rows = FairnessSection().run(AuditContext(config=cfg, predictions=preds, sensitive=sens))
+
+    def records(s: Any) -> dict[Any, Any]:
+        return {
+            (m.name, m.feature, m.group, m.method, m.agg, m.label): (m.value, m.ci)
+            for m in s.metrics
+        }
+
+    a, b = records(sec), records(rows)
+    assert {k[0] for k in b.keys() - a.keys()} <= {"roc_auc", "roc_auc_difference",
+                                                    "roc_auc_ratio"}  # fmt: skip
+    assert a.keys() <= b.keys()
+    for key, (value, ci) in a.items():
+        assert _close(value if value is not None else np.nan,
+                      b[key][0] if b[key][0] is not None else np.nan, 1e-10), key  # fmt: skip
+        assert (ci is None) == (b[key][1] is None), key
+        if ci is not None:
+            assert _close(ci, b[key][1], 1e-10), key
+
+
+def test_bad_weight_columns_are_refused(tmp_path: Any) -> None:
+    from auditkit.scale import reduce_predictions
+
+    df = _weighted_log(1, 300)
+    for bad in (-1.0, np.nan, np.inf):
+        d = df.copy()
+        d.loc[5, "w"] = bad
+        for make in _scale_engines(tmp_path).values():
+            with pytest.raises(DataValidationError, match="sample_weight column 'w'"):
+                reduce_predictions(make(d), y_true="label", y_pred="decision",
+                                   sensitive_features="region", sample_weight="w")  # fmt: skip
+    with pytest.raises(DataValidationError, match="'weights'"):
+        reduce_predictions(df, y_true="label", y_pred="decision", sensitive_features="region",
+                           sample_weight="weights")  # fmt: skip
+
+
+# ------------------------------------------------------------------- the group ceiling
+def test_max_groups_refuses_before_the_group_by(tmp_path: Any) -> None:
+    import re
+
+    from auditkit.scale import reduce_predictions
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    df = pd.DataFrame({
+        "id": [f"person-{i}" for i in range(n)], "g": rng.choice(["a", "b"], n),
+        "y": rng.integers(0, 2, n), "d": rng.integers(0, 2, n),
+    })  # fmt: skip
+    for name, make in _scale_engines(tmp_path).items():
+        with pytest.raises(DataValidationError) as err:
+            reduce_predictions(make(df), y_true="y", y_pred="d", sensitive_features=["g", "id"])
+        text = str(err.value)
+        assert "'id'" in text and "1,000" in text and "max_groups=" in text, (name, text)
+        count = int(re.search(r"has (?:about )?([\d,]+) distinct", text).group(1).replace(",", ""))
+        assert abs(count - n) < 0.15 * n, text  # the (approximate) count
+        with pytest.raises(DataValidationError, match="ceiling of 10 groups"):
+            reduce_predictions(make(df), y_true="y", y_pred="d", sensitive_features="id",
+                               max_groups=10)  # fmt: skip
+        table = reduce_predictions(make(df), y_true="y", y_pred="d", sensitive_features="g",
+                                   max_groups=2)  # fmt: skip
+        assert table.n_rows == n
+    table = reduce_predictions(df, y_true="y", y_pred="d", sensitive_features=["g", "id"],
+                               max_groups=30_000)  # fmt: skip
+    assert table.n_rows == n
+
+
+def test_ten_million_groups_out_of_core_end_in_a_clear_error(tmp_path: Any) -> None:
+    import time
+
+    duckdb = pytest.importorskip("duckdb")
+    from auditkit.scale import reduce_predictions
+
+    path = tmp_path / "big.parquet"
+    duckdb.sql(
+        "SELECT 'id-' || CAST(i AS VARCHAR) AS id, i % 2 AS y, (i // 2) % 2 AS d "
+        "FROM range(10000000) t(i)"
+    ).write_parquet(str(path))
+    t0 = time.perf_counter()
+    with pytest.raises(DataValidationError, match="'id' has about 10,"):
+        reduce_predictions(str(path), y_true="y", y_pred="d", sensitive_features="id")
+    assert time.perf_counter() - t0 < 10.0

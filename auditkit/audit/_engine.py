@@ -28,13 +28,17 @@ column              type                         meaning
 ``score_sq_sum``    float, optional              sum of their squares (only for bootstrap
                                                  intervals of calibration; 0 variance if absent)
 ``weight_sum``      float >= 0, optional         sum of the sample weights of the rows; makes
-                                                 every metric weighted (then ``score_sum`` and
-                                                 ``score_sq_sum`` are ``SUM(w * s)`` and
-                                                 ``SUM(w * s * s)``)
+                                                 every metric weighted
 ``weight_sq_sum``   float >= 0, optional         sum of the squared weights (only for honest
                                                  bootstrap intervals with weights; the weights
                                                  of a cell are taken as equal if absent)
+``weight_score_sum``    float, with weights      ``SUM(w * score)``: calibration by group of a
+                                                 weighted table with ``score_bin`` needs it
+``weight_score_sq_sum`` float, optional          ``SUM(w * score * score)`` (bootstrap)
 ==================  ===========================  ============================================
+
+``score_sum`` and ``score_sq_sum`` stay unweighted in a weighted table, so that the same table
+serves readers that do not weight (the performance section of a reduced log).
 
 Rows may repeat a key (they are added up), so partial aggregates can simply be concatenated.
 Group levels are the values seen with a positive count, sorted, and the intersection of two or
@@ -139,7 +143,7 @@ Undefined = Literal["zero", "nan"]
 #: Column names of the count table besides the sensitive features.
 COUNT_TABLE_COLUMNS = (
     "y_true", "y_pred", "score_bin", "count", "score_sum", "score_sq_sum", "weight_sum",
-    "weight_sq_sum",
+    "weight_sq_sum", "weight_score_sum", "weight_score_sq_sum",
 )  # fmt: skip
 #: Equal-width score bins used for calibration.
 DEFAULT_N_BINS = 10
@@ -466,7 +470,7 @@ def count_table(
         Number of equal-width score bins.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows (finite, >= 0); adds ``weight_sum`` and ``weight_sq_sum`` per cell
-        and makes ``score_sum`` / ``score_sq_sum`` weighted sums.
+        and, with scores, ``weight_score_sum`` and ``weight_score_sq_sum``.
     as_frame : bool, default=True
         Return a pandas DataFrame; False returns a dict of numpy columns (same layout).
 
@@ -583,12 +587,15 @@ def _count_table(
         return np.bincount(inv.ravel(), weights=x, minlength=len(counts))
 
     if score is not None:
-        ws = score if w is None else w * score
-        out["score_sum"] = cell_sums(ws)
-        out["score_sq_sum"] = cell_sums(ws * score)
+        out["score_sum"] = cell_sums(score)
+        out["score_sq_sum"] = cell_sums(score * score)
     if w is not None:
         out["weight_sum"] = cell_sums(w)
         out["weight_sq_sum"] = cell_sums(w * w)
+        if score is not None:
+            ws = w * score
+            out["weight_score_sum"] = cell_sums(ws)
+            out["weight_score_sq_sum"] = cell_sums(ws * score)
     y_pos = None if _pos is None else t_codes == _pos
     return out, _Rows(codes, sizes, y_pos, score, w)
 
@@ -604,7 +611,7 @@ class _Table:
     classes: np.ndarray
     pos: int | None
     counts: np.ndarray  # (G, K, K, B) int64
-    score_sum: np.ndarray | None  # (G, K, K, B); weighted sums when weighted
+    score_sum: np.ndarray | None  # (G, K, K, B); sums of w * score when weighted
     score_sq_sum: np.ndarray | None
     complete: bool  # every combination of levels is present (MetricFrame's reindex)
     weight_sum: np.ndarray | None = None  # (G, K, K, B) sums of sample weights
@@ -715,8 +722,8 @@ def from_count_table(
     Returns
     -------
     GroupMetrics
-        Weighted when the table has a ``weight_sum`` column (then ``score_sum`` and
-        ``score_sq_sum`` must be weighted sums too, as :func:`count_table` writes them).
+        Weighted when the table has a ``weight_sum`` column (calibration then reads
+        ``weight_score_sum`` and ``weight_score_sq_sum``).
 
     Raises
     ------
@@ -822,14 +829,23 @@ def from_count_table(
         if not w_sum.sum() > 0:
             raise DataValidationError("The count table's weights sum to 0 (weight_sum).")
     s_sum = s_sq = None
-    if has_scores and "score_sum" in avail:
+    sum_col, sq_col = "score_sum", "score_sq_sum"
+    if w_sum is not None:
+        sum_col, sq_col = "weight_score_sum", "weight_score_sq_sum"
+        if has_scores and sum_col not in avail and "score_sum" in avail:
+            raise DataValidationError(
+                "The count table has weights (weight_sum) and score sums, but not the weighted "
+                "score sums that calibration by group needs: add weight_score_sum "
+                "(SUM(w * score)) and weight_score_sq_sum (SUM(w * score * score))."
+            )
+    if has_scores and sum_col in avail:
         s_sum = np.bincount(
-            flat, weights=_column(table, "score_sum")[keep].astype(np.float64),
+            flat, weights=_column(table, sum_col)[keep].astype(np.float64),
             minlength=g * k * k * b,
         ).reshape(g, k, k, b)  # fmt: skip
-        if "score_sq_sum" in avail:
+        if sq_col in avail:
             s_sq = np.bincount(
-                flat, weights=_column(table, "score_sq_sum")[keep].astype(np.float64),
+                flat, weights=_column(table, sq_col)[keep].astype(np.float64),
                 minlength=g * k * k * b,
             ).reshape(g, k, k, b)  # fmt: skip
     tab = _Table(
