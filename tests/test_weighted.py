@@ -660,3 +660,53 @@ def test_ten_million_groups_out_of_core_end_in_a_clear_error(tmp_path: Any) -> N
     with pytest.raises(DataValidationError, match="'id' has about 10,"):
         reduce_predictions(str(path), y_true="y", y_pred="d", sensitive_features="id")
     assert time.perf_counter() - t0 < 10.0
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_weighted_spark_reduction_equals_the_rows() -> None:
+    import os
+    import shutil
+
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java (java is not on PATH)")
+    from pyspark.sql import SparkSession
+    from pyspark.sql import types as T
+
+    from auditkit.scale import reduce_predictions
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = (
+        SparkSession.builder.master("local[2]").appName("auditkit-weighted")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "1g").config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )  # fmt: skip
+    spark.sparkContext.setLogLevel("ERROR")
+    df = _weighted_log(4, 1500)
+    schema = T.StructType([
+        T.StructField("region", T.StringType()), T.StructField("band", T.LongType()),
+        T.StructField("label", T.LongType()), T.StructField("decision", T.LongType()),
+        T.StructField("score", T.DoubleType()), T.StructField("w", T.DoubleType()),
+    ])  # fmt: skip
+    rows = [tuple(r) for r in df.astype(object).itertuples(index=False)]
+    sdf = spark.createDataFrame(rows, schema=schema)
+    table = reduce_predictions(
+        sdf, y_true="label", y_pred="decision", y_score="score",
+        sensitive_features=["region", "band"], sample_weight="w",
+    )  # fmt: skip
+    gm = from_count_table(dict(table.groups), sensitive_features=["region", "band"])
+    ref = group_metrics(
+        df.label, df.decision, df[["region", "band"]], y_score=df.score, sample_weight=df.w
+    )
+    assert gm.values.keys() == ref.values.keys()
+    for key, v in ref.values.items():
+        assert _close(gm.values[key], v, 1e-10), key
+    bad = spark.createDataFrame([(*r[:5], -1.0) for r in rows[:50]], schema=schema)
+    with pytest.raises(DataValidationError, match="sample_weight column 'w'"):
+        reduce_predictions(bad, y_true="label", y_pred="decision", sensitive_features="region",
+                           sample_weight="w")  # fmt: skip
+    with pytest.raises(DataValidationError, match="'region' has about 4 distinct"):
+        reduce_predictions(sdf, y_true="label", y_pred="decision", sensitive_features="region",
+                           max_groups=3)  # fmt: skip

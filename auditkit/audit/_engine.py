@@ -810,7 +810,7 @@ def from_count_table(
     counts = np.rint(counts).astype(np.int64).reshape(g, k, k, b)
     w_sum = w_sq = None
     if "weight_sum" in avail:
-        sums = []
+        sums: list[np.ndarray | None] = []
         for col in ("weight_sum", "weight_sq_sum"):
             if col not in avail:
                 sums.append(None)
@@ -1422,10 +1422,12 @@ class GroupMetrics:
             if key.part == "group":
                 assert key.features is not None
                 for grp, x in zip(self.groups(key.features), np.atleast_1d(v).tolist()):
-                    rows.append((key.name, key.features, grp, lab, key.part, x))
+                    rows.append((key.name, key.features, grp, lab, key.part, key.agg, x))
             else:
-                rows.append((key.name, key.features, None, lab, key.part, float(v)))
-        return pd.DataFrame(rows, columns=["name", "features", "group", "label", "part", "value"])
+                rows.append((key.name, key.features, None, lab, key.part, key.agg, float(v)))
+        return pd.DataFrame(
+            rows, columns=["name", "features", "group", "label", "part", "agg", "value"]
+        )
 
     # ---- bootstrap
     def bootstrap(
