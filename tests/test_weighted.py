@@ -710,3 +710,41 @@ def test_weighted_spark_reduction_equals_the_rows() -> None:
     with pytest.raises(DataValidationError, match="'region' has about 4 distinct"):
         reduce_predictions(sdf, y_true="label", y_pred="decision", sensitive_features="region",
                            max_groups=3)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_multiclass_weighted_accuracy_and_balanced_accuracy_equal_sklearn(seed: int) -> None:
+    rng = np.random.default_rng(900 + seed)
+    n = int(rng.choice([20, 150]))
+    k = int(rng.integers(3, 5))
+    names = np.asarray([f"c{i}" for i in range(k)], dtype=object)
+    yt = names[rng.integers(0, k, n)]
+    yp = np.where(rng.random(n) < 0.4, names[rng.integers(0, k, n)], yt)
+    sf = rng.choice(["x", "y", "z"], n)
+    w = _weights(rng, n, seed % 3)
+    for grp in ("x", "y", "z"):
+        first = np.flatnonzero(sf == grp)
+        if first.size:
+            w[first[0]] = max(w[first[0]], 0.5)
+    gm = group_metrics(yt, yp, {"s": sf}, sample_weight=w)
+    fns = {"accuracy": skm.accuracy_score, "balanced_accuracy": skm.balanced_accuracy_score}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mf = MetricFrame(metrics=fns, y_true=yt, y_pred=yp, sensitive_features=sf,
+                         sample_params={m: {"sample_weight": w} for m in fns})  # fmt: skip
+        for name in fns:
+            assert _close(gm.by_group(name, "s").to_numpy(), mf.by_group[name].to_numpy())
+            assert _close(gm.overall(name), mf.overall[name])
+            assert _close(gm.difference(name, "s"), mf.difference()[name])
+            assert _close(gm.ratio(name, "s", "to_overall"), mf.ratio(method="to_overall")[name])
+        for c in names:  # one-vs-rest rates, weighted
+            ybt, ybp = (yt == c).astype(int), (yp == c).astype(int)
+            mfc = MetricFrame(
+                metrics=flm.true_positive_rate,
+                y_true=ybt,
+                y_pred=ybp,
+                sensitive_features=sf,
+                sample_params={"sample_weight": w},
+            )
+            assert _close(gm.by_group("true_positive_rate", "s", label=c).to_numpy(),
+                          mfc.by_group.to_numpy())  # fmt: skip

@@ -1343,6 +1343,7 @@ class GroupMetrics:
                 "equalized_odds_difference", "equalized_odds_ratio",
                 "equal_opportunity_difference", "equal_opportunity_ratio",
                 "false_negative_rate", "true_negative_rate", "precision",
+                "false_omission_rate", "false_discovery_rate", "average_odds_difference",
             ):  # fmt: skip
                 raise DataValidationError(
                     f"{key.name} needs binary labels, but the labels have {len(self.classes)} "
