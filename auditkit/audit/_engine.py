@@ -907,27 +907,25 @@ def group_metrics(
 
 
 def _group_auc(
-    y_pos: np.ndarray, score: np.ndarray, weight: np.ndarray | None, gid: np.ndarray,
-    n_groups: int, order: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+    gid: np.ndarray, tie: np.ndarray, wp: np.ndarray, wn: np.ndarray, n_groups: int
+) -> np.ndarray:
     """Weighted ROC AUC of each group (NaN without both classes), vectorised.
 
+    The rows come in ascending score order: ``gid`` their group, ``tie`` the index of their
+    run of equal scores, ``wp`` / ``wn`` their weight when positive / negative (0 otherwise).
     The weighted Mann-Whitney statistic: for each positive row, the weight of the negative
     rows of its group with a lower score, plus half of those with the same score, times its
     weight; over the product of the positive and negative weights. This is the area under
     the weighted ROC curve with the trapezoid rule, which is scikit-learn's ``roc_auc_score``.
-    ``order`` sorts the rows by score.
     """
-    g_sorted = gid[order]
-    idx = order[np.argsort(g_sorted, kind="stable")]  # by group, then score
-    gs, ss = gid[idx], score[idx]
-    ww = np.ones(len(idx)) if weight is None else weight[idx]
-    wp = np.where(y_pos[idx], ww, 0.0)
-    wn = ww - wp
-    if len(idx) == 0:
+    if len(gid) == 0:
         return np.full(n_groups, np.nan)
-    starts = np.flatnonzero(np.r_[True, (gs[1:] != gs[:-1]) | (ss[1:] != ss[:-1])])
-    rp, rn, rg = np.add.reduceat(wp, starts), np.add.reduceat(wn, starts), gs[starts]
+    small = np.int16 if n_groups < 2**15 else np.int64  # numpy radix-sorts 16-bit keys
+    perm = np.argsort(gid.astype(small), kind="stable")  # by group, then score
+    run = (gid * (int(tie[-1]) + 1) + tie)[perm]  # (group, score run), ascending
+    starts = np.flatnonzero(np.diff(run, prepend=-1))
+    rp, rn = np.add.reduceat(wp[perm], starts), np.add.reduceat(wn[perm], starts)
+    rg = run[starts] // (int(tie[-1]) + 1)
     tot_n = np.bincount(rg, weights=rn, minlength=n_groups)
     tot_p = np.bincount(rg, weights=rp, minlength=n_groups)
     # negative weight below each run, within its group: a cumulative sum restarted per group
@@ -1254,22 +1252,27 @@ class GroupMetrics:
             return
         if [len(lv) for lv in tab.levels] != list(rows.sizes):  # pragma: no cover - invariant
             return
-        order = np.argsort(rows.score, kind="stable")
-        n = len(rows.score)
-        overall = _group_auc(rows.y_pos, rows.score, rows.weight, np.zeros(n, np.int64), 1, order)
-        o = overall[0]
+        order = np.argsort(rows.score)
+        s_o = rows.score[order]
+        tie = np.cumsum(np.r_[False, s_o[1:] != s_o[:-1]])
+        w_o = np.ones(len(order)) if rows.weight is None else rows.weight[order]
+        pos_o = rows.y_pos[order]
+        wp = np.where(pos_o, w_o, 0.0)
+        wn = w_o - wp
+        live, dead = pos_o & (w_o > 0), ~pos_o & (w_o > 0)
+        codes_o = [c[order] for c in rows.codes]
+        zero = np.zeros(len(order), dtype=np.int64)
+        o = _group_auc(zero, tie, wp, wn, 1)[0]
         self.values[Key("roc_auc", None, None, "overall")] = np.asarray(o)
         for feats, grouping in self._groupings.items():
             idx = [tab.features.index(f) for f in feats]
             sizes = tuple(rows.sizes[j] for j in idx)
-            key_row = np.ravel_multi_index(tuple(rows.codes[j] for j in idx), sizes)
+            key_row = np.ravel_multi_index(tuple(codes_o[j] for j in idx), sizes)
             key_g = np.ravel_multi_index(tuple(grouping.codes.T), sizes)
-            gid = np.searchsorted(key_g, key_row)
-            v = _group_auc(rows.y_pos, rows.score, rows.weight, gid, grouping.n_groups, order)
+            gid = np.searchsorted(key_g, key_row)  # in score order
+            v = _group_auc(gid, tie, wp, wn, grouping.n_groups)
             self.values[Key("roc_auc", feats, None, "group")] = v
             # its "denominator" for the small-group flags: rows of the rarer class (0: NaN)
-            live = rows.y_pos if rows.weight is None else rows.y_pos & (rows.weight > 0)
-            dead = ~rows.y_pos if rows.weight is None else ~rows.y_pos & (rows.weight > 0)
             n_pos = np.bincount(gid[live], minlength=grouping.n_groups)
             n_neg = np.bincount(gid[dead], minlength=grouping.n_groups)
             self._dens[Key("roc_auc", feats, None, "group")] = np.minimum(n_pos, n_neg)

@@ -833,7 +833,7 @@ class FairnessSection:
                 pos_label=pos,
                 groupings=groupings,
                 sample_weight=p.sample_weight,
-                roc_auc=True,
+                roc_auc=bool(ctx.option("roc_auc_by_group", True)),
             )
         iv = (
             gm.bootstrap(cfg.n_boot, ctx.rng("fairness"), level=cfg.ci_level)
