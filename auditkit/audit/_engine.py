@@ -27,7 +27,18 @@ column              type                         meaning
 ``score_sum``       float, optional              sum of the positive-class scores in the cell
 ``score_sq_sum``    float, optional              sum of their squares (only for bootstrap
                                                  intervals of calibration; 0 variance if absent)
+``weight_sum``      float >= 0, optional         sum of the sample weights of the rows; makes
+                                                 every metric weighted
+``weight_sq_sum``   float >= 0, optional         sum of the squared weights (only for honest
+                                                 bootstrap intervals with weights; the weights
+                                                 of a cell are taken as equal if absent)
+``weight_score_sum``    float, with weights      ``SUM(w * score)``: calibration by group of a
+                                                 weighted table with ``score_bin`` needs it
+``weight_score_sq_sum`` float, optional          ``SUM(w * score * score)`` (bootstrap)
 ==================  ===========================  ============================================
+
+``score_sum`` and ``score_sq_sum`` stay unweighted in a weighted table, so that the same table
+serves readers that do not weight (the performance section of a reduced log).
 
 Rows may repeat a key (they are added up), so partial aggregates can simply be concatenated.
 Group levels are the values seen with a positive count, sorted, and the intersection of two or
@@ -59,6 +70,28 @@ Conventions (Fairlearn's, so values match it)
   handling of a NaN entry (``max([a, nan])`` is ``a``; ``max([nan, b])`` is ``nan``).
 * Multiclass labels get one-vs-rest views per class (``label=<class index>``) for the selection
   rate and the true and false positive rates, plus the multiclass accuracy.
+* ``balanced_accuracy`` is scikit-learn's ``balanced_accuracy_score``: the mean recall over the
+  classes present in the group's ``y_true``. ``false_omission_rate`` is FN / (FN + TN) and
+  ``false_discovery_rate`` FP / (FP + TP), 0/0 handled as the other rates.
+* ``equalized_odds_*`` with ``agg="mean"`` (extra keys with ``Key.agg == "mean"``) is pandas'
+  NaN-skipping mean of the two values, as Fairlearn's ``eo.difference().mean()``.
+* ``average_odds_difference`` is AIF360's average odds difference, the mean of the false
+  positive rate gap and the true positive rate gap, with Fairlearn's gaps: ``between_groups``
+  (largest minus smallest of each rate, so >= 0) and ``to_overall`` (largest distance of a
+  group to the whole population). AIF360's signed unprivileged-minus-privileged value between
+  two groups is ``+-`` this value when both gaps have the same sign.
+* ``roc_auc`` by group (``group_metrics(..., roc_auc=True)``, binary with scores) is computed
+  from the rows, not from the table, and has no bootstrap interval.
+
+Sample weights
+--------------
+With ``sample_weight`` (rows) or a ``weight_sum`` column (tables), every rate, accuracy,
+balanced accuracy and calibration value is a ratio of weight sums, as Fairlearn's
+``MetricFrame(..., sample_params={m: {"sample_weight": w}})`` and scikit-learn's weighted
+metrics compute it; ``count`` stays the number of rows (small-group rules count people, not
+weight), and the denominators reported for flags are numbers of rows too. A group whose
+weights sum to 0 is treated as empty (NaN metrics; Fairlearn's ``selection_rate`` is NaN and
+``accuracy_score`` raises there).
 
 Bootstrap
 ---------
@@ -68,6 +101,16 @@ counts of ``n`` rows drawn with replacement, so every metric and disparity, for 
 and intersection, is computed on the same resample, at a cost independent of ``n``. Score sums
 are resampled given the counts with a normal approximation from the within-cell mean and
 variance (exact for the count metrics; a central-limit approximation for calibration).
+
+With weights, drawing ``N`` rows of a cell with replacement draws ``N`` of its weights: their
+sum has mean ``N * m`` and variance ``N * v`` (``m``, ``v`` the mean and variance of the cell's
+weights, from ``weight_sum`` and ``weight_sq_sum``), so a resampled cell weight is
+``N * m + sqrt(N * v) * Z`` (``Z`` standard normal, clipped at 0): the within-cell weight
+distribution enters through its first two moments, which is the central-limit approximation
+of the row bootstrap (exact when the weights of a cell are equal, and checked for coverage by
+simulation in ``tests/test_weighted.py``). Weighted score sums are resampled as
+``W * mu + sqrt(N * E[w^2] * var) * Z`` with ``mu`` and ``var`` the weighted mean and variance
+of the cell's scores, which assumes weights and scores independent within a cell.
 """
 
 from __future__ import annotations
@@ -98,7 +141,10 @@ Method = Literal["between_groups", "to_overall"]
 Undefined = Literal["zero", "nan"]
 
 #: Column names of the count table besides the sensitive features.
-COUNT_TABLE_COLUMNS = ("y_true", "y_pred", "score_bin", "count", "score_sum", "score_sq_sum")
+COUNT_TABLE_COLUMNS = (
+    "y_true", "y_pred", "score_bin", "count", "score_sum", "score_sq_sum", "weight_sum",
+    "weight_sq_sum", "weight_score_sum", "weight_score_sq_sum",
+)  # fmt: skip
 #: Equal-width score bins used for calibration.
 DEFAULT_N_BINS = 10
 #: Above this many combinations, an intersection keeps only the combinations that occur.
@@ -126,12 +172,16 @@ class Key(NamedTuple):
     part : str
         ``"group"`` (one value per group), ``"overall"``, ``"between_groups"`` or
         ``"to_overall"`` (disparities).
+    agg : str or None, default=None
+        How a disparity over two rates is aggregated when it is not Fairlearn's default:
+        ``"mean"`` for ``equalized_odds_*`` with ``agg="mean"`` (None is ``"worst_case"``).
     """
 
     name: str
     features: tuple[str, ...] | None
     label: int | None
     part: str
+    agg: str | None = None
 
 
 # ------------------------------------------------------------------------------- reduction
@@ -411,6 +461,32 @@ def _encode(values: np.ndarray, classes: np.ndarray, *, name: str) -> np.ndarray
     return codes.astype(np.int64, copy=False)
 
 
+def check_sample_weight(sample_weight: Any, n: int, *, name: str = "sample_weight") -> np.ndarray:
+    """Return ``sample_weight`` as a float64 array of ``n`` finite weights >= 0 (not all 0).
+
+    Raises
+    ------
+    DataValidationError
+        Wrong shape or length, a missing, infinite or negative weight (the row is named), or
+        weights that sum to 0.
+    """
+    try:
+        w = _to_array(sample_weight, name=name).astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(f"{name} must hold numbers: {exc}") from exc
+    if len(w) != n:
+        raise DataValidationError(f"{name} has {len(w)} rows but y_true has {n}.")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            f"{name} must hold finite weights >= 0; found {float(w[i])!r} at row {i}."
+        )
+    if n and not w.sum() > 0:
+        raise DataValidationError(f"{name} sums to 0: every row has weight 0.")
+    return w
+
+
 def score_bins(y_score: np.ndarray, n_bins: int = DEFAULT_N_BINS) -> np.ndarray:
     """Return the calibration bin of each score: ``min(floor(score * n_bins), n_bins - 1)``."""
     s = np.asarray(y_score, dtype=np.float64)
@@ -426,6 +502,7 @@ def count_table(
     labels: Sequence[Any] | None = None,
     pos_label: Any = None,
     n_bins: int = DEFAULT_N_BINS,
+    sample_weight: Any = None,
     as_frame: bool = True,
 ) -> Any:
     """Reduce rows to the count table described in the module docstring.
@@ -447,6 +524,9 @@ def count_table(
         booleans; required otherwise).
     n_bins : int, default=10
         Number of equal-width score bins.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows (finite, >= 0); adds ``weight_sum`` and ``weight_sq_sum`` per cell
+        and, with scores, ``weight_score_sum`` and ``weight_score_sq_sum``.
     as_frame : bool, default=True
         Return a pandas DataFrame; False returns a dict of numpy columns (same layout).
 
@@ -455,6 +535,39 @@ def count_table(
     DataFrame or dict of ndarray
         One row per non-empty cell.
     """
+    out, _ = _count_table(
+        y_true, y_pred, sensitive_features, y_score=y_score, labels=labels,
+        pos_label=pos_label, n_bins=n_bins, sample_weight=sample_weight,
+    )  # fmt: skip
+    if as_frame:
+        import pandas as pd
+
+        return pd.DataFrame(out)
+    return out
+
+
+class _Rows(NamedTuple):
+    """What the row reduction knows per row, kept for the metrics that need rows (ROC AUC)."""
+
+    codes: list[np.ndarray]  # level index per row, per feature
+    sizes: list[int]  # number of levels per feature
+    y_pos: np.ndarray | None  # bool per row: true label is the positive class (binary)
+    score: np.ndarray | None
+    weight: np.ndarray | None
+
+
+def _count_table(
+    y_true: Any,
+    y_pred: Any,
+    sensitive_features: Any,
+    *,
+    y_score: Any,
+    labels: Sequence[Any] | None,
+    pos_label: Any,
+    n_bins: int,
+    sample_weight: Any,
+) -> tuple[dict[str, np.ndarray], _Rows]:
+    """:func:`count_table` as a dict of columns, and what the rows were reduced from."""
     yt = _to_array(y_true, name="y_true")
     yp = _to_array(y_pred, name="y_pred")
     n = len(yt)
@@ -493,6 +606,7 @@ def count_table(
                 f"row {bad}."
             )
         b = int(n_bins)
+    w = None if sample_weight is None else check_sample_weight(sample_weight, n)
     # one integer per row: (group codes..., true, pred, bin), C order
     dims = [*sizes, k, k] + ([b] if score is not None else [])
     total = int(np.prod(np.asarray(dims, dtype=np.float64)))
@@ -522,20 +636,24 @@ def count_table(
     if score is not None:
         out["score_bin"] = keys[len(cols) + 2].astype(np.int64)
     out["count"] = counts.astype(np.int64)
-    if score is not None:
-        if inv is None:
-            out["score_sum"] = np.bincount(cell, weights=score, minlength=total)[nz]
-            out["score_sq_sum"] = np.bincount(cell, weights=score * score, minlength=total)[nz]
-        else:
-            out["score_sum"] = np.bincount(inv.ravel(), weights=score, minlength=len(counts))
-            out["score_sq_sum"] = np.bincount(
-                inv.ravel(), weights=score * score, minlength=len(counts)
-            )
-    if as_frame:
-        import pandas as pd
 
-        return pd.DataFrame(out)
-    return out
+    def cell_sums(x: np.ndarray) -> np.ndarray:
+        if inv is None:
+            return np.bincount(cell, weights=x, minlength=total)[nz]
+        return np.bincount(inv.ravel(), weights=x, minlength=len(counts))
+
+    if score is not None:
+        out["score_sum"] = cell_sums(score)
+        out["score_sq_sum"] = cell_sums(score * score)
+    if w is not None:
+        out["weight_sum"] = cell_sums(w)
+        out["weight_sq_sum"] = cell_sums(w * w)
+        if score is not None:
+            ws = w * score
+            out["weight_score_sum"] = cell_sums(ws)
+            out["weight_score_sq_sum"] = cell_sums(ws * score)
+    y_pos = None if _pos is None else t_codes == _pos
+    return out, _Rows(codes, sizes, y_pos, score, w)
 
 
 # ------------------------------------------------------------------------------- the table
@@ -549,9 +667,11 @@ class _Table:
     classes: np.ndarray
     pos: int | None
     counts: np.ndarray  # (G, K, K, B) int64
-    score_sum: np.ndarray | None  # (G, K, K, B)
+    score_sum: np.ndarray | None  # (G, K, K, B); sums of w * score when weighted
     score_sq_sum: np.ndarray | None
     complete: bool  # every combination of levels is present (MetricFrame's reindex)
+    weight_sum: np.ndarray | None = None  # (G, K, K, B) sums of sample weights
+    weight_sq_sum: np.ndarray | None = None  # sums of squared sample weights
 
     @property
     def n_bins(self) -> int:
@@ -658,6 +778,8 @@ def from_count_table(
     Returns
     -------
     GroupMetrics
+        Weighted when the table has a ``weight_sum`` column (calibration then reads
+        ``weight_score_sum`` and ``weight_score_sq_sum``).
 
     Raises
     ------
@@ -742,21 +864,51 @@ def from_count_table(
     flat = np.ravel_multi_index((gid, t_codes, p_codes, bins), (g, k, k, b))
     counts = np.bincount(flat, weights=count, minlength=g * k * k * b)
     counts = np.rint(counts).astype(np.int64).reshape(g, k, k, b)
+    w_sum = w_sq = None
+    if "weight_sum" in avail:
+        sums: list[np.ndarray | None] = []
+        for col in ("weight_sum", "weight_sq_sum"):
+            if col not in avail:
+                sums.append(None)
+                continue
+            x = _column(table, col)[keep].astype(np.float64)
+            bad = ~np.isfinite(x) | (x < 0)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataValidationError(
+                    f"The count table's {col!r} must hold finite sums >= 0; found "
+                    f"{float(x[i])!r} in row {i} of the cells with rows."
+                )
+            sums.append(np.bincount(flat, weights=x, minlength=g * k * k * b).reshape(g, k, k, b))
+        w_sum, w_sq = sums
+        assert w_sum is not None
+        if not w_sum.sum() > 0:
+            raise DataValidationError("The count table's weights sum to 0 (weight_sum).")
     s_sum = s_sq = None
-    if has_scores and "score_sum" in avail:
+    sum_col, sq_col = "score_sum", "score_sq_sum"
+    if w_sum is not None:
+        sum_col, sq_col = "weight_score_sum", "weight_score_sq_sum"
+        if has_scores and sum_col not in avail and "score_sum" in avail:
+            raise DataValidationError(
+                "The count table has weights (weight_sum) and score sums, but not the weighted "
+                "score sums that calibration by group needs: add weight_score_sum "
+                "(SUM(w * score)) and weight_score_sq_sum (SUM(w * score * score))."
+            )
+    if has_scores and sum_col in avail:
         s_sum = np.bincount(
-            flat, weights=_column(table, "score_sum")[keep].astype(np.float64),
+            flat, weights=_column(table, sum_col)[keep].astype(np.float64),
             minlength=g * k * k * b,
         ).reshape(g, k, k, b)  # fmt: skip
-        if "score_sq_sum" in avail:
+        if sq_col in avail:
             s_sq = np.bincount(
-                flat, weights=_column(table, "score_sq_sum")[keep].astype(np.float64),
+                flat, weights=_column(table, sq_col)[keep].astype(np.float64),
                 minlength=g * k * k * b,
             ).reshape(g, k, k, b)  # fmt: skip
     tab = _Table(
         features=tuple(str(f) for f in feats), levels=tuple(levels),
         group_codes=group_codes.astype(np.int64), classes=classes, pos=pos, counts=counts,
-        score_sum=s_sum, score_sq_sum=s_sq, complete=complete,
+        score_sum=s_sum, score_sq_sum=s_sq, complete=complete, weight_sum=w_sum,
+        weight_sq_sum=w_sq,
     )  # fmt: skip
     return GroupMetrics(tab, undefined=undefined, groupings=groupings)
 
@@ -772,10 +924,17 @@ def group_metrics(
     n_bins: int = DEFAULT_N_BINS,
     undefined: Undefined = "zero",
     groupings: Sequence[Sequence[str] | str] | None = None,
+    sample_weight: Any = None,
+    roc_auc: bool = False,
 ) -> GroupMetrics:
     """Group metrics from rows: ``from_count_table(count_table(...))``.
 
-    Parameters are those of :func:`count_table` and :func:`from_count_table`.
+    Parameters are those of :func:`count_table` and :func:`from_count_table`. With
+    ``roc_auc=True`` and scores of a binary task, the rows also give ``roc_auc`` per group,
+    overall and its disparities (exact, and weighted when weighted: scikit-learn's
+    ``roc_auc_score`` on each group's rows, NaN for a group without both classes). A count
+    table cannot give them (it keeps score bins, not ranks), and the bootstrap, which
+    resamples the count table, gives them no interval.
 
     Returns
     -------
@@ -790,14 +949,48 @@ def group_metrics(
     0.5
     """
     cols = _sensitive_columns(sensitive_features, None)
-    tab = count_table(
+    tab, rows = _count_table(
         y_true, y_pred, dict(cols), y_score=y_score, labels=labels, pos_label=pos_label,
-        n_bins=n_bins, as_frame=False,
+        n_bins=n_bins, sample_weight=sample_weight,
     )  # fmt: skip
-    return from_count_table(
+    gm = from_count_table(
         tab, sensitive_features=[c for c, _ in cols], labels=labels, pos_label=pos_label,
         n_bins=n_bins, undefined=undefined, groupings=groupings,
     )  # fmt: skip
+    if roc_auc:
+        gm._set_roc_auc(rows)
+    return gm
+
+
+def _group_auc(
+    gid: np.ndarray, tie: np.ndarray, wp: np.ndarray, wn: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Weighted ROC AUC of each group (NaN without both classes), vectorised.
+
+    The rows come in ascending score order: ``gid`` their group, ``tie`` the index of their
+    run of equal scores, ``wp`` / ``wn`` their weight when positive / negative (0 otherwise).
+    The weighted Mann-Whitney statistic: for each positive row, the weight of the negative
+    rows of its group with a lower score, plus half of those with the same score, times its
+    weight; over the product of the positive and negative weights. This is the area under
+    the weighted ROC curve with the trapezoid rule, which is scikit-learn's ``roc_auc_score``.
+    """
+    if len(gid) == 0:
+        return np.full(n_groups, np.nan)
+    small = np.int16 if n_groups < 2**15 else np.int64  # numpy radix-sorts 16-bit keys
+    perm = np.argsort(gid.astype(small), kind="stable")  # by group, then score
+    run = (gid * (int(tie[-1]) + 1) + tie)[perm]  # (group, score run), ascending
+    starts = np.flatnonzero(np.diff(run, prepend=-1))
+    rp, rn = np.add.reduceat(wp[perm], starts), np.add.reduceat(wn[perm], starts)
+    rg = run[starts] // (int(tie[-1]) + 1)
+    tot_n = np.bincount(rg, weights=rn, minlength=n_groups)
+    tot_p = np.bincount(rg, weights=rp, minlength=n_groups)
+    # negative weight below each run, within its group: a cumulative sum restarted per group
+    below = np.cumsum(rn) - rn
+    first = np.r_[True, rg[1:] != rg[:-1]]
+    below = below - np.maximum.accumulate(np.where(first, below, 0.0))
+    num = np.bincount(rg, weights=rp * (below + 0.5 * rn), minlength=n_groups)
+    ok = (tot_p > 0) & (tot_n > 0)
+    return np.where(ok, _safe_div(num, tot_p * tot_n), np.nan)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -864,6 +1057,26 @@ def _rates(
     return vals, dens
 
 
+def _balanced_accuracy(cm: np.ndarray) -> np.ndarray:
+    """Mean recall over the classes present in ``y_true`` (scikit-learn's definition).
+
+    A class is present when its row of the (weighted) confusion table sums to more than 0,
+    as ``balanced_accuracy_score`` drops the classes whose recall is 0/0.
+    """
+    row = cm.sum(axis=-1)
+    diag = np.diagonal(cm, axis1=-2, axis2=-1)
+    present = row > 0
+    rec = np.where(present, _safe_div(diag, row), 0.0)
+    return _safe_div(rec.sum(axis=-1), present.sum(axis=-1).astype(np.float64))
+
+
+def _nanmean2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of ``a`` and ``b`` skipping NaN (pandas' ``Series.mean``; NaN when both are)."""
+    ok_a, ok_b = ~np.isnan(a), ~np.isnan(b)
+    total = np.where(ok_a, a, 0.0) + np.where(ok_b, b, 0.0)
+    return _safe_div(total, ok_a.astype(np.float64) + ok_b)
+
+
 def _evaluate(
     tab: _Table,
     groupings: Sequence[_Grouping],
@@ -871,13 +1084,22 @@ def _evaluate(
     s_sum: np.ndarray | None,
     undefined: Undefined,
     with_denominators: bool = False,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict[Key, np.ndarray], dict[Key, np.ndarray]]:
-    """Every quantity for a batch of tables ``counts`` of shape (nb, G, K, K, B)."""
+    """Every quantity for a batch of tables ``counts`` of shape (nb, G, K, K, B).
+
+    With ``weights`` (sums of sample weights per cell, same shape) every rate, accuracy and
+    calibration value is a ratio of weight sums, ``count`` stays the number of rows, a group
+    whose weights sum to 0 counts as empty (NaN), and the denominators (for the small-group
+    flags) stay numbers of rows.
+    """
     out: dict[Key, np.ndarray] = {}
     dens: dict[Key, np.ndarray] = {}
     nb, g, k, _, b = counts.shape
-    c = counts.astype(np.float64)
+    weighted = weights is not None
+    c = (counts if weights is None else weights).astype(np.float64)
     flat = c.reshape(nb, g, k * k * b)
+    rows_flat = counts.reshape(nb, g, k * k * b).astype(np.float64) if weighted else flat
     s_flat = None if s_sum is None else s_sum.reshape(nb, g, k * k * b)
     calib = tab.pos is not None and s_sum is not None
 
@@ -897,55 +1119,67 @@ def _evaluate(
             "expected_calibration_error": np.abs(s_bin - pos_bin).sum(axis=-1) / nn,
         }
 
+    def group_values(
+        cfull: np.ndarray, sfull: np.ndarray | None, rows_cm: np.ndarray | None,
+        feats: tuple[str, ...] | None,
+    ) -> dict[tuple[str, int | None], np.ndarray]:  # fmt: skip
+        """Values of ``cfull`` (..., K, K, B); denominators (rows) into ``dens``."""
+        cm = cfull.sum(axis=-1)
+        n = cm.sum(axis=(-1, -2))
+        vals: dict[tuple[str, int | None], np.ndarray] = {}
+        keep_dens = with_denominators and feats is not None
+        if tab.pos is None:
+            vals[("accuracy", None)] = _rate(np.trace(cm, axis1=-2, axis2=-1), n, n, undefined)
+            if keep_dens:
+                n_rows = n if rows_cm is None else rows_cm.sum(axis=(-1, -2))
+                dens[Key("accuracy", feats, None, "group")] = n_rows[0]
+        for label, cells, names in views(cm):
+            rv, dd = _rates(cells, n, names, undefined)
+            if keep_dens and rows_cm is not None:
+                r_cells = (
+                    _binary_cells(rows_cm, tab.pos)
+                    if tab.pos is not None
+                    else _ovr_cells(rows_cm, label)  # type: ignore[arg-type]
+                )
+                _, dd = _rates(r_cells, rows_cm.sum(axis=(-1, -2)), names, undefined)
+            for name, v in rv.items():
+                vals[(name, label)] = v
+                if keep_dens:
+                    dens[Key(name, feats, label, "group")] = dd[name][0]
+        vals[("balanced_accuracy", None)] = np.where(n > 0, _balanced_accuracy(cm), np.nan)
+        if calib:
+            assert sfull is not None
+            for name, v in calibration(cfull, sfull, n).items():
+                vals[(name, None)] = v
+        return vals
+
     # overall
     c_all = flat.sum(axis=1).reshape(nb, k, k, b)
-    cm_all = c_all.sum(axis=-1)
-    n_all = cm_all.sum(axis=(-1, -2))
-    overall: dict[tuple[str, int | None], np.ndarray] = {("count", None): n_all}
+    n_all = rows_flat.sum(axis=(1, 2))
     out[Key("count", None, None, "overall")] = n_all
-    acc_mc = None
-    if tab.pos is None:
-        acc_mc = _rate(np.trace(cm_all, axis1=-2, axis2=-1), n_all, n_all, undefined)
-        overall[("accuracy", None)] = acc_mc
-    for label, cells, names in views(cm_all):
-        vals, _ = _rates(cells, n_all, names, undefined)
-        for name, v in vals.items():
-            overall[(name, label)] = v
-    if calib:
-        assert s_flat is not None
-        s_all = s_flat.sum(axis=1).reshape(nb, k, k, b)
-        for name, v in calibration(c_all, s_all, n_all).items():
-            overall[(name, None)] = v
+    s_all = None if s_flat is None else s_flat.sum(axis=1).reshape(nb, k, k, b)
+    overall = group_values(c_all, s_all, None, None)
+    overall[("count", None)] = n_all
+    if weighted:
+        out[Key("weight_sum", None, None, "overall")] = flat.sum(axis=(1, 2))
     for (name, label), v in overall.items():
         out[Key(name, None, label, "overall")] = v
 
     for grouping in groupings:
         feats = grouping.features
         cg = grouping.aggregate(flat)
-        sg = None if s_flat is None else grouping.aggregate(s_flat)
         ng = cg.shape[1]
         cg4 = cg.reshape(nb, ng, k, k, b)
-        cm = cg4.sum(axis=-1)
-        n = cm.sum(axis=(-1, -2))
-        out[Key("count", feats, None, "group")] = n
-        groupvals: dict[tuple[str, int | None], np.ndarray] = {}
-        if tab.pos is None:
-            groupvals[("accuracy", None)] = _rate(
-                np.trace(cm, axis1=-2, axis2=-1), n, n, undefined
-            )
-            if with_denominators:
-                dens[Key("accuracy", feats, None, "group")] = n[0]
-        for label, cells, names in views(cm):
-            vals, dd = _rates(cells, n, names, undefined)
-            for name, v in vals.items():
-                groupvals[(name, label)] = v
-                if with_denominators:
-                    dens[Key(name, feats, label, "group")] = dd[name][0]
-        if calib:
-            assert sg is not None
-            sg4 = sg.reshape(nb, ng, k, k, b)
-            for name, v in calibration(cg4, sg4, n).items():
-                groupvals[(name, None)] = v
+        sg = None if s_flat is None else grouping.aggregate(s_flat).reshape(nb, ng, k, k, b)
+        rows_cm = None
+        if weighted:
+            rg = grouping.aggregate(rows_flat).reshape(nb, ng, k, k, b)
+            rows_cm = rg.sum(axis=-1)
+            out[Key("count", feats, None, "group")] = rows_cm.sum(axis=(-1, -2))
+            out[Key("weight_sum", feats, None, "group")] = cg.sum(axis=-1)
+        else:
+            out[Key("count", feats, None, "group")] = cg.sum(axis=-1)
+        groupvals = group_values(cg4, sg, rows_cm, feats)
         for (name, label), v in groupvals.items():
             out[Key(name, feats, label, "group")] = v
             if name in ("mean_score", "base_rate"):
@@ -976,6 +1210,13 @@ def _evaluate(
                 out[Key("equal_opportunity_ratio", feats, None, part)] = tpr_r
                 out[Key("equalized_odds_difference", feats, None, part)] = _py_max2(tpr_d, fpr_d)
                 out[Key("equalized_odds_ratio", feats, None, part)] = _py_min2(tpr_r, fpr_r)
+                out[Key("equalized_odds_difference", feats, None, part, "mean")] = _nanmean2(
+                    tpr_d, fpr_d
+                )
+                out[Key("equalized_odds_ratio", feats, None, part, "mean")] = _nanmean2(
+                    tpr_r, fpr_r
+                )
+                out[Key("average_odds_difference", feats, None, part)] = (fpr_d + tpr_d) / 2.0
     return out, dens
 
 
@@ -1037,9 +1278,10 @@ class GroupMetrics:
             raise ParameterError("groupings must name at least one grouping.")
         self._groupings = {f: table.grouping(f) for f in dict.fromkeys(wanted)}
         s_sum = None if table.score_sum is None else table.score_sum[None]
+        w_sum = None if table.weight_sum is None else table.weight_sum[None]
         vals, dens = _evaluate(
             table, list(self._groupings.values()), table.counts[None], s_sum, undefined,
-            with_denominators=True,
+            with_denominators=True, weights=w_sum,
         )  # fmt: skip
         self.values: dict[Key, np.ndarray] = {key: v[0] for key, v in vals.items()}
         self._dens = dens
@@ -1049,6 +1291,54 @@ class GroupMetrics:
         self.pos_label = None if table.pos is None else table.classes[table.pos]
         self.has_scores = table.score_sum is not None
         self.complete = table.complete
+        #: True when the metrics are weighted by sample weights.
+        self.weighted = table.weight_sum is not None
+        #: Why ``roc_auc`` by group is absent (None once it is computed from rows).
+        self.roc_auc_reason: str | None = (
+            "no scores" if not self.has_scores
+            else "ROC AUC by group is computed for binary tasks" if not self.is_binary
+            else "a count table keeps score bins, not the ranks that ROC AUC needs; audit the "
+            "rows for ROC AUC by group"
+        )  # fmt: skip
+
+    def _set_roc_auc(self, rows: _Rows) -> None:
+        """Add ``roc_auc`` per group, overall and its disparities, from the rows (binary)."""
+        tab = self._table
+        if rows.score is None or rows.y_pos is None:
+            return
+        if [len(lv) for lv in tab.levels] != list(rows.sizes):  # pragma: no cover - invariant
+            return
+        order = np.argsort(rows.score)
+        s_o = rows.score[order]
+        tie = np.cumsum(np.r_[False, s_o[1:] != s_o[:-1]])
+        w_o = np.ones(len(order)) if rows.weight is None else rows.weight[order]
+        pos_o = rows.y_pos[order]
+        wp = np.where(pos_o, w_o, 0.0)
+        wn = w_o - wp
+        live, dead = pos_o & (w_o > 0), ~pos_o & (w_o > 0)
+        codes_o = [c[order] for c in rows.codes]
+        zero = np.zeros(len(order), dtype=np.int64)
+        o = _group_auc(zero, tie, wp, wn, 1)[0]
+        self.values[Key("roc_auc", None, None, "overall")] = np.asarray(o)
+        for feats, grouping in self._groupings.items():
+            idx = [tab.features.index(f) for f in feats]
+            sizes = tuple(rows.sizes[j] for j in idx)
+            key_row = np.ravel_multi_index(tuple(codes_o[j] for j in idx), sizes)
+            key_g = np.ravel_multi_index(tuple(grouping.codes.T), sizes)
+            gid = np.searchsorted(key_g, key_row)  # in score order
+            v = _group_auc(gid, tie, wp, wn, grouping.n_groups)
+            self.values[Key("roc_auc", feats, None, "group")] = v
+            # its "denominator" for the small-group flags: rows of the rarer class (0: NaN)
+            n_pos = np.bincount(gid[live], minlength=grouping.n_groups)
+            n_neg = np.bincount(gid[dead], minlength=grouping.n_groups)
+            self._dens[Key("roc_auc", feats, None, "group")] = np.minimum(n_pos, n_neg)
+            d_bg, r_bg = _between(v)
+            d_to, r_to = _to_overall(v, np.asarray(o))
+            self.values[Key("roc_auc_difference", feats, None, "between_groups")] = d_bg
+            self.values[Key("roc_auc_difference", feats, None, "to_overall")] = d_to
+            self.values[Key("roc_auc_ratio", feats, None, "between_groups")] = r_bg
+            self.values[Key("roc_auc_ratio", feats, None, "to_overall")] = r_to
+        self.roc_auc_reason = None
 
     # ---- structure
     @property
@@ -1090,6 +1380,13 @@ class GroupMetrics:
         """Rows per group."""
         return self.values[Key("count", self._feats(features), None, "group")].astype(np.int64)
 
+    def weight_sums(self, features: str | Sequence[str]) -> np.ndarray:
+        """Sum of the sample weights per group (the row counts when unweighted)."""
+        key = Key("weight_sum", self._feats(features), None, "group")
+        if key not in self.values:
+            return self.counts(features).astype(np.float64)
+        return np.asarray(self.values[key], dtype=np.float64)
+
     def denominator(
         self, metric: str, features: str | Sequence[str], label: Any = None
     ) -> np.ndarray:
@@ -1105,6 +1402,7 @@ class GroupMetrics:
                 "equalized_odds_difference", "equalized_odds_ratio",
                 "equal_opportunity_difference", "equal_opportunity_ratio",
                 "false_negative_rate", "true_negative_rate", "precision",
+                "false_omission_rate", "false_discovery_rate", "average_odds_difference",
             ):  # fmt: skip
                 raise DataValidationError(
                     f"{key.name} needs binary labels, but the labels have {len(self.classes)} "
@@ -1159,10 +1457,20 @@ class GroupMetrics:
         )
 
     def disparity(
-        self, name: str, features: str | Sequence[str], method: Method = "between_groups"
-    ) -> float:
-        """Return a Fairlearn disparity's value (``"equalized_odds_difference"``...)."""
-        return float(self._get(Key(name, self._feats(features), None, _method(method))))
+        self, name: str, features: str | Sequence[str], method: Method = "between_groups",
+        agg: Literal["worst_case", "mean"] = "worst_case",
+    ) -> float:  # fmt: skip
+        """Return a Fairlearn disparity's value (``"equalized_odds_difference"``...).
+
+        ``agg="mean"`` is Fairlearn's ``agg="mean"`` of ``equalized_odds_*`` (the mean of the
+        true and false positive rate differences or ratios, NaN skipped).
+        """
+        if agg not in ("worst_case", "mean"):
+            raise ParameterError(f"agg must be 'worst_case' or 'mean'; got {agg!r}.")
+        a = None if agg == "worst_case" else "mean"
+        if a is not None and not name.startswith("equalized_odds_"):
+            raise ParameterError(f"agg='mean' is for equalized_odds_*; got {name!r}.")
+        return float(self._get(Key(name, self._feats(features), None, _method(method), a)))
 
     def to_frame(self) -> Any:
         """Every quantity as a long pandas DataFrame (one row per value)."""
@@ -1174,10 +1482,12 @@ class GroupMetrics:
             if key.part == "group":
                 assert key.features is not None
                 for grp, x in zip(self.groups(key.features), np.atleast_1d(v).tolist()):
-                    rows.append((key.name, key.features, grp, lab, key.part, x))
+                    rows.append((key.name, key.features, grp, lab, key.part, key.agg, x))
             else:
-                rows.append((key.name, key.features, None, lab, key.part, float(v)))
-        return pd.DataFrame(rows, columns=["name", "features", "group", "label", "part", "value"])
+                rows.append((key.name, key.features, None, lab, key.part, key.agg, float(v)))
+        return pd.DataFrame(
+            rows, columns=["name", "features", "group", "label", "part", "agg", "value"]
+        )
 
     # ---- bootstrap
     def bootstrap(
@@ -1216,13 +1526,29 @@ class GroupMetrics:
         flat = counts.ravel()
         n = int(flat.sum())
         nz = np.flatnonzero(flat)
-        p = flat[nz] / n
+        rows = flat[nz]
+        p = rows / n
         mean = var = None
+        w_mean = w_var = w_sq_mean = None
+        if tab.weight_sum is not None:
+            ws = tab.weight_sum.ravel()[nz]
+            w_mean = ws / rows
+            w_sq_mean = w_mean * w_mean
+            if tab.weight_sq_sum is not None:
+                w_sq_mean = tab.weight_sq_sum.ravel()[nz] / rows
+                w_var = np.maximum(w_sq_mean - w_mean * w_mean, 0.0)
         if tab.score_sum is not None:
             s = tab.score_sum.ravel()[nz]
-            mean = s / flat[nz]
+            # per row (unweighted) or per unit of weight (weighted)
+            den = rows if tab.weight_sum is None else tab.weight_sum.ravel()[nz]
+            mean = _safe_div(s, den)
+            mean = np.where(den > 0, mean, 0.0)
             if tab.score_sq_sum is not None:
-                var = np.maximum(tab.score_sq_sum.ravel()[nz] / flat[nz] - mean * mean, 0.0)
+                var = np.maximum(
+                    np.where(den > 0, _safe_div(tab.score_sq_sum.ravel()[nz], den), 0.0)
+                    - mean * mean,
+                    0.0,
+                )
         chunk = max(1, min(n_boot, _BOOT_CHUNK_ELEMENTS // max(flat.size, 1)))
         parts: dict[Key, list[np.ndarray]] = {}
         done = 0
@@ -1231,17 +1557,34 @@ class GroupMetrics:
             draw = rng.multinomial(n, p, size=nb)
             cb = np.zeros((nb, flat.size), dtype=np.int64)
             cb[:, nz] = draw
+            wb = None
+            if w_mean is not None:
+                wv = draw * w_mean
+                if w_var is not None:
+                    wv = wv + np.sqrt(draw * w_var) * rng.standard_normal(draw.shape)
+                wv = np.maximum(wv, 0.0)
+                wb = np.zeros((nb, flat.size))
+                wb[:, nz] = wv
+                wb = wb.reshape((nb, *shape))
             sb = None
             if mean is not None:
-                sv = draw * mean
-                if var is not None:
-                    sv = sv + np.sqrt(draw * var) * rng.standard_normal(draw.shape)
+                if w_mean is None:
+                    sv = draw * mean
+                    if var is not None:
+                        sv = sv + np.sqrt(draw * var) * rng.standard_normal(draw.shape)
+                else:
+                    assert w_sq_mean is not None
+                    sv = wv * mean
+                    if var is not None:
+                        noise = np.sqrt(draw * w_sq_mean * var) * rng.standard_normal(draw.shape)
+                        sv = np.clip(sv + noise, 0.0, wv)
                 sb = np.zeros((nb, flat.size))
                 sb[:, nz] = sv
                 sb = sb.reshape((nb, *shape))
             vals, _ = _evaluate(
-                tab, list(self._groupings.values()), cb.reshape((nb, *shape)), sb, self.undefined
-            )
+                tab, list(self._groupings.values()), cb.reshape((nb, *shape)), sb, self.undefined,
+                weights=wb,
+            )  # fmt: skip
             for key, v in vals.items():
                 parts.setdefault(key, []).append(v)
             done += nb

@@ -128,6 +128,16 @@ RATE_METRICS: tuple[MetricInfo, ...] = (
         "Share of positive decisions that are truly positive.",
         True, "predict", (0.0, 1.0), _BOTH, ("tp",), ("tp", "fp"),
     ),
+    MetricInfo(
+        "false_omission_rate",
+        "Share of negative decisions that are truly positive: FN / (FN + TN).",
+        False, "predict", (0.0, 1.0), _FAIR, ("fn",), ("fn", "tn"),
+    ),
+    MetricInfo(
+        "false_discovery_rate",
+        "Share of positive decisions that are truly negative: FP / (FP + TP).",
+        False, "predict", (0.0, 1.0), _FAIR, ("fp",), ("fp", "tp"),
+    ),
 )  # fmt: skip
 
 for _m in RATE_METRICS:
@@ -171,14 +181,22 @@ _OTHERS = (
     MetricInfo(
         "equalized_odds_difference",
         "The larger of the true-positive-rate gap and the false-positive-rate gap between "
-        "groups (Fairlearn, agg='worst_case').",
+        "groups (Fairlearn, agg='worst_case'); records with agg='mean' take their mean.",
         False, "predict", (0.0, 1.0), _FAIR,
     ),
     MetricInfo(
         "equalized_odds_ratio",
         "The smaller of the true-positive-rate ratio and the false-positive-rate ratio "
-        "between groups (Fairlearn, agg='worst_case').",
+        "between groups (Fairlearn, agg='worst_case'); records with agg='mean' take their "
+        "mean.",
         True, "predict", (0.0, 1.0), _FAIR,
+    ),
+    MetricInfo(
+        "average_odds_difference",
+        "Mean of the false-positive-rate gap and the true-positive-rate gap (AIF360's average "
+        "odds difference, here between groups or to the whole population, as Fairlearn's "
+        "differences).",
+        False, "predict", (0.0, 1.0), _FAIR,
     ),
     MetricInfo(
         "equal_opportunity_difference",
@@ -214,13 +232,42 @@ _OTHERS = (
     MetricInfo(
         "balanced_accuracy",
         "Average of the recall of each class (accuracy when every class counts equally).",
-        True, "predict", (0.0, 1.0), ("performance",),
+        True, "predict", (0.0, 1.0), _BOTH,
+    ),
+    MetricInfo(
+        "balanced_accuracy_difference",
+        "Largest gap in balanced accuracy between two groups (between_groups) or between a "
+        "group and the whole population (to_overall).",
+        False, "predict", (0.0, 1.0), _FAIR,
+    ),
+    MetricInfo(
+        "balanced_accuracy_ratio",
+        "Smallest ratio of balanced accuracy between two groups (between_groups) or between a "
+        "group and the whole population (to_overall), as a number <= 1.",
+        True, "predict", (0.0, 1.0), _FAIR,
     ),
     MetricInfo(
         "roc_auc",
         "Probability that a random positive row scores higher than a random negative row "
         "(multiclass: one-vs-rest, macro average).",
-        True, "predict_proba", (0.0, 1.0), ("performance",),
+        True, "predict_proba", (0.0, 1.0), _BOTH,
+    ),
+    MetricInfo(
+        "roc_auc_difference",
+        "Largest gap in ROC AUC between two groups (between_groups) or between a group and "
+        "the whole population (to_overall).",
+        False, "predict_proba", (0.0, 1.0), _FAIR,
+    ),
+    MetricInfo(
+        "roc_auc_ratio",
+        "Smallest ratio of ROC AUC between two groups (between_groups) or between a group and "
+        "the whole population (to_overall), as a number <= 1.",
+        True, "predict_proba", (0.0, 1.0), _FAIR,
+    ),
+    MetricInfo(
+        "weight_sum",
+        "Sum of the sample weights of the rows (weighted audits).",
+        None, "none", (0.0, None), _FAIR,
     ),
     MetricInfo(
         "log_loss",

@@ -50,6 +50,9 @@ _BINARY_GROUP_METRICS = (
     "true_negative_rate",
     "accuracy",
     "precision",
+    "false_omission_rate",
+    "false_discovery_rate",
+    "balanced_accuracy",
 )
 _MC_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 _CALIBRATION = ("mean_score", "base_rate", "expected_calibration_error")
@@ -68,12 +71,16 @@ _DENOMINATOR_WORDS = {
     "false_positive_rate": "negative labels",
     "true_negative_rate": "negative labels",
     "precision": "positive decisions",
+    "false_discovery_rate": "positive decisions",
+    "false_omission_rate": "negative decisions",
+    "roc_auc": "rows of one of the two classes",
 }
 #: The group metrics each disparity rests on (for its small-group flag).
 _DISPARITY_BASE = {
     "demographic_parity": ("selection_rate",),
     "equalized_odds": ("true_positive_rate", "false_positive_rate"),
     "equal_opportunity": ("true_positive_rate",),
+    "average_odds": ("true_positive_rate", "false_positive_rate"),
 }
 _METHODS = ("between_groups", "to_overall")
 
@@ -213,6 +220,7 @@ def _disparity_record(
         method=key.part,
         flags=flags,
         reason=reason,
+        agg=key.agg,
     )
 
 
@@ -223,8 +231,10 @@ def _names_for(gm: GroupMetrics) -> list[tuple[str, int | None]]:
         names.append(("impact_ratio", None))
         if gm.has_scores:
             names += [(m, None) for m in _CALIBRATION]
+        if Key("roc_auc", None, None, "overall") in gm.values:
+            names.append(("roc_auc", None))
         return names
-    names = [("count", None), ("accuracy", None)]
+    names = [("count", None), ("accuracy", None), ("balanced_accuracy", None)]
     for ci in range(len(gm.classes)):
         names += [(m, ci) for m in _MC_RATES]
     return names
@@ -822,6 +832,8 @@ class FairnessSection:
                 labels=list(range(p.n_classes)),
                 pos_label=pos,
                 groupings=groupings,
+                sample_weight=p.sample_weight,
+                roc_auc=bool(ctx.option("roc_auc_by_group", True)),
             )
         iv = (
             gm.bootstrap(cfg.n_boot, ctx.rng("fairness"), level=cfg.ci_level)

@@ -34,7 +34,9 @@ from ._table import (
     LOG_LOSS_SUMS,
     ONE_MINUS_EPS,
     SCORE_SUMS,
+    WEIGHT_SUMS,
     CountTable,
+    check_group_counts,
     check_names,
     feature_alias,
     from_arrow,
@@ -189,9 +191,38 @@ def _nll_sql(p: str) -> str:
     return f"-LN(CASE WHEN {p} < {lo} THEN {lo} WHEN {p} > {hi} THEN {hi} ELSE {p} END)"
 
 
+def _weight_sql(name: str) -> str:
+    """Return the weight as a DOUBLE: NaN when missing, NaN, infinite or negative (refused)."""
+    w = f"CAST({_ident(name)} AS DOUBLE)"
+    return (
+        f"CASE WHEN {w} >= 0 AND {w} < CAST('inf' AS DOUBLE) THEN {w} "
+        "ELSE CAST('NaN' AS DOUBLE) END"
+    )
+
+
+def distinct_query(src: str, features: Sequence[str]) -> str:
+    """Approximate distinct counts (HyperLogLog) of the sensitive columns, in one scan.
+
+    It reads the sensitive columns alone (a Parquet file's other columns are not decoded) in
+    constant memory, so a column of 10,000,000 distinct values is refused in about a second
+    instead of a group-by that would build 10,000,000 cells.
+    """
+    cols = ", ".join(
+        f"approx_count_distinct({_ident(f)}) AS {feature_alias(i)}" for i, f in enumerate(features)
+    )
+    return f"SELECT {cols} FROM {src}"
+
+
+def check_distinct(table: Any, features: Sequence[str], max_groups: int) -> None:
+    """Refuse a sensitive column over the ceiling, from :func:`distinct_query`'s result."""
+    row = table.to_pylist()[0]
+    counts = {f: int(row[feature_alias(i)] or 0) for i, f in enumerate(features)}
+    check_group_counts(counts, max_groups, exact=False)
+
+
 def queries(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, log_loss: bool = False,
+    n_bins: int, auc_bins: int, log_loss: bool = False, sample_weight: str | None = None,
 ) -> tuple[str, str | None]:  # fmt: skip
     """Write the two group-bys of :mod:`._table` in DuckDB SQL over the table ``src``.
 
@@ -199,7 +230,7 @@ def queries(
     """
     rows, g, f = _parts(
         src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
-        auc_bins=auc_bins, log_loss=log_loss,
+        auc_bins=auc_bins, log_loss=log_loss, sample_weight=sample_weight,
     )  # fmt: skip
     g_sql = f"SELECT {g} FROM ({rows}) GROUP BY ALL"
     return g_sql, (None if f is None else f"SELECT {f} FROM ({rows}) GROUP BY ALL")
@@ -207,21 +238,27 @@ def queries(
 
 def _parts(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    n_bins: int, auc_bins: int, log_loss: bool = False,
+    n_bins: int, auc_bins: int, log_loss: bool = False, sample_weight: str | None = None,
 ) -> tuple[str, str, str | None]:  # fmt: skip
     """Return the row projection and the select lists of the two group-bys over it."""
     cols = [f"{_ident(f)} AS {feature_alias(i)}" for i, f in enumerate(features)]
     cols += [f"{_ident(y_true)} AS y_true", f"{_ident(y_pred)} AS y_pred"]
     keys = [feature_alias(i) for i in range(len(features))] + ["y_true", "y_pred"]
+    w_sums = ""
+    if sample_weight is not None:
+        cols.append(f"{_weight_sql(sample_weight)} AS w")
+        w_sums = ", SUM(w) AS weight_sum, SUM(w * w) AS weight_sq_sum"
     if y_score is None:
         rows = f"SELECT {', '.join(cols)} FROM {src}"
-        return rows, f"{', '.join(keys)}, COUNT(*) AS count", None
+        return rows, f"{', '.join(keys)}, COUNT(*) AS count{w_sums}", None
+    if sample_weight is not None:
+        w_sums += ", SUM(w * s) AS weight_score_sum, SUM(w * s * s) AS weight_score_sq_sum"
     score = f"CAST({_ident(y_score)} AS DOUBLE)"
     inner = f"SELECT {', '.join(cols)}, {score} AS s FROM {src}"
     extra = [f"{_bin_sql(n_bins)} AS score_bin", f"{_bin_sql(auc_bins)} AS fine_bin"]
     g = (
         f"{', '.join(keys)}, score_bin, COUNT(*) AS count, SUM(s) AS score_sum, "
-        "SUM(s * s) AS score_sq_sum"
+        f"SUM(s * s) AS score_sq_sum{w_sums}"
     )
     if log_loss:
         extra += [f"{_nll_sql('s')} AS l_pos", f"{_nll_sql('(1 - s)')} AS l_neg"]
@@ -236,7 +273,7 @@ def _parts(
 
 def combined_query(
     src: str, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str,
-    n_bins: int, auc_bins: int, log_loss: bool = False,
+    n_bins: int, auc_bins: int, log_loss: bool = False, sample_weight: str | None = None,
 ) -> str:  # fmt: skip
     """Both group-bys over ONE scan of ``src``, stacked with a ``part`` column (0, 1).
 
@@ -245,7 +282,7 @@ def combined_query(
     """
     rows, g, f = _parts(
         src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins,
-        auc_bins=auc_bins, log_loss=log_loss,
+        auc_bins=auc_bins, log_loss=log_loss, sample_weight=sample_weight,
     )  # fmt: skip
     cte = "__auditkit_rows"
     return (
@@ -279,6 +316,7 @@ def split_parts(table: Any, n_features: int) -> tuple[Any, Any]:
     g_cols = [feature_alias(i) for i in range(n_features)] + list(_G_SUMS)
     if "nll_pos" in table.column_names:
         g_cols += list(LOG_LOSS_SUMS)
+    g_cols += [c for c in WEIGHT_SUMS if c in table.column_names]
     g = table.filter(pc.equal(part, 0)).select(g_cols)
     f = table.filter(pc.equal(part, 1)).select(list(_F_COLS))
     return g, f
@@ -335,7 +373,7 @@ def _run(
 def _reduce(
     run: Callable[[str, str], Any], src: str, *, features: Sequence[str], y_true: str,
     y_pred: str, y_score: str | None, n_bins: int, auc_bins: int, score_cells: bool,
-    log_loss: bool = False,
+    log_loss: bool = False, sample_weight: str | None = None,
 ) -> tuple[Any, Any]:  # fmt: skip
     """Run the reduction through ``run(sql, kind)`` (to a pyarrow Table), in one scan if it can.
 
@@ -345,6 +383,7 @@ def _reduce(
     kw: dict[str, Any] = {
         "features": features, "y_true": y_true, "y_pred": y_pred, "n_bins": n_bins,
         "auc_bins": auc_bins, "log_loss": log_loss and y_score is not None,
+        "sample_weight": sample_weight,
     }  # fmt: skip
     if y_score is not None and score_cells and fans_out():
         table = run(combined_query(src, y_score=y_score, **kw), "fanout")
@@ -366,6 +405,7 @@ def reduce_paths(
     data: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
     n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
     memory_limit: str | None = None, threads: int | None = None, show_progress: bool = False,
+    sample_weight: str | None = None, max_groups: int | None = None,
 ) -> CountTable:  # fmt: skip
     """Reduce Parquet/CSV files (paths, globs or a list of them) with DuckDB, out of core."""
     duckdb = require_duckdb()
@@ -374,8 +414,12 @@ def reduce_paths(
     try:
         src = _source_sql(paths, fmt)
         avail = _columns(con, src, desc)
-        check_names(features, y_true, y_pred, y_score, avail, desc)
+        check_names(features, y_true, y_pred, y_score, avail, desc, sample_weight)
         try:
+            if max_groups is not None:  # a cheap first scan of the sensitive columns alone
+                check_distinct(
+                    con.sql(distinct_query(src, features)).to_arrow_table(), features, max_groups
+                )
             g, f = _reduce(
                 lambda sql, kind: _run(
                     con, sql, desc=f"reducing {desc}", show_progress=show_progress,
@@ -383,6 +427,7 @@ def reduce_paths(
                 ),
                 src, features=features, y_true=y_true, y_pred=y_pred, y_score=y_score,
                 n_bins=n_bins, auc_bins=auc_bins, score_cells=score_cells, log_loss=log_loss,
+                sample_weight=sample_weight,
             )  # fmt: skip
         except duckdb.OutOfMemoryException as exc:
             raise DataValidationError(
@@ -396,32 +441,40 @@ def reduce_paths(
         tmp.cleanup()
     return from_arrow(
         g, f, features=tuple(features),
-        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score}, n_bins=n_bins,
-        auc_bins=auc_bins, engine="duckdb", source=desc,
+        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score,
+                 "sample_weight": sample_weight},
+        n_bins=n_bins, auc_bins=auc_bins, engine="duckdb", source=desc,
     )  # fmt: skip
 
 
 def reduce_relation(
     rel: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
     n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
+    sample_weight: str | None = None, max_groups: int | None = None,
 ) -> CountTable:  # fmt: skip
     """Reduce a DuckDB relation inside its own connection."""
     duckdb = require_duckdb()
     avail = [str(c) for c in rel.columns]
-    check_names(features, y_true, y_pred, y_score, avail, "the DuckDB relation")
+    check_names(features, y_true, y_pred, y_score, avail, "the DuckDB relation", sample_weight)
     name = "__auditkit_relation"
     try:
+        if max_groups is not None:
+            check_distinct(
+                rel.query(name, distinct_query(name, features)).to_arrow_table(), features,
+                max_groups,
+            )  # fmt: skip
         g, f = _reduce(
             lambda sql, kind: rel.query(name, sql).to_arrow_table(), name, features=features,
             y_true=y_true, y_pred=y_pred, y_score=y_score, n_bins=n_bins, auc_bins=auc_bins,
-            score_cells=score_cells, log_loss=log_loss,
+            score_cells=score_cells, log_loss=log_loss, sample_weight=sample_weight,
         )  # fmt: skip
     except duckdb.Error as exc:
         raise DataValidationError(f"DuckDB failed on the relation: {_first_line(exc)}") from exc
     return from_arrow(
         g, f, features=tuple(features),
-        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score}, n_bins=n_bins,
-        auc_bins=auc_bins, engine="duckdb", source="DuckDB relation",
+        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score,
+                 "sample_weight": sample_weight},
+        n_bins=n_bins, auc_bins=auc_bins, engine="duckdb", source="DuckDB relation",
     )  # fmt: skip
 
 

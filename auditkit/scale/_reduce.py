@@ -8,7 +8,7 @@ from typing import Any
 
 from .._validation import PARAM_MSG, check_int, check_param
 from ..exceptions import ParameterError
-from ._table import AUC_BINS, RESERVED, CountTable
+from ._table import AUC_BINS, RESERVED, CountTable, resolve_max_groups
 
 __all__ = ["data_kind", "reduce_predictions"]
 
@@ -89,6 +89,8 @@ def reduce_predictions(
     memory_limit: str | None = None,
     threads: int | None = None,
     show_progress: bool = False,
+    sample_weight: str | None = None,
+    max_groups: int | None = None,
 ) -> CountTable:
     """Reduce a prediction log to its count tables inside the engine that holds it.
 
@@ -125,6 +127,17 @@ def reduce_predictions(
         DuckDB threads for files (default: all cores).
     show_progress : bool, default=False
         A progress bar on stderr while DuckDB reads files.
+    sample_weight : str, default=None
+        Column of the sample weights (finite, >= 0): adds ``weight_sum``, ``weight_sq_sum``
+        and, with scores, ``weight_score_sum`` and ``weight_score_sq_sum`` to the count table,
+        as the row path's :func:`auditkit.audit._engine.count_table` does; the fairness
+        metrics are then weighted (Fairlearn's ``sample_params``).
+    max_groups : int, default=None
+        Ceiling on the distinct values of each sensitive column (default
+        ``auditkit._limits.DEFAULT_MAX_GROUPS``). A first, cheap pass over the sensitive
+        columns alone counts them (approximately, by HyperLogLog, for files, DuckDB, Spark and
+        Polars LazyFrames; exactly for in-memory frames) and refuses a column above it before
+        the group-by starts.
 
     Returns
     -------
@@ -134,7 +147,9 @@ def reduce_predictions(
     ------
     DataValidationError
         A column is missing (the message names it and what is there), a group or label value
-        is missing, a score is not a probability, or a file cannot be read.
+        is missing, a score is not a probability, a weight is missing, negative or not
+        finite, a sensitive column has more distinct values than ``max_groups``, or a file
+        cannot be read.
     ParameterError
         DuckDB is needed but not installed (the message names the extra), or bad settings.
 
@@ -154,10 +169,14 @@ def reduce_predictions(
         got=log_loss,
     )  # fmt: skip
     n_bins = check_int(n_bins, param="n_bins", func=func, low=1)
+    if sample_weight is not None:
+        sample_weight = _name(sample_weight, "sample_weight", func)
+    ceiling = resolve_max_groups(max_groups, func)
     auc_bins = check_int(auc_bins, param="auc_bins", func=func, low=1)
     kw: dict[str, Any] = {
         "features": feats, "y_true": yt, "y_pred": yp, "y_score": ys, "n_bins": n_bins,
         "auc_bins": auc_bins, "score_cells": bool(score_cells), "log_loss": bool(log_loss),
+        "sample_weight": sample_weight, "max_groups": ceiling,
     }  # fmt: skip
     kind = data_kind(data)
     if kind == "counts":

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import DataValidationError
-from ._table import EPS, ONE_MINUS_EPS, CountTable, check_names, feature_alias, from_arrow
+from ._table import (
+    EPS,
+    ONE_MINUS_EPS,
+    CountTable,
+    check_group_counts,
+    check_names,
+    feature_alias,
+    from_arrow,
+)  # fmt: skip
 
 __all__ = ["reduce_spark"]
 
@@ -27,19 +35,40 @@ def _to_arrow(df: Any) -> Any:
 def reduce_spark(
     df: Any, *, features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
     n_bins: int, auc_bins: int, score_cells: bool = True, log_loss: bool = False,
+    sample_weight: str | None = None, max_groups: int | None = None,
 ) -> CountTable:  # fmt: skip
-    """Reduce a PySpark DataFrame on its cluster."""
+    """Reduce a PySpark DataFrame on its cluster.
+
+    With ``max_groups``, a first job counts the distinct values of the sensitive columns
+    (``approx_count_distinct``, HyperLogLog) and refuses a column over the ceiling.
+    """
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
 
     avail = [str(c) for c in df.columns]
-    check_names(features, y_true, y_pred, y_score, avail, "the Spark DataFrame")
+    check_names(features, y_true, y_pred, y_score, avail, "the Spark DataFrame", sample_weight)
     cols = [F.col(_q(f)).alias(feature_alias(i)) for i, f in enumerate(features)]
     cols += [F.col(_q(y_true)).alias("y_true"), F.col(_q(y_pred)).alias("y_pred")]
     keys = [feature_alias(i) for i in range(len(features))] + ["y_true", "y_pred"]
+    w_sums: list[Any] = []
+    if sample_weight is not None:
+        raw = F.col(_q(sample_weight)).cast("double")
+        valid = (raw >= 0) & (raw < F.lit(float("inf"))) & ~F.isnan(raw)
+        cols.append(F.when(valid, raw).otherwise(F.lit(float("nan"))).alias("w"))
+        w = F.col("w")
+        w_sums = [F.sum(w).alias("weight_sum"), F.sum(w * w).alias("weight_sq_sum")]
     try:
+        if max_groups is not None:
+            row = df.select(
+                *[F.approx_count_distinct(F.col(_q(f))).alias(feature_alias(i))
+                  for i, f in enumerate(features)]
+            ).collect()[0]  # fmt: skip
+            check_group_counts(
+                {f: int(row[feature_alias(i)]) for i, f in enumerate(features)}, max_groups,
+                exact=False,
+            )  # fmt: skip
         if y_score is None:
-            g = df.select(*cols).groupBy(*keys).agg(F.count(F.lit(1)).alias("count"))
+            g = df.select(*cols).groupBy(*keys).agg(F.count(F.lit(1)).alias("count"), *w_sums)
             g_arrow, f_arrow = _to_arrow(g), None
         else:
             s = F.col("s")
@@ -57,6 +86,10 @@ def reduce_spark(
             )
             sums = [F.count(F.lit(1)).alias("count"), F.sum(s).alias("score_sum"),
                     F.sum(s * s).alias("score_sq_sum")]  # fmt: skip
+            if w_sums:
+                w = F.col("w")
+                sums += [*w_sums, F.sum(w * s).alias("weight_score_sum"),
+                         F.sum(w * s * s).alias("weight_score_sq_sum")]  # fmt: skip
             if log_loss:
                 lo, hi = F.lit(EPS), F.lit(ONE_MINUS_EPS)
                 base = base.select(
@@ -82,8 +115,9 @@ def reduce_spark(
         ) from exc
     return from_arrow(
         g_arrow, f_arrow, features=tuple(features),
-        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score}, n_bins=n_bins,
-        auc_bins=auc_bins, engine="spark", source="Spark DataFrame",
+        columns={"y_true": y_true, "y_pred": y_pred, "y_score": y_score,
+                 "sample_weight": sample_weight},
+        n_bins=n_bins, auc_bins=auc_bins, engine="spark", source="Spark DataFrame",
     )  # fmt: skip
 
 

@@ -15,6 +15,13 @@ versions write out the same expressions) and hands back only their results:
     label is the positive class, which is decided after the reduction (it needs every
     label), so both are kept: two logarithms per row, which is why the exact log loss of a
     reduced log is computed on request.
+    With ``sample_weight=<column>`` also ``weight_sum`` and ``weight_sq_sum`` (sums of the
+    weights and of their squares) and, with scores, ``weight_score_sum`` and
+    ``weight_score_sq_sum`` (sums of ``w * score`` and ``w * score^2``), exactly the columns of
+    the row path's count table; the fairness engine then weights every metric. The other sums
+    stay unweighted (the performance section reads them). A missing, NaN, infinite or negative
+    weight becomes NaN before the sums, so its cell's ``weight_sum`` is NaN, which the
+    validation here turns into an error naming the column.
 ``scores`` (only with scores; the ROC AUC histogram of the performance section)
     by ``y_true`` and ``fine_bin`` ``= min(floor(score * auc_bins), auc_bins - 1)``:
     ``count``, ``score_min``, ``score_max`` (the extremes tell whether a bin that holds
@@ -50,21 +57,62 @@ GROUP_SUMS = ("score_sum", "score_sq_sum")
 LOG_LOSS_SUMS = ("nll_pos", "nll_neg", "nll_pos_sq", "nll_neg_sq")
 #: Aggregates of the ``scores`` table, besides ``count``.
 SCORE_SUMS = ("score_min", "score_max")
+#: Aggregates of the ``groups`` table with ``sample_weight=`` (the last two with scores).
+WEIGHT_SUMS = ("weight_sum", "weight_sq_sum", "weight_score_sum", "weight_score_sq_sum")
 #: Column names of the reduced tables that a sensitive feature may not take.
 RESERVED = (
     "y_true", "y_pred", "score_bin", "fine_bin", "count", *GROUP_SUMS, *LOG_LOSS_SUMS,
-    *SCORE_SUMS,
+    *SCORE_SUMS, *WEIGHT_SUMS,
 )  # fmt: skip
+
+
+def check_group_counts(distinct: Mapping[str, int], max_groups: int, *, exact: bool) -> None:
+    """Refuse a sensitive column with more distinct values than ``max_groups``.
+
+    ``distinct`` comes from a cheap pass over the sensitive columns alone (an approximate
+    distinct count where the engine has one), run before the group-by that would build one
+    cell per group.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the column, its count, the ceiling and the override.
+    """
+    for name, count in distinct.items():
+        if count > max_groups:
+            about = "" if exact else "about "
+            # an approximate count can be some percent low: suggest a ceiling with room
+            need = count if exact else int(count * 1.25)
+            digits = max(len(str(need)) - 2, 0)
+            suggest = -(-need // 10**digits) * 10**digits
+            raise DataValidationError(
+                f"Sensitive column {name!r} has {about}{count:,} distinct values, more than the "
+                f"ceiling of {max_groups:,} groups per sensitive feature, so the audit stops "
+                "before grouping by it. If it really is a grouping of people, raise the "
+                f"ceiling with max_groups= (CLI: --max-groups), for example to {suggest:,}; "
+                "otherwise give a coarser column."
+            )
+
+
+def resolve_max_groups(max_groups: int | None, func: str) -> int:
+    """Return the ceiling on distinct values per sensitive column (default from ``_limits``)."""
+    from .._limits import DEFAULT_MAX_GROUPS
+    from .._validation import check_int
+
+    if max_groups is None:
+        return DEFAULT_MAX_GROUPS
+    return check_int(max_groups, param="max_groups", func=func, low=1)
 
 
 def check_names(
     features: Sequence[str], y_true: str, y_pred: str, y_score: str | None,
-    available: Sequence[str], where: str,
+    available: Sequence[str], where: str, sample_weight: str | None = None,
 ) -> None:  # fmt: skip
     """Raise :class:`DataValidationError` naming a column missing from ``available``."""
     from .._validation import check_columns
 
-    check_columns([y_true, y_pred, *([y_score] if y_score else [])], available, where=where)
+    named = [y_true, y_pred, y_score, sample_weight]
+    check_columns([c for c in named if c], available, where=where)
     check_columns(list(features), available, what="Sensitive column", where=where)
 
 
@@ -102,7 +150,8 @@ class CountTable:
     source : str
         What was reduced (file names, a glob or a frame type).
     columns : dict
-        The column names used: ``y_true``, ``y_pred``, ``y_score`` (None without scores).
+        The column names used: ``y_true``, ``y_pred``, ``y_score`` (None without scores) and
+        ``sample_weight`` (None without weights).
     """
 
     features: tuple[str, ...]
@@ -123,6 +172,11 @@ class CountTable:
     def has_scores(self) -> bool:
         """True when the log had a score column."""
         return "score_bin" in self.groups
+
+    @property
+    def has_weights(self) -> bool:
+        """True when the log was reduced with ``sample_weight=`` (weighted metrics)."""
+        return "weight_sum" in self.groups
 
     @property
     def has_log_loss(self) -> bool:
@@ -244,6 +298,23 @@ def from_arrow(
             )
     if "count" not in out:
         out["count"] = counts
+    if "weight_sum" in groups.column_names:
+        for key in WEIGHT_SUMS:
+            if key in groups.column_names:
+                out[key] = _numpy(groups.column(key)).astype(np.float64)
+        bad = ~np.isfinite(out["weight_sum"])
+        if "weight_bad" in groups.column_names:  # engines whose sums skip NaN count them
+            bad |= _numpy(groups.column("weight_bad")).astype(np.float64) > 0
+        if bad.any():
+            raise DataValidationError(
+                f"sample_weight column {columns.get('sample_weight')!r} must hold finite "
+                f"weights >= 0; {int(counts[bad].sum())} row(s){where} are in cells with a "
+                "missing, NaN, infinite or negative weight."
+            )
+        if not out["weight_sum"].sum() > 0:
+            raise DataValidationError(
+                f"sample_weight column {columns.get('sample_weight')!r} sums to 0{where}."
+            )
     return CountTable(
         features=features, groups=out, scores=sc, n_bins=n_bins, auc_bins=auc_bins,
         engine=engine, source=source, columns=dict(columns),
