@@ -77,11 +77,12 @@ def ci_text(
     if ci is None or not (_finite(ci[0]) and _finite(ci[1])):
         return ""
     lvl = f"{100 * level:g}%"
+    sep = " to " if min(ci[0], ci[1]) < 0 else "-"
     if points:
-        return f"{lvl} CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f} points"
+        return f"{lvl} CI {100 * ci[0]:.0f}{sep}{100 * ci[1]:.0f} points"
     if percent:
-        return f"{lvl} CI {pct(ci[0])}-{pct(ci[1])}"
-    return f"{lvl} CI {num(ci[0])}-{num(ci[1])}"
+        return f"{lvl} CI {pct(ci[0])}{sep}{pct(ci[1])}"
+    return f"{lvl} CI {num(ci[0])}{sep}{num(ci[1])}"
 
 
 def group_phrase(
@@ -322,7 +323,7 @@ def evidence_clause(
         return ""
     p_txt = "" if p_adjusted is None else f" (adjusted p = {p_adjusted:.2g})"
     if p_adjusted is None or p_adjusted >= alpha:
-        return " With these sample sizes this is not distinguishable from no gap" + p_txt + "."
+        return " It is not distinguishable from no gap with these sample sizes" + p_txt + "."
     if not reaches:
         return f" The gap is real{p_txt} but smaller than {threshold_text}."
     return ""
