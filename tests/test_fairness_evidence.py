@@ -247,8 +247,15 @@ def test_every_disparity_record_carries_its_evidence() -> None:
         tr = {m.group for m in disp if m.method == "to_reference" and m.feature == (feats,)}
         assert (ref,) not in tr and len(tr) == len(set(locals()[feats])) - 1
     names = {m.name for m in disp if m.method == "to_reference"}
-    for rate in ("selection_rate", "true_positive_rate", "false_positive_rate",
-                 "false_negative_rate", "true_negative_rate", "accuracy", "precision"):  # fmt: skip
+    for rate in (
+        "selection_rate",
+        "true_positive_rate",
+        "false_positive_rate",  # fmt: skip
+        "false_negative_rate",
+        "true_negative_rate",
+        "accuracy",
+        "precision",
+    ):
         assert {f"{rate}_difference", f"{rate}_ratio"} <= names
 
 
@@ -363,3 +370,38 @@ def test_a_large_gap_without_evidence_is_said_so() -> None:
     assert f.severity == "info" and f.evidence == "none"
     assert "not distinguishable from no gap with these sample sizes" in f.text
     assert not any(x.severity in ("fail", "warn") for x in res.findings)
+
+
+def test_newcombe_interval_equals_the_published_values() -> None:
+    from auditkit.audit._evidence import newcombe_interval
+
+    # Newcombe (1998), Statistics in Medicine 17:873, Table II, method 10
+    for k1, n1, k2, n2, lo, hi in ((56, 70, 48, 80, 0.0524, 0.3339),
+                                   (9, 10, 3, 10, 0.1705, 0.8090),
+                                   (5, 56, 0, 29, -0.0381, 0.1926)):  # fmt: skip
+        got = newcombe_interval(k1, n1, k2, n2, 0.95)
+        assert float(got[0]) == pytest.approx(lo, abs=1e-4)
+        assert float(got[1]) == pytest.approx(hi, abs=1e-4)
+
+
+def test_new_engine_quantities_carry_evidence() -> None:
+    """Balanced accuracy by group and equalized odds agg='mean' (when the engine gives them)."""
+    rng = np.random.default_rng(13)
+    g, y, yp = _log(rng, {"a": 600, "b": 400, "c": 200}, {"a": 0.8, "b": 0.6, "c": 0.7},
+                    {"a": 0.2, "b": 0.4, "c": 0.3})  # fmt: skip
+    res = _run(y, yp, {"g": g})
+    ba = res.get("balanced_accuracy_difference", feature=["g"], group=["b"],
+                 method="to_reference")  # fmt: skip
+    if res.get("balanced_accuracy", feature=["g"], group=["a"]) is None:
+        pytest.skip("this engine has no balanced accuracy by group")
+    assert ba is not None and ba.test == "permutation_hypergeometric_within_label"
+    want = 0.5 * (yp[(g == "b") & (y == 1)].mean() + 1 - yp[(g == "b") & (y == 0)].mean())
+    want -= 0.5 * (yp[(g == "a") & (y == 1)].mean() + 1 - yp[(g == "a") & (y == 0)].mean())
+    assert ba.value == pytest.approx(want, abs=1e-12)
+    assert ba.p_value is not None and ba.p_value < 0.01 and ba.ci is not None
+    assert ba.ci[0] <= ba.value <= ba.ci[1]
+    for m in res.metrics:
+        if m.method in ("between_groups", "to_overall") and (
+            m.agg == "mean" or m.name.startswith(("balanced_accuracy", "average_odds"))
+        ):
+            assert m.p_value is not None and m.test, m

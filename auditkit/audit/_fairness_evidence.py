@@ -8,8 +8,10 @@
   the reference) and ``<rate>_ratio`` (group over reference) with ``method="to_reference"``
   and ``group=[g...]`` for every non-reference group with rows, for every group rate the
   engine computes (binary: the confusion-cell rates of :data:`._metrics.RATE_METRICS`;
-  multiclass: accuracy and the one-vs-rest rates per class). Intervals: bootstrap percentile
-  of the signed difference (or ratio) over the engine's cell-count resamples.
+  multiclass: accuracy and the one-vs-rest rates per class). Intervals: Newcombe's hybrid
+  score interval for the signed difference (it covers at the nominal rate, also at 0 and
+  for small groups, and needs no resampling); bootstrap percentile over the engine's
+  cell-count resamples for the ratio.
 * **p-values.** to_reference: Fisher's exact test of the two proportions
   (:func:`._evidence.fisher_exact`). between_groups / to_overall: a permutation test of the
   record's own statistic, with the successes of the rate multivariate-hypergeometric across
@@ -34,6 +36,7 @@ from ._engine import GroupMetrics, Intervals, Key
 from ._evidence import (
     Family,
     fisher_exact,
+    newcombe_interval,
     null_successes,
     permutation_pvalue,
     rates_from_successes,
@@ -201,21 +204,33 @@ def _proportion_names(gm: GroupMetrics) -> list[tuple[str, int | None]]:
 
 # ---------------------------------------------------------------------- disparity statistics
 def _between(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fairlearn's between_groups difference and ratio over axis 0 (the groups)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        mx = np.fmax.reduce(v, axis=-1)
-        mn = np.fmin.reduce(v, axis=-1)
+        mx = np.fmax.reduce(v, axis=0)
+        mn = np.fmin.reduce(v, axis=0)
         return mx - mn, np.where(mx != 0, mn / np.where(mx != 0, mx, 1.0), np.nan)
 
 
 def _to_overall(v: np.ndarray, o: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fairlearn's to_overall difference and ratio over axis 0 (the groups)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.fmax.reduce(np.abs(v - o), axis=-1)
+        d = np.fmax.reduce(np.abs(v - o), axis=0)
         r = v / o if o != 0 else np.full(v.shape, np.nan)
         r = np.where(r > 1, 1.0 / r, r)
-        return d, np.fmin.reduce(r, axis=-1)
+        return d, np.fmin.reduce(r, axis=0)
+
+
+def _nanmean(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Element-wise mean ignoring NaN (NaN where every value is NaN), without warnings."""
+    a = np.stack(arrays)
+    ok = np.isfinite(a)
+    k = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k > 0, np.where(ok, a, 0.0).sum(axis=0) / np.maximum(k, 1), np.nan)
 
 
 def _stat(v: np.ndarray, o: float, part: str, kind: str) -> np.ndarray:
+    """Statistic of rates ``v`` of shape (G,) or (G, B) (groups first: faster reductions)."""
     d, r = _between(v) if part == "between_groups" else _to_overall(v, o)
     return d if kind == "difference" else r
 
@@ -290,8 +305,9 @@ class Evidence:
     def __init__(
         self, gm: GroupMetrics, references: Mapping[tuple[str, ...], Reference],
         samples: Mapping[Key, np.ndarray] | None, rng: np.random.Generator, level: float,
-        n_permutations: int = DEFAULT_PERMUTATIONS,
+        n_permutations: int = DEFAULT_PERMUTATIONS, min_size: int = 0,
     ) -> None:  # fmt: skip
+        self.min_size = int(min_size)
         self.gm = gm
         self.refs = references
         self.samples = samples
@@ -301,7 +317,8 @@ class Evidence:
         self.family = Family("benjamini_hochberg")
         self._rates: dict[tuple[tuple[str, ...], str, int | None], _Rate] = {}
         self._null: dict[tuple[tuple[str, ...], str, int | None], np.ndarray] = {}
-        self._record_p: dict[Key, tuple[Hashable, float | None, str | None]] = {}
+        self._nstat: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._record_p: dict[tuple[Any, ...], tuple[Hashable, float | None, str | None]] = {}
         self.comparisons: dict[tuple[str, ...], list[Comparison]] = {}
         self.draws_used: dict[tuple[str, ...], int] = {}
 
@@ -320,7 +337,7 @@ class Evidence:
         return b
 
     def null_rates(self, feats: tuple[str, ...], metric: str, label: int | None) -> np.ndarray:
-        """Rates per group under "equal in every group", shape (B, G) (complements shared)."""
+        """Rates per group under "equal in every group", shape (G, B) (complements shared)."""
         k = (feats, metric, label)
         if k in self._null:
             return self._null[k]
@@ -328,13 +345,27 @@ class Evidence:
         r = self.rate(feats, metric, label)
         if comp is not None and (feats, comp, label) in self._null:
             other = self._null[(feats, comp, label)]
-            out = np.where(r.n > 0, 1.0 - other, 0.0)
-            out = np.where(r.rows > 0, out, np.nan)
+            out = np.where(r.n[:, None] > 0, 1.0 - other, 0.0)
+            out = np.where(r.rows[:, None] > 0, out, np.nan)
         else:
             draws = null_successes(r.k, r.n, self._draws(feats), self.rng)
-            out = rates_from_successes(draws, r.n, r.rows)
+            out = rates_from_successes(
+                np.ascontiguousarray(draws.T), r.n[:, None], r.rows[:, None]
+            )
         self._null[k] = out
         return out
+
+    def null_stat(
+        self, feats: tuple[str, ...], metric: str, label: int | None, part: str, kind: str
+    ) -> np.ndarray:
+        """Return the permutation distribution of a between_groups / to_overall statistic."""
+        k = (feats, metric, label, part)
+        if k not in self._nstat:
+            v = self.null_rates(feats, metric, label)
+            o = self.rate(feats, metric, label).overall
+            self._nstat[k] = _between(v) if part == "between_groups" else _to_overall(v, o)
+        d, r = self._nstat[k]
+        return d if kind == "difference" else r
 
     # ---- between_groups / to_overall
     def _disparity_p(self, key: Key) -> tuple[Hashable, float | None, str | None]:
@@ -348,11 +379,11 @@ class Evidence:
                 return (key, None, None)
             tpr = self.rate(feats, "true_positive_rate", None)
             fpr = self.rate(feats, "false_positive_rate", None)
-            nt = self.null_rates(feats, "true_positive_rate", None)
-            nf = self.null_rates(feats, "false_positive_rate", None)
+
+            mean = base == "average_odds" or getattr(key, "agg", None) == "mean"
 
             def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-                if base == "average_odds":
+                if mean:
                     return (a + b) / 2.0
                 if kind == "difference":
                     return np.where(b > a, b, a)
@@ -362,20 +393,16 @@ class Evidence:
                 _stat(tpr.values, tpr.overall, part, kind),
                 _stat(fpr.values, fpr.overall, part, kind),
             )
-            null = combine(_stat(nt, tpr.overall, part, kind), _stat(nf, fpr.overall, part, kind))
+            null = combine(
+                self.null_stat(feats, "true_positive_rate", None, part, kind),
+                self.null_stat(feats, "false_positive_rate", None, part, kind),
+            )
             p = permutation_pvalue(float(obs_t), null, larger_is_extreme=kind == "difference")
             return ((feats, key.label, part, kind, base), p, TEST_PERMUTATION_STRATA)
-        if base == "balanced_accuracy" and self.gm.is_binary:
-            tpr = self.rate(feats, "true_positive_rate", None)
-            tnr = self.rate(feats, "true_negative_rate", None)
-            obs_v = (tpr.values + tnr.values) / 2.0
-            o = (tpr.overall + tnr.overall) / 2.0
-            nv = (
-                self.null_rates(feats, "true_positive_rate", None)
-                + self.null_rates(feats, "true_negative_rate", None)
-            ) / 2.0
+        if base == "balanced_accuracy":
+            obs_v, null_v, o = self.balanced_accuracy(feats)
             p = permutation_pvalue(
-                float(_stat(obs_v, o, part, kind)), _stat(nv, o, part, kind),
+                float(_stat(obs_v, o, part, kind)), _stat(null_v, o, part, kind),
                 larger_is_extreme=kind == "difference",
             )  # fmt: skip
             return ((feats, key.label, part, kind, base), p, TEST_PERMUTATION_STRATA)
@@ -384,10 +411,32 @@ class Evidence:
             return (key, None, None)
         r = self.rate(feats, base, key.label)
         obs = float(_stat(r.values, r.overall, part, kind))
-        null = _stat(self.null_rates(feats, base, key.label), r.overall, part, kind)
+        null = self.null_stat(feats, base, key.label, part, kind)
         p = permutation_pvalue(obs, null, larger_is_extreme=kind == "difference")
         hyp = _canonical(base) if kind == "difference" and key.label is None else base
         return ((feats, key.label, part, kind, hyp), p, TEST_PERMUTATION)
+
+    def balanced_accuracy(self, feats: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, float]:
+        """Balanced accuracy per group, its null draws (G, B) and its overall value.
+
+        The mean recall over the classes a group has rows of (scikit-learn drops a 0/0
+        recall); under the null, each class's correct decisions are drawn within that class
+        (true-label strata), independently across classes.
+        """
+        parts = (
+            [("true_positive_rate", None), ("true_negative_rate", None)]
+            if self.gm.is_binary
+            else [("true_positive_rate", c) for c in range(len(self.gm.classes))]
+        )
+        obs, null, overall = [], [], []
+        for metric, label in parts:
+            r = self.rate(feats, metric, label)
+            has = (r.n > 0) & (r.rows > 0)
+            obs.append(np.where(has, r.values, np.nan))
+            null.append(np.where(has[:, None], self.null_rates(feats, metric, label), np.nan))
+            if r.n.sum() > 0:
+                overall.append(r.overall)
+        return _nanmean(obs), _nanmean(null), float(np.mean(overall)) if overall else np.nan
 
     def test_disparities(self) -> None:
         """p-values of every between_groups / to_overall quantity of the engine."""
@@ -395,52 +444,123 @@ class Evidence:
             if key.part not in ("between_groups", "to_overall") or key.features is None:
                 continue
             hyp, p, test = self._disparity_p(key)
-            self._record_p[key] = (hyp, p, test)
+            agg = getattr(key, "agg", None)
+            self._record_p[(key.name, key.features, key.label, key.part, agg)] = (hyp, p, test)
             self.family.add(hyp, p)
 
     # ---- to_reference
     def compare_to_reference(
         self, reasons: Mapping[tuple[str, ...], Mapping[Any, list[Any]]]
     ) -> None:
-        """Comparisons of every non-reference group with rows against the reference group."""
+        """Comparisons of every non-reference group with rows against the reference group.
+
+        All the Fisher tests of the section run in one vectorised call; a rate and its
+        complement (same table, columns swapped) share one test.
+        """
         gm = self.gm
+        todo: dict[Hashable, tuple[float, float, float, float]] = {}
         for feats in gm.groupings:
             ref = self.refs[feats].index
             rows = gm.counts(feats)
             out: list[Comparison] = []
-            for metric, label in _proportion_names(gm):
+            others = np.flatnonzero((rows > 0) & (np.arange(len(rows)) != ref))
+            for metric, label in _proportion_names(gm) if others.size else []:
                 r = self.rate(feats, metric, label)
                 vals = np.asarray(gm.values[Key(metric, feats, label, "group")], dtype=np.float64)
-                others = np.flatnonzero((rows > 0) & (np.arange(len(rows)) != ref))
-                if others.size == 0:
-                    continue
-                p = fisher_exact(r.k[others], r.n[others], r.k[ref], r.n[ref])
-                d_lo = d_hi = q_lo = q_hi = None
+                q_lo = q_hi = None
+                d_lo, d_hi = newcombe_interval(
+                    r.k[others], r.n[others], r.k[ref], r.n[ref], self.level
+                )
                 if self.samples is not None:
                     s = self.samples[Key(metric, feats, label, "group")]
-                    sd = s[:, others] - s[:, [ref]]
                     with np.errstate(divide="ignore", invalid="ignore"):
                         sq = np.where(s[:, [ref]] > 0, s[:, others] / s[:, [ref]], np.nan)
-                    d_lo, d_hi = percentile_interval(sd, self.level)
                     q_lo, q_hi = percentile_interval(sq, self.level)
                 why = reasons.get(feats, {}).get((metric, label))
+                canon = _canonical(metric) if label is None else metric
                 for j, i in enumerate(others.tolist()):
                     small = [] if why is None else [x for x in (i, ref) if why[x]]
-                    hyp = ("to_reference", feats, label, _canonical(metric) if label is None
-                           else metric, i)  # fmt: skip
-                    pv = float(p[j])
-                    self.family.add(hyp, pv)
+                    hyp = ("to_reference", feats, label, canon, i)
+                    if metric == canon:
+                        todo[hyp] = (r.k[i], r.n[i], r.k[ref], r.n[ref])
                     out.append(
                         Comparison(
                             features=feats, metric=metric, label=label, index=i, ref=ref,
                             value=float(vals[i]), ref_value=float(vals[ref]),
-                            diff_ci=None if d_lo is None or d_hi is None else _ci(d_lo, d_hi, j),
+                            diff_ci=_ci(d_lo, d_hi, j),
                             ratio_ci=None if q_lo is None or q_hi is None else _ci(q_lo, q_hi, j),
-                            p=pv, test=TEST_FISHER, key=hyp, rows=int(rows[i]),
+                            p=None, test=TEST_FISHER, key=hyp, rows=int(rows[i]),
                             ref_rows=int(rows[ref]), small=small,
                         )
                     )  # fmt: skip
+            if others.size and Key("balanced_accuracy", feats, None, "group") in gm.values:
+                out += self._balanced_to_reference(feats, others, ref, rows)
             self.comparisons[feats] = out
+        if not todo:
+            for comps in self.comparisons.values():
+                for c in comps:
+                    self.family.add(c.key, c.p)
+            return
+        k1, n1, k2, n2 = (np.asarray(x, dtype=np.float64) for x in zip(*todo.values()))
+        pvals = dict(zip(todo, fisher_exact(k1, n1, k2, n2).tolist()))
+        for comps in self.comparisons.values():
+            for c in comps:
+                if c.test == TEST_FISHER:
+                    c.p = pvals.get(c.key)
+                self.family.add(c.key, c.p)
+
+    def _balanced_to_reference(
+        self, feats: tuple[str, ...], others: np.ndarray, ref: int, rows: np.ndarray
+    ) -> list[Comparison]:
+        """Balanced accuracy of each group against the reference group.
+
+        p-value: Monte Carlo test with the correct decisions of each true-label stratum
+        redrawn between the two groups (hypergeometric given the pair's total); interval:
+        bootstrap percentile of the signed difference (and of the ratio).
+        """
+        parts = (
+            [("true_positive_rate", None), ("true_negative_rate", None)]
+            if self.gm.is_binary
+            else [("true_positive_rate", c) for c in range(len(self.gm.classes))]
+        )
+        b = self._draws(feats)
+        obs_g, obs_r, null_g, null_r = [], [], [], []
+        for metric, label in parts:
+            r = self.rate(feats, metric, label)
+            ng, nr = r.n[others].astype(np.int64), np.full(others.size, int(r.n[ref]))
+            kg, kr = r.k[others].astype(np.int64), np.full(others.size, int(r.k[ref]))
+            draw = self.rng.hypergeometric(ng, nr, kg + kr, size=(b, others.size))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                obs_g.append(np.where(ng > 0, kg / np.maximum(ng, 1), np.nan))
+                obs_r.append(np.where(nr > 0, kr / np.maximum(nr, 1), np.nan))
+                null_g.append(np.where(ng > 0, draw / np.maximum(ng, 1), np.nan))
+                null_r.append(np.where(nr > 0, (kg + kr - draw) / np.maximum(nr, 1), np.nan))
+        t_obs = np.abs(_nanmean(obs_g) - _nanmean(obs_r))
+        t_null = np.abs(_nanmean(null_g) - _nanmean(null_r))
+        vals = np.asarray(self.gm.values[Key("balanced_accuracy", feats, None, "group")])
+        d_lo = d_hi = q_lo = q_hi = None
+        if self.samples is not None:
+            s = self.samples[Key("balanced_accuracy", feats, None, "group")]
+            d_lo, d_hi = percentile_interval(s[:, others] - s[:, [ref]], self.level)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sq = np.where(s[:, [ref]] > 0, s[:, others] / s[:, [ref]], np.nan)
+            q_lo, q_hi = percentile_interval(sq, self.level)
+        out = []
+        for j, i in enumerate(others.tolist()):
+            p = permutation_pvalue(float(t_obs[j]), t_null[:, j])
+            hyp = ("to_reference", feats, None, "balanced_accuracy", i)
+            out.append(
+                Comparison(
+                    features=feats, metric="balanced_accuracy", label=None, index=i, ref=ref,
+                    value=float(vals[i]), ref_value=float(vals[ref]),
+                    diff_ci=None if d_lo is None or d_hi is None else _ci(d_lo, d_hi, j),
+                    ratio_ci=None if q_lo is None or q_hi is None else _ci(q_lo, q_hi, j),
+                    p=p, test=TEST_PERMUTATION_STRATA, key=hyp, rows=int(rows[i]),
+                    ref_rows=int(rows[ref]),
+                    small=[x for x in (i, ref) if rows[x] < self.min_size],
+                )
+            )  # fmt: skip
+        return out
 
     # ---- four-fifths rule on the favourable outcome
     def four_fifths(
@@ -529,7 +649,7 @@ class Evidence:
         for m in records:
             if m.method in ("between_groups", "to_overall") and m.feature is not None:
                 lab = None if m.label is None else by_label.get(m.label)
-                got = self._record_p.get(Key(m.name, m.feature, lab, m.method))
+                got = self._record_p.get((m.name, m.feature, lab, m.method, m.agg))
                 if got is not None and got[1] is not None:
                     hyp, p, test = got
                     m = replace(m, p_value=p, p_adjusted=self.family.adjusted(hyp), test=test)

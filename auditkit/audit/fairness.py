@@ -685,8 +685,9 @@ def _evidence_info(ev: Any, alpha: float) -> dict[str, Any]:
         "severity": "a finding is fail/warn only when the gap is beyond its threshold (or its "
         "interval reaches it) and p_adjusted < alpha; groups flagged too_small never drive a "
         "finding and are listed in a note of their own",
-        "intervals_to_reference": "bootstrap percentile of the signed difference (ratio) "
-        "over the same cell-count resamples as every other interval",
+        "intervals_to_reference": "difference: Newcombe's hybrid score interval (from the two "
+        "Wilson intervals); ratio: bootstrap percentile over the same cell-count resamples "
+        "as every other interval",
     }
 
 
@@ -772,6 +773,7 @@ class FairnessSection:
         ev = _fe.Evidence(
             gm, refs, samples, ctx.rng("fairness.evidence"), cfg.ci_level,
             n_permutations=int(ctx.option("n_permutations", _fe.DEFAULT_PERMUTATIONS)),
+            min_size=cfg.min_group_size,
         )  # fmt: skip
         ev.test_disparities()
         ev.compare_to_reference(reasons)
