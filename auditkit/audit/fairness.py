@@ -13,6 +13,15 @@ whose values equal Fairlearn's ``MetricFrame`` and module functions:
   ``equalized_odds_*`` (``agg="worst_case"``) and ``equal_opportunity_*``;
 * bootstrap percentile intervals for all of them (cell-count resampling, ``n_boot`` resamples
   seeded from ``ctx.rng("fairness")``);
+* a reference group per grouping (``AuditConfig.reference_groups``, default the largest group)
+  and ``method="to_reference"`` records: each group's rate minus (and over) the reference
+  group's, signed, with Newcombe intervals (:mod:`._fairness_evidence`);
+* evidence on every disparity record: ``p_value`` (Fisher's exact test for to_reference, a
+  permutation test from the count table for between_groups / to_overall), ``p_adjusted``
+  (Benjamini-Hochberg over the section's family) and ``test`` (:mod:`._evidence`);
+* findings ranked by evidence and size among the groups large enough to judge, in the
+  reader's words (label names, favourable outcome), the groups too small to judge in a note
+  of their own (:mod:`._fairness_story`);
 * groups smaller than ``min_group_size``, or without rows of the class a rate is conditioned on,
   are flagged ``too_small`` with the reason, never dropped;
 * a user's own metrics ``f(y_true, y_pred)`` (``custom_metrics=``) through ``MetricFrame``;
@@ -20,7 +29,9 @@ whose values equal Fairlearn's ``MetricFrame`` and module functions:
 
 Options (``audit(..., options={...})``): ``subject`` (noun for the rows in findings, default
 ``"people"``), ``fairness_gap_threshold`` (gap that makes a finding a warning, default 0.1),
-``four_fifths_threshold`` (default 0.8), ``mitigation`` (default True), ``custom_metrics``.
+``four_fifths_threshold`` (default 0.8; the table, the findings and the chart's ``reference``
+line use it), ``n_permutations`` (default 2000), ``mitigation`` (default True),
+``custom_metrics``.
 """
 
 from __future__ import annotations
@@ -685,6 +696,8 @@ def _evidence_info(ev: Any, alpha: float) -> dict[str, Any]:
         "severity": "a finding is fail/warn only when the gap is beyond its threshold (or its "
         "interval reaches it) and p_adjusted < alpha; groups flagged too_small never drive a "
         "finding and are listed in a note of their own",
+        "untested": "calibration (expected_calibration_error_*) and ROC AUC disparities need "
+        "the rows' scores for a test and carry no p_value; they never drive a finding",
         "intervals_to_reference": "difference: Newcombe's hybrid score interval (from the two "
         "Wilson intervals); ratio: bootstrap percentile over the same cell-count resamples "
         "as every other interval",
