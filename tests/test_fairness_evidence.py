@@ -36,7 +36,7 @@ def _run(
     y: np.ndarray, yp: np.ndarray, sens: dict[str, np.ndarray], *, n_boot: int = 200,
     refs: dict[str, str] | None = None, favourable: int | None = None,
     label_names: tuple[str, ...] | None = None, classes: tuple[str, ...] = ("0", "1"),
-    seed: int = 0, **options: object,
+    seed: int = 0, score: np.ndarray | None = None, **options: object,
 ) -> SectionResult:  # fmt: skip
     options.setdefault("n_permutations", 500)
     cfg = AuditConfig(
@@ -45,8 +45,9 @@ def _run(
     )  # fmt: skip
     pred = Predictions(
         y_true=np.asarray(y, dtype=np.int64), y_pred=np.asarray(yp, dtype=np.int64),
-        y_proba=None, classes=classes, pos_label=1 if len(classes) == 2 else None,
-        has_scores=False, favourable=favourable, label_names=label_names,
+        y_proba=None if score is None else np.c_[1 - score, score], classes=classes,
+        pos_label=1 if len(classes) == 2 else None, has_scores=score is not None,
+        favourable=favourable, label_names=label_names,
     )  # fmt: skip
     ctx = AuditContext(config=cfg, predictions=pred, sensitive=pd.DataFrame(sens))
     return FairnessSection().run(ctx)
@@ -405,3 +406,23 @@ def test_new_engine_quantities_carry_evidence() -> None:
             m.agg == "mean" or m.name.startswith(("balanced_accuracy", "average_odds"))
         ):
             assert m.p_value is not None and m.test, m
+
+
+def test_calibration_warns_only_with_evidence() -> None:
+    rng = np.random.default_rng(14)
+    alarms = 0
+    for i in range(60):
+        g = np.array(["a"] * 600 + ["b"] * 40)
+        score = rng.random(g.size)
+        y = (rng.random(g.size) < score).astype(np.int64)  # calibrated scores
+        res = _run(y, (score >= 0.5).astype(np.int64), {"g": g}, n_boot=20, seed=i,
+                   score=score, mitigation=False)  # fmt: skip
+        alarms += any(f.severity in ("warn", "fail") for f in res.findings)
+    assert alarms / 60 <= 0.07
+    g = np.array(["a"] * 600 + ["b"] * 300)
+    score = rng.random(g.size)
+    y = (rng.random(g.size) < np.where(g == "b", 0.6 * score, score)).astype(np.int64)
+    res = _run(y, (score >= 0.5).astype(np.int64), {"g": g}, n_boot=20, score=score,
+               mitigation=False)  # fmt: skip
+    f = next(x for x in res.findings if x.metric == "fairness.expected_calibration_error")
+    assert f.severity == "warn" and "g = b" in f.text and f.evidence == "strong"

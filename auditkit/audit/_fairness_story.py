@@ -17,6 +17,10 @@ Rules (the glossary and the section's ``info`` repeat them):
   above it; below it ``fail`` with evidence, ``info`` without.
 * **Multiclass**: the accuracy of each judgeable group against the reference group, as for
   error-rate gaps.
+* **Calibration by group**: the least calibrated judgeable group of each feature is a
+  warning only when its expected calibration error reaches ``fairness_gap_threshold`` and a
+  test of calibration in the large (:func:`calibration_tests`) gives evidence after the
+  family's control.
 * ``Finding.evidence`` is :func:`._evidence.evidence_word` of the adjusted p-value.
 * Order: by severity, then evidence, then size of effect (the report sorts stably by severity
   and evidence, so this order breaks its ties); then calibration, then the small-groups note.
@@ -36,7 +40,7 @@ from ._engine import Key
 from ._evidence import evidence_word
 from ._fairness_evidence import Comparison, Evidence, FourFifths
 
-__all__ = ["four_fifths_results", "story"]
+__all__ = ["calibration_tests", "four_fifths_results", "story"]
 
 SECTION = "fairness"
 _SEV_RANK = {"fail": 0, "warn": 1, "info": 2, "pass": 3}
@@ -105,9 +109,11 @@ def story(
     c: Any, ev: Evidence, reasons: Mapping[tuple[str, ...], Mapping[Any, list[Any]]],
     ff: Mapping[tuple[str, ...], FourFifths | None], flagged: Mapping[tuple[str, ...], list[Any]],
     *, pred: Predictions, subject: str, gap_warn: float, four_fifths: float, alpha: float,
+    calib: Mapping[tuple[str, ...], tuple[int, float, Any]] | None = None,
 ) -> list[Finding]:  # fmt: skip
     """Return the section's findings in their ranked order (see the module docstring)."""
     gm = c.gm
+    calib = calib or {}
     ranked: list[tuple[Finding, float]] = []
     tail: list[Finding] = []
     thr = f"the {pl.points(gap_warn).replace(' percentage points', '-point')} threshold"
@@ -164,7 +170,7 @@ def story(
                 text += pl.evidence_clause(sev, reaches, p_adj, alpha, thr)
                 ranked.append((_finding(sev, text, "fairness.accuracy_difference", word),
                                abs(comp.diff)))  # fmt: skip
-        tail += _calibration_findings(c, feats, groups, pred, subject, gap_warn)
+        tail += _calibration_findings(c, ev, calib, feats, groups, pred, subject, gap_warn, alpha)
     ranked.sort(
         key=lambda t: (
             _SEV_RANK[t[0].severity], _EV_RANK[t[0].evidence or "none"], -t[1]
@@ -206,24 +212,61 @@ def _four_fifths_finding(
     return [(_finding(sev, text, "fairness.selection_rate_ratio", word), 1.0 - ff.ratio)]
 
 
+def calibration_tests(c: Any, ev: Evidence) -> dict[tuple[str, ...], tuple[int, float, Any]]:
+    """Test the least calibrated judgeable group of each feature (binary tasks with scores).
+
+    The test is of calibration in the large: under calibrated scores the group's positives
+    have mean ``score_sum`` and variance ``sum p(1 - p) <= n m (1 - m)`` (``m`` the mean
+    score), so ``z = n (base_rate - m) / sqrt(n m (1 - m))`` is conservative; two-sided
+    normal p-value, added to the family before it is adjusted.
+    """
+    from scipy.stats import norm
+
+    gm = c.gm
+    out: dict[tuple[str, ...], tuple[int, float, Any]] = {}
+    if not (gm.is_binary and gm.has_scores):
+        return out
+    for feats in gm.groupings:
+        if len(feats) != 1:
+            continue
+        vals = gm.values[Key("expected_calibration_error", feats, None, "group")]
+        n = gm.counts(feats)
+        ok = np.flatnonzero(np.isfinite(vals) & (n >= c.min_size))
+        if not ok.size:
+            continue
+        i = int(ok[np.argmax(vals[ok])])
+        ms = float(gm.values[Key("mean_score", feats, None, "group")][i])
+        br = float(gm.values[Key("base_rate", feats, None, "group")][i])
+        var = n[i] * ms * (1.0 - ms)
+        p = 1.0 if var <= 0 else float(2 * norm.sf(abs(n[i] * (br - ms)) / np.sqrt(var)))
+        key = ("calibration", feats, i)
+        ev.family.add(key, p)
+        out[feats] = (i, p, key)
+    return out
+
+
 def _calibration_findings(
-    c: Any, feats: tuple[str, ...], groups: Sequence[tuple[str, ...]], pred: Predictions,
-    subject: str, gap_warn: float,
+    c: Any, ev: Evidence, calib: Mapping[tuple[str, ...], tuple[int, float, Any]],
+    feats: tuple[str, ...], groups: Sequence[tuple[str, ...]], pred: Predictions,
+    subject: str, gap_warn: float, alpha: float,
 ) -> list[Finding]:  # fmt: skip
     gm = c.gm
-    if not (gm.is_binary and gm.has_scores and len(feats) == 1):
+    if feats not in calib:
         return []
-    vals = gm.values[Key("expected_calibration_error", feats, None, "group")]
-    n = gm.counts(feats)
-    ok = np.flatnonzero(np.isfinite(vals) & (n >= c.min_size))
-    if not (ok.size and float(np.max(vals[ok])) >= gap_warn / 2):
+    i, _, key = calib[feats]
+    ece = float(gm.values[Key("expected_calibration_error", feats, None, "group")][i])
+    if ece < gap_warn / 2:
         return []
-    i = int(ok[np.argmax(vals[ok])])
     ms = float(gm.values[Key("mean_score", feats, None, "group")][i])
     br = float(gm.values[Key("base_rate", feats, None, "group")][i])
     pos = pred.pos_label if pred.pos_label is not None else 1
     text = pl.calibration_group_sentence(
-        feats, groups[i], ms, br, float(vals[i]), subject=subject, outcome=pred.label_name(pos)
+        feats, groups[i], ms, br, ece, subject=subject, outcome=pred.label_name(pos)
     )
-    sev = "warn" if float(vals[i]) >= gap_warn else "info"
-    return [_finding(sev, text, "fairness.expected_calibration_error", None)]
+    p_adj = ev.family.adjusted(key)
+    sev = "warn" if ece >= gap_warn and p_adj is not None and p_adj < alpha else "info"
+    if ece >= gap_warn and sev == "info":
+        text += pl.evidence_clause("info", True, p_adj, alpha, "")
+    return [
+        _finding(sev, text, "fairness.expected_calibration_error", evidence_word(p_adj, alpha))
+    ]

@@ -680,6 +680,8 @@ def _evidence_info(ev: Any, alpha: float) -> dict[str, Any]:
             "between_groups, to_overall": "permutation test of the record's statistic: the "
             "successes of the rate are multivariate hypergeometric across groups given the "
             "totals; equalized odds (and balanced accuracy) draw within the true-label strata",
+            "calibration": "z-test of calibration in the large (positives against the sum "
+            "of the scores) for the least calibrated group of each feature",
             "four_fifths": "Fisher's exact test of the lowest and highest favourable rates among "
             "the groups large enough to judge, times the number of pairs of such groups "
             "(Bonferroni for the choice of the pair)",
@@ -792,6 +794,7 @@ class FairnessSection:
         ev.compare_to_reference(reasons)
         fav_pos = binary and p.favourable_index == pos
         ff = _story.four_fifths_results(c, ev, reasons, fav_pos) if binary else {}
+        calib = _story.calibration_tests(c, ev)
         metrics += ev.to_reference_records(p.classes)
         metrics = ev.annotate(metrics, p.classes)
         tables.insert(0, _disparity_table(c, ff, ev, four_fifths, alpha))
@@ -800,7 +803,7 @@ class FairnessSection:
         findings = _story.story(
             c, ev, reasons, ff, small, pred=p, subject=str(ctx.option("subject", "people")),
             gap_warn=float(ctx.option("fairness_gap_threshold", 0.1)),
-            four_fifths=four_fifths, alpha=alpha,
+            four_fifths=four_fifths, alpha=alpha, calib=calib,
         )  # fmt: skip
         charts = _charts(c, pair, fav_pos, four_fifths)
         info: dict[str, Any] = {
