@@ -266,7 +266,10 @@ def _calibration_findings(
     p_adj = ev.family.adjusted(key)
     sev = "warn" if ece >= gap_warn and p_adj is not None and p_adj < alpha else "info"
     if ece >= gap_warn and sev == "info":
-        text += pl.evidence_clause("info", True, p_adj, alpha, "")
+        p_txt = "" if p_adj is None else f" (adjusted p = {p_adj:.2g})"
+        text += (
+            f" With these sample sizes this is not distinguishable from calibrated scores{p_txt}."
+        )
     return [
         _finding(sev, text, "fairness.expected_calibration_error", evidence_word(p_adj, alpha))
     ]
