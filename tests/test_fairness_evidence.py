@@ -283,6 +283,8 @@ def test_reference_groups_given_and_for_intersections() -> None:
         _run(y, yp, {"race": g}, refs={"race": "Z"})
     with pytest.raises(ParameterError, match="not a sensitive feature"):
         _run(y, yp, {"race": g}, refs={"age": "old"})
+    with pytest.raises(ParameterError, match="n_permutations"):
+        _run(y, yp, {"race": g}, n_permutations=0)
 
 
 def test_multiclass_to_reference_and_evidence() -> None:

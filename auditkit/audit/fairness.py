@@ -784,10 +784,15 @@ class FairnessSection:
             tables.append(_group_table(c, g, reasons_of))
         four_fifths = float(ctx.option("four_fifths_threshold", 0.8))
         alpha = 1.0 - cfg.ci_level
+        n_perm = ctx.option("n_permutations", _fe.DEFAULT_PERMUTATIONS)
+        if isinstance(n_perm, bool) or not isinstance(n_perm, int | np.integer) or n_perm < 1:
+            raise ParameterError(
+                f"The 'n_permutations' option must be a positive int; got {n_perm!r}."
+            )
         refs = _fe.resolve_references(gm, cfg.reference_groups)
         ev = _fe.Evidence(
             gm, refs, samples, ctx.rng("fairness.evidence"), cfg.ci_level,
-            n_permutations=int(ctx.option("n_permutations", _fe.DEFAULT_PERMUTATIONS)),
+            n_permutations=int(n_perm),
             min_size=cfg.min_group_size,
         )  # fmt: skip
         ev.test_disparities()
