@@ -243,8 +243,12 @@ def test_every_disparity_record_carries_its_evidence() -> None:
     assert "Benjamini-Hochberg" in ev["multiple_comparisons"] and ev["family_size"] > 10
     # every non-reference group with rows, every rate; the reference group has none
     refs = res.info["reference_groups"]
-    assert refs["g"] == {"group": ["a"], "chosen": "largest group (500 rows)"}
-    for feats, ref in (("g", "a"), ("h", refs["h"]["group"][0])):
+    how = res.info["reference_groups_chosen"]
+    assert refs["g"] == "a" and how["g"] == "largest group (500 rows)"
+    pairs = pd.Series(list(zip(g, h))).value_counts()
+    assert refs["g × h"] == " × ".join(pairs.index[0])
+    assert how["g × h"] == f"largest group ({pairs.iloc[0]} rows)"
+    for feats, ref in (("g", "a"), ("h", refs["h"])):
         tr = {m.group for m in disp if m.method == "to_reference" and m.feature == (feats,)}
         assert (ref,) not in tr and len(tr) == len(set(locals()[feats])) - 1
     names = {m.name for m in disp if m.method == "to_reference"}
@@ -266,9 +270,9 @@ def test_reference_groups_given_and_for_intersections() -> None:
                     dict.fromkeys("ABC", 0.3))  # fmt: skip
     h = rng.choice(["x", "y"], g.size)
     res = _run(y, yp, {"race": g, "sex": h}, refs={"race": "B", "sex": "y"})
-    info = res.info["reference_groups"]
-    assert info["race"] == {"group": ["B"], "chosen": "given in reference_groups"}
-    assert info["race × sex"]["group"] == ["B", "y"]
+    info, how = res.info["reference_groups"], res.info["reference_groups_chosen"]
+    assert info["race"] == "B" and how["race"] == "given in reference_groups"
+    assert info["race × sex"] == "B × y"
     for grp in ("A", "C"):
         m = res.get("selection_rate_difference", feature=["race"], group=[grp],
                     method="to_reference")  # fmt: skip
@@ -278,7 +282,7 @@ def test_reference_groups_given_and_for_intersections() -> None:
     assert res.get("selection_rate_difference", feature=["race"], group=["B"],
                    method="to_reference") is None  # fmt: skip
     one = _run(y, yp, {"race": g, "sex": h}, refs={"race": "C"})
-    assert one.info["reference_groups"]["race × sex"]["chosen"].startswith("largest group")
+    assert one.info["reference_groups_chosen"]["race × sex"].startswith("largest group")
     with pytest.raises(ParameterError, match="'race'.*'Z'"):
         _run(y, yp, {"race": g}, refs={"race": "Z"})
     with pytest.raises(ParameterError, match="not a sensitive feature"):

@@ -115,10 +115,6 @@ class Reference:
     group: tuple[str, ...]
     how: str
 
-    def to_info(self) -> dict[str, Any]:
-        """Plain data for the section's ``info``."""
-        return {"group": list(self.group), "chosen": self.how}
-
 
 def resolve_references(
     gm: GroupMetrics, given: Mapping[str, str]
