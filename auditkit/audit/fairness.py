@@ -332,7 +332,7 @@ def _disparity_table(
     for nm in names:
         cols += [nm, f"{nm} {100 * c.level:g}% CI"]
     if gm.is_binary:
-        cols += ["favourable impact ratio", f"four-fifths rule (threshold {four_fifths:g})"]
+        cols += ["favourable impact ratio", "four-fifths rule"]
     for feats in gm.groupings:
         row: list[Any] = [" × ".join(feats)]
         for nm in names:
@@ -351,9 +351,10 @@ def _disparity_table(
         columns=tuple(cols),
         rows=tuple(rows),
         note="Differences: largest minus smallest group value; ratios: smallest over largest. "
-        "Favourable impact ratio: the lowest over the highest rate of the favourable outcome "
-        "among the groups large enough to judge; the rule is 'inconclusive' when the ratio is "
-        "below the threshold but not distinguishable from no gap after multiplicity control.",
+        f"Four-fifths rule at the threshold {four_fifths:g}. Favourable impact ratio: the "
+        "lowest over the highest rate of the favourable outcome among the groups large "
+        "enough to judge; the rule is 'inconclusive' when the ratio is below the threshold "
+        "but not distinguishable from no gap after multiplicity control.",
     )
 
 
