@@ -830,6 +830,7 @@ class FairnessSection:
                 p.label_name(p.favourable_index) if p.favourable_index is not None else None
             ),
             "four_fifths_threshold": four_fifths,
+            "favourable_is_positive": bool(fav_pos) if binary else None,
             "reference_groups": {" × ".join(g): " × ".join(r.group) for g, r in refs.items()},
             "reference_groups_chosen": {" × ".join(g): r.how for g, r in refs.items()},
             "evidence": _evidence_info(ev, alpha),
