@@ -18,6 +18,12 @@ Tests of "no difference"
   ``(1 + #{T* at least as extreme as T}) / (B + 1)``, which is valid (never anti-conservative)
   for any number of draws ``B``.
 
+Intervals
+---------
+:func:`newcombe_interval`: Newcombe's hybrid score interval for a signed difference of two
+proportions (from the two Wilson intervals); it covers at close to the nominal rate for any
+sample sizes, including a true difference of 0.
+
 Multiplicity
 ------------
 :func:`benjamini_hochberg` (the default of the sections) and :func:`holm` adjust a family of
