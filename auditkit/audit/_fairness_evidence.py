@@ -63,9 +63,11 @@ _MULTICLASS_RATES = ("selection_rate", "true_positive_rate", "false_positive_rat
 #: Disparities named after something other than their rate.
 _ALIASES = {"demographic_parity": "selection_rate", "equal_opportunity": "true_positive_rate"}
 _PAIR_STRATIFIED = ("equalized_odds", "average_odds")
+#: ``MetricValue.test`` values (the card's glossary explains "fisher_exact" and "permutation";
+#: which permutation scheme each record uses is in the section's ``info["evidence"]``).
 TEST_FISHER = "fisher_exact"
-TEST_PERMUTATION = "permutation_hypergeometric"
-TEST_PERMUTATION_STRATA = "permutation_hypergeometric_within_label"
+TEST_PERMUTATION = "permutation"
+TEST_PERMUTATION_STRATA = "permutation"
 
 
 def _spec() -> dict[str, tuple[frozenset[str], frozenset[str]]]:

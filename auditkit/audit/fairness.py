@@ -678,9 +678,12 @@ def _evidence_info(ev: Any, alpha: float) -> dict[str, Any]:
     return {
         "tests": {
             "to_reference": "Fisher's exact test of the two proportions (two-sided)",
-            "between_groups, to_overall": "permutation test of the record's statistic: the "
-            "successes of the rate are multivariate hypergeometric across groups given the "
-            "totals; equalized odds (and balanced accuracy) draw within the true-label strata",
+            "between_groups, to_overall": "permutation test of the record's own statistic: "
+            "the successes of the rate are multivariate hypergeometric across groups given "
+            "the totals; equalized odds, average odds and balanced accuracy draw within the "
+            "true-label strata; p = (1 + #{as extreme}) / (1 + permutations)",
+            "to_reference balanced_accuracy": "permutation test with the correct decisions of "
+            "each true-label stratum redrawn between the group and the reference group",
             "calibration": "z-test of calibration in the large (positives against the sum "
             "of the scores) for the least calibrated group of each feature",
             "four_fifths": "Fisher's exact test of the lowest and highest favourable rates among "
