@@ -14,7 +14,8 @@ Rules (the glossary and the section's ``info`` repeat them):
 * **Four-fifths rule** on the favourable outcome's selection rates (``favourable``; when the
   favourable outcome is the negative class, its rate is ``1 - selection_rate``), lowest over
   highest among judgeable groups, with the ``four_fifths_threshold`` option: ``pass`` at or
-  above it; below it ``fail`` with evidence, ``info`` without.
+  above it; below it with evidence ``fail`` when the whole interval is below it and ``warn``
+  when the interval reaches it (as the card's lights judge), ``info`` without evidence.
 * **Multiclass**: the accuracy of each judgeable group against the reference group, as for
   error-rate gaps.
 * **Calibration by group**: the least calibrated judgeable group of each feature is a
@@ -65,13 +66,21 @@ def four_fifths_results(
 def four_fifths_verdict(
     ff: FourFifths | None, ev: Evidence, threshold: float, alpha: float
 ) -> str:
-    """``"pass"``, ``"fail"``, ``"inconclusive"`` (below without evidence) or ``"n/a"``."""
+    """Return the rule's verdict, the severity of its finding in words.
+
+    ``"pass"`` at or above the threshold; below it, with evidence of a gap after the
+    family's control, ``"fail"`` when the whole interval is below the threshold and
+    ``"borderline"`` (the finding's ``warn``) when the interval reaches it; ``"inconclusive"``
+    (``info``) below it without evidence; ``"n/a"`` when undefined.
+    """
     if ff is None or not np.isfinite(ff.ratio):
         return "n/a"
     if ff.ratio >= threshold:
         return "pass"
     p = ev.family.adjusted(ff.key)
-    return "fail" if p is not None and p < alpha else "inconclusive"
+    if p is None or p >= alpha:
+        return "inconclusive"
+    return "borderline" if ff.ci is not None and ff.ci[1] >= threshold else "fail"
 
 
 def _finding(sev: str, text: str, metric: str, evidence: str | None) -> Finding:
@@ -206,8 +215,9 @@ def _four_fifths_finding(
     )  # fmt: skip
     p_adj = ev.family.adjusted(ff.key)
     word = evidence_word(p_adj, alpha)
-    if sev == "fail" and (p_adj is None or p_adj >= alpha):
-        sev = "info"
+    verdict = four_fifths_verdict(ff, ev, threshold, alpha)
+    sev = {"pass": "pass", "fail": "fail", "borderline": "warn"}.get(verdict, "info")
+    if verdict == "inconclusive":
         text += pl.evidence_clause("info", True, p_adj, alpha, "")
     return [(_finding(sev, text, "fairness.selection_rate_ratio", word), 1.0 - ff.ratio)]
 

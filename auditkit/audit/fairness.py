@@ -353,8 +353,9 @@ def _disparity_table(
         note="Differences: largest minus smallest group value; ratios: smallest over largest. "
         f"Four-fifths rule at the threshold {four_fifths:g}. Favourable impact ratio: the "
         "lowest over the highest rate of the favourable outcome among the groups large "
-        "enough to judge; the rule is 'inconclusive' when the ratio is below the threshold "
-        "but not distinguishable from no gap after multiplicity control.",
+        "enough to judge; below the threshold the rule is 'fail' when the whole interval is "
+        "below it, 'borderline' when the interval reaches it, and 'inconclusive' when the gap "
+        "is not distinguishable from no gap after multiplicity control.",
     )
 
 
