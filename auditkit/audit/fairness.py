@@ -839,6 +839,12 @@ class FairnessSection:
             "reference_groups_chosen": {" × ".join(g): r.how for g, r in refs.items()},
             "evidence": _evidence_info(ev, alpha),
         }
+        if getattr(p, "sample_weight", None) is not None:
+            info["evidence"]["weights"] = (
+                "with sample weights, the tests and the Newcombe intervals use the weighted "
+                "counts rounded to integers (an approximation; the bootstrap intervals are "
+                "weighted exactly)"
+            )
         omitted = {
             " × ".join(g): int(np.sum(gm.counts(g) == 0))
             for g in gm.groupings
