@@ -13,6 +13,15 @@ whose values equal Fairlearn's ``MetricFrame`` and module functions:
   ``equalized_odds_*`` (``agg="worst_case"``) and ``equal_opportunity_*``;
 * bootstrap percentile intervals for all of them (cell-count resampling, ``n_boot`` resamples
   seeded from ``ctx.rng("fairness")``);
+* a reference group per grouping (``AuditConfig.reference_groups``, default the largest group)
+  and ``method="to_reference"`` records: each group's rate minus (and over) the reference
+  group's, signed, with Newcombe intervals (:mod:`._fairness_evidence`);
+* evidence on every disparity record: ``p_value`` (Fisher's exact test for to_reference, a
+  permutation test from the count table for between_groups / to_overall), ``p_adjusted``
+  (Benjamini-Hochberg over the section's family) and ``test`` (:mod:`._evidence`);
+* findings ranked by evidence and size among the groups large enough to judge, in the
+  reader's words (label names, favourable outcome), the groups too small to judge in a note
+  of their own (:mod:`._fairness_story`);
 * groups smaller than ``min_group_size``, or without rows of the class a rate is conditioned on,
   are flagged ``too_small`` with the reason, never dropped;
 * a user's own metrics ``f(y_true, y_pred)`` (``custom_metrics=``) through ``MetricFrame``;
@@ -20,7 +29,9 @@ whose values equal Fairlearn's ``MetricFrame`` and module functions:
 
 Options (``audit(..., options={...})``): ``subject`` (noun for the rows in findings, default
 ``"people"``), ``fairness_gap_threshold`` (gap that makes a finding a warning, default 0.1),
-``four_fifths_threshold`` (default 0.8), ``mitigation`` (default True), ``custom_metrics``.
+``four_fifths_threshold`` (default 0.8; the table, the findings and the chart's ``reference``
+line use it), ``n_permutations`` (default 2000), ``mitigation`` (default True),
+``custom_metrics``.
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..report import _plain_language as pl
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
+from . import _fairness_evidence as _fe
+from . import _fairness_story as _story
 from ._context import SECTIONS, AuditContext
 from ._engine import GroupMetrics, Intervals, Key, from_count_table, group_metrics
 from ._metrics import METRICS
@@ -311,7 +324,9 @@ def _group_table(c: _Ctx, feats: tuple[str, ...], reasons_of: dict[Any, list[Any
     )
 
 
-def _disparity_table(c: _Ctx, four_fifths: float) -> Table:
+def _disparity_table(
+    c: _Ctx, ff: Mapping[tuple[str, ...], Any], ev: Any, four_fifths: float, alpha: float
+) -> Table:
     gm = c.gm
     rows = []
     if gm.is_binary:
@@ -327,7 +342,7 @@ def _disparity_table(c: _Ctx, four_fifths: float) -> Table:
     for nm in names:
         cols += [nm, f"{nm} {100 * c.level:g}% CI"]
     if gm.is_binary:
-        cols.append("four-fifths rule")
+        cols += ["favourable impact ratio", "four-fifths rule"]
     for feats in gm.groupings:
         row: list[Any] = [" × ".join(feats)]
         for nm in names:
@@ -336,19 +351,25 @@ def _disparity_table(c: _Ctx, four_fifths: float) -> Table:
             ci = c.ci(key)
             row += [v if np.isfinite(v) else None, list(ci) if ci else None]
         if gm.is_binary:
-            r = float(gm.values[Key("demographic_parity_ratio", feats, None, "between_groups")])
-            row.append("n/a" if not np.isfinite(r) else ("pass" if r >= four_fifths else "fail"))
+            res = ff.get(feats)
+            r = None if res is None or not np.isfinite(res.ratio) else float(res.ratio)
+            row += [r, _story.four_fifths_verdict(res, ev, four_fifths, alpha)]
         rows.append(tuple(row))
     return Table(
         name="disparities",
         title="Disparities between groups (Fairlearn's between_groups)",
         columns=tuple(cols),
         rows=tuple(rows),
-        note="Differences: largest minus smallest group value; ratios: smallest over largest.",
+        note="Differences: largest minus smallest group value; ratios: smallest over largest. "
+        f"Four-fifths rule at the threshold {four_fifths:g}. Favourable impact ratio: the "
+        "lowest over the highest rate of the favourable outcome among the groups large "
+        "enough to judge; below the threshold the rule is 'fail' when the whole interval is "
+        "below it, 'borderline' when the interval reaches it, and 'inconclusive' when the gap "
+        "is not distinguishable from no gap after multiplicity control.",
     )
 
 
-def _charts(c: _Ctx, pair: tuple[str, ...] | None) -> list[Chart]:
+def _charts(c: _Ctx, pair: tuple[str, ...] | None, fav_pos: bool, threshold: float) -> list[Chart]:
     gm = c.gm
     charts = []
     metric = "impact_ratio" if gm.is_binary else "accuracy"
@@ -357,11 +378,18 @@ def _charts(c: _Ctx, pair: tuple[str, ...] | None) -> list[Chart]:
             continue
         key = Key(metric, feats, None, "group")
         vals = gm.values[key]
-        lows, highs = [], []
-        for i in range(len(vals)):
-            ci = c.ci(key, i)
-            lows.append(ci[0] if ci else None)
-            highs.append(ci[1] if ci else None)
+        lows: list[float | None] = []
+        highs: list[float | None] = []
+        if gm.is_binary and not fav_pos:  # impact ratio of the favourable (negative) outcome
+            fav = 1.0 - gm.values[Key("selection_rate", feats, None, "group")]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals = fav / np.fmax.reduce(fav)
+            lows = highs = [None] * len(vals)
+        else:
+            for i in range(len(vals)):
+                ci = c.ci(key, i)
+                lows.append(ci[0] if ci else None)
+                highs.append(ci[1] if ci else None)
         charts.append(
             Chart(
                 name=f"{metric}_{feats[0]}",
@@ -376,14 +404,15 @@ def _charts(c: _Ctx, pair: tuple[str, ...] | None) -> list[Chart]:
                     "values": [float(v) if np.isfinite(v) else None for v in vals],
                     "lows": lows,
                     "highs": highs,
-                    "reference": 0.8 if gm.is_binary else None,
+                    "reference": threshold if gm.is_binary else None,
                     "xlabel": "impact ratio" if gm.is_binary else "accuracy",
                     "ylabel": feats[0],
                     "horizontal": True,
                 },
                 description=(
-                    "Each bar is a group's selection rate divided by the highest group's; the "
-                    "dashed line at 0.8 is the four-fifths rule. Whiskers: bootstrap intervals."
+                    "Each bar is a group's rate of the favourable outcome divided by the "
+                    f"highest group's; the dashed line at {threshold:g} is the four-fifths "
+                    "rule. Whiskers: bootstrap intervals."
                     if gm.is_binary
                     else "Accuracy of each group with bootstrap intervals."
                 ),
@@ -416,133 +445,6 @@ def _charts(c: _Ctx, pair: tuple[str, ...] | None) -> list[Chart]:
             )
         )
     return charts
-
-
-def _extreme_groups(
-    gm: GroupMetrics, metric: str, feats: tuple[str, ...], label: int | None = None
-) -> tuple[int, int] | None:
-    vals = gm.values[Key(metric, feats, label, "group")]
-    ok = np.flatnonzero(np.isfinite(vals) & (gm.counts(feats) > 0))
-    if ok.size < 2:
-        return None
-    lo = int(ok[np.argmin(vals[ok])])
-    hi = int(ok[np.argmax(vals[ok])])
-    return lo, hi
-
-
-def _findings(
-    c: _Ctx,
-    reasons: dict[tuple[str, ...], dict[Any, list[Any]]],
-    *,
-    subject: str,
-    outcome: str | None,
-    gap_warn: float,
-    four_fifths: float,
-) -> list[Finding]:
-    gm = c.gm
-    out: list[Finding] = []
-    for feats in gm.groupings:
-        groups = gm.groups(feats)
-        g = [tuple(str(v) for v in x) for x in groups]
-        if gm.is_binary:
-            ext = _extreme_groups(gm, "selection_rate", feats)
-            key = Key("selection_rate_ratio", feats, None, "between_groups")
-            ratio = float(gm.values[key])
-            if ext is not None and np.isfinite(ratio):
-                lo, hi = ext
-                sev, text = pl.four_fifths_sentence(
-                    feats,
-                    g[lo],
-                    g[hi],
-                    ratio,
-                    c.ci(key),
-                    c.level,
-                    subject=subject,
-                    outcome=outcome,
-                    threshold=four_fifths,
-                )
-                small = reasons[feats][("selection_rate", None)]
-                if sev == "fail" and (small[lo] or small[hi]):
-                    sev = "warn"
-                    text += (
-                        " One of these groups is too small to judge, so treat this verdict "
-                        "with caution."
-                    )
-                out.append(_finding(sev, text, "fairness.selection_rate_ratio"))
-            elif ext is not None:
-                out.append(
-                    _finding(
-                        "info",
-                        f"No group by {' × '.join(feats)} receives the positive "
-                        "decision, so selection-rate ratios are undefined.",
-                        "fairness.selection_rate_ratio",
-                    )
-                )
-            # equalized odds: the rate behind the worst-case gap
-            tpr_d = float(
-                gm.values[Key("true_positive_rate_difference", feats, None, "between_groups")]
-            )
-            fpr_d = float(
-                gm.values[Key("false_positive_rate_difference", feats, None, "between_groups")]
-            )
-            metric = "false_positive_rate" if fpr_d > tpr_d else "true_positive_rate"
-            ext = _extreme_groups(gm, metric, feats)
-            if ext is not None:
-                lo, hi = ext
-                vals = gm.values[Key(metric, feats, None, "group")]
-                dkey = Key(f"{metric}_difference", feats, None, "between_groups")
-                text = pl.gap_sentence(
-                    metric,
-                    feats,
-                    g[lo],
-                    float(vals[lo]),
-                    g[hi],
-                    float(vals[hi]),
-                    c.ci(dkey),
-                    c.level,
-                    subject=subject,
-                )
-                sev = "warn" if float(vals[hi] - vals[lo]) >= gap_warn else "info"
-                out.append(_finding(sev, text, "fairness.equalized_odds_difference"))
-        else:
-            ext = _extreme_groups(gm, "accuracy", feats)
-            if ext is not None:
-                lo, hi = ext
-                vals = gm.values[Key("accuracy", feats, None, "group")]
-                dkey = Key("accuracy_difference", feats, None, "between_groups")
-                text = pl.multiclass_gap_sentence(
-                    feats,
-                    g[lo],
-                    float(vals[lo]),
-                    g[hi],
-                    float(vals[hi]),
-                    c.ci(dkey),
-                    c.level,
-                    subject=subject,
-                )
-                sev = "warn" if float(vals[hi] - vals[lo]) >= gap_warn else "info"
-                out.append(_finding(sev, text, "fairness.accuracy_difference"))
-        flagged = _flagged_groups(c, feats, list(reasons[feats].values()))
-        if flagged:
-            out.append(
-                _finding(
-                    "warn", pl.small_groups_sentence(feats, flagged, c.min_size), "fairness.count"
-                )
-            )
-        if gm.is_binary and gm.has_scores and len(feats) == 1:
-            vals = gm.values[Key("expected_calibration_error", feats, None, "group")]
-            n = gm.counts(feats)
-            ok = np.flatnonzero(np.isfinite(vals) & (n >= c.min_size))
-            if ok.size and float(np.max(vals[ok])) >= gap_warn / 2:
-                i = int(ok[np.argmax(vals[ok])])
-                ms = float(gm.values[Key("mean_score", feats, None, "group")][i])
-                br = float(gm.values[Key("base_rate", feats, None, "group")][i])
-                text = pl.calibration_group_sentence(
-                    feats, g[i], ms, br, float(vals[i]), subject=subject, outcome=outcome
-                )
-                sev = "warn" if float(vals[i]) >= gap_warn else "info"
-                out.append(_finding(sev, text, "fairness.expected_calibration_error"))
-    return out
 
 
 def _check_custom(custom: Any) -> dict[str, Callable[..., Any]]:
@@ -783,6 +685,42 @@ def _mitigation(
     return records, findings, tables, info
 
 
+def _evidence_info(ev: Any, alpha: float) -> dict[str, Any]:
+    return {
+        "tests": {
+            "to_reference": "Fisher's exact test of the two proportions (two-sided)",
+            "between_groups, to_overall": "permutation test of the record's own statistic: "
+            "the successes of the rate are multivariate hypergeometric across groups given "
+            "the totals; equalized odds, average odds and balanced accuracy draw within the "
+            "true-label strata; p = (1 + #{as extreme}) / (1 + permutations)",
+            "to_reference balanced_accuracy": "permutation test with the correct decisions of "
+            "each true-label stratum redrawn between the group and the reference group",
+            "calibration": "z-test of calibration in the large (positives against the sum "
+            "of the scores) for the least calibrated group of each feature",
+            "four_fifths": "Fisher's exact test of the lowest and highest favourable rates among "
+            "the groups large enough to judge, times the number of pairs of such groups "
+            "(Bonferroni for the choice of the pair)",
+        },
+        "permutations": {" × ".join(g): b for g, b in ev.draws_used.items()},
+        "multiple_comparisons": "Benjamini-Hochberg over the family of every disparity "
+        "record of this section (between_groups, to_overall, to_reference, all groupings and "
+        "metrics) and the four-fifths tests; a hypothesis tested by several records (a "
+        "difference and a ratio of one pair, a rate and its complement) counts once",
+        "family_size": len(ev.family),
+        "alpha": alpha,
+        "evidence_words": f"strong: p_adjusted < {min(0.001, alpha):g}; moderate: < "
+        f"{min(0.01, alpha):g}; weak: < {alpha:g}; none otherwise",
+        "severity": "a finding is fail/warn only when the gap is beyond its threshold (or its "
+        "interval reaches it) and p_adjusted < alpha; groups flagged too_small never drive a "
+        "finding and are listed in a note of their own",
+        "untested": "calibration (expected_calibration_error_*) and ROC AUC disparities need "
+        "the rows' scores for a test and carry no p_value; they never drive a finding",
+        "intervals_to_reference": "difference: Newcombe's hybrid score interval (from the two "
+        "Wilson intervals); ratio: bootstrap percentile over the same cell-count resamples "
+        "as every other interval",
+    }
+
+
 class FairnessSection:
     """Group metrics, disparities, four-fifths rule, calibration by group, mitigation what-if."""
 
@@ -835,10 +773,10 @@ class FairnessSection:
                 sample_weight=p.sample_weight,
                 roc_auc=bool(ctx.option("roc_auc_by_group", True)),
             )
-        iv = (
-            gm.bootstrap(cfg.n_boot, ctx.rng("fairness"), level=cfg.ci_level)
+        iv, samples = (
+            _fe.bootstrap(gm, cfg.n_boot, ctx.rng("fairness"), cfg.ci_level)
             if (cfg.n_boot > 0)
-            else None
+            else (None, None)
         )
         c = _Ctx(ctx, gm, iv)
         names = _names_for(gm)
@@ -862,17 +800,34 @@ class FairnessSection:
                 metrics.append(_disparity_record(c, key, flagged, bases[0]))
             tables.append(_group_table(c, g, reasons_of))
         four_fifths = float(ctx.option("four_fifths_threshold", 0.8))
-        tables.insert(0, _disparity_table(c, four_fifths))
+        alpha = 1.0 - cfg.ci_level
+        n_perm = ctx.option("n_permutations", _fe.DEFAULT_PERMUTATIONS)
+        if isinstance(n_perm, bool) or not isinstance(n_perm, int | np.integer) or n_perm < 1:
+            raise ParameterError(
+                f"The 'n_permutations' option must be a positive int; got {n_perm!r}."
+            )
+        refs = _fe.resolve_references(gm, cfg.reference_groups)
+        ev = _fe.Evidence(
+            gm, refs, samples, ctx.rng("fairness.evidence"), cfg.ci_level,
+            n_permutations=int(n_perm),
+            min_size=cfg.min_group_size,
+        )  # fmt: skip
+        ev.test_disparities()
+        ev.compare_to_reference(reasons)
+        fav_pos = binary and p.favourable_index == pos
+        ff = _story.four_fifths_results(c, ev, reasons, fav_pos) if binary else {}
+        calib = _story.calibration_tests(c, ev)
+        metrics += ev.to_reference_records(p.classes)
+        metrics = ev.annotate(metrics, p.classes)
+        tables.insert(0, _disparity_table(c, ff, ev, four_fifths, alpha))
         outcome = p.classes[pos] if pos is not None else None
-        findings = _findings(
-            c,
-            reasons,
-            subject=str(ctx.option("subject", "people")),
-            outcome=outcome,
+        small = {g: _flagged_groups(c, g, list(reasons[g].values())) for g in gm.groupings}
+        findings = _story.story(
+            c, ev, reasons, ff, small, pred=p, subject=str(ctx.option("subject", "people")),
             gap_warn=float(ctx.option("fairness_gap_threshold", 0.1)),
-            four_fifths=four_fifths,
-        )
-        charts = _charts(c, pair)
+            four_fifths=four_fifths, alpha=alpha, calib=calib,
+        )  # fmt: skip
+        charts = _charts(c, pair, fav_pos, four_fifths)
         info: dict[str, Any] = {
             "sensitive_features": list(feats),
             "groupings": [list(g) for g in gm.groupings],
@@ -887,7 +842,21 @@ class FairnessSection:
             "zero_division": "a 0/0 rate is 0 (Fairlearn's convention) and flagged too_small",
             "engine": "count table (auditkit.audit._engine); values equal Fairlearn MetricFrame",
             "all_combinations": gm.complete,
+            "favourable_outcome": (
+                p.label_name(p.favourable_index) if p.favourable_index is not None else None
+            ),
+            "four_fifths_threshold": four_fifths,
+            "favourable_is_positive": bool(fav_pos) if binary else None,
+            "reference_groups": {" × ".join(g): " × ".join(r.group) for g, r in refs.items()},
+            "reference_groups_chosen": {" × ".join(g): r.how for g, r in refs.items()},
+            "evidence": _evidence_info(ev, alpha),
         }
+        if getattr(p, "sample_weight", None) is not None:
+            info["evidence"]["weights"] = (
+                "with sample weights, the tests and the Newcombe intervals use the weighted "
+                "counts rounded to integers (an approximation; the bootstrap intervals are "
+                "weighted exactly)"
+            )
         omitted = {
             " × ".join(g): int(np.sum(gm.counts(g) == 0))
             for g in gm.groupings

@@ -16,6 +16,9 @@ __all__ = [
     "calibration_group_sentence",
     "calibration_sentence",
     "ci_text",
+    "error_gap_sentence",
+    "evidence_clause",
+    "people_who",
     "four_fifths_sentence",
     "gap_sentence",
     "group_phrase",
@@ -24,6 +27,7 @@ __all__ = [
     "num",
     "pct",
     "points",
+    "small_groups_note",
     "small_groups_sentence",
     "weakest_class_sentence",
 ]
@@ -73,11 +77,12 @@ def ci_text(
     if ci is None or not (_finite(ci[0]) and _finite(ci[1])):
         return ""
     lvl = f"{100 * level:g}%"
+    sep = " to " if min(ci[0], ci[1]) < 0 else "-"
     if points:
-        return f"{lvl} CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f} points"
+        return f"{lvl} CI {100 * ci[0]:.0f}{sep}{100 * ci[1]:.0f} points"
     if percent:
-        return f"{lvl} CI {pct(ci[0])}-{pct(ci[1])}"
-    return f"{lvl} CI {num(ci[0])}-{num(ci[1])}"
+        return f"{lvl} CI {pct(ci[0])}{sep}{pct(ci[1])}"
+    return f"{lvl} CI {num(ci[0])}{sep}{num(ci[1])}"
 
 
 def group_phrase(
@@ -247,4 +252,90 @@ def weakest_class_sentence(label: str, recall: float, precision: float) -> str:
     return (
         f"The model finds class '{label}' least well: it recognises {pct(recall)} of the rows "
         f"of that class, and {pct(precision)} of the rows it assigns to '{label}' are right."
+    )
+
+
+#: First words that make a class name read as what a person did or is ("did not reoffend",
+#: "was hired"): such a name follows "who"; any other is quoted as a label.
+_VERB_STARTS = frozenset(
+    "did does do was were is are has have had will would can could not never".split()
+)
+
+
+def people_who(label: str, *, subject: str = "people") -> str:
+    """Return ``"people who did not reoffend"`` or ``"people whose true label is 'low risk'"``.
+
+    A class name reads as a clause when its first word is an auxiliary verb or "not"
+    ("did not reoffend", "was hired") or when it is one word ending in "ed" ("defaulted",
+    "reoffended"); otherwise it is quoted as the true label.
+    """
+    words = label.strip().split()
+    clause = bool(words) and (
+        words[0].lower() in _VERB_STARTS
+        or (len(words) == 1 and words[0].lower().endswith("ed") and words[0].isalpha())
+    )
+    if clause:
+        return f"{subject} who {label.strip()}"
+    return f"{subject} whose true label is '{label}'"
+
+
+def _times(hi: float, lo: float, ci: Sequence[float] | None, level: float) -> str:
+    if not (_finite(hi) and _finite(lo)) or lo <= 0:
+        return ""
+    ci_part = ""
+    if ci is not None and _finite(ci[0]) and _finite(ci[1]):
+        ci_part = f" ({100 * level:g}% CI {ci[0]:.1f}-{ci[1]:.1f})"
+    return f": {hi / lo:.1f} times as often{ci_part}"
+
+
+def error_gap_sentence(
+    features: Sequence[str], high_group: Sequence[str], high: float, low_group: Sequence[str],
+    low: float, *, true_label: str, decided_label: str, ratio_ci: Sequence[float] | None,
+    diff_ci: Sequence[float] | None, level: float, subject: str = "people",
+) -> str:  # fmt: skip
+    """Return a reader's sentence on a gap in an error rate between two groups.
+
+    ``"Of the people who did not reoffend, 42% of those with race = A were wrongly labelled
+    'high risk', against 22% of those with race = B: 1.9 times as often (95% CI 1.7-2.1); a
+    gap of 20 percentage points (95% CI 17-23 points)."`` ``ratio_ci`` is the interval of
+    ``high / low`` and ``diff_ci`` of ``high - low``.
+    """
+    hi_who = " and ".join(f"{f} = {g}" for f, g in zip(features, high_group))
+    lo_who = " and ".join(f"{f} = {g}" for f, g in zip(features, low_group))
+    gap_ci = ci_text(diff_ci, level, points=True)
+    return (
+        f"Of the {people_who(true_label, subject=subject)}, {pct(high)} of those with {hi_who} "
+        f"were wrongly labelled '{decided_label}', against {pct(low)} of those with {lo_who}"
+        f"{_times(high, low, ratio_ci, level)}; a gap of {points(high - low)}"
+        + (f" ({gap_ci})." if gap_ci else ".")
+    )
+
+
+def evidence_clause(
+    severity: str, reaches: bool, p_adjusted: float | None, alpha: float, threshold_text: str
+) -> str:
+    """Return the sentence that says what the evidence supports (empty for a warning/failure).
+
+    ``reaches``: the gap (or its interval) reaches the threshold; ``threshold_text``: the
+    threshold in words ("the 10-point threshold").
+    """
+    if severity in ("warn", "fail"):
+        return ""
+    p_txt = "" if p_adjusted is None else f" (adjusted p = {p_adjusted:.2g})"
+    if p_adjusted is None or p_adjusted >= alpha:
+        return " It is not distinguishable from no gap with these sample sizes" + p_txt + "."
+    if not reaches:
+        return f" The gap is real{p_txt} but smaller than {threshold_text}."
+    return ""
+
+
+def small_groups_note(
+    parts: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]], min_group_size: int,
+    *, limit: int = 4,
+) -> str:  # fmt: skip
+    """Return one note listing the groups too small to judge, grouping by grouping."""
+    texts = [small_groups_sentence(f, g, min_group_size, limit=limit) for f, g in parts]
+    return (
+        " ".join(texts)
+        + " They are left out of the verdicts and the ranking of the findings above."
     )
