@@ -171,6 +171,8 @@ _add("false_omission_rate", "lower", "rate", "share",
 _add("false_discovery_rate", "lower", "rate", "share",
      "Share of the rows decided positive that are truly negative.")
 _add("count", "descriptive", "count", "rows", "Number of rows in the group.")
+_add("weight_sum", "descriptive", "count", "weight",
+     "Sum of the sample weights of the rows (weighted audits).")
 _add("impact_ratio", "higher", "disparity_ratio", "ratio",
      "A group's selection rate divided by the highest group's; the four-fifths rule asks for "
      "at least 0.8.", base=("selection_rate",))
