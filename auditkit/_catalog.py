@@ -11,10 +11,9 @@ Disparities follow Fairlearn's naming (``<metric>_difference``, ``<metric>_ratio
 three methods: ``between_groups`` (largest minus smallest group value; smallest over largest),
 ``to_overall`` (largest gap to / smallest ratio to the whole population) and ``to_reference``
 (``group - reference``, signed; ``group / reference``). An unsigned difference is better when
-smaller and a ratio (at most 1) better when larger. A signed ``to_reference`` record is bad in
-the direction that harms the group: :func:`harm` turns it into an unsigned "how far in the
-harmful direction" figure using the base metric's direction (absolute value for descriptive
-metrics such as a selection rate).
+smaller and a ratio (at most 1) better when larger. A signed ``to_reference`` gap harms one of
+the two groups whichever way it points: :func:`harm` turns it into an unsigned gap (``|d|``,
+or ``min(r, 1/r)`` for a ratio) for the lights and the diff.
 
 :data:`DEFAULT_THRESHOLDS` are the card's default traffic-light bounds, each with its source;
 a policy file replaces them. The evidence rule shared by every section is here too
@@ -211,6 +210,10 @@ _add("demographic_parity_difference", "lower", "disparity_difference", "differen
 _add("demographic_parity_ratio", "higher", "disparity_ratio", "ratio",
      "Smallest group selection rate divided by the largest (1 means equal; the four-fifths "
      "rule asks for at least 0.8).", "selection-rate ratio", ("selection_rate",))
+_add("favourable_impact_ratio", "higher", "disparity_ratio", "ratio",
+     "The four-fifths rule's figure: the lowest group's rate of the favourable outcome divided "
+     "by the highest group's, among groups large enough to judge (1 means equal; the rule asks "
+     "for at least 0.8).", "favourable-outcome ratio", ("selection_rate",))
 _add("equalized_odds_difference", "lower", "disparity_difference", "difference",
      "The larger of the true-positive-rate gap and the false-positive-rate gap between groups "
      "(records with agg 'mean': their average): do errors fall equally on every group?",
@@ -438,57 +441,40 @@ def is_small(flags: Iterable[str]) -> bool:
 def harm(
     name: str, value: float | None, ci: Sequence[float | None] | None
 ) -> tuple[float | None, tuple[float, float] | None, bool]:
-    """Return a signed ``to_reference`` record on a "harm" scale: ``(value, ci, up)``.
+    """Return a signed ``to_reference`` record on a "gap" scale: ``(value, ci, up)``.
 
-    A difference becomes how far the group is from the reference in the harmful direction
-    (``reference - group`` for a higher-is-better base metric, ``group - reference`` for a
-    lower-is-better one, ``|group - reference|`` for a descriptive one), lower is better
-    (``up`` False). A ratio becomes ``group / reference`` for a higher-is-better base,
-    ``reference / group`` for a lower-is-better one and ``min(r, 1/r)`` for a descriptive one,
-    higher is better (``up`` True), so one bound such as 0.8 reads the same for every base.
+    A gap to the reference harms one of the two groups whichever way it points: a group with
+    more false alarms than the reference is harmed, and so is the reference when the group has
+    fewer. A difference therefore becomes ``|group - reference|``, lower is better (``up``
+    False); a ratio becomes ``min(r, 1/r)``, higher is better (``up`` True), so one bound such
+    as 0.8 reads the same for every base metric and both directions. Intervals map the same
+    way (an interval across 0, or across 1 for a ratio, starts at no gap).
 
     Examples
     --------
     >>> harm("false_positive_rate_difference", 0.2, (0.1, 0.3))
     (0.2, (0.1, 0.3), False)
-    >>> harm("true_positive_rate_difference", 0.2, (0.1, 0.3))
-    (-0.2, (-0.3, -0.1), False)
+    >>> harm("true_positive_rate_difference", -0.2, (-0.3, -0.1))
+    (0.2, (0.1, 0.3), False)
     >>> harm("selection_rate_ratio", 2.0, (1.6, 2.5))
     (0.5, (0.4, 0.625), True)
     """
-    bases = base_metrics(name)
-    up_base = direction(bases[0]) if len(bases) == 1 else False
     lo, hi = (None, None) if ci is None else (ci[0], ci[1])
     ok_ci = _finite(lo) and _finite(hi)
     if name.endswith("_difference"):
         if value is None:
             return None, None, False
-        if up_base is None:
-            v = abs(value)
-            c = None
-            if ok_ci:
-                a, b = float(lo), float(hi)  # type: ignore[arg-type]
-                c = (0.0 if a <= 0.0 <= b else min(abs(a), abs(b)), max(abs(a), abs(b)))
-            return v, c, False
-        sign = -1.0 if up_base else 1.0
-        c2 = None
+        c = None
         if ok_ci:
-            ends = sorted((sign * float(lo), sign * float(hi)))  # type: ignore[arg-type]
-            c2 = (ends[0], ends[1])
-        return sign * value, c2, False
+            a, b = float(lo), float(hi)  # type: ignore[arg-type]
+            c = (0.0 if a <= 0.0 <= b else min(abs(a), abs(b)), max(abs(a), abs(b)))
+        return abs(value), c, False
 
     def inv(x: float) -> float:
         return math.inf if x == 0 else 1.0 / x
 
     if value is None:
         return None, None, True
-    if up_base:
-        return value, ((float(lo), float(hi)) if ok_ci else None), True  # type: ignore[arg-type]
-    if up_base is False:
-        c3 = None
-        if ok_ci:
-            c3 = (inv(float(hi)), inv(float(lo)))  # type: ignore[arg-type]
-        return inv(value), c3, True
     v = min(value, inv(value))
     c4 = None
     if ok_ci:
@@ -561,7 +547,7 @@ class Threshold:
         good, bad = ("≥", "<") if self.up() else ("≤", ">")
         text = f"green {good} {pass_at:g}, red {bad} {fail_at:g}"
         if self.method == "to_reference":
-            text += " (in the direction that harms the group, against the reference group)"
+            text += " (a gap to the reference group in either direction)"
         return text
 
 
@@ -579,6 +565,12 @@ DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
         "performance", "expected_calibration_error", 0.05, 0.1,
         "Reliability of the probabilities (expected calibration error)", _RULE_OF_THUMB,
     ),
+    Threshold(
+        "fairness", "favourable_impact_ratio", 0.8, 0.8,
+        "Four-fifths rule (favourable-outcome ratio)", _FOUR_FIFTHS, per_feature=True,
+        option="four_fifths_threshold",
+    ),
+    # for audits written before favourable_impact_ratio existed (read only when it is absent)
     Threshold(
         "fairness", "demographic_parity_ratio", 0.8, 0.8,
         "Four-fifths rule (selection-rate ratio)", _FOUR_FIFTHS, per_feature=True,

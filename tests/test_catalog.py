@@ -100,23 +100,20 @@ def test_thresholds_have_sources_and_consistent_bounds() -> None:
 
 @pytest.mark.parametrize("seed", range(10))
 def test_harm_against_a_direct_reading(seed: int) -> None:
-    """group - reference is harmful upward for a lower-is-better base, downward for a
-    higher-is-better one, either way for a descriptive one; the interval maps with it."""
+    """A gap to the reference harms one of the two groups whichever way it points: |g - r| for
+    a difference, min(r, 1/r) for a ratio, for every base metric; the interval maps with it."""
     rng = np.random.default_rng(seed)
     for base, _ in itertools.product(("false_positive_rate", "true_positive_rate",
                                       "selection_rate"), range(30)):  # fmt: skip
         g, r = rng.uniform(0.01, 1, size=2)
         lo, hi = sorted(rng.uniform(-1, 1, size=2))
-        up = direction(base)
         v, ci, better_up = harm(f"{base}_difference", g - r, (lo, hi))
-        want = {False: g - r, True: r - g, None: abs(g - r)}[up]
-        assert better_up is False and v == pytest.approx(want)
-        pts = np.linspace(lo, hi, 201)
-        mapped = {False: pts, True: -pts, None: np.abs(pts)}[up]
+        assert better_up is False and v == pytest.approx(abs(g - r))
+        mapped = np.abs(np.linspace(lo, hi, 201))
         assert ci[0] == pytest.approx(mapped.min(), abs=0.02)  # type: ignore[index]
         assert ci[1] == pytest.approx(mapped.max(), abs=0.02)  # type: ignore[index]
         v, ci, better_up = harm(f"{base}_ratio", g / r, (0.5, 1.5))
-        want = {True: g / r, False: r / g, None: min(g / r, r / g)}[up]
+        want = min(g / r, r / g)
         assert better_up is True and v == pytest.approx(want)
         assert ci[0] <= min(want, ci[1]) or not (0.5 <= g / r <= 1.5)  # type: ignore[index]
 

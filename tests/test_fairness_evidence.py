@@ -237,7 +237,13 @@ def test_every_disparity_record_carries_its_evidence() -> None:
         assert m.p_value is not None and m.p_adjusted is not None and m.test, m
         assert 0 <= m.p_value <= m.p_adjusted <= 1
     assert {m.test for m in disp} == {"fisher_exact", "permutation"}
-    assert all(m.test == "permutation" for m in disp if m.method != "to_reference")
+    assert all(
+        m.test == "permutation"
+        for m in disp
+        if m.method != "to_reference" and m.name != "favourable_impact_ratio"
+    )
+    (ff,) = [m for m in disp if m.name == "favourable_impact_ratio" and m.feature == ("g",)]
+    assert ff.test == "fisher_exact" and ff.group is None
     ev = res.info["evidence"]
     assert "Benjamini-Hochberg" in ev["multiple_comparisons"] and ev["family_size"] > 10
     # every non-reference group with rows, every rate; the reference group has none

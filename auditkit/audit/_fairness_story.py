@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 
 from ..report import _plain_language as pl
-from ..report._model import Finding, Severity
+from ..report._model import Finding, MetricValue, Severity
 from ._context import Predictions
 from ._engine import Key
 from ._evidence import evidence_word
 from ._fairness_evidence import Comparison, Evidence, FourFifths
 
-__all__ = ["calibration_tests", "four_fifths_results", "story"]
+__all__ = ["calibration_tests", "four_fifths_records", "four_fifths_results", "story"]
 
 SECTION = "fairness"
 _SEV_RANK = {"fail": 0, "warn": 1, "info": 2, "pass": 3}
@@ -60,6 +60,48 @@ def four_fifths_results(
         why = reasons[feats][("selection_rate", None)]
         judgeable = np.array([w is None for w in why], dtype=bool)
         out[feats] = ev.four_fifths(feats, judgeable, favourable_is_positive)
+    return out
+
+
+def four_fifths_records(
+    c: Any, ev: Evidence, ff: Mapping[tuple[str, ...], FourFifths | None], pred: Predictions
+) -> list[MetricValue]:
+    """Return one ``favourable_impact_ratio`` record per grouping: the four-fifths rule's figure.
+
+    The lowest over the highest rate of the favourable outcome among the groups large enough to
+    judge (``method="between_groups"``; the reason names the outcome and the two groups), with
+    its bootstrap interval, its p-value (Fisher's exact test of the two groups,
+    Bonferroni-adjusted for picking the extreme pair) and the family-adjusted p-value. The
+    card's four-fifths light reads this record, so groups too small to judge never drive it.
+    """
+    out: list[MetricValue] = []
+    fav = pred.favourable_index
+    label = pred.label_name(fav) if fav is not None else None
+    for feats, res in ff.items():
+        if res is None or not np.isfinite(res.ratio):
+            continue
+        groups = [tuple(str(v) for v in g) for g in c.gm.groups(feats)]
+        n = c.gm.counts(feats)
+        lo, hi = "/".join(groups[res.lo]), "/".join(groups[res.hi])
+        out.append(
+            MetricValue(
+                section=SECTION,
+                name="favourable_impact_ratio",
+                value=res.ratio,
+                feature=feats,
+                ci=res.ci,
+                n=int(n[res.lo] + n[res.hi]),
+                method="between_groups",
+                p_value=res.p,
+                p_adjusted=ev.family.adjusted(res.key),
+                test="fisher_exact",
+                reason=(
+                    f"rate of the favourable outcome '{label}' of {lo} ({res.low:.4g}) over that "
+                    f"of {hi} ({res.high:.4g}), the lowest and highest among groups large enough "
+                    "to judge"
+                ),
+            )  # fmt: skip
+        )
     return out
 
 

@@ -819,6 +819,7 @@ class FairnessSection:
         calib = _story.calibration_tests(c, ev)
         metrics += ev.to_reference_records(p.classes)
         metrics = ev.annotate(metrics, p.classes)
+        metrics += _story.four_fifths_records(c, ev, ff, p)
         tables.insert(0, _disparity_table(c, ff, ev, four_fifths, alpha))
         outcome = p.classes[pos] if pos is not None else None
         small = {g: _flagged_groups(c, g, list(reasons[g].values())) for g in gm.groupings}

@@ -217,7 +217,7 @@ def _move(
     name = str(key[KEY_FIELDS.index("name")])
     up = direction(name)
     better = None if up is None else (delta > 0) == up
-    if key[KEY_FIELDS.index("method")] == "to_reference":  # signed: read the harmful side
+    if key[KEY_FIELDS.index("method")] == "to_reference":  # signed: a gap either way harms
         h_old, _, h_up = harm(name, float(old), None)
         h_new, _, _ = harm(name, float(new), None)
         better = None if h_old == h_new else ((h_new > h_old) == h_up)  # type: ignore[operator]

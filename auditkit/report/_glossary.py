@@ -102,9 +102,11 @@ TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("fairness",),
     ),
     "Four-fifths rule": (
-        "A rule from US employment law: a group selected at less than 80% of the rate of the "
-        "most-selected group suggests adverse impact (29 CFR 1607.4(D)).",
-        ("demographic_parity_ratio", "impact_ratio"),
+        "A rule from US employment law: a group that receives the favourable outcome at less "
+        "than 80% of the rate of the most-favoured group suggests adverse impact (29 CFR "
+        "1607.4(D)). auditkit applies it to the outcome that benefits the person (the "
+        "'favourable' outcome), among groups large enough to judge.",
+        ("demographic_parity_ratio", "impact_ratio", "favourable_impact_ratio"),
     ),
     "Demographic parity": (
         "Every group receives the favourable decision at the same rate.",

@@ -9,8 +9,8 @@ When the audit was checked against a policy, the lights come from the policy's r
 failed rule of severity ``warning`` is amber). Otherwise they come from
 :data:`DEFAULT_THRESHOLDS`: each names a metric, a bound at or better than which the light is
 green (``pass_at``) and a bound worse than which it is red (``fail_at``); between the two it is
-amber. "Better" reads the metric's direction; a signed ``to_reference`` record is read in the
-direction that harms the group (:func:`auditkit._catalog.harm`).
+amber. "Better" reads the metric's direction; a signed ``to_reference`` record is read as a gap
+in either direction, which harms the group or the reference (:func:`auditkit._catalog.harm`).
 
 Evidence: a record that carries a p-value (``p_adjusted``, adjusted for the family of
 comparisons, or else ``p_value``) is red or amber only when the value is beyond its bound and
@@ -116,8 +116,10 @@ def judge(
     p_value : float, default=None
         The evidence against "no difference" (adjusted where there is an adjustment). When
         given, a value beyond a bound is red or amber only if ``p_value < 1 - ci_level``;
-        otherwise the light is neutral and says the gap is not distinguishable from none.
-        Without it, the interval rule applies.
+        otherwise the light is neutral and says the gap is not distinguishable from none. A
+        value within the green bound whose interval reaches past it is amber when the p-value
+        shows a gap, green otherwise (the fairness findings' rule). Without a p-value, the
+        interval rule applies.
     ci_level : float, default=0.95
     up : bool or None, default=from the catalog
         Whether higher is better.
@@ -167,7 +169,14 @@ def judge(
         if status == "fail" and have_ci and better_or_equal(best_end, fail_at):
             status, reason = "warn", "the interval reaches back past the red bound"
         elif status == "pass" and have_ci and not better_or_equal(worst_end, pass_at):
-            reason = "the interval reaches past the green bound, but no gap is shown"
+            if p_value < 1.0 - ci_level:  # a gap is shown and may reach the bound: amber
+                status = "warn"
+                reason = (
+                    f"the interval reaches past the green bound and the gap is distinguishable "
+                    f"from none ({p_name} = {p_value:.2g})"
+                )
+            else:
+                reason = "the interval reaches past the green bound, but no gap is shown"
         return status, reason
     if have_ci:
         if status == "pass" and not better_or_equal(worst_end, pass_at):
@@ -259,7 +268,10 @@ def default_lights(data: Mapping[str, Any]) -> list[Light]:
     """
     metrics = list(data.get("metrics") or [])
     out: list[Light] = []
+    has_favourable = any(m.get("name") == "favourable_impact_ratio" for m in metrics)
     for t in DEFAULT_THRESHOLDS:
+        if t.metric == "demographic_parity_ratio" and has_favourable:
+            continue  # the four-fifths light reads the favourable outcome's record
         info = section_info(data, t.section)
         level = _ci_level(data, t.section)
         matched = [m for m in metrics if _matches(t, m)]
