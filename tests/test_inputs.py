@@ -537,18 +537,7 @@ def test_predictions_json_round_trip_keeps_new_data_fields() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_weighted_public_values_equal_fairlearn(seed: int) -> None:
-    """``sample_weight`` end to end against ``MetricFrame(sample_params=...)``.
-
-    The weighted count tables are the engine's (another branch); until the engine takes
-    ``sample_weight``, this test is skipped and the weights are checked where they land
-    (``test_outcome_semantics_reach_the_context``).
-    """
-    import inspect
-
-    from auditkit.audit._engine import group_metrics
-
-    if "sample_weight" not in inspect.signature(group_metrics).parameters:
-        pytest.skip("the engine does not take sample_weight yet")
+    """``sample_weight`` end to end against ``MetricFrame(sample_params=...)``."""
     rng = np.random.default_rng(300 + seed)
     n = int(rng.integers(50, 400))
     y_true = (rng.random(n) < 0.4).astype(np.int64)
