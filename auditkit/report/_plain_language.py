@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .._catalog import CATALOG
+
 __all__ = [
     "accuracy_sentence",
     "auc_sentence",
@@ -22,6 +24,7 @@ __all__ = [
     "four_fifths_sentence",
     "gap_sentence",
     "group_phrase",
+    "metric_words",
     "mitigation_sentence",
     "multiclass_gap_sentence",
     "num",
@@ -32,16 +35,12 @@ __all__ = [
     "weakest_class_sentence",
 ]
 
+
 #: Plain words for metric names used in sentences.
-METRIC_WORDS = {
-    "selection_rate": "selection rate (share of positive decisions)",
-    "true_positive_rate": "true positive rate (share of truly positive rows the model finds)",
-    "false_positive_rate": "false positive rate (share of truly negative rows wrongly flagged)",
-    "false_negative_rate": "false negative rate (share of truly positive rows the model misses)",
-    "true_negative_rate": "true negative rate",
-    "accuracy": "accuracy",
-    "precision": "precision",
-}
+def metric_words(metric: str) -> str:
+    """Return the reader's words for a metric, from the one catalog (:mod:`auditkit._catalog`)."""
+    spec = CATALOG.get(metric)
+    return spec.words if spec is not None else metric.replace("_", " ")
 
 
 def _finite(x: float | None) -> bool:
@@ -126,7 +125,7 @@ def gap_sentence(
     subject: str = "people",
 ) -> str:  # fmt: skip
     """Return a sentence on the spread of ``metric`` across groups."""
-    words = METRIC_WORDS.get(metric, metric.replace("_", " "))
+    words = metric_words(metric)
     ci_part = ci_text(ci, level, points=True)
     return (
         f"The {words} ranges from {pct(low)} for "
