@@ -449,7 +449,9 @@ def describe_file_type(mode: int) -> str:
     return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
-def check_regular_file(path: str | os.PathLike[str], what: str = "File") -> Path:
+def check_regular_file(
+    path: str | os.PathLike[str], what: str = "File", *, error: type[Exception] | None = None
+) -> Path:
     """Return ``path`` when it is a regular file (after symbolic links); refuse anything else.
 
     Checked with ``os.stat`` before anything opens the file, so a FIFO (whose ``open`` would
@@ -458,24 +460,23 @@ def check_regular_file(path: str | os.PathLike[str], what: str = "File") -> Path
 
     Raises
     ------
-    DataValidationError
+    DataValidationError (or ``error``)
         Naming ``what`` and the path: missing, a folder, or not a regular file.
     """
     from .exceptions import DataValidationError
 
+    err = error or DataValidationError
     p = Path(path)
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise DataValidationError(f"{what} {str(p)!r} does not exist.") from None
+        raise err(f"{what} {str(p)!r} does not exist.") from None
     except OSError as exc:
-        raise DataValidationError(
-            f"Cannot read {what.lower()} {str(p)!r}: {exc.strerror or exc}."
-        ) from exc
+        raise err(f"Cannot read {what.lower()} {str(p)!r}: {exc.strerror or exc}.") from exc
     if stat.S_ISDIR(st.st_mode):
-        raise DataValidationError(f"{what} {str(p)!r} is a folder, not a file.")
+        raise err(f"{what} {str(p)!r} is a folder, not a file.")
     if not stat.S_ISREG(st.st_mode):
-        raise DataValidationError(
+        raise err(
             f"{what} {str(p)!r} is {describe_file_type(st.st_mode)}, not a regular file; "
             "auditkit reads only regular files."
         )

@@ -207,23 +207,10 @@ def _read_regular_file(p: Path, name: str) -> bytes:
     what it points to; the file is opened without blocking (a FIFO swapped in meanwhile
     cannot hang the open) and checked again on the open descriptor.
     """
-    from ._io import describe_file_type
+    from ._io import check_regular_file, describe_file_type
 
-    try:
-        st = os.stat(p)
-    except FileNotFoundError:
-        raise CheckpointError(f"Checkpoint file {name!r} does not exist.") from None
-    except OSError as exc:
-        raise CheckpointError(
-            f"Cannot read checkpoint file {name!r}: {exc.strerror or exc}."
-        ) from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise CheckpointError(f"Checkpoint path {name!r} is a folder, not a .ckpt file.")
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(
-            f"Checkpoint path {name!r} is {describe_file_type(st.st_mode)}, not a regular "
-            "file; auditkit reads checkpoints only from regular files."
-        )
+    check_regular_file(p, "Checkpoint file", error=CheckpointError)
+    st = os.stat(p)
     _check_file_size(st.st_size, name)
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
