@@ -45,7 +45,6 @@ __all__ = [
     "evidence_word",
     "has_evidence",
     "harm",
-    "holm",
     "is_small",
     "spec",
     "threshold",
@@ -399,38 +398,24 @@ def has_evidence(p: float | None, ci_level: float = 0.95) -> bool | None:
     return p < 1.0 - ci_level
 
 
+#: Cut points of the evidence words (each at most ``alpha``): strong below the first,
+#: moderate below the second, weak below ``alpha``, none otherwise.
+EVIDENCE_CUTS = (0.001, 0.01)
+
+
 def evidence_word(p: float | None, ci_level: float = 0.95) -> str | None:
     """Return ``Finding.evidence`` for a p-value: strong, moderate, weak or none.
 
-    With ``alpha = 1 - ci_level``: below ``alpha / 50`` strong (0.001 at 95%), below
-    ``alpha / 5`` moderate (0.01), below ``alpha`` weak, else none; None without a p-value.
+    With ``alpha = 1 - ci_level``: below 0.001 strong, below 0.01 moderate (each cut at most
+    ``alpha``), below ``alpha`` weak, else none; None without a p-value (NaN reads "none").
     """
     if p is None:
         return None
-    alpha = 1.0 - ci_level
-    if p < alpha / 50:
-        return "strong"
-    if p < alpha / 5:
-        return "moderate"
-    return "weak" if p < alpha else "none"
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Return Holm's step-down adjusted p-values (family-wise error control), input order.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03])
-    [0.03, 0.06, 0.06]
-    """
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    out = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        out[i] = running
-    return out
+    alpha = round(1.0 - ci_level, 12)  # 1 - 0.95 is 0.050000000000000044 in binary
+    strong, moderate = (min(c, alpha) for c in EVIDENCE_CUTS)
+    if not math.isfinite(p) or p >= alpha:
+        return "none"
+    return "strong" if p < strong else "moderate" if p < moderate else "weak"
 
 
 def is_small(flags: Iterable[str]) -> bool:

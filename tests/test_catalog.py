@@ -18,7 +18,6 @@ from auditkit._catalog import (
     direction,
     evidence_word,
     harm,
-    holm,
     spec,
 )
 from auditkit.report._glossary import METRIC_DEFINITIONS, metric_definition
@@ -119,6 +118,8 @@ def test_harm_against_a_direct_reading(seed: int) -> None:
 
 
 def test_holm_against_its_definition() -> None:
+    from auditkit.audit._evidence import holm
+
     rng = np.random.default_rng(0)
     for _ in range(50):
         p = rng.uniform(0, 0.2, size=int(rng.integers(1, 8))).tolist()

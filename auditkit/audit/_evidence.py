@@ -43,6 +43,9 @@ from typing import Literal
 
 import numpy as np
 
+from .._catalog import EVIDENCE_CUTS
+from .._catalog import evidence_word as _catalog_evidence_word
+
 __all__ = [
     "EVIDENCE_CUTS",
     "Family",
@@ -56,8 +59,6 @@ __all__ = [
     "rates_from_successes",
 ]
 
-#: Adjusted p-value cut points of "strong" and "moderate" evidence ("weak": below alpha).
-EVIDENCE_CUTS = (0.001, 0.01)
 #: Relative tolerance when comparing a permuted statistic with the observed one (ties count).
 _TIE = 1e-9
 
@@ -336,15 +337,7 @@ class Family:
 def evidence_word(p_adjusted: float | None, alpha: float = 0.05) -> str:
     """Return ``"strong"``/``"moderate"``/``"weak"``/``"none"`` for an adjusted p-value.
 
-    Cut points: 0.001 and 0.01 (each at most ``alpha``), then ``alpha``; None is ``"none"``.
+    The catalog's rule (:func:`auditkit._catalog.evidence_word`, cut points 0.001 and 0.01, each
+    at most ``alpha``, then ``alpha``); None is ``"none"``.
     """
-    if p_adjusted is None or not np.isfinite(p_adjusted):
-        return "none"
-    strong, moderate = (min(c, alpha) for c in EVIDENCE_CUTS)
-    if p_adjusted < strong:
-        return "strong"
-    if p_adjusted < moderate:
-        return "moderate"
-    if p_adjusted < alpha:
-        return "weak"
-    return "none"
+    return _catalog_evidence_word(p_adjusted, 1.0 - alpha) or "none"

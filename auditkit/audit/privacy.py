@@ -43,10 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from .._catalog import evidence_p, evidence_word, holm, threshold
+from .._catalog import evidence_p, evidence_word, threshold
 from ..exceptions import ParameterError
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext, Predictions
+from ._evidence import holm
 from ._folds import fold_models_proba, get_folds, take_rows
 from ._identifiers import scan_identifiers
 from ._mia import (
@@ -575,7 +576,7 @@ class PrivacySection:
                 ]  # fmt: skip
         # Holm over the family of per-group tests of this attack
         tested = [i for i, m in enumerate(out) if m.p_value is not None]
-        adjusted = holm([float(out[i].p_value) for i in tested])  # type: ignore[arg-type]
+        adjusted = holm(np.array([float(out[i].p_value) for i in tested])).tolist()  # type: ignore[arg-type]
         for i, q in zip(tested, adjusted):
             out[i] = replace(out[i], p_adjusted=q)
         return out
