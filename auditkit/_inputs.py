@@ -812,6 +812,16 @@ def _columns_of(
     return [(f"sensitive_feature_{i}", arr[:, i]) for i in range(arr.shape[1])]
 
 
+def group_ceiling_message(column: str, count: int, max_groups: int, func: str) -> str:
+    """Return the refusal of a sensitive column with more distinct values than ``max_groups``."""
+    return (
+        f"Sensitive column {column!r} has {count:,} distinct values, more than the ceiling of "
+        f"{max_groups:,} groups per sensitive feature (max_groups={max_groups}); so many groups "
+        "usually mean an identifier or free text, not a group. If it really is one, pass "
+        f"max_groups={count} (--max-groups {count}) to {func}."
+    )
+
+
 def sensitive_frame(
     sensitive_features: Any, X: Any, n: int, *, schema: Any = None, where: str = "X",
     max_groups: int = DEFAULT_MAX_GROUPS, func: str = "audit",
@@ -855,13 +865,7 @@ def sensitive_frame(
             )
         codes, levels = factorize(v, name=f"Sensitive column {c!r}", text_order=True)
         if len(levels) > max_groups:
-            raise DataValidationError(
-                f"Sensitive column {c!r} has {len(levels):,} distinct values, more than the "
-                f"ceiling of {max_groups:,} groups per sensitive feature (max_groups="
-                f"{max_groups}); so many groups usually mean an identifier or free text, not a "
-                f"group. If it really is one, pass max_groups={len(levels)} "
-                f"(--max-groups {len(levels)}) to {func}."
-            )
+            raise DataValidationError(group_ceiling_message(c, len(levels), max_groups, func))
         text = label_strings(levels)
         if len(set(text)) != len(text):  # 1 and "1" are one group, as their text is
             uniq, remap = np.unique(np.asarray(text, dtype=object), return_inverse=True)

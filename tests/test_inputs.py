@@ -429,6 +429,31 @@ def test_group_ceiling_refuses_a_free_text_column_fast(tmp_path: Path, capsys: A
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_group_ceiling_refuses_millions_of_ids_before_pandas(
+    tmp_path: Path, capsys: Any, suffix: str
+) -> None:
+    """1,000,000 distinct ids: refused from a few Arrow batches, not after reading the file."""
+    import resource
+
+    n = 1_000_000
+    df = pd.DataFrame({"y": np.zeros(n, np.int8), "d": np.ones(n, np.int8),
+                       "id": np.arange(n).astype(str)})  # fmt: skip
+    path = tmp_path / f"log{suffix}"
+    df.to_parquet(path) if suffix == ".parquet" else df.to_csv(path, index=False)
+    del df
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    code = main(["audit", "--predictions", str(path), "--y-true", "y", "--y-pred", "d",
+                 "--sensitive", "id", "--out", str(tmp_path / "o"), "--no-progress"])  # fmt: skip
+    assert time.perf_counter() - t0 < 10
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert code == 2 and grown_mb < 300
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'id'" in err and "--max-groups" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_group_ceiling_override_and_intersections() -> None:
     rng = np.random.default_rng(7)
     n = 2000

@@ -272,6 +272,7 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
     if args.memory_limit:  # (--log-loss is welcome: a log read into memory always has it)
         raise ParameterError("--memory-limit applies to logs read out of core (--out-of-core).")
     path = _existing_file(args.predictions, "Predictions file")
+    _check_group_ceiling(path, sens, kwargs["max_groups"])
     df = read_frame(path)
     cols = [args.y_true, args.y_pred, *([args.y_score] if args.y_score else [])]
     cols += [args.sample_weight] if getattr(args, "sample_weight", None) else []
@@ -287,6 +288,56 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
         **kwargs,
     )
     return _with_file(result, "data", path)
+
+
+def _check_group_ceiling(path: Path, sens: list[str], max_groups: int) -> None:
+    """Refuse a sensitive column over the group ceiling from Arrow, before pandas reads the file.
+
+    A column of millions of distinct strings (an identifier given as a sensitive feature) would
+    cost gigabytes as pandas objects; Arrow streams only the sensitive columns, as strings, in
+    batches, and stops as soon as one of them has more than ``max_groups`` distinct values, so
+    the refusal costs a few batches, not the file. Anything Arrow cannot read here is left to
+    the ordinary reader, which names the problem.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(path)
+            present = [c for c in sens if c in pf.schema_arrow.names]
+            batches = pf.iter_batches(batch_size=1 << 16, columns=present) if present else ()
+        else:
+            import pyarrow.csv as pacsv
+
+            batches = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22),
+                                     convert_options=pacsv.ConvertOptions(
+                include_columns=sens, include_missing_columns=True,
+                column_types=dict.fromkeys(sens, pa.string()),
+            ))  # fmt: skip
+        seen: dict[str, Any] = {}
+        rows = 0
+        for batch in batches:
+            rows += batch.num_rows
+            for c in batch.schema.names:
+                col = batch.column(c)
+                prev = seen.get(c)
+                both = col if prev is None else pa.concat_arrays([prev, col.cast(prev.type)])
+                seen[c] = pc.unique(both)
+                if len(seen[c]) > max_groups:
+                    raise DataValidationError(
+                        f"Sensitive column {c!r} has more than {max_groups:,} distinct values "
+                        f"(already {len(seen[c]):,} in its first {rows:,} rows), the ceiling of "
+                        "groups per sensitive feature; so many groups usually mean an "
+                        "identifier or free text, not a group. If it really is one, pass a "
+                        "larger --max-groups."
+                    )
+    except DataValidationError:
+        raise
+    except Exception:  # noqa: BLE001 - the ordinary reader reports it
+        return
 
 
 def _out_of_core(args: argparse.Namespace) -> bool:
