@@ -1711,7 +1711,10 @@ def fam_labels(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
     name = rng.choice(sorted(pairs))
     lt, lp = pairs[name]
     log = _log(tmp, "labels.csv", n, 0, y_true=[lt[v] for v in y], y_pred=[lp[v] for v in p])
-    return Attack("labels", name, [audit_argv(log, tmp / "out")], codes=(2,))
+    # the CSV reader reads true/TRUE/True (and false...) as the same booleans, so that pair
+    # is one label set and a correct audit (exit 0) is the right answer; the others must be 2
+    codes = (0,) if name.startswith("true/false") else (2,)
+    return Attack("labels", name, [audit_argv(log, tmp / "out")], codes=codes)
 
 
 def fam_yaml(rng: random.Random, tmp: Path, shared: Shared) -> Attack:
