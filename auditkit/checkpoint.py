@@ -263,7 +263,14 @@ def _check_archive(data: bytes, name: str) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as exc:  # (NotImplementedError: a damaged header claiming "zip file version 16.2")
         raise CheckpointError(
             f"Checkpoint file {name!r} is truncated or corrupt and cannot be read ({exc})."
         ) from None

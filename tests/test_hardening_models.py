@@ -528,3 +528,23 @@ def test_zip_entry_count_is_read_before_parsing(
     monkeypatch.setattr(ck, "MAX_ZIP_ENTRIES", total - 1)
     with pytest.raises(CheckpointError, match=f"declares {total:,} zip entries"):
         load_checkpoint(path)
+
+
+def test_a_zip_header_claiming_an_unknown_version_is_a_clear_error(tmp_path: Path) -> None:
+    """A damaged central directory whose 'version needed' is 16.2 made zipfile raise
+    NotImplementedError (exit 3 in the fuzz run); it is a corrupt checkpoint (exit 2)."""
+    from auditkit.checkpoint import load_checkpoint
+    from auditkit.cli import main
+    from auditkit.exceptions import CheckpointError
+
+    buf = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, buf)
+    raw = bytearray(buf.getvalue())
+    cd = raw.find(b"PK\x01\x02")  # the first central-directory record
+    assert cd > 0
+    raw[cd + 6 : cd + 8] = struct.pack("<H", 162)  # "version needed to extract": 16.2
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(bad)
+    assert main(["info", str(bad)]) == 2
