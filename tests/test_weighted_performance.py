@@ -325,3 +325,26 @@ def test_weighted_intervals_cover_the_weighted_truth() -> None:
         hits_red += ci[0] <= TRUE_ACCURACY <= ci[1]
     assert 0.91 <= hits_rows / n_logs <= 0.99, hits_rows
     assert 0.91 <= hits_red / n_logs <= 0.99, hits_red
+
+
+@pytest.mark.parametrize("reduce", [False, True])
+def test_fairness_and_performance_agree_on_the_weighted_accuracy(reduce: bool) -> None:
+    """A weighted audit states one overall accuracy: the fairness section's is the performance
+    section's (both weighted), on rows and on a reduced log."""
+    from auditkit import audit_predictions
+
+    df = _weighted_log(8, 1500)
+    res = audit_predictions(
+        data=df, y_true="label", y_pred="decision", y_score="score",
+        sensitive_features="region", sample_weight="w", n_boot=0, reduce=reduce,
+        sections=["performance", "fairness"],
+    )  # fmt: skip
+    perf = next(m.value for m in res.section("performance").metrics if m.name == "accuracy")
+    fair = next(
+        m.value for m in res.section("fairness").metrics
+        if m.name == "accuracy" and m.feature is None and m.method is None
+    )  # fmt: skip
+    want = skm.accuracy_score(df.label, df.decision, sample_weight=df.w)
+    assert perf == pytest.approx(want, abs=1e-12) and fair == pytest.approx(want, abs=1e-12)
+    unweighted = skm.accuracy_score(df.label, df.decision)
+    assert abs(perf - unweighted) > 1e-6  # the weights matter in this log
