@@ -348,3 +348,73 @@ def test_fairness_and_performance_agree_on_the_weighted_accuracy(reduce: bool) -
     assert perf == pytest.approx(want, abs=1e-12) and fair == pytest.approx(want, abs=1e-12)
     unweighted = skm.accuracy_score(df.label, df.decision)
     assert abs(perf - unweighted) > 1e-6  # the weights matter in this log
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_weighted_spark_reduction_gives_the_weighted_performance() -> None:
+    """Spark's reduction carries the same weight sums; its section equals the weighted rows."""
+    import os
+    import shutil
+
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java (java is not on PATH)")
+    from pyspark.sql import SparkSession
+    from pyspark.sql import types as T
+
+    from auditkit import audit_predictions
+    from auditkit.scale import reduce_predictions
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = (
+        SparkSession.builder.master("local[2]").appName("auditkit-weighted-performance")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "1g").config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )  # fmt: skip
+    spark.sparkContext.setLogLevel("ERROR")
+    df = _weighted_log(6, 1500)
+    schema = T.StructType([
+        T.StructField("label", T.LongType()), T.StructField("decision", T.LongType()),
+        T.StructField("score", T.DoubleType()), T.StructField("w", T.DoubleType()),
+        T.StructField("region", T.StringType()),
+    ])  # fmt: skip
+    rows = [tuple(r) for r in df.astype(object).itertuples(index=False)]
+    sdf = spark.createDataFrame(rows, schema=schema)
+    kw: dict[str, Any] = {
+        "y_true": "label", "y_pred": "decision", "y_score": "score",
+        "sensitive_features": "region", "sample_weight": "w", "log_loss": True,
+    }  # fmt: skip
+    table = reduce_predictions(sdf, **kw)
+    ref = reduce_predictions(df, **kw)
+    assert table.scores is not None and ref.scores is not None
+
+    def by_key(sc: Any) -> dict[tuple[int, int], tuple[float, float]]:
+        return {
+            (int(a), int(b)): (float(c), float(d))
+            for a, b, c, d in zip(
+                sc["y_true"], sc["fine_bin"], sc["weight_sum"], sc["weight_sq_sum"], strict=True
+            )
+        }
+
+    a, b = by_key(table.scores), by_key(ref.scores)
+    assert a.keys() == b.keys()
+    for key, v in a.items():
+        assert np.allclose(v, b[key], rtol=1e-12, atol=1e-12), key
+    for col in ("weight_nll_pos", "weight_nll_neg", "weight_nll_pos_sq", "weight_nll_neg_sq"):
+        assert np.sum(table.groups[col]) == pytest.approx(np.sum(ref.groups[col]), rel=1e-12)
+    res = audit_predictions(
+        data=table, sections=["performance"], n_boot=0, options={"log_loss": True}
+    )
+    got = _values(res.section("performance"))
+    preds = Predictions(
+        y_true=df.label.to_numpy(np.int64), y_pred=df.decision.to_numpy(np.int64),
+        y_proba=np.column_stack([1 - df.score, df.score]), classes=("0", "1"), pos_label=1,
+        has_scores=True, sample_weight=df.w.to_numpy(),
+    )  # fmt: skip
+    rows_sec = _run(preds)
+    bound = res.section("performance").info["roc_auc_max_error"]
+    for key, value in _values(rows_sec).items():
+        tol = bound + 1e-12 if key[0] == "roc_auc" else 1e-10
+        assert got[key] == pytest.approx(value, abs=tol), key
