@@ -992,7 +992,8 @@ def _audit_reduced(
     }
     groups["y_true"], groups["y_pred"] = codes_t, codes_p
     skip = {*table.features, "y_true", "y_pred", "nll_pos", "nll_neg", "nll_pos_sq",
-            "nll_neg_sq"}  # fmt: skip
+            "nll_neg_sq", "weight_nll_pos", "weight_nll_neg", "weight_nll_pos_sq",
+            "weight_nll_neg_sq"}  # fmt: skip
     for key in g:  # counts, score sums, and the weight sums of a weighted reduction
         if key not in skip:
             groups[key] = np.asarray(g[key])
@@ -1001,6 +1002,13 @@ def _audit_reduced(
         is_pos = codes_t == pos
         groups["log_loss_sum"] = np.where(is_pos, g["nll_pos"], g["nll_neg"])
         groups["log_loss_sq_sum"] = np.where(is_pos, g["nll_pos_sq"], g["nll_neg_sq"])
+        if "weight_nll_pos" in g:  # the weighted sums of a weighted reduction
+            groups["weight_log_loss_sum"] = np.where(
+                is_pos, g["weight_nll_pos"], g["weight_nll_neg"]
+            )
+            groups["weight_log_loss_sq_sum"] = np.where(
+                is_pos, g["weight_nll_pos_sq"], g["weight_nll_neg_sq"]
+            )
     scores = None
     if table.scores is not None:
         sc = table.scores
@@ -1009,6 +1017,7 @@ def _audit_reduced(
             "y_true": st, "fine_bin": sc["fine_bin"], "count": sc["count"],
             "score_min": sc["score_min"], "score_max": sc["score_max"],
         }  # fmt: skip
+        scores.update({k: sc[k] for k in ("weight_sum", "weight_sq_sum") if k in sc})
     counts = Counts(
         features=table.features, groups=groups, scores=scores, n_bins=table.n_bins,
         auc_bins=table.auc_bins, engine=table.engine, source=table.source,

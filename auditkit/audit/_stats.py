@@ -27,6 +27,7 @@ __all__ = [
     "multinomial_counts",
     "percentile_interval",
     "row_weight_chunks",
+    "weighted_cell_draws",
     "wilson_interval",
 ]
 
@@ -129,6 +130,47 @@ def multinomial_counts(counts: np.ndarray, n_boot: int, rng: np.random.Generator
         p = flat[nz] / n
         out[:, nz] = rng.multinomial(n, p, size=n_boot)
     return out.reshape((n_boot, *np.shape(counts)))
+
+
+def weighted_cell_draws(
+    draws: np.ndarray, counts: np.ndarray, weight_sum: np.ndarray,
+    weight_sq_sum: np.ndarray | None, rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """Resampled weight sums of cells, given resampled row counts (the fairness engine's law).
+
+    Drawing ``N`` rows of a cell with replacement draws ``N`` of its weights, whose sum has mean
+    ``N * m`` and variance ``N * v`` (``m``, ``v`` the mean and variance of the cell's weights,
+    from ``weight_sum / count`` and ``weight_sq_sum / count``): each resampled weight sum is
+    ``N * m + sqrt(N * v) * Z`` (``Z`` standard normal), clipped at 0, the central-limit
+    approximation of the row bootstrap (exact when the weights of a cell are equal). Without
+    ``weight_sq_sum`` the within-cell variance is taken as 0; when it is 0 in every cell, no
+    normal draw is made, so unit weights give the unweighted resamples.
+
+    Parameters
+    ----------
+    draws : ndarray of int of shape (n_boot, *counts.shape)
+        Resampled row counts (:func:`multinomial_counts`).
+    counts, weight_sum : ndarray
+        Rows and weight sums per cell.
+    weight_sq_sum : ndarray or None
+        Sums of the squared weights per cell.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of float64 of the shape of ``draws``
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(c > 0, np.asarray(weight_sum, dtype=np.float64) / c, 0.0)
+        out = draws * m
+        if weight_sq_sum is not None:
+            v = np.where(c > 0, np.asarray(weight_sq_sum, dtype=np.float64) / c - m * m, 0.0)
+            v = np.maximum(v, 0.0)
+            if np.any(v > 0):  # equal weights in every cell draw nothing (unit weights:
+                # the unweighted resamples, and the same random stream after them)
+                out = out + np.sqrt(draws * v) * rng.standard_normal(np.shape(draws))
+    return np.maximum(out, 0.0)
 
 
 def row_weight_chunks(

@@ -14,6 +14,18 @@ Expected calibration error: 10 equal-width bins on [0, 1] (a score of 1 falls in
 against the positive label. Multiclass: the top-label confidence (the highest probability)
 against whether its class is the true one (Guo et al., 2017).
 
+With sample weights (``Predictions.sample_weight``, or the ``weight_sum`` columns of a reduced
+log) every figure is weighted, as scikit-learn's ``sample_weight=``: the confusion matrix,
+supports and the rates built on them are sums of weights; ROC AUC is the weighted Mann-Whitney
+statistic (ties count 1/2), log loss and Brier score weighted means. The weighted expected
+calibration error is ``sum_b (W_b / W) * |sum_{i in b} w_i s_i / W_b - sum_{i in b} w_i y_i /
+W_b|`` with ``W_b`` the weight of bin ``b`` and ``W`` the total weight (the same bins as
+unweighted); the reliability diagram shows the weighted means. Bootstrap: a confusion cell of
+``N`` resampled rows gets the weight sum ``N * m + sqrt(N * v) * Z`` (``m``, ``v`` the mean and
+variance of its weights, ``Z`` standard normal, clipped at 0), as the fairness engine does;
+the score metrics multiply each row's resampled count by its weight. The section's ``info``
+says ``"weighted": true`` and the weight total. Without weights nothing changes.
+
 Intervals are bootstrap percentile intervals (``n_boot`` resamples, ``ctx.rng("performance")``):
 metrics of the confusion matrix resample its cells from ``Multinomial(n, cells / n)``, which is
 row resampling in distribution at a cost independent of ``n``; score metrics resample rows as
@@ -33,11 +45,25 @@ from ..report import _plain_language as pl
 from ..report._model import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._context import SECTIONS, AuditContext, Counts, Predictions
 from ._engine import DEFAULT_N_BINS, score_bins
-from ._stats import multinomial_counts, percentile_interval, row_weight_chunks
+from ._stats import (
+    multinomial_counts,
+    percentile_interval,
+    row_weight_chunks,
+    weighted_cell_draws,
+)
 
 __all__ = ["PerformanceSection", "confusion_metrics", "score_metrics"]
 
 SECTION = "performance"
+#: The section's ``info["weighting"]`` when the rows carry sample weights.
+WEIGHTING = (
+    "every figure is weighted by the sample weights, as scikit-learn's sample_weight=: the "
+    "confusion matrix and supports are weight sums; ROC AUC is the weighted Mann-Whitney "
+    "statistic; log loss and Brier score are weighted means; expected calibration error is "
+    "sum_b (W_b / W) * |weighted mean score_b - weighted observed frequency_b|; bootstrap "
+    "cells draw their weight sums as N * m + sqrt(N * v) * Z, rows their counts times "
+    "their weights"
+)
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -92,6 +118,8 @@ class _ScorePrep:
 
     def __init__(self, p: Predictions, n_bins: int = DEFAULT_N_BINS) -> None:
         assert p.y_proba is not None
+        #: sample weights in row order (None: unweighted, today's path)
+        self.sw = None if p.sample_weight is None else np.asarray(p.sample_weight, np.float64)
         proba = np.asarray(p.y_proba, dtype=np.float64)
         y = np.asarray(p.y_true, dtype=np.int64)
         n, k = proba.shape
@@ -170,7 +198,12 @@ class _ScorePrep:
             return np.where(den > 0, num / den, np.nan)
 
     def evaluate(self, w: np.ndarray) -> dict[str, np.ndarray]:
-        """Score metrics for row weights ``w`` of shape (b, n) (each row sums to ``n``)."""
+        """Score metrics for row weights ``w`` of shape (b, n) (each row sums to ``n``).
+
+        With sample weights, each row's bootstrap count is multiplied by its sample weight.
+        """
+        if self.sw is not None:
+            w = w * self.sw
         ws = w[:, self.order]
         total = ws.sum(axis=1).astype(np.float64)
         aucs = []
@@ -187,6 +220,20 @@ class _ScorePrep:
 
     def reliability(self) -> dict[str, list[Any]]:
         """Mean score, observed frequency and rows per non-empty bin (point estimate)."""
+        if self.sw is not None:  # weighted means; bins of zero weight are left out
+            sw = self.sw[self.order]
+            wb = np.add.reduceat(sw, self.bin_starts)
+            rows = np.add.reduceat(np.ones(self.n), self.bin_starts)
+            keep = np.flatnonzero(wb > 0)
+            conf = np.add.reduceat(sw * self.conf_sorted, self.bin_starts)[keep] / wb[keep]
+            obs = np.add.reduceat(sw * self.correct_sorted, self.bin_starts)[keep] / wb[keep]
+            return {
+                "bin": self.bin_ids[keep].tolist(),
+                "mean_score": conf.tolist(),
+                "observed": obs.tolist(),
+                "count": rows[keep].astype(int).tolist(),
+                "weight": wb[keep].tolist(),
+            }
         cnt = np.add.reduceat(np.ones(self.n), self.bin_starts)
         conf = np.add.reduceat(self.conf_sorted, self.bin_starts) / cnt
         obs = np.add.reduceat(self.correct_sorted, self.bin_starts) / cnt
@@ -210,9 +257,22 @@ def _roc_points(p: Predictions, max_points: int = 200) -> dict[str, list[float]]
     pos = p.pos_label if p.pos_label is not None else 1
     s = p.y_proba[:, pos]
     y = (p.y_true == pos).astype(np.float64)
+    if p.sample_weight is not None:  # rows of zero weight are not in the weighted curve
+        nz = np.asarray(p.sample_weight) > 0
+        s, y = s[nz], y[nz]
     order = np.argsort(-s, kind="stable")
     ss, yy = s[order], y[order]
     last = np.r_[np.flatnonzero(ss[1:] != ss[:-1]), len(ss) - 1]
+    if p.sample_weight is not None:
+        sw = np.asarray(p.sample_weight, dtype=np.float64)[nz][order]
+        tp = np.cumsum(sw * yy)[last]
+        fp = np.cumsum(sw * (1 - yy))[last]
+        tpr = np.r_[0.0, tp / tp[-1] if tp[-1] > 0 else tp]
+        fpr = np.r_[0.0, fp / fp[-1] if fp[-1] > 0 else fp]
+        if len(tpr) > max_points:
+            keep = np.unique(np.linspace(0, len(tpr) - 1, max_points).round().astype(int))
+            tpr, fpr = tpr[keep], fpr[keep]
+        return {"x": fpr.tolist(), "y": tpr.tolist()}
     tp = np.cumsum(yy)[last]
     fp = np.cumsum(1 - yy)[last]
     tpr = np.r_[0.0, tp / max(tp[-1], 1)]
@@ -250,22 +310,40 @@ class PerformanceSection:
         level = cfg.ci_level
         rng = ctx.rng("performance")
         counts = ctx.counts
+        # weighted cells (sums of the sample weights); None: today's unweighted path
+        wcm: np.ndarray | None = None
+        wsq: np.ndarray | None = None
         if counts is not None:
             g = counts.groups
             n = counts.n_rows
+            cell = np.asarray(g["y_true"]) * k + np.asarray(g["y_pred"])
             cm = np.bincount(
-                np.asarray(g["y_true"]) * k + np.asarray(g["y_pred"]),
-                weights=np.asarray(g["count"], dtype=np.float64), minlength=k * k,
+                cell, weights=np.asarray(g["count"], dtype=np.float64), minlength=k * k,
             ).round().astype(np.int64).reshape(k, k)  # fmt: skip
+            if "weight_sum" in g:
+                wcm = np.bincount(cell, weights=g["weight_sum"], minlength=k * k).reshape(k, k)
+                if "weight_sq_sum" in g:
+                    wsq = np.bincount(cell, weights=g["weight_sq_sum"], minlength=k * k).reshape(
+                        k, k
+                    )
         else:
             n = len(p)
             cm = np.bincount(p.y_true * k + p.y_pred, minlength=k * k).reshape(k, k)
-        point = confusion_metrics(cm)
+            sw = p.sample_weight
+            if sw is not None:
+                cell = p.y_true * k + p.y_pred
+                wcm = np.bincount(cell, weights=sw, minlength=k * k).reshape(k, k)
+                wsq = np.bincount(cell, weights=sw * sw, minlength=k * k).reshape(k, k)
+        weighted = wcm is not None
+        point = confusion_metrics(cm if wcm is None else wcm)
         boot_ci: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if cfg.n_boot > 0:
             draws = multinomial_counts(cm, cfg.n_boot, rng)
+            if wcm is not None:
+                draws = weighted_cell_draws(draws, cm, wcm, wsq, rng)
             for key, arr in confusion_metrics(draws).items():
                 boot_ci[key] = percentile_interval(arr, level)
+        shown = cm if wcm is None else wcm  # the confusion matrix as reported
         metrics: list[MetricValue] = []
         for key in ("accuracy", "balanced_accuracy"):
             ci = _ci(*boot_ci[key]) if key in boot_ci else None
@@ -273,7 +351,7 @@ class PerformanceSection:
                 MetricValue(section=SECTION, name=key, value=float(point[key]), ci=ci, n=n)
             )
         support = point["support"]
-        predicted = cm.sum(axis=0)
+        predicted = shown.sum(axis=0)
         for c in range(k):
             for key in ("precision", "recall", "f1"):
                 ci = _ci(*boot_ci[key], c) if key in boot_ci else None
@@ -314,7 +392,7 @@ class PerformanceSection:
                     MetricValue(
                         section=SECTION,
                         name="confusion_count",
-                        value=float(cm[t, q]),
+                        value=float(shown[t, q]),
                         n=n,
                         label=f"true={names[t]}; predicted={names[q]}",
                     )
@@ -324,8 +402,14 @@ class PerformanceSection:
                 name="confusion_matrix",
                 title="Confusion matrix (rows: true class)",
                 columns=("true \\ predicted", *names),
-                rows=tuple((names[t], *[int(x) for x in cm[t]]) for t in range(k)),
-                note="Each cell counts the rows with that true class and that prediction.",
+                rows=tuple(
+                    (names[t], *[float(x) if weighted else int(x) for x in shown[t]])
+                    for t in range(k)
+                ),
+                note="Each cell sums the sample weights of the rows with that true class and "
+                "that prediction."
+                if weighted
+                else "Each cell counts the rows with that true class and that prediction.",
             ),
         ]
         cols = ["class", "support"]
@@ -333,7 +417,7 @@ class PerformanceSection:
             cols += [key, f"{key} {100 * level:g}% CI"]
         rows = []
         for c in range(k):
-            row: list[Any] = [names[c], int(support[c])]
+            row: list[Any] = [names[c], float(support[c]) if weighted else int(support[c])]
             for key in ("precision", "recall", "f1"):
                 ci = _ci(*boot_ci[key], c) if key in boot_ci else None
                 row += [float(point[key][c]), list(ci) if ci else None]
@@ -362,7 +446,7 @@ class PerformanceSection:
                 "performance.accuracy",
             ),
         ]
-        majority = float(support.max() / n)
+        majority = float(support.max() / (n if wcm is None else wcm.sum()))
         if float(point["accuracy"]) <= majority + 0.01:
             findings.append(
                 _finding(
@@ -412,6 +496,10 @@ class PerformanceSection:
             + ("positive-class score" if p.task == "binary" else "top-label confidence"),
             "has_scores": bool(p.has_scores and p.y_proba is not None),
         }
+        if wcm is not None:
+            info["weighted"] = True
+            info["weight_total"] = float(wcm.sum())
+            info["weighting"] = WEIGHTING
         if counts is not None:
             info["has_scores"] = counts.has_scores
             info["reduced_in"] = counts.engine
@@ -462,7 +550,11 @@ class PerformanceSection:
             for key, chunks in parts.items():
                 lo, hi = percentile_interval(np.concatenate(chunks), level)
                 cis[key] = _ci(lo, hi)
-        absent = [p.classes[c] for c in range(p.n_classes) if not np.any(p.y_true == c)]
+        if p.sample_weight is None:
+            absent = [p.classes[c] for c in range(p.n_classes) if not np.any(p.y_true == c)]
+        else:  # a class whose rows all weigh 0 is absent from the weighted data
+            wt = np.bincount(p.y_true, weights=p.sample_weight, minlength=p.n_classes)
+            absent = [p.classes[c] for c in range(p.n_classes) if not wt[c] > 0]
         roc = _roc_points(p) if p.task == "binary" and np.isfinite(point["roc_auc"]) else None
         return _score_outputs(ctx, point, cis, n, absent, prep.reliability(), roc)
 
@@ -600,6 +692,18 @@ class _CellScores:
         self.loss_sum = total("log_loss_sum")[keep] if self.has_log_loss else None
         self.loss_sq_sum = total("log_loss_sq_sum")[keep] if self.has_log_loss else None
         self.n = int(self.cal_cnt.sum())
+        # weighted: the same cells with sums of w, w^2, w * score, w * score^2, w * (-log p[y])
+        self.weighted = "weight_sum" in groups
+        if self.weighted:
+            self.cal_w = total("weight_sum")[keep]
+            self.cal_wsq = total("weight_sq_sum")[keep] if "weight_sq_sum" in groups else None
+            self.ws_sum = total("weight_score_sum")[keep]
+            self.wsq_sum = total("weight_score_sq_sum")[keep]
+            self.wbrier_sum = self.wsq_sum - 2.0 * y * self.ws_sum + y * self.cal_w
+            has_wl = "weight_log_loss_sum" in groups
+            self.has_log_loss = self.has_log_loss and has_wl
+            self.wloss_sum = total("weight_log_loss_sum")[keep] if has_wl else None
+            self.wloss_sq_sum = total("weight_log_loss_sq_sum")[keep] if has_wl else None
         # fine cells: (fine bin, class), one canonical order whatever the engine returned
         fcnt = np.asarray(sc["count"], dtype=np.int64)
         fine = np.asarray(sc["fine_bin"], dtype=np.int64)
@@ -609,13 +713,37 @@ class _CellScores:
         self.cnt, self.fine, self.is_pos = fcnt[order], fine[order], fpos[order]
         self.s_min = np.asarray(sc["score_min"], dtype=np.float64)[order]
         self.s_max = np.asarray(sc["score_max"], dtype=np.float64)[order]
+        self.fw: np.ndarray | None = None  # weight sums of the fine cells (weighted)
+        self.fwsq: np.ndarray | None = None
+        if self.weighted:
+            self.fw = np.asarray(sc["weight_sum"], dtype=np.float64)[order]
+            if "weight_sq_sum" in sc:
+                self.fwsq = np.asarray(sc["weight_sq_sum"], dtype=np.float64)[order]
         self.auc_part = _ScorePrep._auc_prep(
             None, self.is_pos.astype(np.float64), self.fine.astype(np.float64)
         )
         self.run_starts = np.flatnonzero(np.r_[True, self.fine[1:] != self.fine[:-1]])
 
+    def _mass(self) -> np.ndarray:
+        """Per fine cell: its rows, or its weight sum when weighted."""
+        return self.cnt if self.fw is None else self.fw
+
     def point(self) -> dict[str, float]:
         """Point values from the exact sums."""
+        if self.weighted:
+            w = float(self.cal_w.sum())
+            gap = np.bincount(
+                self.cal_bin, weights=self.ws_sum - self.cal_w * self.cal_pos,
+                minlength=self.n_cal,
+            )  # fmt: skip
+            auc = _ScorePrep._auc(self._mass()[None, :], self.auc_part)[0]
+            wl = self.wloss_sum
+            return {
+                "roc_auc": float(auc),
+                "log_loss": float(wl.sum() / w) if wl is not None else np.nan,
+                "brier_score": float(self.wbrier_sum.sum() / w),
+                "expected_calibration_error": float(np.abs(gap).sum() / w),
+            }
         n = float(self.n)
         gap = np.bincount(
             self.cal_bin, weights=self.s_sum - self.cal_cnt * self.cal_pos, minlength=self.n_cal
@@ -649,6 +777,8 @@ class _CellScores:
         return out
 
     def _cal_bootstrap(self, n_boot: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        if self.weighted:
+            return self._cal_bootstrap_weighted(n_boot, rng)
         c = self.cal_cnt.astype(np.float64)
         mu_s = self.s_sum / c
         var_s = np.maximum(self.sq_sum / c - mu_s * mu_s, 0.0)
@@ -677,6 +807,48 @@ class _CellScores:
             out["log_loss"] = sums["l"].sum(axis=1) / total
         return out
 
+    def _cal_bootstrap_weighted(
+        self, n_boot: int, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """Resample the weighted calibration cells (the fairness engine's law).
+
+        Counts ``N ~ Multinomial``; weight sums ``N * m + sqrt(N * v) * Z`` (clipped at 0);
+        each weighted sum of a per-row quantity ``x`` (score, squared error, ``-log p[y]``)
+        ``W * mu + sqrt(N * E[w^2] * var) * Z``, ``mu`` and ``var`` the weighted mean and
+        variance of ``x`` in the cell (weights and ``x`` taken as independent in a cell).
+        """
+        c = self.cal_cnt.astype(np.float64)
+        cw = self.cal_w
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m_w = cw / c
+            w_sq_mean = self.cal_wsq / c if self.cal_wsq is not None else m_w * m_w
+            mu_s = np.where(cw > 0, self.ws_sum / cw, 0.0)
+            var_s = np.maximum(np.where(cw > 0, self.wsq_sum / cw, 0.0) - mu_s * mu_s, 0.0)
+            mu_b = np.where(cw > 0, self.wbrier_sum / cw, 0.0)
+            moments = [("s", mu_s, var_s), ("b", mu_b, 4.0 * (mu_s - self.cal_pos) ** 2 * var_s)]
+            if self.wloss_sum is not None and self.wloss_sq_sum is not None:
+                mu_l = np.where(cw > 0, self.wloss_sum / cw, 0.0)
+                var_l = np.where(cw > 0, self.wloss_sq_sum / cw, 0.0) - mu_l * mu_l
+                moments.append(("l", mu_l, np.maximum(var_l, 0.0)))
+        onehot = np.zeros((len(c), self.n_cal))
+        onehot[np.arange(len(c)), self.cal_bin] = 1.0
+        draw = rng.multinomial(self.n, c / c.sum(), size=n_boot).astype(np.float64)
+        wv = weighted_cell_draws(draw, self.cal_cnt, cw, self.cal_wsq, rng)
+        total = wv.sum(axis=1)
+        sums = {
+            name: wv * mu + np.sqrt(draw * w_sq_mean * var) * rng.standard_normal(draw.shape)
+            for name, mu, var in moments
+        }
+        gap = (sums["s"] - wv * self.cal_pos) @ onehot
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = {
+                "brier_score": sums["b"].sum(axis=1) / total,
+                "expected_calibration_error": np.abs(gap).sum(axis=1) / total,
+            }
+            if "l" in sums:
+                out["log_loss"] = sums["l"].sum(axis=1) / total
+        return out
+
     def _auc_bootstrap(self, n_boot: int, rng: np.random.Generator) -> np.ndarray:
         m = 1
         while len(np.unique(self._coarse_key(m))) > _BOOT_CELLS:
@@ -690,6 +862,8 @@ class _CellScores:
         is_pos = np.zeros(nc, dtype=bool)
         is_pos[inv] = self.is_pos
         part = _ScorePrep._auc_prep(None, is_pos.astype(np.float64), coarse_fine.astype(float))
+        if self.fw is not None:
+            return self._auc_bootstrap_weighted(n_boot, rng, inv, nc, cnt, part)
         fine_auc = _ScorePrep._auc(self.cnt[None, :], self.auc_part)[0]
         shift = fine_auc - float(_ScorePrep._auc(np.rint(cnt).astype(np.int64)[None, :], part)[0])
         prob = cnt / cnt.sum()
@@ -702,6 +876,33 @@ class _CellScores:
             done += b
         return np.concatenate(parts)
 
+    def _auc_bootstrap_weighted(
+        self, n_boot: int, rng: np.random.Generator, inv: np.ndarray, nc: int,
+        cnt: np.ndarray, part: Any,
+    ) -> np.ndarray:  # fmt: skip
+        """Weighted ROC AUC replicates.
+
+        Multinomial counts of the pooled cells, and their weight sums drawn as
+        ``N * m + sqrt(N * v) * Z`` (clipped at 0).
+        """
+        assert self.fw is not None
+        w = np.bincount(inv, weights=self.fw, minlength=nc)
+        wsq = None if self.fwsq is None else np.bincount(inv, weights=self.fwsq, minlength=nc)
+        fine_auc = _ScorePrep._auc(self.fw[None, :], self.auc_part)[0]
+        shift = fine_auc - float(_ScorePrep._auc(w[None, :], part)[0])
+        rows = np.rint(cnt).astype(np.int64)
+        prob = cnt / cnt.sum()
+        chunk = max(1, min(n_boot, _CELL_CHUNK_ELEMENTS // max(nc, 1)))
+        parts: list[np.ndarray] = []
+        done = 0
+        while done < n_boot:
+            b = min(chunk, n_boot - done)
+            draw = rng.multinomial(self.n, prob, size=b)
+            wv = weighted_cell_draws(draw, rows, w, wsq, rng)
+            parts.append(_ScorePrep._auc(wv, part) + shift)
+            done += b
+        return np.concatenate(parts)
+
     def _coarse_key(self, m: int) -> np.ndarray:
         """One integer per fine cell: (fine bin // m, class), in that order."""
         return (self.fine // m) * 2 + self.is_pos
@@ -709,8 +910,9 @@ class _CellScores:
     def auc_bound(self) -> float:
         """Largest possible difference between the histogram AUC and the exact AUC."""
         st = self.run_starts
-        n_pos = np.add.reduceat(self.cnt * self.is_pos, st).astype(np.float64)
-        n_neg = np.add.reduceat(self.cnt * ~self.is_pos, st).astype(np.float64)
+        mass = self._mass()
+        n_pos = np.add.reduceat(mass * self.is_pos, st).astype(np.float64)
+        n_neg = np.add.reduceat(mass * ~self.is_pos, st).astype(np.float64)
         lo = np.minimum.reduceat(self.s_min, st)
         hi = np.maximum.reduceat(self.s_max, st)
         mixed = (n_pos > 0) & (n_neg > 0) & (lo < hi)
@@ -719,6 +921,19 @@ class _CellScores:
 
     def reliability(self) -> dict[str, list[Any]]:
         """Mean score, observed frequency and rows per non-empty calibration bin."""
+        if self.weighted:  # weighted means; bins of zero weight are left out
+            rows = np.bincount(self.cal_bin, weights=self.cal_cnt.astype(np.float64))
+            wb = np.bincount(self.cal_bin, weights=self.cal_w)
+            conf = np.bincount(self.cal_bin, weights=self.ws_sum)
+            obs = np.bincount(self.cal_bin, weights=self.cal_w * self.cal_pos)
+            nz = np.flatnonzero(wb > 0)
+            return {
+                "bin": nz.tolist(),
+                "mean_score": (conf[nz] / wb[nz]).tolist(),
+                "observed": (obs[nz] / wb[nz]).tolist(),
+                "count": rows[nz].astype(int).tolist(),
+                "weight": wb[nz].tolist(),
+            }
         cnt = np.bincount(self.cal_bin, weights=self.cal_cnt.astype(np.float64))
         conf = np.bincount(self.cal_bin, weights=self.s_sum)
         obs = np.bincount(self.cal_bin, weights=self.cal_cnt * self.cal_pos)
@@ -733,10 +948,18 @@ class _CellScores:
     def roc(self, max_points: int = 200) -> dict[str, list[float]]:
         """ROC points at each fine-bin threshold, from the highest scores down."""
         st = self.run_starts
-        tp = np.add.reduceat(self.cnt * self.is_pos, st)[::-1].cumsum()
-        fp = np.add.reduceat(self.cnt * ~self.is_pos, st)[::-1].cumsum()
-        tpr = np.r_[0.0, tp / max(int(tp[-1]), 1)]
-        fpr = np.r_[0.0, fp / max(int(fp[-1]), 1)]
+        if self.fw is not None:  # fine bins of zero weight are not in the weighted curve
+            tp = np.add.reduceat(self.fw * self.is_pos, st)[::-1]
+            fp = np.add.reduceat(self.fw * ~self.is_pos, st)[::-1]
+            keep = (tp + fp) > 0
+            tp, fp = tp[keep].cumsum(), fp[keep].cumsum()
+            tpr = np.r_[0.0, tp / tp[-1] if tp[-1] > 0 else tp]
+            fpr = np.r_[0.0, fp / fp[-1] if fp[-1] > 0 else fp]
+        else:
+            tp = np.add.reduceat(self.cnt * self.is_pos, st)[::-1].cumsum()
+            fp = np.add.reduceat(self.cnt * ~self.is_pos, st)[::-1].cumsum()
+            tpr = np.r_[0.0, tp / max(int(tp[-1]), 1)]
+            fpr = np.r_[0.0, fp / max(int(fp[-1]), 1)]
         if len(tpr) > max_points:
             keep = np.unique(np.linspace(0, len(tpr) - 1, max_points).round().astype(int))
             tpr, fpr = tpr[keep], fpr[keep]
@@ -769,6 +992,12 @@ def _count_scores(
         p.classes[c] for c in range(p.n_classes)
         if not np.any(np.asarray(counts.groups["y_true"]) == c)
     ]  # fmt: skip
+    if cells.weighted:  # a class whose rows all weigh 0 is absent from the weighted data
+        wt = np.bincount(
+            np.asarray(counts.groups["y_true"], dtype=np.int64),
+            weights=counts.groups["weight_sum"], minlength=p.n_classes,
+        )  # fmt: skip
+        absent = [p.classes[c] for c in range(p.n_classes) if not wt[c] > 0]
     bound = cells.auc_bound() if np.isfinite(point["roc_auc"]) else 0.0
     bins = f"{counts.auc_bins:,}"
     note: tuple[tuple[str, ...], str | None] = (

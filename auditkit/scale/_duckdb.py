@@ -34,6 +34,8 @@ from ._table import (
     LOG_LOSS_SUMS,
     ONE_MINUS_EPS,
     SCORE_SUMS,
+    SCORE_WEIGHT_SUMS,
+    WEIGHT_LOG_LOSS_SUMS,
     WEIGHT_SUMS,
     CountTable,
     check_group_counts,
@@ -266,8 +268,16 @@ def _parts(
             ", SUM(l_pos) AS nll_pos, SUM(l_neg) AS nll_neg, SUM(l_pos * l_pos) AS nll_pos_sq, "
             "SUM(l_neg * l_neg) AS nll_neg_sq"
         )
+        if sample_weight is not None:
+            g += (
+                ", SUM(w * l_pos) AS weight_nll_pos, SUM(w * l_neg) AS weight_nll_neg, "
+                "SUM(w * l_pos * l_pos) AS weight_nll_pos_sq, "
+                "SUM(w * l_neg * l_neg) AS weight_nll_neg_sq"
+            )
     rows = f"SELECT *, {', '.join(extra)} FROM ({inner})"
     f = "y_true, fine_bin, COUNT(*) AS count, MIN(s) AS score_min, MAX(s) AS score_max"
+    if sample_weight is not None:
+        f += ", SUM(w) AS weight_sum, SUM(w * w) AS weight_sq_sum"
     return rows, g, f
 
 
@@ -316,9 +326,10 @@ def split_parts(table: Any, n_features: int) -> tuple[Any, Any]:
     g_cols = [feature_alias(i) for i in range(n_features)] + list(_G_SUMS)
     if "nll_pos" in table.column_names:
         g_cols += list(LOG_LOSS_SUMS)
-    g_cols += [c for c in WEIGHT_SUMS if c in table.column_names]
+    g_cols += [c for c in WEIGHT_SUMS + WEIGHT_LOG_LOSS_SUMS if c in table.column_names]
+    f_cols = list(_F_COLS) + [c for c in SCORE_WEIGHT_SUMS if c in table.column_names]
     g = table.filter(pc.equal(part, 0)).select(g_cols)
-    f = table.filter(pc.equal(part, 1)).select(list(_F_COLS))
+    f = table.filter(pc.equal(part, 1)).select(f_cols)
     return g, f
 
 

@@ -113,10 +113,21 @@ def reduce_frame(
                 nw.col(f"l_{k}").sum().alias(f"nll_{k}")
                 for k in ("pos", "neg", "pos_sq", "neg_sq")
             ]
+            if w_cols:
+                base = base.with_columns(
+                    *[(nw.col("w") * nw.col(f"l_{k}")).alias(f"wl_{k}")
+                      for k in ("pos", "neg", "pos_sq", "neg_sq")]
+                )  # fmt: skip
+                sums += [
+                    nw.col(f"wl_{k}").sum().alias(f"weight_nll_{k}")
+                    for k in ("pos", "neg", "pos_sq", "neg_sq")
+                ]
         g = base.group_by(*keys, "score_bin", drop_null_keys=False).agg(*sums)
-        f = base.group_by("y_true", "fine_bin", drop_null_keys=False).agg(
-            nw.len().alias("count"), s.min().alias("score_min"), s.max().alias("score_max")
-        )
+        f_sums = [nw.len().alias("count"), s.min().alias("score_min"), s.max().alias("score_max")]
+        if w_cols:
+            f_sums += [nw.col("w").sum().alias("weight_sum"),
+                       nw.col("w2").sum().alias("weight_sq_sum")]  # fmt: skip
+        f = base.group_by("y_true", "fine_bin", drop_null_keys=False).agg(*f_sums)
         g_arrow, f_arrow = _collect(g, f if score_cells else None, lazy=lazy, engine=engine)
     return from_arrow(
         g_arrow, f_arrow, features=tuple(features),

@@ -131,7 +131,10 @@ def reduce_predictions(
         Column of the sample weights (finite, >= 0): adds ``weight_sum``, ``weight_sq_sum``
         and, with scores, ``weight_score_sum`` and ``weight_score_sq_sum`` to the count table,
         as the row path's :func:`auditkit.audit._engine.count_table` does; the fairness
-        metrics are then weighted (Fairlearn's ``sample_params``).
+        metrics are then weighted (Fairlearn's ``sample_params``). The ROC histogram gets
+        ``weight_sum`` and ``weight_sq_sum`` per cell and, with ``log_loss=True``, the count
+        table the weighted log-loss sums (``weight_nll_pos`` ...), so the performance section
+        is weighted too (scikit-learn's ``sample_weight=``).
     max_groups : int, default=None
         Ceiling on the distinct values of each sensitive column (default
         ``auditkit._limits.DEFAULT_MAX_GROUPS``). A first, cheap pass over the sensitive

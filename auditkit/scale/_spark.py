@@ -102,11 +102,21 @@ def reduce_spark(
                     F.sum(l_pos * l_pos).alias("nll_pos_sq"),
                     F.sum(l_neg * l_neg).alias("nll_neg_sq"),
                 ]  # fmt: skip
+                if w_sums:
+                    w = F.col("w")
+                    sums += [
+                        F.sum(w * l_pos).alias("weight_nll_pos"),
+                        F.sum(w * l_neg).alias("weight_nll_neg"),
+                        F.sum(w * l_pos * l_pos).alias("weight_nll_pos_sq"),
+                        F.sum(w * l_neg * l_neg).alias("weight_nll_neg_sq"),
+                    ]  # fmt: skip
             g = base.groupBy(*keys, "score_bin").agg(*sums)
-            f = base.groupBy("y_true", "fine_bin").agg(
-                F.count(F.lit(1)).alias("count"), F.min(s).alias("score_min"),
-                F.max(s).alias("score_max"),
-            )  # fmt: skip
+            f_sums = [F.count(F.lit(1)).alias("count"), F.min(s).alias("score_min"),
+                      F.max(s).alias("score_max")]  # fmt: skip
+            if w_sums:
+                w = F.col("w")
+                f_sums += [F.sum(w).alias("weight_sum"), F.sum(w * w).alias("weight_sq_sum")]
+            f = base.groupBy("y_true", "fine_bin").agg(*f_sums)
             g_arrow, f_arrow = _to_arrow(g), (_to_arrow(f) if score_cells else None)
     except PySparkException as exc:
         text = str(exc).strip().splitlines()

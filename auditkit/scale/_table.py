@@ -18,14 +18,18 @@ versions write out the same expressions) and hands back only their results:
     With ``sample_weight=<column>`` also ``weight_sum`` and ``weight_sq_sum`` (sums of the
     weights and of their squares) and, with scores, ``weight_score_sum`` and
     ``weight_score_sq_sum`` (sums of ``w * score`` and ``w * score^2``), exactly the columns of
-    the row path's count table; the fairness engine then weights every metric. The other sums
-    stay unweighted (the performance section reads them). A missing, NaN, infinite or negative
+    the row path's count table; the fairness engine then weights every metric. With weights
+    and ``log_loss=True`` also ``weight_nll_pos``, ``weight_nll_neg`` (sums of ``w * nll``)
+    and ``weight_nll_pos_sq``, ``weight_nll_neg_sq`` (sums of ``w * nll^2``), for the weighted
+    log loss. The other sums stay unweighted. A missing, NaN, infinite or negative
     weight becomes NaN before the sums, so its cell's ``weight_sum`` is NaN, which the
     validation here turns into an error naming the column.
 ``scores`` (only with scores; the ROC AUC histogram of the performance section)
     by ``y_true`` and ``fine_bin`` ``= min(floor(score * auc_bins), auc_bins - 1)``:
     ``count``, ``score_min``, ``score_max`` (the extremes tell whether a bin that holds
-    both classes holds different scores, which bounds the histogram's AUC error).
+    both classes holds different scores, which bounds the histogram's AUC error); with
+    ``sample_weight=`` also ``weight_sum`` and ``weight_sq_sum`` (the weighted ROC AUC and its
+    bootstrap).
 
 A row whose score is missing, NaN or outside ``[0, 1]`` gets bin ``-1``, which the validation
 here turns into an error naming the column. Missing group or label values come back as null
@@ -59,10 +63,16 @@ LOG_LOSS_SUMS = ("nll_pos", "nll_neg", "nll_pos_sq", "nll_neg_sq")
 SCORE_SUMS = ("score_min", "score_max")
 #: Aggregates of the ``groups`` table with ``sample_weight=`` (the last two with scores).
 WEIGHT_SUMS = ("weight_sum", "weight_sq_sum", "weight_score_sum", "weight_score_sq_sum")
+#: Aggregates of the ``groups`` table with ``sample_weight=`` and ``log_loss=True``.
+WEIGHT_LOG_LOSS_SUMS = (
+    "weight_nll_pos", "weight_nll_neg", "weight_nll_pos_sq", "weight_nll_neg_sq",
+)  # fmt: skip
+#: Aggregates of the ``scores`` table with ``sample_weight=``.
+SCORE_WEIGHT_SUMS = ("weight_sum", "weight_sq_sum")
 #: Column names of the reduced tables that a sensitive feature may not take.
 RESERVED = (
     "y_true", "y_pred", "score_bin", "fine_bin", "count", *GROUP_SUMS, *LOG_LOSS_SUMS,
-    *SCORE_SUMS, *WEIGHT_SUMS,
+    *SCORE_SUMS, *WEIGHT_SUMS, *WEIGHT_LOG_LOSS_SUMS,
 )  # fmt: skip
 
 
@@ -290,6 +300,9 @@ def from_arrow(
         }
         for key in SCORE_SUMS:
             sc[key] = _numpy(scores.column(key)).astype(np.float64)
+        for key in SCORE_WEIGHT_SUMS:
+            if key in scores.column_names:
+                sc[key] = _numpy(scores.column(key)).astype(np.float64)
         if int(sc["count"].sum()) != int(counts.sum()):  # pragma: no cover - engine fault
             raise DataValidationError(
                 f"The two reductions of {source or 'the log'} disagree on the number of rows "
@@ -299,7 +312,7 @@ def from_arrow(
     if "count" not in out:
         out["count"] = counts
     if "weight_sum" in groups.column_names:
-        for key in WEIGHT_SUMS:
+        for key in WEIGHT_SUMS + WEIGHT_LOG_LOSS_SUMS:
             if key in groups.column_names:
                 out[key] = _numpy(groups.column(key)).astype(np.float64)
         bad = ~np.isfinite(out["weight_sum"])
