@@ -137,11 +137,26 @@ def resolve_paths(data: Any) -> tuple[list[str], str, str]:
     return paths, formats.pop(), desc
 
 
-def _source_sql(paths: Sequence[str], fmt: str) -> str:
+def _source_sql(paths: Sequence[str], fmt: str, con: Any = None) -> str:
+    """Return the table function that reads ``paths``.
+
+    A single CSV file is sniffed once (``sniff_csv``) and read with the options found, so the
+    audit's few statements do not each sniff it again (seconds on a file of long fields).
+    """
     files = "[" + ", ".join(_literal(p) for p in paths) + "]"
     if fmt == "parquet":
         return f"read_parquet({files})"
-    return f"read_csv({files}, auto_detect = true, header = true)"
+    auto = f"read_csv({files}, auto_detect = true, header = true)"
+    if con is None or len(paths) != 1:
+        return auto
+    try:
+        sniffed = con.sql(f"SELECT Prompt FROM sniff_csv({_literal(paths[0])})").fetchall()
+        prompt = str(sniffed[0][0])
+        body = prompt.strip().rstrip(";").rstrip()
+        opts = body[body.index("auto_detect=false") : body.rindex(")")]
+    except Exception:  # noqa: BLE001 - the auto-detecting reader reports any real problem
+        return auto
+    return f"read_csv({files}, {opts})"
 
 
 def connect(
@@ -423,7 +438,7 @@ def reduce_paths(
     paths, fmt, desc = resolve_paths(data)
     con, tmp = connect(memory_limit, threads, progress=show_progress)
     try:
-        src = _source_sql(paths, fmt)
+        src = _source_sql(paths, fmt, con)
         avail = _columns(con, src, desc)
         check_names(features, y_true, y_pred, y_score, avail, desc, sample_weight)
         try:
