@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _limits import time_limit
+from _limits import PEAK_CODE, time_limit
 
 import auditkit
 from auditkit.checkpoint import MAX_CHECKPOINT_BYTES, MAX_PARAMETERS, load_checkpoint
@@ -290,13 +290,13 @@ def test_all_attacks_stay_under_1_gb_in_a_fresh_process(
     attacks: dict[str, Path], tmp_path: Path
 ) -> None:
     """Peak memory (ru_maxrss) of one process that loads torch, Lightning and every attack."""
-    script = textwrap.dedent(
+    script = PEAK_CODE + textwrap.dedent(
         """
-        import json, resource, sys, time
+        import json, sys, time
         import auditkit.models  # torch and Lightning: the baseline
         from auditkit.checkpoint import load_checkpoint
         from auditkit.exceptions import CheckpointError
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        base = peak_kb()
         out = {}
         for case, path in json.loads(sys.argv[1]).items():
             t0 = time.monotonic()
@@ -306,7 +306,7 @@ def test_all_attacks_stay_under_1_gb_in_a_fresh_process(
             except CheckpointError:
                 out[case] = "refused"
             out[case] += " %.2f" % (time.monotonic() - t0)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = peak_kb()
         print(json.dumps({"base_kb": base, "peak_kb": peak, "cases": out}))
         """
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _limits import PEAK_CODE
 from _report_fixtures import rich_result
 
 from auditkit._parsing import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
@@ -378,8 +379,8 @@ def test_attacks_exit_2_fast_and_small_in_a_fresh_process(
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    code = (
-        "import json, resource, time\n"
+    code = PEAK_CODE + (
+        "import json, time\n"
         "from auditkit.cli import main\n"
         f"d, res = {str(tmp_path)!r}, {str(audit_json)!r}\n"
         "t = time.perf_counter()\n"
@@ -387,7 +388,7 @@ def test_attacks_exit_2_fast_and_small_in_a_fresh_process(
         "         main(['render', res, '--card-info', d + '/laughs.yaml']),\n"
         "         main(['check', res, '--policy', d + '/deep.toml'])]\n"
         "print(json.dumps([codes, time.perf_counter() - t,\n"
-        "                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))\n"
+        "                  peak_kb()]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     codes, seconds, rss_kb = json.loads(out.stdout.strip().splitlines()[-1])

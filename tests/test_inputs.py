@@ -434,7 +434,7 @@ def test_group_ceiling_refuses_millions_of_ids_before_pandas(
     tmp_path: Path, capsys: Any, suffix: str
 ) -> None:
     """1,000,000 distinct ids: refused from a few Arrow batches, not after reading the file."""
-    import resource
+    from _limits import peak_kb, reset_peak
 
     n = 1_000_000
     df = pd.DataFrame({"y": np.zeros(n, np.int8), "d": np.ones(n, np.int8),
@@ -442,12 +442,13 @@ def test_group_ceiling_refuses_millions_of_ids_before_pandas(
     path = tmp_path / f"log{suffix}"
     df.to_parquet(path) if suffix == ".parquet" else df.to_csv(path, index=False)
     del df
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reset_peak()
+    before = peak_kb()
     t0 = time.perf_counter()
     code = main(["audit", "--predictions", str(path), "--y-true", "y", "--y-pred", "d",
                  "--sensitive", "id", "--out", str(tmp_path / "o"), "--no-progress"])  # fmt: skip
     assert time.perf_counter() - t0 < 10
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    grown_mb = (peak_kb() - before) / 1024
     assert code == 2 and grown_mb < 300
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'id'" in err and "--max-groups" in err
