@@ -466,3 +466,116 @@ def test_four_fifths_verdict_follows_the_interval_and_the_evidence() -> None:
     res = log(640, 1500)  # ratio 0.853: passes
     f = next(x for x in res.findings if "four-fifths" in x.text)
     assert f.severity == "pass"
+
+
+# ------------------------------------------------------- ROC AUC and calibration by group
+def _score_evidence(
+    y: np.ndarray, s: np.ndarray, g: np.ndarray, *, seed: int, n_perm: int = 500,
+    w: np.ndarray | None = None,
+) -> tuple[dict[tuple[str, str], float], object]:  # fmt: skip
+    """p-values of the ROC AUC and ECE disparity records of one log, and the engine."""
+    from auditkit.audit import _fairness_evidence as fe
+    from auditkit.audit._engine import group_metrics
+
+    gm = group_metrics(
+        y, (s > 0.5).astype(int), {"g": g}, y_score=s, roc_auc=True, sample_weight=w
+    )
+    ev = fe.Evidence(
+        gm, fe.resolve_references(gm, {}), None, np.random.default_rng(seed), 0.95,
+        n_permutations=n_perm,
+    )  # fmt: skip
+    ev.test_disparities()
+    out = {}
+    for (name, _f, _l, part, _a), (hyp, p, test) in ev._record_p.items():
+        if name.startswith(("roc_auc_", "expected_calibration_error_")):
+            assert test == "permutation" and p is not None and hyp in ev.family
+            assert ev.family.adjusted(hyp) is not None
+            out[(name, part)] = p
+    return out, (gm, ev)
+
+
+def test_roc_auc_and_calibration_disparities_carry_p_values() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    g = rng.choice(["a", "b", "c"], n)
+    y = rng.integers(0, 2, n)
+    s = np.clip(rng.random(n) * 0.7 + y * 0.3, 0, 1)
+    res = _run(y, (s > 0.5).astype(int), {"g": g}, n_boot=20, score=s)
+    recs = [
+        m for m in res.metrics
+        if m.name.startswith(("roc_auc_", "expected_calibration_error_"))
+        and m.method in DISPARITY_METHODS
+    ]  # fmt: skip
+    assert {m.name for m in recs} >= {
+        "roc_auc_difference",
+        "roc_auc_ratio",
+        "expected_calibration_error_difference",
+    }
+    for m in recs:
+        assert m.test == "permutation" and 0 < m.p_value <= 1 and m.p_adjusted >= m.p_value
+    ev_info = res.info["evidence"]
+    assert "roc_auc" in ev_info and "expected_calibration_error" in ev_info
+    assert ev_info["auc_permutations"]["g"] >= 200
+    # no subsample at this size: the tested AUCs are the records' own, equal to scikit-learn
+    from sklearn.metrics import roc_auc_score
+
+    _, (gm, ev) = _score_evidence(y, s, g, seed=1)
+    obs, o, null = ev.score_null(("g",), "roc_auc")
+    want = [roc_auc_score(y[g == k], s[g == k]) for k in ("a", "b", "c")]
+    np.testing.assert_allclose(obs, want, rtol=1e-12)
+    assert o == pytest.approx(roc_auc_score(y, s), rel=1e-12)
+    assert null.shape == (3, ev.auc_permutations[("g",)])
+    # ECE on observed counts with cell-mean scores is close to the record's exact value
+    e_obs, _, _ = ev.score_null(("g",), "expected_calibration_error")
+    rec = gm.values[next(k for k in gm.values if k.name == "expected_calibration_error"
+                         and k.features == ("g",) and k.part == "group")]  # fmt: skip
+    np.testing.assert_allclose(e_obs, rec, atol=0.01)
+
+
+def test_roc_auc_and_calibration_p_values_are_uniform_under_no_difference() -> None:
+    rng = np.random.default_rng(7)
+    ps: dict[tuple[str, str], list[float]] = {}
+    for i in range(200):
+        n = 240
+        g = rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])
+        y = rng.integers(0, 2, n)
+        s = 1 / (1 + np.exp(-(rng.normal(size=n) + y)))  # same score law in every group
+        got, _ = _score_evidence(y, s, g, seed=i, n_perm=200)
+        for k, p in got.items():
+            ps.setdefault(k, []).append(p)
+    assert {k[0] for k in ps} >= {"roc_auc_difference", "expected_calibration_error_difference"}
+    for k, v in ps.items():
+        a = np.asarray(v)
+        assert stats.kstest(a, "uniform").pvalue > 0.001, k
+        assert np.mean(a < 0.05) <= 0.09, k  # the false-alarm rate is not above ~5%
+
+
+def test_a_real_auc_gap_is_detected() -> None:
+    rng = np.random.default_rng(3)
+    hits, hits_w = 0, 0
+    d = {"a": 1.466, "b": 0.545}  # AUC Phi(d / sqrt 2): 0.85 and 0.65
+    for i in range(20):
+        g = np.repeat(["a", "b"], 500)
+        y = rng.integers(0, 2, g.size)
+        z = rng.normal(size=g.size) + y * np.where(g == "a", d["a"], d["b"])
+        s = 1 / (1 + np.exp(-z))
+        got, _ = _score_evidence(y, s, g, seed=i)
+        hits += got[("roc_auc_difference", "between_groups")] < 0.01
+        w = rng.uniform(0.5, 2.0, g.size)  # weights travel with their rows
+        got_w, _ = _score_evidence(y, s, g, seed=i, w=w)
+        hits_w += got_w[("roc_auc_difference", "between_groups")] < 0.01
+    assert hits >= 18 and hits_w >= 18
+
+
+def test_roc_auc_test_subsamples_large_logs() -> None:
+    from auditkit.audit import _fairness_evidence as fe
+
+    rng = np.random.default_rng(5)
+    n = 40_000
+    g = rng.choice(["a", "b"], n)
+    y = rng.integers(0, 2, n)
+    s = rng.random(n)
+    _, (_gm, ev) = _score_evidence(y, s, g, seed=0, n_perm=2000)
+    b = ev.auc_permutations[("g",)]
+    assert b == fe._AUC_MIN_PERM
+    assert ev.auc_subsample[("g",)] * b <= fe._AUC_BUDGET

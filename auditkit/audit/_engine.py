@@ -1318,6 +1318,13 @@ class GroupMetrics:
         live, dead = pos_o & (w_o > 0), ~pos_o & (w_o > 0)
         codes_o = [c[order] for c in rows.codes]
         zero = np.zeros(len(order), dtype=np.int64)
+        #: rows in score order, kept for the permutation tests of ROC AUC by group
+        self.auc_rows: tuple[np.ndarray, np.ndarray, np.ndarray, dict[Any, np.ndarray]] = (
+            tie,
+            wp,
+            wn,
+            {},
+        )
         o = _group_auc(zero, tie, wp, wn, 1)[0]
         self.values[Key("roc_auc", None, None, "overall")] = np.asarray(o)
         for feats, grouping in self._groupings.items():
@@ -1327,6 +1334,7 @@ class GroupMetrics:
             key_g = np.ravel_multi_index(tuple(grouping.codes.T), sizes)
             gid = np.searchsorted(key_g, key_row)  # in score order
             v = _group_auc(gid, tie, wp, wn, grouping.n_groups)
+            self.auc_rows[3][feats] = gid
             self.values[Key("roc_auc", feats, None, "group")] = v
             # its "denominator" for the small-group flags: rows of the rarer class (0: NaN)
             n_pos = np.bincount(gid[live], minlength=grouping.n_groups)

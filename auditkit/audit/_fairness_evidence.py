@@ -59,6 +59,12 @@ SECTION = "fairness"
 DEFAULT_PERMUTATIONS = 2000
 #: Draws x groups per null distribution; larger groupings get fewer permutations (>= 200).
 _PERM_BUDGET = 200_000
+#: Rows x permutations of the ROC AUC permutation tests (above it: fewer permutations, >= 200,
+#: then a random subsample of the rows).
+_AUC_BUDGET = 1_000_000
+_AUC_MIN_PERM = 200
+#: Rows x permutations computed at once (memory).
+_AUC_BATCH = 1_000_000
 _MULTICLASS_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 #: Disparities named after something other than their rate.
 _ALIASES = {"demographic_parity": "selection_rate", "equal_opportunity": "true_positive_rate"}
@@ -319,6 +325,11 @@ class Evidence:
         self._record_p: dict[tuple[Any, ...], tuple[Hashable, float | None, str | None]] = {}
         self.comparisons: dict[tuple[str, ...], list[Comparison]] = {}
         self.draws_used: dict[tuple[str, ...], int] = {}
+        self._score_null: dict[Any, tuple[np.ndarray, float, np.ndarray] | None] = {}
+        #: groupings whose ROC AUC test ran on a subsample of this many rows
+        self.auc_subsample: dict[tuple[str, ...], int] = {}
+        #: permutations of the ROC AUC tests per grouping
+        self.auc_permutations: dict[tuple[str, ...], int] = {}
 
     # ---- data
     def rate(self, feats: tuple[str, ...], metric: str, label: int | None) -> _Rate:
@@ -404,6 +415,16 @@ class Evidence:
                 larger_is_extreme=kind == "difference",
             )  # fmt: skip
             return ((feats, key.label, part, kind, base), p, TEST_PERMUTATION_STRATA)
+        if base in ("roc_auc", "expected_calibration_error"):
+            got = self.score_null(feats, base)
+            if got is None:
+                return (key, None, None)
+            obs_v, o, null_v = got
+            p = permutation_pvalue(
+                float(_stat(obs_v, o, part, kind)), _stat(null_v, o, part, kind),
+                larger_is_extreme=kind == "difference",
+            )  # fmt: skip
+            return ((feats, key.label, part, kind, base), p, TEST_PERMUTATION)
         names = {m for m, _ in _proportion_names(self.gm)}
         if base not in names:
             return (key, None, None)
@@ -435,6 +456,112 @@ class Evidence:
             if r.n.sum() > 0:
                 overall.append(r.overall)
         return _nanmean(obs), _nanmean(null), float(np.mean(overall)) if overall else np.nan
+
+    def score_null(
+        self, feats: tuple[str, ...], base: str
+    ) -> tuple[np.ndarray, float, np.ndarray] | None:
+        """Per-group ROC AUC or ECE, its overall value and its permutation draws (G, B).
+
+        ROC AUC (rows): the group labels are permuted over the rows (each row keeps its
+        score, label and weight) and every group's AUC is recomputed exactly (midranks for
+        ties, as scikit-learn). At most :data:`_AUC_BUDGET` rows x permutations: above it the
+        test runs on a simple random subsample of the rows (drawn independently of the
+        labels, so still a valid test; the observed statistic is then that of the subsample).
+
+        ECE (count table): permuting the rows among the groups draws each group's rows of
+        every (true label, score bin) cell from a multivariate hypergeometric given the
+        group sizes and the cell totals; a drawn row carries its cell's mean score (and mean
+        weight when weighted): an approximation of the within-cell score sums, used for the
+        observed statistic too, so the test is an exact permutation test of that statistic.
+        """
+        k = (feats, base)
+        if k not in self._score_null:
+            self._score_null[k] = (
+                self._auc_null(feats) if base == "roc_auc" else self._ece_null(feats)
+            )
+        return self._score_null[k]
+
+    def _auc_null(self, feats: tuple[str, ...]) -> tuple[np.ndarray, float, np.ndarray] | None:
+        from ._engine import _group_auc
+
+        rows = getattr(self.gm, "auc_rows", None)
+        if rows is None or feats not in rows[3]:
+            return None
+        tie, wp, wn, gids = rows
+        gid = gids[feats]
+        g = len(self.gm.counts(feats))
+        n = gid.size
+        b = self._draws(feats)
+        if n * b > _AUC_BUDGET:
+            b = min(b, max(_AUC_MIN_PERM, _AUC_BUDGET // max(n, 1)))
+        m = min(n, max(_AUC_BUDGET // b, 1))
+        self.auc_permutations[feats] = b
+        if m < n:
+            idx = np.sort(self.rng.choice(n, size=m, replace=False))
+            tie, wp, wn, gid = tie[idx], wp[idx], wn[idx], gid[idx]
+            self.auc_subsample[feats] = m
+        obs = _group_auc(gid, tie, wp, wn, g)
+        o = float(_group_auc(np.zeros(m, dtype=np.int64), tie, wp, wn, 1)[0])
+        per = max(1, _AUC_BATCH // max(m, 1))
+        null = np.empty((g, b))
+        for s0 in range(0, b, per):
+            bs = min(per, b - s0)
+            perm = self.rng.permuted(np.tile(gid, (bs, 1)), axis=1)
+            key = (perm + g * np.arange(bs)[:, None]).ravel()
+            v = _group_auc(key, np.tile(tie, bs), np.tile(wp, bs), np.tile(wn, bs), bs * g)
+            null[:, s0 : s0 + bs] = v.reshape(bs, g).T
+        return obs, o, null
+
+    def _ece_null(self, feats: tuple[str, ...]) -> tuple[np.ndarray, float, np.ndarray] | None:
+        gm = self.gm
+        tab = gm._table
+        if not gm.is_binary or tab.score_sum is None or tab.pos is None:
+            return None
+        grouping = gm._groupings[feats]
+        nb = tab.n_bins
+
+        def cells(x: np.ndarray) -> np.ndarray:  # (G, 2, B): (not positive, positive) x bin
+            pos = x[:, tab.pos].sum(axis=1)
+            return np.stack([x.sum(axis=(1, 2)) - pos, pos], axis=1)
+
+        def agg(x: np.ndarray) -> np.ndarray:
+            c = cells(x.astype(np.float64)).reshape(1, x.shape[0], 2 * nb)
+            return grouping.aggregate(c)[0]
+
+        cnt = np.rint(agg(tab.counts)).astype(np.int64)  # (G, C)
+        tot = cnt.sum(axis=0)
+        safe = np.maximum(tot, 1)
+        ms = agg(tab.score_sum).sum(axis=0) / safe  # mean (weighted) score per cell and row
+        mw = np.ones(tot.shape) if tab.weight_sum is None else agg(tab.weight_sum).sum(0) / safe
+        posw = mw * np.r_[np.zeros(nb), np.ones(nb)]
+
+        def ece(x: np.ndarray) -> np.ndarray:  # x (..., C) counts -> ECE
+            s_bin = (x * ms).reshape(*x.shape[:-1], 2, nb).sum(axis=-2)
+            p_bin = (x * posw).reshape(*x.shape[:-1], 2, nb).sum(axis=-2)
+            nw = (x * mw).sum(axis=-1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(nw > 0, np.abs(s_bin - p_bin).sum(axis=-1) / nw, np.nan)
+
+        obs = ece(cnt)
+        o = float(ece(tot))
+        b = self._draws(feats)
+        sizes = cnt.sum(axis=1)
+        live = np.flatnonzero(tot)
+        draws = np.zeros((b, cnt.shape[0], tot.size), dtype=np.int64)
+        pool = np.tile(tot[live], (b, 1))
+        groups = np.flatnonzero(sizes)
+        for gi in groups[:-1]:
+            need = np.full(b, sizes[gi], dtype=np.int64)
+            rest = pool.sum(axis=1)
+            for j in range(live.size):
+                rest = rest - pool[:, j]
+                x = self.rng.hypergeometric(pool[:, j], rest, need) if j < live.size - 1 else need
+                draws[:, gi, live[j]] = x
+                pool[:, j] -= x
+                need = need - x
+        if groups.size:
+            draws[:, groups[-1], live] = pool
+        return obs, o, np.ascontiguousarray(ece(draws).T)
 
     def test_disparities(self) -> None:
         """p-values of every between_groups / to_overall quantity of the engine."""

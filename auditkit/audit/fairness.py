@@ -713,8 +713,16 @@ def _evidence_info(ev: Any, alpha: float) -> dict[str, Any]:
         "severity": "a finding is fail/warn only when the gap is beyond its threshold (or its "
         "interval reaches it) and p_adjusted < alpha; groups flagged too_small never drive a "
         "finding and are listed in a note of their own",
-        "untested": "calibration (expected_calibration_error_*) and ROC AUC disparities need "
-        "the rows' scores for a test and carry no p_value; they never drive a finding",
+        "roc_auc": "permutation test: the group labels are permuted over the rows (each row "
+        "keeps its score, label and weight) and every group's ROC AUC is recomputed exactly; "
+        "above 1,000,000 rows x permutations, fewer permutations (>= 200) and then a random "
+        "subsample of the rows (auc_subsample_rows)",
+        "expected_calibration_error": "permutation test on the count table: each group's rows "
+        "of every (true label, score bin) cell are drawn multivariate hypergeometric given the "
+        "group sizes; a drawn row carries its cell's mean score (and mean weight), an "
+        "approximation of the within-cell score sums used for the observed statistic too",
+        "auc_permutations": {" × ".join(g): b for g, b in ev.auc_permutations.items()},
+        "auc_subsample_rows": {" × ".join(g): m for g, m in ev.auc_subsample.items()},
         "intervals_to_reference": "difference: Newcombe's hybrid score interval (from the two "
         "Wilson intervals); ratio: bootstrap percentile over the same cell-count resamples "
         "as every other interval",
