@@ -602,6 +602,8 @@ def _mitigation(
             info["constraints"][o.constraint] = {"status": "skipped", "reason": o.reason}
             continue
         info["constraints"][o.constraint] = {"status": "ok", "n_fit": o.n_fit, "n_eval": o.n_eval}
+        if o.score_grid is not None:
+            info["constraints"][o.constraint]["scores_rounded_to"] = o.score_grid
         assert o.accuracy_before is not None and o.accuracy_after is not None
         for name, val in (
             ("mitigation_accuracy_before", o.accuracy_before),
