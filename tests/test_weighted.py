@@ -664,26 +664,11 @@ def test_ten_million_groups_out_of_core_end_in_a_clear_error(tmp_path: Any) -> N
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_weighted_spark_reduction_equals_the_rows() -> None:
-    import os
-    import shutil
-
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java (java is not on PATH)")
-    from pyspark.sql import SparkSession
+def test_weighted_spark_reduction_equals_the_rows(spark: Any) -> None:
     from pyspark.sql import types as T
 
     from auditkit.scale import reduce_predictions
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (
-        SparkSession.builder.master("local[2]").appName("auditkit-weighted")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.memory", "1g").config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )  # fmt: skip
-    spark.sparkContext.setLogLevel("ERROR")
     df = _weighted_log(4, 1500)
     schema = T.StructType([
         T.StructField("region", T.StringType()), T.StructField("band", T.LongType()),

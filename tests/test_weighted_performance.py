@@ -352,28 +352,13 @@ def test_fairness_and_performance_agree_on_the_weighted_accuracy(reduce: bool) -
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_weighted_spark_reduction_gives_the_weighted_performance() -> None:
+def test_weighted_spark_reduction_gives_the_weighted_performance(spark: Any) -> None:
     """Spark's reduction carries the same weight sums; its section equals the weighted rows."""
-    import os
-    import shutil
-
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java (java is not on PATH)")
-    from pyspark.sql import SparkSession
     from pyspark.sql import types as T
 
     from auditkit import audit_predictions
     from auditkit.scale import reduce_predictions
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (
-        SparkSession.builder.master("local[2]").appName("auditkit-weighted-performance")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.memory", "1g").config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )  # fmt: skip
-    spark.sparkContext.setLogLevel("ERROR")
     df = _weighted_log(6, 1500)
     schema = T.StructType([
         T.StructField("label", T.LongType()), T.StructField("decision", T.LongType()),
