@@ -9,37 +9,39 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from . import _compat
 from ._api import audit as audit
 from ._api import audit_predictions as audit_predictions
 from ._version import __version__ as __version__
 from .exceptions import AuditkitError as AuditkitError
-from .report._json import load_result as load_result
-from .report._json import to_json as to_json
-from .report._model import AuditResult as AuditResult
+from .result.json_io import load_result as load_result
+from .result.json_io import to_json as to_json
+from .result.records import AuditResult as AuditResult
 
 if TYPE_CHECKING:  # the heavier names load on first use (PEP 562)
-    from ._explain import Explanation as Explanation
-    from ._explain import explain as explain
-    from .checkpoint import LoadedModel as LoadedModel
-    from .checkpoint import load_checkpoint as load_checkpoint
+    from .explanation import Explanation as Explanation
+    from .explanation import explain as explain
+    from .models.checkpoint import LoadedModel as LoadedModel
+    from .models.checkpoint import load_checkpoint as load_checkpoint
+    from .models.training import train as train
     from .policy import Policy as Policy
     from .policy import check as check
     from .report import render_html as render_html
     from .report import render_markdown as render_markdown
-    from .training import train as train
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+_compat.install()
 
 _LAZY = {
-    "load_checkpoint": "checkpoint",
-    "LoadedModel": "checkpoint",
-    "train": "training",
+    "load_checkpoint": "models.checkpoint",
+    "LoadedModel": "models.checkpoint",
+    "train": "models.training",
     "Policy": "policy",
     "check": "policy",
     "render_html": "report",
     "render_markdown": "report",
-    "explain": "_explain",
-    "Explanation": "_explain",
+    "explain": "explanation",
+    "Explanation": "explanation",
 }
 
 __all__ = [

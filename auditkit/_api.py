@@ -11,20 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._distributed import device_pool
-from ._inputs import (
-    check_max,
-    check_reference_groups,
-    check_sample_weight,
-    check_target,
-    encode_labels,
-    factorize,
-    log_labels,
-    outcome_semantics,
-    sensitive_frame,
-)
-from ._limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
-from ._validation import (
+from ._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
+from ._core.validation import (
     PARAM_MSG,
     check_columns,
     check_float_open,
@@ -38,7 +26,10 @@ from ._validation import (
     to_1d,
 )
 from ._version import __version__
-from .audit._context import (
+from .adapters.base import wrap
+from .data._schema import DatasetSchema
+from .exceptions import AuditkitError, DataValidationError, ParameterError, SectionError
+from .inputs.context import (
     SECTION_ORDER,
     SECTIONS,
     AuditConfig,
@@ -47,11 +38,20 @@ from .audit._context import (
     TrainData,
     predict_from_proba,
 )
-from .audit._engine import forget_codes
-from .data._schema import DatasetSchema
-from .exceptions import AuditkitError, DataValidationError, ParameterError, SectionError
-from .model import wrap
-from .report._model import SCHEMA_VERSION, AuditResult, SectionResult
+from .inputs.encode import (
+    check_max,
+    check_reference_groups,
+    check_sample_weight,
+    check_target,
+    encode_labels,
+    factorize,
+    log_labels,
+    outcome_semantics,
+    sensitive_frame,
+)
+from .metrics.engine import forget_codes
+from .result.records import SCHEMA_VERSION, AuditResult, SectionResult
+from .runtime.devices import device_pool
 
 __all__ = ["audit", "audit_predictions"]
 
@@ -87,7 +87,7 @@ def resolve_sensitive(
 
     Accepts column names of ``X`` (or of the dataset's derived columns), a Series, a DataFrame,
     a dict of arrays, or a 1-d/2-d array (as Fairlearn does). Vectorised, with the ceiling on
-    groups checked first: see :func:`auditkit._inputs.sensitive_frame`.
+    groups checked first: see :func:`auditkit.inputs.encode.sensitive_frame`.
     """
     out = sensitive_frame(
         sensitive_features, X, n, schema=schema, where=where, max_groups=max_groups, func=func
@@ -140,7 +140,7 @@ def data_fingerprint(*parts: Any) -> str:
 
 
 def _resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
-    from . import audit as _sections_pkg  # noqa: F401 - registers the sections
+    from . import sections as _sections_pkg  # noqa: F401 - registers the sections
 
     if sections is None:
         return tuple(s for s in SECTION_ORDER if s in SECTIONS) + tuple(
@@ -197,7 +197,7 @@ def _with_custom(
 
 def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
     """Run the configured sections in order; a failing section is reported, not fatal."""
-    from ._progress import progress
+    from ._core.progress import progress
 
     results = []
     timings = bool(ctx.option("timings", False))
@@ -363,7 +363,7 @@ def audit(
         ``sample_params={"sample_weight": ...}``); not all zero.
     max_groups : int, default=1000
         Ceiling on the distinct groups of one sensitive feature
-        (:data:`auditkit._limits.DEFAULT_MAX_GROUPS`); an intersection may hold 5 times as
+        (:data:`auditkit._core.limits.DEFAULT_MAX_GROUPS`); an intersection may hold 5 times as
         many non-empty groups. Checked before any per-group work.
     max_classes : int, default=100
         Ceiling on the distinct classes of the target.
@@ -380,7 +380,9 @@ def audit(
     func = "audit"
     max_groups = check_max(max_groups, param="max_groups", func=func)
     max_classes = check_max(max_classes, param="max_classes", func=func)
-    adapter = wrap(model)
+    from .models.files import open_model
+
+    adapter = wrap(open_model(model))
     schema = adapter.schema
     ds_name = schema.name if schema is not None else None
     extra_data: dict[str, Any] = {}
@@ -397,7 +399,7 @@ def audit(
         X, y = ds.test.X, ds.test.y
         extra_data = {"split": "test", "dataset_sha256": ds.sha256}
         if train is None:
-            from ._rowset import reference_train
+            from ._core.rows import reference_train
 
             train, extra_data["train_rows"] = reference_train(loaded, ds)
     if y is None:
@@ -915,7 +917,7 @@ def _audit_reduced(
     max_groups: int = DEFAULT_MAX_GROUPS, max_classes: int = DEFAULT_MAX_CLASSES,
 ) -> AuditResult:  # fmt: skip
     """``audit_predictions`` on data reduced to count tables inside its own engine."""
-    from .audit._context import Counts
+    from .inputs.context import Counts
     from .scale._reduce import reduce_predictions
     from .scale._table import AUC_BINS, CountTable
 

@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from ._text import one_line
+from ._core.text import one_line
 from ._version import __version__
 from .exceptions import AuditkitError
 

@@ -53,8 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine, write_section  # noqa: E402
 
 import auditkit  # noqa: E402
-from auditkit import _attribution as A  # noqa: E402
 from auditkit import explain  # noqa: E402
+from auditkit.runtime import attribution as A  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"Input Tensor \d+ did not already require gradients")
 warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
@@ -169,7 +169,7 @@ def checkpoint(name: str, ckpt_dir: Path | None, tmp: Path) -> tuple[Path, str]:
     """The reference model: trained with its defaults into ``ckpt_dir`` (kept there for the next
     run), or without ``ckpt_dir`` the same architecture trained 1 epoch on 300 rows (timings
     depend on the architecture, not on the weights)."""
-    from auditkit.training import train
+    from auditkit.models.training import train
 
     if ckpt_dir is not None:
         path = ckpt_dir / f"{name}.ckpt"

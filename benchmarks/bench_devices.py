@@ -13,7 +13,7 @@ Usage: ``python benchmarks/bench_devices.py [--epochs 5] [--copies 12] [--attr-r
 * Memory budget: ``predict_proba(X, memory_budget_mb=B)`` in a fresh process each, which
   reports the growth of its peak resident memory during the call.
 * Attributions: integrated gradients on ``--attr-rows`` Adult rows, through
-  ``auditkit._distributed.attribute_on_devices`` with D = 1 and 2.
+  ``auditkit.runtime.devices.attribute_on_devices`` with D = 1 and 2.
 * A whole audit of the Adult checkpoint (every section, n_boot=200): one process, two
   processes kept for the audit (the default: ``device_pool``), and two processes started anew
   for every scoring or attribution call (as before the pool).
@@ -136,8 +136,8 @@ def _child_budget(path: str, copies: int, budget: float | None) -> None:
 
 
 def bench_budget(path: Path, copies: int) -> list[dict[str, Any]]:
-    from auditkit._distributed import batch_rows_for_budget
     from auditkit.data import load_dataset
+    from auditkit.runtime.devices import batch_rows_for_budget
 
     model = _load(path)
     x = model.encode(load_dataset("adult").test.X.iloc[:8])
@@ -157,8 +157,8 @@ def bench_budget(path: Path, copies: int) -> list[dict[str, Any]]:
 
 
 def bench_attributions(label: str, path: Path, X: Any) -> dict[str, Any]:
-    from auditkit._attribution import attribute
-    from auditkit._distributed import attribute_on_devices
+    from auditkit.runtime.attribution import attribute
+    from auditkit.runtime.devices import attribute_on_devices
 
     model = _load(path)
     x = model.encode(X)
@@ -182,8 +182,8 @@ def bench_audit(path: Path) -> dict[str, Any]:
     import contextlib
 
     import auditkit
-    from auditkit import _distributed
     from auditkit.data import load_dataset
+    from auditkit.runtime import devices as _distributed
 
     test = load_dataset("adult").test
     model = _load(path)
@@ -332,7 +332,7 @@ def main() -> None:
         f"{aud['fresh_s']:.1f} |",
         "",
         "An audit scores the rows many times (evaluation, privacy, stability, explanations); "
-        "inside an audit the processes are started once (`auditkit._distributed.device_pool`).",
+        "inside an audit the processes are started once (`auditkit.runtime.devices.device_pool`).",
     ]
     lines += [
         "",

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine, write_section  # noqa: E402
 
 import auditkit  # noqa: E402
-from auditkit.checkpoint import load_checkpoint  # noqa: E402
+from auditkit.models.checkpoint import load_checkpoint  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "_out" / "dp"
 

@@ -95,7 +95,7 @@ def run_fairlearn(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_auditkit(d: dict[str, Any]) -> dict[str, Any]:
-    from auditkit.audit._engine import group_metrics
+    from auditkit.metrics.engine import group_metrics
 
     feats = tuple(d["sf"].columns)
     gm = group_metrics(d["y_true"], d["y_pred"], d["sf"], groupings=[feats])
@@ -258,7 +258,7 @@ def bench_public(n: int, reps: int) -> list[dict[str, Any]]:
 def bench_bootstrap(n: int, fl_boot: int, ak_boot: int, reps: int) -> list[dict[str, Any]]:
     from fairlearn.metrics import MetricFrame
 
-    from auditkit.audit._engine import Key, group_metrics
+    from auditkit.metrics.engine import Key, group_metrics
 
     rows = []
     q = [0.025, 0.5, 0.975]

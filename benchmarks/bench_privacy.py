@@ -149,7 +149,7 @@ def bootstrap_side_by_side(n: int = 10_000, n_boot: int = 1000) -> dict[str, flo
     """Attack-metric bootstrap: our vectorised weights against a loop of roc_auc_score."""
     from sklearn.metrics import roc_auc_score
 
-    from auditkit.audit._mia import bootstrap_attack_metrics
+    from auditkit.sections._mia import bootstrap_attack_metrics
 
     rng = np.random.default_rng(0)
     s_in, s_out = rng.normal(0.2, 1, n), rng.normal(0, 1, n)

@@ -929,7 +929,7 @@ CKPT: dict[str, Path] = {}
 def reference_checkpoint() -> Path:
     """A 1-epoch iris-mlp checkpoint, trained once before the workers start."""
     if "iris" not in CKPT:
-        from auditkit.training import train
+        from auditkit.models.training import train
 
         folder = Path(tempfile.mkdtemp(prefix="akfuzz-ckpt-"))
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
@@ -1127,8 +1127,9 @@ def _worker_init() -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    import auditkit  # noqa: F401 - warm the imports once per worker
     import auditkit.audit  # noqa: F401
+
+    import auditkit  # noqa: F401 - warm the imports once per worker
 
 
 def _work(args: tuple[int, float]) -> tuple[int, str, str | None, float]:

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
 from auditkit.report import AuditResult, Chart, Finding, MetricValue, SectionResult, Table
-from auditkit.report._model import SCHEMA_VERSION
+from auditkit.result.records import SCHEMA_VERSION
 
 HOSTILE = (
     "<script>alert(1)</script>",
@@ -340,7 +340,7 @@ def training_block(seed: int = 0, *, epochs: int = 6) -> dict[str, object]:
     import platform
     import time
 
-    from auditkit._energy import EnergyMeter
+    from auditkit.models.energy import EnergyMeter
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 5))

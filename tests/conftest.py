@@ -38,7 +38,7 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
 
     def make(name: str) -> Path:
         if name not in cache:
-            from auditkit.training import train
+            from auditkit.models.training import train
 
             cache[name] = train(
                 name, out=folder / f"{name}.ckpt", max_epochs=1, limit_train_rows=TINY_ROWS, seed=0

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import auditkit._catalog as cat
-from auditkit._catalog import (
+import auditkit._core.catalog as cat
+from auditkit._core.catalog import (
     CATALOG,
     DEFAULT_THRESHOLDS,
     GROUP_METRICS,
@@ -69,7 +69,7 @@ def test_new_metrics_of_issue_14_are_catalogued() -> None:
 
 
 def test_the_metric_registry_agrees_with_the_catalog() -> None:
-    from auditkit.audit._metrics import METRICS
+    from auditkit.metrics.definitions import METRICS
 
     for name in METRICS.names():
         info, s = METRICS.get(name), spec(name)
@@ -118,7 +118,7 @@ def test_harm_against_a_direct_reading(seed: int) -> None:
 
 
 def test_holm_against_its_definition() -> None:
-    from auditkit.audit._evidence import holm
+    from auditkit.metrics.evidence import holm
 
     rng = np.random.default_rng(0)
     for _ in range(50):

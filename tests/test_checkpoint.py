@@ -11,10 +11,11 @@ import pytest
 import torch
 
 import auditkit
-from auditkit.checkpoint import CheckpointModel, LoadedModel, load_checkpoint
+from auditkit.adapters.base import ModelAdapter, TorchParts, wrap
 from auditkit.data import load_dataset
-from auditkit.exceptions import DataValidationError
-from auditkit.model import ModelAdapter, TorchParts, wrap
+from auditkit.exceptions import DataValidationError, ParameterError
+from auditkit.models.checkpoint import CheckpointModel, LoadedModel, load_checkpoint
+from auditkit.models.files import open_model
 
 ALL = ["adult-mlp", "iris-mlp", "mnist-mlp", "cifar10-cnn", "imdb-lstm"]
 DATASET = {
@@ -164,7 +165,9 @@ def test_adapter_contract(tiny_ckpt: Any, name: str) -> None:
     np.testing.assert_array_equal(adapter.classes_, np.arange(loaded.schema.n_classes))
     assert wrap(adapter) is adapter
     assert wrap(loaded).kind == "checkpoint"
-    assert wrap(str(tiny_ckpt(name))).fingerprint() == loaded.sha256
+    assert wrap(open_model(str(tiny_ckpt(name)))).fingerprint() == loaded.sha256
+    with pytest.raises(ParameterError, match="file name"):
+        wrap(str(tiny_ckpt(name)))  # files are opened by open_model, not by wrap
     X = _head(load_dataset(DATASET[name]).test.X, 16)
     np.testing.assert_array_equal(adapter.predict_proba(X), loaded.predict_proba(X))
 

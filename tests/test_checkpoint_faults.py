@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import auditkit
-from auditkit.checkpoint import load_checkpoint
 from auditkit.data import load_dataset
 from auditkit.exceptions import AuditkitError, CheckpointError
+from auditkit.models.checkpoint import load_checkpoint
 
 SETTINGS = settings(
     max_examples=25, deadline=None, derandomize=True, database=None,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import torch
 
-from auditkit.checkpoint import load_checkpoint, read_checkpoint
 from auditkit.exceptions import CheckpointError
+from auditkit.models.checkpoint import load_checkpoint, read_checkpoint
 
 
 class _TouchPayload:

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit._io import sha256_file
+from auditkit._core.io import sha256_file
 from auditkit.cli import main
 from auditkit.report import load_result
-from auditkit.report._json import validate_dict
+from auditkit.result.json_io import validate_dict
 
 OUTPUTS = {"audit.json", "card.html", "card.md"}
 
@@ -334,12 +334,12 @@ def test_demo_reuses_a_checkpoint(
     tmp_path: Path, adult_ckpt: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    import auditkit.training
+    import auditkit.models.training
 
     def no_training(*args: object, **kwargs: object) -> Path:
         raise AssertionError("the demo should reuse the checkpoint")
 
-    monkeypatch.setattr(auditkit.training, "train", no_training)
+    monkeypatch.setattr(auditkit.models.training, "train", no_training)
     shutil.copy(adult_ckpt, tmp_path / "adult-mlp.ckpt")
     assert main(["demo", "--out", str(tmp_path), "--n-boot", "10", "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -352,7 +352,7 @@ def test_demo_reuses_a_checkpoint(
 @pytest.mark.slow
 def test_demo_from_scratch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The whole demo: train adult-mlp, audit it with every section, write the card."""
-    from auditkit.audit import SECTIONS
+    from auditkit.sections import SECTIONS
 
     assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
     assert str(tmp_path / "card.html") in capsys.readouterr().out

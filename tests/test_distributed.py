@@ -16,7 +16,12 @@ import pytest
 import torch
 from torch import nn
 
-from auditkit._distributed import (
+from auditkit.cli import main
+from auditkit.data import load_dataset
+from auditkit.exceptions import ParameterError
+from auditkit.models.checkpoint import load_checkpoint
+from auditkit.models.training import train
+from auditkit.runtime.devices import (
     _gather,
     attribute_on_devices,
     batch_rows_for_budget,
@@ -24,11 +29,6 @@ from auditkit._distributed import (
     logits_on_devices,
     plan_processes,
 )
-from auditkit.checkpoint import load_checkpoint
-from auditkit.cli import main
-from auditkit.data import load_dataset
-from auditkit.exceptions import ParameterError
-from auditkit.training import train
 
 
 def _files(folder: Path) -> list[str]:
@@ -166,7 +166,7 @@ def test_scoring_errors_surface_in_the_caller() -> None:
 
 def test_a_device_pool_keeps_its_processes_until_the_block_ends(iris_model) -> None:  # type: ignore[no-untyped-def]
     """Inside device_pool every call reuses the same processes; a failure replaces them."""
-    from auditkit import _distributed
+    from auditkit.runtime import devices as _distributed
 
     X = load_dataset("iris").test.X
     one = iris_model.predict_proba(X)

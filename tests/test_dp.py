@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 import auditkit
-from auditkit._dp import DPConfig, _restore_lstms, _swap_lstms, strip_module_prefix
-from auditkit.audit._mia import dp_auc_bound
-from auditkit.checkpoint import load_checkpoint
 from auditkit.cli import main
 from auditkit.data import load_dataset
 from auditkit.exceptions import ParameterError
-from auditkit.training import fit_model
+from auditkit.models.checkpoint import load_checkpoint
+from auditkit.models.dp import DPConfig, _restore_lstms, _swap_lstms, strip_module_prefix
+from auditkit.models.training import fit_model
+from auditkit.sections._mia import dp_auc_bound
 
 DP_KEYS = {
     "epsilon", "target_epsilon", "delta", "max_grad_norm", "noise_multiplier", "sample_rate",

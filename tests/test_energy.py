@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from auditkit._energy import (
+from auditkit.exceptions import ParameterError
+from auditkit.models.energy import (
     CPU_WATTS_PER_CORE,
     GRID_INTENSITY,
     MEMORY_WATTS_PER_GB,
@@ -17,7 +18,6 @@ from auditkit._energy import (
     integrate_power,
     nvml_sampler,
 )
-from auditkit.exceptions import ParameterError
 
 J_PER_KWH = 3.6e6
 
@@ -76,7 +76,7 @@ def test_cpu_estimate_is_cpu_seconds_times_watts_per_core() -> None:
 
 def test_memory_estimate_and_default_intensity(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUDITKIT_GRID_INTENSITY", raising=False)
-    monkeypatch.setattr("auditkit._energy._peak_rss_gb", lambda: 2.0)
+    monkeypatch.setattr("auditkit.models.energy._peak_rss_gb", lambda: 2.0)
     cpu = iter([0.0, 0.0])
     meter = EnergyMeter(gpu=None, cpu_seconds=lambda: next(cpu), clock=Clock(100.0))
     with meter:

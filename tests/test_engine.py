@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from auditkit.audit._engine import (
+from auditkit.exceptions import AuditkitError, DataValidationError, ParameterError
+from auditkit.metrics.engine import (
     GroupMetrics,
     Key,
     count_table,
@@ -17,14 +18,13 @@ from auditkit.audit._engine import (
     group_metrics,
     score_bins,
 )
-from auditkit.audit._stats import (
+from auditkit.metrics.stats import (
     flag_small,
     multinomial_counts,
     percentile_interval,
     row_weight_chunks,
     wilson_interval,
 )
-from auditkit.exceptions import AuditkitError, DataValidationError, ParameterError
 
 
 def _data(seed: int = 0, n: int = 400) -> dict:
@@ -241,7 +241,7 @@ def test_single_observed_label_is_completed() -> None:
 
 
 def test_large_intersections_keep_only_observed_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    eng = sys.modules["auditkit.audit._engine"]  # auditkit.audit is also the function
+    eng = sys.modules["auditkit.metrics.engine"]  # auditkit.audit is also the function
     monkeypatch.setattr(eng, "MAX_PRODUCT_GROUPS", 4)
     rng = np.random.default_rng(0)
     sf = {"a": rng.integers(0, 3, 30), "b": rng.integers(0, 3, 30)}

@@ -15,8 +15,9 @@ from captum.attr import FeatureAblation, IntegratedGradients
 from scipy.stats import spearmanr
 from torch import nn
 
-from auditkit import _attribution as A
-from auditkit._explain import (
+from auditkit.adapters.base import ModelAdapter, TorchParts
+from auditkit.exceptions import DataValidationError, OutputError, ParameterError
+from auditkit.explanation import (
     Explanation,
     encode_png,
     explain,
@@ -24,8 +25,7 @@ from auditkit._explain import (
     map_panel,
     save_maps,
 )
-from auditkit.exceptions import DataValidationError, OutputError, ParameterError
-from auditkit.model import ModelAdapter, TorchParts
+from auditkit.runtime import attribution as A
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Input Tensor .* did not already require gradients"),
@@ -68,7 +68,7 @@ class FakeAdapter(ModelAdapter):
 
 
 class FakeLoaded:
-    """Quacks like auditkit.checkpoint.LoadedModel: as_adapter() gives the adapter."""
+    """Quacks like auditkit.models.checkpoint.LoadedModel: as_adapter() gives the adapter."""
 
     def __init__(self) -> None:
         self.module = mlp(d=5, k=2, seed=1)
@@ -345,8 +345,8 @@ def test_auditkit_explain_stays_the_function() -> None:
 
     import auditkit
 
-    importlib.import_module("auditkit._explain")
-    importlib.import_module("auditkit.audit.explainability")
+    importlib.import_module("auditkit.explanation")
+    importlib.import_module("auditkit.sections.explainability")
     assert callable(auditkit.explain) and auditkit.explain is explain
     assert auditkit.Explanation is Explanation
 
@@ -590,7 +590,7 @@ torch.set_num_threads(int(sys.argv[1]))
 from torch import nn
 import auditkit
 from auditkit.data import load_dataset
-from auditkit.model import TorchModel
+from auditkit.adapters.base import TorchModel
 net = auditkit.load_checkpoint(sys.argv[2]).module
 
 class Logits64(nn.Module):  # float64 logits: a float32 softmax would hide the last bits
@@ -617,7 +617,7 @@ def test_a_torch_module_scores_a_lone_last_row_with_the_same_bits_on_one_and_two
 
 
 def test_a_torch_module_whose_rows_interact_is_scored_as_given() -> None:
-    from auditkit.model import TorchModel
+    from auditkit.adapters.base import TorchModel
 
     class BatchCentred(nn.Module):
         def forward(self, z: torch.Tensor) -> torch.Tensor:

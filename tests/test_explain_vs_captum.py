@@ -23,7 +23,7 @@ from captum.attr import (
 from torch import nn
 
 from auditkit import explain
-from auditkit._attribution import default_window
+from auditkit.runtime.attribution import default_window
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Input Tensor .* did not already require gradients"),

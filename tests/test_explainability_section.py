@@ -13,11 +13,11 @@ from sklearn.metrics import normalized_mutual_info_score
 from torch import nn
 
 from auditkit import explain
-from auditkit.audit import SECTIONS
-from auditkit.audit._context import AuditConfig, AuditContext, Predictions, predict_from_proba
-from auditkit.audit.explainability import _binned, _single_feature_auc
+from auditkit.adapters.base import ModelAdapter, TorchParts
 from auditkit.exceptions import ParameterError
-from auditkit.model import ModelAdapter, TorchParts
+from auditkit.inputs.context import AuditConfig, AuditContext, Predictions, predict_from_proba
+from auditkit.sections import SECTIONS
+from auditkit.sections.explainability import _binned, _single_feature_auc
 from auditkit.testing import check_section, make_context
 
 pytestmark = [
@@ -198,7 +198,7 @@ def test_proxies_flag_a_feature_that_predicts_the_group_and_is_used() -> None:
 def test_rank_auc_matches_scikit_learn(k: int) -> None:
     from sklearn.metrics import roc_auc_score
 
-    from auditkit.audit.explainability import _rank_auc
+    from auditkit.sections.explainability import _rank_auc
 
     rng = np.random.default_rng(k)
     for _ in range(20):

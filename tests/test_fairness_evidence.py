@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from auditkit.audit._context import AuditConfig, AuditContext, Predictions
-from auditkit.audit._evidence import (
+from auditkit.exceptions import ParameterError
+from auditkit.inputs.context import AuditConfig, AuditContext, Predictions
+from auditkit.metrics.evidence import (
     Family,
     benjamini_hochberg,
     evidence_word,
@@ -25,9 +26,8 @@ from auditkit.audit._evidence import (
     permutation_pvalue,
     rates_from_successes,
 )
-from auditkit.audit.fairness import FairnessSection
-from auditkit.exceptions import ParameterError
-from auditkit.report._model import SectionResult
+from auditkit.result.records import SectionResult
+from auditkit.sections.fairness import FairnessSection
 
 DISPARITY_METHODS = ("between_groups", "to_overall", "to_reference")
 
@@ -353,7 +353,7 @@ def test_label_names_and_favourable_outcome_change_words_and_four_fifths() -> No
 
 
 def test_people_who_wording() -> None:
-    from auditkit.report._plain_language import people_who
+    from auditkit.sections._plain_language import people_who
 
     assert people_who("did not reoffend") == "people who did not reoffend"
     assert people_who("reoffended", subject="defendants") == "defendants who reoffended"
@@ -386,7 +386,7 @@ def test_a_large_gap_without_evidence_is_said_so() -> None:
 
 
 def test_newcombe_interval_equals_the_published_values() -> None:
-    from auditkit.audit._evidence import newcombe_interval
+    from auditkit.metrics.evidence import newcombe_interval
 
     # Newcombe (1998), Statistics in Medicine 17:873, Table II, method 10
     for k1, n1, k2, n2, lo, hi in ((56, 70, 48, 80, 0.0524, 0.3339),
@@ -474,8 +474,8 @@ def _score_evidence(
     w: np.ndarray | None = None,
 ) -> tuple[dict[tuple[str, str], float], object]:  # fmt: skip
     """p-values of the ROC AUC and ECE disparity records of one log, and the engine."""
-    from auditkit.audit import _fairness_evidence as fe
-    from auditkit.audit._engine import group_metrics
+    from auditkit.metrics.engine import group_metrics
+    from auditkit.sections import _fairness_evidence as fe
 
     gm = group_metrics(
         y, (s > 0.5).astype(int), {"g": g}, y_score=s, roc_auc=True, sample_weight=w
@@ -568,7 +568,7 @@ def test_a_real_auc_gap_is_detected() -> None:
 
 
 def test_roc_auc_test_subsamples_large_logs() -> None:
-    from auditkit.audit import _fairness_evidence as fe
+    from auditkit.sections import _fairness_evidence as fe
 
     rng = np.random.default_rng(5)
     n = 40_000

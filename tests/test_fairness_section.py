@@ -13,9 +13,9 @@ from fairlearn import metrics as flm
 from fairlearn.metrics import MetricFrame
 
 import auditkit
-from auditkit.audit.fairness import FairnessSection
 from auditkit.exceptions import AuditkitError, ParameterError
-from auditkit.report._json import to_json, validate_dict
+from auditkit.result.json_io import to_json, validate_dict
+from auditkit.sections.fairness import FairnessSection
 from auditkit.testing import check_section, make_context
 
 
@@ -243,7 +243,7 @@ def test_skipped_without_sensitive_features() -> None:
 
 
 def test_plain_language_helpers() -> None:
-    from auditkit.report import _plain_language as pl
+    from auditkit.sections import _plain_language as pl
 
     assert pl.points(0.01) == "1 percentage point" and pl.points(0.07) == "7 percentage points"
     assert pl.ci_text((0.27, 0.35), 0.95) == "95% CI 0.27-0.35"
@@ -260,7 +260,7 @@ def test_plain_language_helpers() -> None:
 def test_mitigation_rounds_many_distinct_scores_to_a_grid() -> None:
     """Fairlearn's ThresholdOptimizer walks every distinct score in Python; above 10,001 the
     what-if rounds the scores to 1e-4 and says so (1e6 scores: 34 s -> 8 s)."""
-    from auditkit.audit._mitigation import SCORE_GRID
+    from auditkit.sections._mitigation import SCORE_GRID
 
     rng = np.random.default_rng(3)
     n = 30_000

@@ -24,7 +24,7 @@ import sklearn.metrics as skm
 from fairlearn import metrics as flm
 from fairlearn.metrics import MetricFrame
 
-from auditkit.audit._engine import group_metrics
+from auditkit.metrics.engine import group_metrics
 
 TOL = 1e-12
 RATES = (

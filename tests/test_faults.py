@@ -4,7 +4,7 @@ The report writers (``auditkit.report.write_outputs``, ``write_json``, ``write_c
 CLI commands that call them must leave every previous output intact and whole, clean up their
 temporary files (at the latest on the next run), and turn an operating-system error into a
 clear ``OutputError`` naming the file (exit code 2 and one line on stderr in the CLI).
-``tests/test_io.py`` covers ``auditkit._io`` itself; this file covers its callers.
+``tests/test_io.py`` covers ``auditkit._core.io`` itself; this file covers its callers.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import auditkit
-import auditkit._io as _io
+import auditkit._core.io as _io
 from auditkit.cli import main
 from auditkit.exceptions import OutputError
 from auditkit.report import AuditResult, load_result, to_json, write_json, write_outputs
@@ -68,7 +68,7 @@ def temporaries(folder: Path) -> list[str]:
 KILL_AT = textwrap.dedent(
     """
     import os, signal, sys
-    import auditkit._io as io
+    import auditkit._core.io as io
     from auditkit.report import load_result, write_outputs, write_json
     result = load_result(sys.argv[1])
     victim, out, how = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -240,7 +240,7 @@ def test_cli_killed_mid_write_then_rerun(tmp_path: Path, results: dict[str, Path
     script = textwrap.dedent(
         f"""
         import os, signal
-        import auditkit._io as io
+        import auditkit._core.io as io
         io.os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
         from auditkit.cli import main
         main(["render", {str(results["r1"])!r}, "--out", {str(out)!r}])

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from auditkit.checkpoint import load_checkpoint
 from auditkit.exceptions import CheckpointError
+from auditkit.models.checkpoint import load_checkpoint
 
 
 def tensor_regions(data: bytes) -> list[tuple[str, int, int]]:

@@ -21,8 +21,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
+from auditkit.adapters.base import TorchModel
 from auditkit.exceptions import DataValidationError
-from auditkit.model import TorchModel
 from auditkit.report import to_json
 
 
@@ -148,8 +148,8 @@ def test_torch_model_names_a_text_column() -> None:
 def test_checkpoint_with_huge_values_gives_a_clear_error_or_result(
     tiny_ckpt: Callable[[str], Path],
 ) -> None:
-    from auditkit.checkpoint import load_checkpoint
     from auditkit.data import load_dataset
+    from auditkit.models.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(tiny_ckpt("adult-mlp"))
     ds = load_dataset("adult")

@@ -1,4 +1,4 @@
-"""Hardening of ``auditkit._io``: file modes under the umask, sets of files written as one."""
+"""Hardening of ``auditkit._core.io``: file modes under the umask, sets of files written as one."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import auditkit._io as _io
-from auditkit._io import (
+import auditkit._core.io as _io
+from auditkit._core.io import (
     COMMIT_NAME,
     atomic_write_bytes,
     atomic_write_set,
@@ -179,7 +179,7 @@ def test_recovery_killed_midway_is_finished_by_the_next_one(tmp_path: Path) -> N
     script = textwrap.dedent(
         f"""
         import os, signal
-        import auditkit._io as io
+        import auditkit._core.io as io
         real = os.replace
         def replace(src, dst, *a, **k):
             if os.path.basename(dst) == "b":

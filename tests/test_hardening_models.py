@@ -34,10 +34,10 @@ import torch
 from _limits import PEAK_CODE, time_limit
 
 import auditkit
-from auditkit.checkpoint import MAX_CHECKPOINT_BYTES, MAX_PARAMETERS, load_checkpoint
 from auditkit.cli import main
 from auditkit.exceptions import CheckpointError, DataValidationError, ParameterError
 from auditkit.models._text import tokenize
+from auditkit.models.checkpoint import MAX_CHECKPOINT_BYTES, MAX_PARAMETERS, load_checkpoint
 
 
 # ------------------------------------------------------------------------------ file builders
@@ -294,7 +294,7 @@ def test_all_attacks_stay_under_1_gb_in_a_fresh_process(
         """
         import json, sys, time
         import auditkit.models  # torch and Lightning: the baseline
-        from auditkit.checkpoint import load_checkpoint
+        from auditkit.models.checkpoint import load_checkpoint
         from auditkit.exceptions import CheckpointError
         base = peak_kb()
         out = {}
@@ -327,7 +327,7 @@ def test_all_attacks_stay_under_1_gb_in_a_fresh_process(
 def test_ceilings_are_documented_and_sane() -> None:
     assert MAX_CHECKPOINT_BYTES == 1 << 30
     assert MAX_PARAMETERS * 4 <= 1 << 30  # float32 weights of the largest model: <= 1 GiB
-    import auditkit.checkpoint as ck
+    import auditkit.models.checkpoint as ck
 
     for name in ("MAX_CHECKPOINT_BYTES", "MAX_PARAMETERS", "MAX_COMPRESSION_RATIO",
                  "MAX_METADATA_ITEMS", "MAX_METADATA_DEPTH"):  # fmt: skip
@@ -442,7 +442,7 @@ def test_text_model_reads_the_text_column_of_a_frame(imdb: Path, tmp_path: Path)
 
 
 def _iris_path(tmp_path: Path) -> Path:
-    from auditkit.training import train
+    from auditkit.models.training import train
 
     return train("iris-mlp", out=tmp_path / "i.ckpt", max_epochs=1, limit_train_rows=60, seed=0)
 
@@ -510,7 +510,7 @@ def test_cli_text_column_needs_a_text_model_and_a_data_file(
 def test_zip_entry_count_is_read_before_parsing(
     iris: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_extra: int
 ) -> None:
-    import auditkit.checkpoint as ck
+    import auditkit.models.checkpoint as ck
 
     zin = zipfile.ZipFile(iris)
     buf = io.BytesIO()
@@ -533,9 +533,9 @@ def test_zip_entry_count_is_read_before_parsing(
 def test_a_zip_header_claiming_an_unknown_version_is_a_clear_error(tmp_path: Path) -> None:
     """A damaged central directory whose 'version needed' is 16.2 made zipfile raise
     NotImplementedError (exit 3 in the fuzz run); it is a corrupt checkpoint (exit 2)."""
-    from auditkit.checkpoint import load_checkpoint
     from auditkit.cli import main
     from auditkit.exceptions import CheckpointError
+    from auditkit.models.checkpoint import load_checkpoint
 
     buf = io.BytesIO()
     torch.save({"state_dict": {"w": torch.zeros(2)}}, buf)

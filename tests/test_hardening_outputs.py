@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-import auditkit._io as _io
-from auditkit._io import COMMIT_NAME, atomic_write_bytes, atomic_write_set, folder_lock
+import auditkit._core.io as _io
+from auditkit._core.io import COMMIT_NAME, atomic_write_bytes, atomic_write_set, folder_lock
 from auditkit.cli import main
 from auditkit.exceptions import OutputError
 from auditkit.report import AuditResult, MetricValue, SectionResult
@@ -33,7 +33,7 @@ _WORKER = textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
-    import auditkit._io as io
+    import auditkit._core.io as io
     from auditkit.exceptions import OutputError
     from auditkit.report import AuditResult, MetricValue, SectionResult
     from auditkit.report._render import write_outputs
@@ -191,7 +191,7 @@ def test_every_writer_waits_for_the_holder(
 
 def test_a_killed_holder_does_not_block_the_next_writer(tmp_path: Path) -> None:
     script = (
-        "import os, signal, sys; from auditkit._io import folder_lock\n"
+        "import os, signal, sys; from auditkit._core.io import folder_lock\n"
         f"with folder_lock({str(tmp_path)!r}):\n"
         "    print('held', flush=True); os.kill(os.getpid(), signal.SIGKILL)\n"
     )

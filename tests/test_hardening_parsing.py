@@ -24,7 +24,7 @@ import pytest
 from _limits import PEAK_CODE
 from _report_fixtures import rich_result
 
-from auditkit._parsing import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+from auditkit._core.parsing import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from auditkit.cli import main
 from auditkit.exceptions import DataValidationError, ParameterError, PolicyError
 from auditkit.policy import Policy
@@ -429,7 +429,7 @@ def _toml_value(rng: random.Random, depth: int) -> tuple[str, object]:
 def test_toml_depth_scan_agrees_with_tomllib_on_random_documents() -> None:
     import tomllib
 
-    from auditkit._parsing import toml_depth_error
+    from auditkit._core.parsing import toml_depth_error
 
     rng = random.Random(0)
     for _ in range(400):

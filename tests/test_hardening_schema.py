@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 import auditkit
+from auditkit.adapters.base import wrap
 from auditkit.data import DatasetSchema, load_dataset
 from auditkit.data._schema import DerivedColumn
 from auditkit.exceptions import DataValidationError
-from auditkit.model import wrap
 from auditkit.report import load_result, to_json
-from auditkit.report._json import validate_dict
+from auditkit.result.json_io import validate_dict
 
 
 def test_adult_schema_round_trips_through_the_json(tmp_path: Path) -> None:

@@ -17,11 +17,11 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.audit import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
-from auditkit.audit._folds import get_folds
+from auditkit.adapters.base import wrap
 from auditkit.exceptions import DataValidationError
-from auditkit.model import wrap
 from auditkit.report import to_json
+from auditkit.sections import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
+from auditkit.sections._folds import get_folds
 
 
 def context(est, X, y, *, cv=5, train=True, sections=("stability",)):  # type: ignore[no-untyped-def]

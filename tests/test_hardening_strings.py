@@ -20,8 +20,8 @@ import pytest
 import torch
 from _report_fixtures import rich_result
 
-from auditkit._progress import progress_bar
-from auditkit._text import BIDI_CONTROLS, one_line, visible
+from auditkit._core.progress import progress_bar
+from auditkit._core.text import BIDI_CONTROLS, one_line, visible
 from auditkit.cli import main
 from auditkit.report import AuditResult, render_html, render_markdown, write_outputs
 

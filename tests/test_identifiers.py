@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.audit._identifiers import name_tokens, scan_identifiers
+from auditkit.sections._identifiers import name_tokens, scan_identifiers
 
 N = 200
 TODAY = dt.date(2026, 1, 1)

@@ -24,10 +24,10 @@ from fairlearn.metrics import MetricFrame
 
 import auditkit
 from auditkit import _api
-from auditkit._inputs import MAX_LABEL_CHARS, log_labels, match_label, sensitive_frame
-from auditkit._limits import DEFAULT_MAX_GROUPS
+from auditkit._core.limits import DEFAULT_MAX_GROUPS
 from auditkit.cli import main
 from auditkit.exceptions import AuditkitError, DataValidationError, ParameterError
+from auditkit.inputs.encode import MAX_LABEL_CHARS, log_labels, match_label, sensitive_frame
 
 RATES = (
     "selection_rate",

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from auditkit._io import atomic_write_text, sha256_file
+from auditkit._core.io import atomic_write_text, sha256_file
 from auditkit.exceptions import OutputError
 
 
@@ -25,7 +25,7 @@ def test_killed_writer_keeps_old_file_and_next_run_cleans(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        import auditkit._io as io
+        import auditkit._core.io as io
         real = os.replace
         def die(*a, **k):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -63,7 +63,7 @@ def test_output_error_when_parent_is_a_file(tmp_path):
 
 @pytest.mark.parametrize("err", [28, 30])  # ENOSPC (disk full), EROFS (read-only file system)
 def test_disk_full_or_read_only_gives_clear_error(tmp_path, monkeypatch, err):
-    import auditkit._io as io
+    import auditkit._core.io as io
 
     target = tmp_path / "a.json"
     atomic_write_text(target, "old")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from auditkit.audit._mia import (
+from auditkit.sections._mia import (
     attack_metrics,
     bootstrap_attack_metrics,
     bootstrap_attack_values,

@@ -9,9 +9,9 @@ import pytest
 import sklearn.metrics as skm
 
 import auditkit
-from auditkit.audit._context import AuditConfig, AuditContext, Predictions
-from auditkit.audit.performance import PerformanceSection, confusion_metrics, score_metrics
 from auditkit.exceptions import DataValidationError
+from auditkit.inputs.context import AuditConfig, AuditContext, Predictions
+from auditkit.sections.performance import PerformanceSection, confusion_metrics, score_metrics
 from auditkit.testing import check_section
 
 

@@ -16,7 +16,7 @@ import auditkit
 from auditkit.exceptions import PolicyError
 from auditkit.policy import OPS, Policy, PolicyVerdict, check, junit_xml
 from auditkit.report import AuditResult, MetricValue, SectionResult
-from auditkit.report._json import validate_dict
+from auditkit.result.json_io import validate_dict
 
 PY_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
           "==": operator.eq}  # fmt: skip

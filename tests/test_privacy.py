@@ -8,16 +8,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.audit import SECTIONS, AuditContext
-from auditkit.audit._folds import fold_models_proba, get_folds, take_rows
-from auditkit.audit._mia import attack_metrics, reference_attack_scores, true_class_proba
-from auditkit.audit.privacy import (
+from auditkit.adapters.base import SklearnModel
+from auditkit.exceptions import ParameterError
+from auditkit.sections import SECTIONS, AuditContext
+from auditkit.sections._folds import fold_models_proba, get_folds, take_rows
+from auditkit.sections._mia import attack_metrics, reference_attack_scores, true_class_proba
+from auditkit.sections.privacy import (
     _sample_rows,
     history_series,
     learning_curve_note,
 )
-from auditkit.exceptions import ParameterError
-from auditkit.model import SklearnModel
 from auditkit.testing import check_section, make_context
 
 
@@ -59,8 +59,8 @@ def test_a_leaky_reference_design_would_not_be_at_chance():
     (Xc, yc), (Xa, ya), (Xb, yb) = _three_sets(0)
     tree = DecisionTreeClassifier(random_state=0).fit(Xc, yc)
     ctx = make_context(n=50)
-    from auditkit.audit import AuditConfig, Predictions, TrainData
-    from auditkit.model import wrap
+    from auditkit.adapters.base import wrap
+    from auditkit.sections import AuditConfig, Predictions, TrainData
 
     model = wrap(tree)
     proba = model.predict_proba(Xb)
@@ -384,8 +384,8 @@ def test_checkpoint_text_model(tiny_ckpt):
 
 
 # --------------------------------------------- issue 14: evidence for per-group exposure
-from auditkit.audit.privacy import PrivacySection, auc_p_value, exposed_group  # noqa: E402
 from auditkit.report import MetricValue  # noqa: E402
+from auditkit.sections.privacy import PrivacySection, auc_p_value, exposed_group  # noqa: E402
 
 
 def _auc_rec(value, ci=None, group=None, flags=(), p=None):

@@ -562,7 +562,7 @@ def test_fast_metric_validation_agrees_with_the_schema(
     import jsonschema
 
     from auditkit.exceptions import DataValidationError
-    from auditkit.report._json import result_schema, validate_dict
+    from auditkit.result.json_io import result_schema, validate_dict
 
     data = json.loads(to_json(base_result()))
     data["metrics"] = data["metrics"][:30]

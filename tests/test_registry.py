@@ -1,6 +1,6 @@
 import pytest
 
-from auditkit._registry import Registry
+from auditkit._core.registry import Registry
 from auditkit.exceptions import AuditkitError, RegistryKeyError
 
 

@@ -247,7 +247,7 @@ def test_checkpoint_labels_by_class_name(tiny_ckpt) -> None:  # type: ignore[no-
 
 
 def test_two_id_like_sensitive_columns_record_only_occurring_combinations() -> None:
-    from auditkit.audit.fairness import MAX_GROUPS_WITH_EMPTY
+    from auditkit.sections.fairness import MAX_GROUPS_WITH_EMPTY
 
     # was: a record for each of the 120 x 120 = 14,400 combinations of levels (230,000 records
     # for 120 rows; over a minute), because empty intersections are listed like MetricFrame's

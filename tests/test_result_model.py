@@ -14,7 +14,7 @@ from auditkit.report import (
     load_result,
     to_json,
 )
-from auditkit.report._json import result_schema
+from auditkit.result.json_io import result_schema
 
 
 def make_result():

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import auditkit
-from auditkit._rowset import decode_rows, encode_rows, fitted_rows, take_rows
+from auditkit._core.rows import decode_rows, encode_rows, fitted_rows, take_rows
 from auditkit.data import load_dataset
 from auditkit.exceptions import CheckpointError
 
@@ -92,7 +92,7 @@ def test_the_audit_takes_members_from_the_fitted_rows(tiny_ckpt: Any) -> None:
 
 
 def test_a_checkpoint_without_the_record_falls_back_to_the_whole_split(tiny_ckpt: Any) -> None:
-    from auditkit._rowset import reference_train
+    from auditkit._core.rows import reference_train
 
     loaded = auditkit.load_checkpoint(tiny_ckpt("iris-mlp"))
     ds = load_dataset("iris")

@@ -1,6 +1,6 @@
 import pytest
 
-from auditkit.audit import SECTIONS
+from auditkit.sections import SECTIONS
 from auditkit.testing import check_section, make_context
 
 
@@ -12,6 +12,6 @@ def test_every_section_conforms(name):
 
 
 def test_every_default_section_is_registered():
-    from auditkit.audit import SECTION_ORDER
+    from auditkit.sections import SECTION_ORDER
 
     assert set(SECTION_ORDER) <= set(SECTIONS.names())

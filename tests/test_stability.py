@@ -15,11 +15,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.audit import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
-from auditkit.audit._folds import Folds, get_folds
-from auditkit.audit.stability import StabilitySection, fairness_disparities, spread_p_value
+from auditkit.adapters.base import SklearnModel, wrap
 from auditkit.exceptions import ParameterError
-from auditkit.model import SklearnModel, wrap
+from auditkit.sections import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
+from auditkit.sections._folds import Folds, get_folds
+from auditkit.sections.stability import StabilitySection, fairness_disparities, spread_p_value
 from auditkit.testing import check_section, make_context, make_tabular
 
 
@@ -418,9 +418,9 @@ def test_checkpoint_folds_equal_manual_refits(tiny_ckpt):
     """A reference checkpoint is retrained per fold through Lightning; the fold scores equal
     refitting it by hand on StratifiedKFold's splits (the checkpoint analogue of
     cross_validate)."""
-    from auditkit.checkpoint import load_checkpoint
+    from auditkit.adapters.base import wrap
     from auditkit.data import load_dataset
-    from auditkit.model import wrap
+    from auditkit.models.checkpoint import load_checkpoint
 
     ds = load_dataset("iris")
     path = tiny_ckpt("iris-mlp")

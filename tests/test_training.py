@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from auditkit.checkpoint import load_checkpoint
 from auditkit.data import DatasetSchema, FeatureSpec, load_dataset
 from auditkit.exceptions import DataValidationError, OutputError, ParameterError, RegistryKeyError
-from auditkit.training import fit_model, train
+from auditkit.models.checkpoint import load_checkpoint
+from auditkit.models.training import fit_model, train
 
 #: Held-out test accuracy each model must reach with default settings (issue 3).
 TARGETS = {
@@ -55,7 +55,7 @@ def test_learning_curve_values_are_what_the_model_computes() -> None:
         "iris-mlp", ds.train.X, ds.train.y, schema=ds.schema, max_epochs=2,
         hparams={"restore_best": False},
     )  # fmt: skip
-    from auditkit.training import _validation_split
+    from auditkit.models.training import _validation_split
 
     _, va = _validation_split(ds.train.y, module.hp["val_fraction"], 0)
     p = module.predict_proba(ds.train.X.iloc[va])

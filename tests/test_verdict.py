@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import auditkit
-from auditkit._catalog import DEFAULT_THRESHOLDS
+from auditkit._core.catalog import DEFAULT_THRESHOLDS
 from auditkit.report import AuditResult, Finding, MetricValue, SectionResult, render_html
 from auditkit.report._lights import AREAS, worst
 from auditkit.report._view import build_view, rank_findings

@@ -22,8 +22,8 @@ import sklearn.metrics as skm
 from fairlearn import metrics as flm
 from fairlearn.metrics import MetricFrame
 
-from auditkit.audit._engine import Key, count_table, from_count_table, group_metrics
 from auditkit.exceptions import DataValidationError
+from auditkit.metrics.engine import Key, count_table, from_count_table, group_metrics
 
 TOL = 1e-10
 #: 240 random cases in 12 chunks; the default run takes the first 2 (40 cases), the rest are
@@ -452,8 +452,8 @@ def test_weighted_bootstrap_covers_the_truth() -> None:
 
 # ------------------------------------------------------------------- the fairness section
 def test_fairness_section_uses_the_sample_weights() -> None:
-    from auditkit.audit._context import AuditConfig, AuditContext, Predictions
-    from auditkit.audit.fairness import FairnessSection
+    from auditkit.inputs.context import AuditConfig, AuditContext, Predictions
+    from auditkit.sections.fairness import FairnessSection
 
     rng = np.random.default_rng(8)
     n = 600
@@ -557,8 +557,8 @@ def test_weighted_reduction_equals_the_rows(tmp_path: Any, seed: int) -> None:
 def test_weighted_reduced_audit_equals_the_row_audit(tmp_path: Any) -> None:
     """The fairness section of a reduced weighted log equals that of the weighted rows."""
     from auditkit._api import _audit_reduced
-    from auditkit.audit._context import AuditConfig, AuditContext, Predictions
-    from auditkit.audit.fairness import FairnessSection
+    from auditkit.inputs.context import AuditConfig, AuditContext, Predictions
+    from auditkit.sections.fairness import FairnessSection
 
     df = _weighted_log(7)
     p = tmp_path / "log.parquet"

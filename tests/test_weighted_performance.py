@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import sklearn.metrics as skm
 
-from auditkit.audit._context import AuditConfig, AuditContext, Predictions
-from auditkit.audit.performance import PerformanceSection
+from auditkit.inputs.context import AuditConfig, AuditContext, Predictions
+from auditkit.sections.performance import PerformanceSection
 
 
 def _weights(rng: np.random.Generator, n: int, kind: int) -> np.ndarray:

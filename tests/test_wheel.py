@@ -55,7 +55,7 @@ def test_installed_wheel_renders_a_card(wheel: Path, tmp_path: Path) -> None:
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import auditkit; from auditkit.report import render_html, render_markdown;"
-        "from auditkit.report._model import AuditResult, SectionResult;"
+        "from auditkit.result.records import AuditResult, SectionResult;"
         "r = AuditResult('1.0', '0', '2024-01-01T00:00:00Z', {}, {}, {},"
         " (SectionResult('performance', 'skipped', reason='none'),));"
         "assert auditkit.__file__.startswith(sys.argv[1]), auditkit.__file__;"

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._inputs import INTERSECTION_FACTOR, parse_pairs
-from .._io import sha256_file
-from .._limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
-from .._validation import check_columns, did_you_mean, format_available
+from .._core.io import sha256_file
+from .._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
+from .._core.validation import check_columns, did_you_mean, format_available
 from ..exceptions import DataValidationError, OutputError, ParameterError
-from ..report._model import AuditResult
+from ..inputs.encode import INTERSECTION_FACTOR, parse_pairs
+from ..result.records import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
 #: A single --predictions file up to this size is read into memory and audited row by row.
@@ -210,7 +210,7 @@ def _existing_file(path: str, what: str) -> Path:
         raise ParameterError(f"{what} {path!r} does not exist.")
     if p.is_dir():
         raise ParameterError(f"{what} {path!r} is a folder, not a file.")
-    from .._io import check_regular_file
+    from .._core.io import check_regular_file
 
     return check_regular_file(p, what)  # a FIFO or a device is refused before it is opened
 
@@ -380,8 +380,8 @@ def _audit_log_out_of_core(
 
 def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     from .. import _api
-    from ..checkpoint import load_checkpoint
     from ..data import list_datasets, load_dataset, load_table
+    from ..models.checkpoint import load_checkpoint
 
     if args.y_true or args.y_pred or args.y_score:
         raise ParameterError("--y-true, --y-pred and --y-score go with --predictions.")
@@ -530,7 +530,7 @@ def verdict_line(result: AuditResult) -> str:
 
 def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
     """Print where the outputs are and the verdict; return the exit code."""
-    from .._text import visible
+    from .._core.text import visible
 
     print(
         visible(

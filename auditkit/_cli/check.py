@@ -26,10 +26,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._io import atomic_write_text
-    from .._text import visible
+    from .._core.io import atomic_write_text
+    from .._core.text import visible
     from ..policy import Policy, check, junit_xml
-    from ..report._json import load_result
+    from ..result.json_io import load_result
 
     result = load_result(args.result)
     policy = Policy.from_toml(args.policy)

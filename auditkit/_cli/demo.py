@@ -36,10 +36,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from .. import _api
-    from ..checkpoint import load_checkpoint
     from ..exceptions import CheckpointError
+    from ..models.checkpoint import load_checkpoint
+    from ..models.training import train
     from ..report._render import write_outputs
-    from ..training import train
     from .audit import report_outputs
 
     show = not args.no_progress
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             loaded = load_checkpoint(ckpt)
             print(f"Reusing {ckpt}", file=sys.stderr)
         except CheckpointError as exc:
-            from .._text import one_line
+            from .._core.text import one_line
 
             print(f"Retraining: {one_line(str(exc))}", file=sys.stderr)
     if loaded is None:

@@ -40,12 +40,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._io import atomic_write_text
-    from .._text import visible
+    from .._core.io import atomic_write_text
+    from .._core.text import visible
     from ..exceptions import OutputError
     from ..policy import Policy
     from ..report._diff import diff_html, diff_markdown, diff_results
-    from ..report._json import load_result
+    from ..result.json_io import load_result
 
     policy = Policy.from_toml(args.policy) if args.policy else None
     old, new = load_result(args.old), load_result(args.new)

@@ -14,7 +14,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._text import visible
+    from .._core.text import visible
     from ..models import MODEL_REGISTRY, list_models
 
     rows = list_models()

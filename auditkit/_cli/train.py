@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training import train
+    from ..models.training import train
 
     overrides = dict(args.hparam)
     reserved = {
@@ -100,10 +100,10 @@ def run(args: argparse.Namespace) -> int:
         max_grad_norm=args.max_grad_norm,
         **overrides,
     )
-    from .._distributed import is_rank_zero
+    from ..runtime.devices import is_rank_zero
 
     if is_rank_zero():  # under an outside launcher (torchrun) the other ranks print nothing
-        from .._text import visible
+        from .._core.text import visible
 
         print(visible(path, keep_lines=False))
     return 0

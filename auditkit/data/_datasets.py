@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._registry import Registry
-from .._validation import PARAM_MSG
+from .._core.registry import Registry
+from .._core.validation import PARAM_MSG
 from ..exceptions import DataValidationError, ParameterError
 from ._schema import Dataset, DatasetSchema, DerivedColumn, FeatureSpec, Split
 

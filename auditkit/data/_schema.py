@@ -190,7 +190,7 @@ class DatasetSchema:
         """Return a DataFrame of sensitive columns (as strings) computed from raw tabular ``X``."""
         import pandas as pd
 
-        from .._validation import check_columns
+        from .._core.validation import check_columns
 
         cols = list(self.sensitive if columns is None else columns)
         derived = {d.name: d for d in self.derived}

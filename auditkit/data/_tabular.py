@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .._io import sha256_file
-from .._validation import check_columns
+from .._core.io import sha256_file
+from .._core.validation import check_columns
 from ..exceptions import DataValidationError
 from ._schema import DatasetSchema, FeatureSpec
 

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._registry import Registry
-from .._validation import format_available
+from .._core.registry import Registry
+from .._core.validation import format_available
 from ..data._schema import DatasetSchema
 from ..exceptions import ParameterError
 
@@ -263,10 +263,10 @@ class AuditableModule(pl.LightningModule):
         """Return logits (float32, on the CPU) for an encoded input, in batches, without grad.
 
         Rows do not interact in evaluation mode, so a last batch of one row is scored inside a
-        batch of copies (:func:`auditkit._attribution.score_chunk`): a batch of one takes
+        batch of copies (:func:`auditkit.runtime.attribution.score_chunk`): a batch of one takes
         other kernels, whose last bits can depend on the thread count.
         """
-        from .._distributed import _local_logits
+        from ..runtime.devices import _local_logits
 
         if len(x) == 0:
             return torch.zeros((0, self.n_classes))

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._validation import check_columns
+from .._core.validation import check_columns
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError, ParameterError
 from ._base import MODEL_REGISTRY, AuditableModule, mlp

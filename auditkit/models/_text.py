@@ -76,7 +76,7 @@ def text_column_of(X: Any, column: str) -> Any:
     """
     names = [str(c) for c in X.columns]
     if column not in names:
-        from .._validation import did_you_mean, format_available
+        from .._core.validation import did_you_mean, format_available
 
         raise DataValidationError(
             f"Text column {column!r} not found in the table{did_you_mean(column, names)}; "

@@ -1,18 +1,18 @@
 """The audit result model, its JSON form, the HTML and Markdown renderers, and audit diffs."""
 
+from ..result.json_io import load_result as load_result
+from ..result.json_io import to_json as to_json
+from ..result.json_io import write_json as write_json
+from ..result.records import AuditResult as AuditResult
+from ..result.records import Chart as Chart
+from ..result.records import Finding as Finding
+from ..result.records import MetricValue as MetricValue
+from ..result.records import SectionResult as SectionResult
+from ..result.records import Table as Table
 from ._card_info import load_card_info as load_card_info
 from ._diff import diff_html as diff_html
 from ._diff import diff_markdown as diff_markdown
 from ._diff import diff_results as diff_results
-from ._json import load_result as load_result
-from ._json import to_json as to_json
-from ._json import write_json as write_json
-from ._model import AuditResult as AuditResult
-from ._model import Chart as Chart
-from ._model import Finding as Finding
-from ._model import MetricValue as MetricValue
-from ._model import SectionResult as SectionResult
-from ._model import Table as Table
 from ._render import render_html as render_html
 from ._render import render_markdown as render_markdown
 from ._render import write_cards as write_cards

@@ -8,9 +8,9 @@ for lists, the entry; an unknown field is an error with a did-you-mean, so a typ
 field silently disappear from the card. The renderers show every field of
 :data:`CARD_INFO_FIELDS`, with "not provided" for the missing ones, and escape every string.
 
-The file is read as written (see :mod:`auditkit._parsing`): every value is text except ``null``
-/ ``~`` / an empty value (the field is not provided) and ``true``/``false`` (refused in text
-fields), so ``version: 2.10`` is ``"2.10"`` and ``010`` is ``"010"`` (YAML 1.2 core schema,
+The file is read as written (see :mod:`auditkit._core.parsing`): every value is text except
+``null`` / ``~`` / an empty value (the field is not provided) and ``true``/``false`` (refused in
+text fields), so ``version: 2.10`` is ``"2.10"`` and ``010`` is ``"010"`` (YAML 1.2 core schema,
 numbers and dates kept as text). A key given twice, an alias (``*name``), a tag such as
 ``!!binary``, values nested more than 32 levels deep, and a file over 1 MB (or not a regular
 file) are refused, naming the file and the line.
@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._validation import did_you_mean, format_available
+from .._core.validation import did_you_mean, format_available
 from ..exceptions import DataValidationError
 
 __all__ = ["CARD_INFO_FIELDS", "FIELD_TITLES", "NOT_PROVIDED", "load_card_info"]
@@ -153,7 +153,7 @@ def load_card_info(source: str | os.PathLike[str] | Mapping[str, Any] | None) ->
 
 
 def _read(path: Path, key_lines: dict[str, int] | None = None) -> Any:
-    from .._parsing import ConfigError, load_yaml, read_config
+    from .._core.parsing import ConfigError, load_yaml, read_config
 
     what = f"Card-info file {path.name}"
     try:

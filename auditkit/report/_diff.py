@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._catalog import harm
+from .._core.catalog import harm
+from ..result.records import AuditResult
 from . import _filters as F
 from ._lights import direction
-from ._model import AuditResult
 
 __all__ = [
     "KEY_FIELDS",

@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .._text import visible
+from .._core.text import visible
 
 __all__ = [
     "MISSING",
@@ -208,7 +208,7 @@ def md_escape(text: Any) -> str:
     ``&``, ``<`` and ``>`` become HTML entities (a Markdown renderer shows them as text);
     backslashes, backticks, asterisks, brackets and pipes get a backslash; line breaks become
     spaces so a value cannot start a new Markdown block; control and bidirectional characters
-    become visible escapes (``\x1b``, ``\u202e``, see :func:`auditkit._text.visible`).
+    become visible escapes (``\x1b``, ``\u202e``, see :func:`auditkit._core.text.visible`).
     """
     s = str(text)
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

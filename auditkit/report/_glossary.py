@@ -1,6 +1,6 @@
 """The card's glossary: plain definitions of every term and figure a non-specialist meets.
 
-Plain data. Metric definitions come from the metric catalog (:mod:`auditkit._catalog`).
+Plain data. Metric definitions come from the metric catalog (:mod:`auditkit._core.catalog`).
 :data:`TERMS` holds the concepts (confidence interval, four-fifths rule,
 membership inference...), each with the triggers that put it in a card: a section that ran, a
 metric name, or a feature of the result (``"ci"``, ``"energy"``...). :func:`metric_definition`
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._catalog import CATALOG, describe
+from .._core.catalog import CATALOG, describe
 
 __all__ = ["METRIC_DEFINITIONS", "TERMS", "glossary_terms", "metric_definition", "present_keys"]
 

@@ -2,7 +2,7 @@
 
 Plain data and pure functions over ``AuditResult.to_dict()``; nothing here imports the audit
 package (renderers only read the result). Directions, default thresholds and their sources
-come from the metric catalog (:mod:`auditkit._catalog`), which the metric registry is checked
+come from the metric catalog (:mod:`auditkit._core.catalog`), which the metric registry is checked
 against.
 
 When the audit was checked against a policy, the lights come from the policy's rules alone (a
@@ -10,7 +10,7 @@ failed rule of severity ``warning`` is amber). Otherwise they come from
 :data:`DEFAULT_THRESHOLDS`: each names a metric, a bound at or better than which the light is
 green (``pass_at``) and a bound worse than which it is red (``fail_at``); between the two it is
 amber. "Better" reads the metric's direction; a signed ``to_reference`` record is read as a gap
-in either direction, which harms the group or the reference (:func:`auditkit._catalog.harm`).
+in either direction, which harms the group or the reference (:func:`auditkit._core.catalog.harm`).
 
 Evidence: a record that carries a p-value (``p_adjusted``, adjusted for the family of
 comparisons, or else ``p_value``) is red or amber only when the value is beyond its bound and
@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._catalog import (
+from .._core.catalog import (
     CATALOG,
     DEFAULT_THRESHOLDS,
     NOT_DISTINGUISHABLE,

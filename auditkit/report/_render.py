@@ -21,12 +21,12 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .._io import atomic_write_set, recover_set
+from .._core.io import atomic_write_set, recover_set
 from ..exceptions import DataValidationError, OutputError
+from ..result.json_io import to_json, validate_dict
+from ..result.records import AuditResult
 from . import _filters as F
 from ._frontmatter import front_matter
-from ._json import to_json, validate_dict
-from ._model import AuditResult
 from ._view import build_view, is_md_link
 
 __all__ = ["build_view", "render_html", "render_markdown", "write_cards", "write_outputs"]
@@ -185,7 +185,7 @@ def write_outputs(
 
     The three texts are computed first (the cards from the JSON text itself, so they show
     exactly its numbers); only then are they written, as one set
-    (:func:`auditkit._io.atomic_write_set`): each to a temporary file in ``out_dir``, then a
+    (:func:`auditkit._core.io.atomic_write_set`): each to a temporary file in ``out_dir``, then a
     commit record, then the renames. A failure while rendering or writing leaves every existing
     file untouched; a process killed at any moment leaves the previous three files or the new
     three (completed by the next write or read in the folder, and read correctly by

@@ -15,18 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._catalog import NOT_DISTINGUISHABLE, threshold
+from .._core.catalog import NOT_DISTINGUISHABLE, threshold
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._glossary import glossary_terms, metric_definition, metric_glossary
-from ._lights import (
-    AREAS,
-    Light,
-    area_lights,
-    default_lights,
-    policy_lights,
-    worst,
-)
+from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
 from ._svg import render_chart
 
 __all__ = [

@@ -24,11 +24,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._io import check_regular_file
-from .._progress import progress_bar
-from .._validation import check_columns
+from .._core.io import check_regular_file
+from .._core.progress import progress_bar
+from .._core.validation import check_columns
 from ..exceptions import DataValidationError, ParameterError
-from ._table import (
+from ._table import (  # fmt: skip
     EPS,
     GROUP_SUMS,
     LOG_LOSS_SUMS,
@@ -42,7 +42,7 @@ from ._table import (
     check_names,
     feature_alias,
     from_arrow,
-)  # fmt: skip
+)
 
 __all__ = ["reduce_paths", "reduce_relation", "read_rows", "resolve_paths"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import ParameterError
-from ._table import (
+from ._table import (  # fmt: skip
     EPS,
     ONE_MINUS_EPS,
     CountTable,
@@ -20,7 +20,7 @@ from ._table import (
     check_names,
     feature_alias,
     from_arrow,
-)  # fmt: skip
+)
 
 __all__ = ["reduce_frame"]
 

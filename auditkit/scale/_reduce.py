@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .._validation import PARAM_MSG, check_int, check_param
+from .._core.validation import PARAM_MSG, check_int, check_param
 from ..exceptions import ParameterError
 from ._table import AUC_BINS, RESERVED, CountTable, resolve_max_groups
 
@@ -130,14 +130,14 @@ def reduce_predictions(
     sample_weight : str, default=None
         Column of the sample weights (finite, >= 0): adds ``weight_sum``, ``weight_sq_sum``
         and, with scores, ``weight_score_sum`` and ``weight_score_sq_sum`` to the count table,
-        as the row path's :func:`auditkit.audit._engine.count_table` does; the fairness
+        as the row path's :func:`auditkit.metrics.engine.count_table` does; the fairness
         metrics are then weighted (Fairlearn's ``sample_params``). The ROC histogram gets
         ``weight_sum`` and ``weight_sq_sum`` per cell and, with ``log_loss=True``, the count
         table the weighted log-loss sums (``weight_nll_pos`` ...), so the performance section
         is weighted too (scikit-learn's ``sample_weight=``).
     max_groups : int, default=None
         Ceiling on the distinct values of each sensitive column (default
-        ``auditkit._limits.DEFAULT_MAX_GROUPS``). A first, cheap pass over the sensitive
+        ``auditkit._core.limits.DEFAULT_MAX_GROUPS``). A first, cheap pass over the sensitive
         columns alone counts them (approximately, by HyperLogLog, for files, DuckDB, Spark and
         Polars LazyFrames; exactly for in-memory frames) and refuses a column above it before
         the group-by starts.

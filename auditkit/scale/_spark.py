@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import DataValidationError
-from ._table import (
+from ._table import (  # fmt: skip
     EPS,
     ONE_MINUS_EPS,
     CountTable,
@@ -18,7 +18,7 @@ from ._table import (
     check_names,
     feature_alias,
     from_arrow,
-)  # fmt: skip
+)
 
 __all__ = ["reduce_spark"]
 

@@ -3,7 +3,7 @@
 Every engine computes the same two group-bys over the rows (the SQL, Polars and Spark
 versions write out the same expressions) and hands back only their results:
 
-``groups`` (the fairness engine's count table, :mod:`auditkit.audit._engine`)
+``groups`` (the fairness engine's count table, :mod:`auditkit.metrics.engine`)
     by the sensitive columns, ``y_true``, ``y_pred`` and, with scores, ``score_bin``
     ``= min(floor(score * n_bins), n_bins - 1)``: ``count``, ``score_sum``, ``score_sq_sum``.
     The performance section reads its Brier score, calibration error and reliability
@@ -106,8 +106,8 @@ def check_group_counts(distinct: Mapping[str, int], max_groups: int, *, exact: b
 
 def resolve_max_groups(max_groups: int | None, func: str) -> int:
     """Return the ceiling on distinct values per sensitive column (default from ``_limits``)."""
-    from .._limits import DEFAULT_MAX_GROUPS
-    from .._validation import check_int
+    from .._core.limits import DEFAULT_MAX_GROUPS
+    from .._core.validation import check_int
 
     if max_groups is None:
         return DEFAULT_MAX_GROUPS
@@ -119,7 +119,7 @@ def check_names(
     available: Sequence[str], where: str, sample_weight: str | None = None,
 ) -> None:  # fmt: skip
     """Raise :class:`DataValidationError` naming a column missing from ``available``."""
-    from .._validation import check_columns
+    from .._core.validation import check_columns
 
     named = [y_true, y_pred, y_score, sample_weight]
     check_columns([c for c in named if c], available, where=where)

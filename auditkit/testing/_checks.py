@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..audit._context import AuditConfig, AuditContext, Predictions, TrainData, predict_from_proba
-from ..model import wrap
-from ..report._json import validate_dict
-from ..report._model import AuditResult, SectionResult
+from ..adapters.base import wrap
+from ..inputs.context import AuditConfig, AuditContext, Predictions, TrainData, predict_from_proba
+from ..result.json_io import validate_dict
+from ..result.records import AuditResult, SectionResult
 
 
 def make_tabular(

@@ -1,0 +1,218 @@
+"""Mitigation what-if: Fairlearn's ThresholdOptimizer on the model's own scores.
+
+The evaluation rows are split in two halves (stratified by group and label where every stratum
+has at least two rows). ``ThresholdOptimizer`` (``prefit=True``) wraps the model's scores in a
+fitted stand-in estimator, learns group-specific thresholds on the first half, and predicts on
+the second; accuracy and the disparity the constraint targets are measured on that second half
+before (the model's own decisions) and after. Nothing is refitted and the model is not changed:
+this is an estimate of the trade-off, not a fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..metrics.engine import group_metrics
+
+__all__ = ["CONSTRAINTS", "MitigationOutcome", "threshold_what_if"]
+
+#: Constraint -> the disparity it targets (Fairlearn names).
+CONSTRAINTS = {
+    "demographic_parity": "demographic_parity_difference",
+    "equalized_odds": "equalized_odds_difference",
+}
+
+
+@dataclass(frozen=True)
+class MitigationOutcome:
+    """Before/after figures of one constraint on the held-out half (or why it was skipped)."""
+
+    constraint: str
+    disparity_name: str
+    n_fit: int
+    n_eval: int
+    accuracy_before: float | None = None
+    accuracy_after: float | None = None
+    disparity_before: float | None = None
+    disparity_after: float | None = None
+    reason: str | None = None
+    #: The grid the scores were rounded to for the fit (None: used as given).
+    score_grid: float | None = None
+
+
+#: Above this many distinct scores, the what-if rounds the scores to :data:`SCORE_GRID`:
+#: Fairlearn's ThresholdOptimizer walks every distinct score in Python (32 s on 1e6 continuous
+#: scores), and thresholds 1e-4 apart change its trade-off by no more than that.
+MAX_DISTINCT_SCORES = 10_001
+SCORE_GRID = 1e-4
+
+
+def _score_model() -> Any:
+    """Return a fitted stand-in estimator whose only input column is the positive-class score.
+
+    Built on first use so that importing auditkit does not import scikit-learn.
+    """
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class ScoreModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+        """Scores in, ``[1 - score, score]`` out; nothing to fit."""
+
+        def fit(self, X: Any, y: Any) -> Any:
+            """Do nothing: the scores are already the model's."""
+            return self
+
+        def predict_proba(self, X: Any) -> np.ndarray:
+            """Return ``[1 - score, score]``."""
+            s = np.asarray(X, dtype=np.float64)[:, 0]
+            return np.column_stack([1.0 - s, s])
+
+        def predict(self, X: Any) -> np.ndarray:
+            """Return 1 where the score is at least 0.5."""
+            return (np.asarray(X, dtype=np.float64)[:, 0] >= 0.5).astype(np.int64)
+
+        def __sklearn_is_fitted__(self) -> bool:
+            return True
+
+    model = ScoreModel()
+    model.classes_ = np.array([0, 1])
+    return model
+
+
+def _joined(sensitive: Any, cols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's intersection as text (values joined by US) and its code, vectorised."""
+    import pandas as pd
+
+    codes, levels = [], []
+    for c in cols:
+        k, lv = pd.factorize(sensitive[c])
+        codes.append(np.asarray(k, dtype=np.int64))
+        levels.append([str(v) for v in np.asarray(lv, dtype=object).tolist()])
+    sizes = tuple(len(lv) for lv in levels)
+    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2**62:
+        cell = np.ravel_multi_index(tuple(codes), sizes) if len(cols) > 1 else codes[0]
+        uniq, inv = np.unique(cell, return_inverse=True)
+        parts = np.unravel_index(uniq, sizes)
+    else:  # pragma: no cover - astronomically many combinations
+        rows, inv = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+        uniq, parts = rows, tuple(rows[:, j] for j in range(len(cols)))
+    names = np.empty(len(uniq), dtype=object)
+    names[:] = ["\x1f".join(levels[j][parts[j][i]] for j in range(len(cols)))
+                for i in range(len(uniq))]  # fmt: skip
+    inv = np.asarray(inv).ravel()
+    return names[inv], inv
+
+
+def _split(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Half/half split, stratified when every stratum has two rows or more."""
+    n = len(strata)
+    _, codes, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    perm = rng.permutation(n)
+    if counts.min() >= 2:
+        order = perm[np.argsort(codes[perm], kind="stable")]
+        # alternate rows within each stratum between the halves
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        first = np.r_[0, np.cumsum(counts)[:-1]]
+        within = rank - first[codes]
+        fit = within % 2 == 0
+    else:
+        fit = np.zeros(n, dtype=bool)
+        fit[perm[: n // 2]] = True
+    return np.flatnonzero(fit), np.flatnonzero(~fit)
+
+
+def threshold_what_if(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray,
+    sensitive: Any,
+    rng: np.random.Generator,
+    *,
+    constraints: tuple[str, ...] = ("demographic_parity", "equalized_odds"),
+) -> list[MitigationOutcome]:
+    """Fit ThresholdOptimizer on half the rows and score it on the other half.
+
+    Scores with more than :data:`MAX_DISTINCT_SCORES` distinct values are rounded to
+    :data:`SCORE_GRID` first (the outcome's ``score_grid`` says so).
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of int of shape (n_samples,)
+        Binary labels and the model's decisions, 1 = the positive class.
+    y_score : ndarray of shape (n_samples,)
+        The positive-class probability.
+    sensitive : DataFrame
+        Sensitive columns (their intersection defines the groups).
+    rng : numpy.random.Generator
+        Drives the split and the randomised thresholds.
+    constraints : tuple of str
+        Keys of :data:`CONSTRAINTS`.
+
+    Returns
+    -------
+    list of MitigationOutcome
+    """
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    yt = np.asarray(y_true, dtype=np.int64)
+    yp = np.asarray(y_pred, dtype=np.int64)
+    score = np.asarray(y_score, dtype=np.float64)
+    grid = None
+    if len(np.unique(score)) > MAX_DISTINCT_SCORES:
+        grid = SCORE_GRID
+        score = np.round(score / grid) * grid
+    cols = list(sensitive.columns)
+    joined, group = _joined(sensitive, cols)
+    # strata = (group, label); only the partition matters to the split, not the codes' order
+    fit_idx, eval_idx = _split(group * 2 + (yt != 0), rng)
+    seed = int(rng.integers(0, 2**31 - 1))
+    out = []
+    for constraint in constraints:
+        disparity = CONSTRAINTS[constraint]
+        base: dict[str, Any] = {
+            "constraint": constraint, "disparity_name": disparity,
+            "n_fit": len(fit_idx), "n_eval": len(eval_idx), "score_grid": grid,
+        }  # fmt: skip
+        if len(np.unique(yt[fit_idx])) < 2 or len(np.unique(yt[eval_idx])) < 2:
+            out.append(MitigationOutcome(**base, reason="a half of the data has a single class"))
+            continue
+        opt = ThresholdOptimizer(
+            estimator=_score_model(), constraints=constraint, prefit=True,
+            predict_method="predict_proba",
+        )  # fmt: skip
+        sf_fit = joined[fit_idx]
+        sf_eval = joined[eval_idx]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                opt.fit(score[fit_idx, None], yt[fit_idx], sensitive_features=sf_fit)
+                after = np.asarray(
+                    opt.predict(score[eval_idx, None], sensitive_features=sf_eval,
+                                random_state=seed),
+                    dtype=np.int64,
+                )  # fmt: skip
+        except (ValueError, KeyError) as exc:
+            out.append(
+                MitigationOutcome(**base, reason=f"ThresholdOptimizer could not fit: {exc}")
+            )
+            continue
+        sf_e = sensitive.iloc[eval_idx].reset_index(drop=True)
+        feats = tuple(cols)
+        before_gm = group_metrics(yt[eval_idx], yp[eval_idx], sf_e, labels=[0, 1], pos_label=1,
+                                  groupings=[feats])  # fmt: skip
+        after_gm = group_metrics(yt[eval_idx], after, sf_e, labels=[0, 1], pos_label=1,
+                                 groupings=[feats])  # fmt: skip
+        out.append(
+            MitigationOutcome(
+                **base,
+                accuracy_before=before_gm.overall("accuracy"),
+                accuracy_after=after_gm.overall("accuracy"),
+                disparity_before=before_gm.disparity(disparity, feats),
+                disparity_after=after_gm.disparity(disparity, feats),
+            )
+        )
+    return out
