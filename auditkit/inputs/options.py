@@ -27,6 +27,7 @@ from .._core.validation import did_you_mean, format_available
 from ..exceptions import ParameterError
 
 __all__ = [
+    "CommonOptions",
     "OptionSpec",
     "SectionOptions",
     "known_options",
@@ -254,3 +255,21 @@ def validate_options(options: Mapping[str, Any] | None, *, func: str = "audit") 
             )
         out[key] = known[key].check(value, func=func)
     return out
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class CommonOptions(SectionOptions):
+    """Options read by more than one section (declared once, here)."""
+
+    owner = "fairness, stability"
+
+    four_fifths_threshold: float = option(
+        0.8,
+        doc="The favourable-impact ratio under which a group fails the four-fifths rule.",
+        low=0.0,
+        high=1.0,
+    )
+    subject: str = option(
+        "people", doc="The word the card uses for the rows (for example 'applicants')."
+    )
