@@ -219,7 +219,7 @@ class AuditContext:
         return self.config.options.get(name, default)
 
     def options_for(self, cls: type[_O]) -> _O:
-        """Return a section's typed options (:mod:`auditkit.inputs.options`), defaults filled in."""
+        """Return a section's typed options (``auditkit.inputs.options``), defaults filled in."""
         key = f"options:{cls.__module__}.{cls.__qualname__}"
         if key not in self.cache:
             self.cache[key] = cls.from_options(self.config.options)
