@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
+from .._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
 from .._core.registry import Registry
 from ..adapters.base import ModelAdapter
 from ..data._schema import DatasetSchema
@@ -170,6 +171,11 @@ class AuditConfig:
     #: Reference group per sensitive feature (``{"race": "B"}``, values as the strings of the
     #: sensitive frame); a feature not named here takes its largest group.
     reference_groups: Mapping[str, str] = field(default_factory=dict)
+    #: Where the audit came from, for the record (``command``, ``data_name``): not an option.
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    #: Ceilings on the groups of one sensitive feature and on the classes of the target.
+    max_groups: int = DEFAULT_MAX_GROUPS
+    max_classes: int = DEFAULT_MAX_CLASSES
 
 
 @dataclass(frozen=True)
