@@ -16,9 +16,6 @@ from ._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
 from ._version import __version__
 from .exceptions import AuditkitError, SectionError
 from .inputs.context import SECTIONS, AuditConfig, AuditContext
-from .inputs.fingerprint import data_fingerprint as data_fingerprint
-from .inputs.groups import resolve_sensitive as resolve_sensitive
-from .inputs.labels import encode_labels as encode_labels
 from .inputs.prepare import Prepared
 from .inputs.settings import check_settings
 from .result.clock import created_at as created_at

@@ -6,7 +6,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import auditkit
-from auditkit._api import encode_labels, resolve_sensitive
+from auditkit.inputs.groups import resolve_sensitive
+from auditkit.inputs.labels import encode_labels
 from auditkit.exceptions import DataValidationError, ParameterError, RegistryKeyError
 
 

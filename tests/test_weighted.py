@@ -556,19 +556,18 @@ def test_weighted_reduction_equals_the_rows(tmp_path: Any, seed: int) -> None:
 
 def test_weighted_reduced_audit_equals_the_row_audit(tmp_path: Any) -> None:
     """The fairness section of a reduced weighted log equals that of the weighted rows."""
-    from auditkit._api import _audit_reduced
+    from auditkit import audit_predictions
     from auditkit.inputs.context import AuditConfig, AuditContext, Predictions
     from auditkit.sections.fairness import FairnessSection
 
     df = _weighted_log(7)
     p = tmp_path / "log.parquet"
     df.to_parquet(p)
-    reduced = _audit_reduced(
-        str(p), y_true="label", y_pred="decision", y_score="score",
-        sensitive_features=["region", "band"], sections=["fairness"], policy=None, n_boot=50,
-        ci_level=0.95, random_state=3, show_progress=False, pos_label=None, min_group_size=30,
-        strict=True, card_info=None, options={"mitigation": False}, custom_metrics=None,
-        memory_limit=None, sample_weight="w",
+    reduced = audit_predictions(
+        "label", "decision", y_score="score", data=str(p), reduce=True,
+        sensitive_features=["region", "band"], sections=["fairness"], n_boot=50,
+        random_state=3, min_group_size=30, strict=True, options={"mitigation": False},
+        sample_weight="w",
     )  # fmt: skip
     sec = next(s for s in reduced.sections if s.name == "fairness")
     preds = Predictions(

@@ -111,7 +111,7 @@ def _provenance(
     if isinstance(options, Mapping) and any(k in options for k in PROVENANCE_KEYS):
         moved = {k: options[k] for k in PROVENANCE_KEYS if k in options}
         warnings.warn(
-            f"options={{{', '.join(repr(k) for k in moved)}: ...}} of {func} is provenance, "
+            f"options={{{', '.join(f'{k!r}: ...' for k in moved)}}} of {func} is provenance, "
             f"not a section option: pass provenance={{...}} instead (options will refuse "
             f"{' and '.join(repr(k) for k in moved)} in a future release).",
             FutureWarning,
