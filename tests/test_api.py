@@ -6,9 +6,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import auditkit
+from auditkit.exceptions import DataValidationError, ParameterError, RegistryKeyError
 from auditkit.inputs.groups import resolve_sensitive
 from auditkit.inputs.labels import encode_labels
-from auditkit.exceptions import DataValidationError, ParameterError, RegistryKeyError
 
 
 @pytest.fixture

@@ -143,7 +143,5 @@ def test_audit_warns_at_the_callers_line(data: tuple[pd.DataFrame, np.ndarray]) 
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         with pytest.raises(ParameterError, match="cvv"):
-            auditkit.audit(
-                NeverScore(), X[["x"]], y, options={"command": "c", "cvv": 1}
-            )
+            auditkit.audit(NeverScore(), X[["x"]], y, options={"command": "c", "cvv": 1})
     assert [w.filename for w in record if w.category is FutureWarning] == [__file__]
