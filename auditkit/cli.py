@@ -12,8 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from ._core.text import one_line
-from ._version import __version__
+from . import __version__
 from .exceptions import AuditkitError
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -96,7 +95,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return EXIT_USAGE
         args.argv = ["auditkit", *args_list]
         if args.command in _STAMPED:  # a bad SOURCE_DATE_EPOCH fails before any work: exit 2
-            from ._api import created_at
+            from .result import created_at
 
             created_at()
         code: int = args.func(args)
@@ -135,4 +134,6 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
 
 def _one_line(text: str) -> str:
     """One printable line: whitespace collapsed, control and bidi characters escaped."""
+    from .report import one_line
+
     return one_line(text)

@@ -170,7 +170,7 @@ def private_cli_imports(root: Path = PACKAGE) -> list[str]:
             if part_of(target) in CLI_PARTS:
                 continue
             parts = target.split(".")[1:] + ([name] if name else [])
-            if any(p.startswith("_") for p in parts):
+            if any(p.startswith("_") and not p.endswith("__") for p in parts):
                 bad.append(f"{m}:{line} imports {target}{'.' + name if name else ''}")
     return bad
 

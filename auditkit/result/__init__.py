@@ -4,6 +4,7 @@ Sections produce these records and the report, policy and diff stages read them;
 imports a model, a section or a renderer.
 """
 
+from .clock import created_at as created_at
 from .json_io import load_result as load_result
 from .json_io import to_json as to_json
 from .json_io import write_json as write_json
@@ -21,6 +22,7 @@ __all__ = [
     "MetricValue",
     "SectionResult",
     "Table",
+    "created_at",
     "load_result",
     "to_json",
     "write_json",
