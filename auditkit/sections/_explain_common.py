@@ -10,15 +10,14 @@ import numpy as np
 
 from ..explanation import METHODS
 from ..inputs.context import AuditContext
-from ..inputs.options import option, register
-from ._folds import CheckedOptions
+from ..inputs.options import SectionOptions, option, register
 
 SECTION = "explainability"
 
 
 @register
 @dataclass(frozen=True)
-class ExplainOptions(CheckedOptions):
+class ExplainOptions(SectionOptions):
     """The explainability section's options (``audit(..., options={...})``)."""
 
     owner = SECTION

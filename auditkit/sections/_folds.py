@@ -34,22 +34,9 @@ from ..inputs.options import SectionOptions, option, register
 DEFAULT_CV = 5
 
 
-@dataclass(frozen=True)
-class CheckedOptions(SectionOptions):
-    """Section options that check their values when built (a :class:`ParameterError` names one).
-
-    ``audit`` checks every option up front; this check covers contexts made without it (for
-    example :func:`auditkit.testing.make_context`), so a section never reads an unchecked value.
-    """
-
-    def __post_init__(self) -> None:
-        for spec in self.specs():
-            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name), func="audit"))
-
-
 @register
 @dataclass(frozen=True)
-class FoldOptions(CheckedOptions):
+class FoldOptions(SectionOptions):
     """The cross-validation options, shared by the privacy and stability sections."""
 
     owner = "privacy, stability"

@@ -11,10 +11,10 @@ import numpy as np
 from .._core.catalog import evidence_p, evidence_word, threshold
 from ..exceptions import ParameterError
 from ..inputs.context import AuditContext
-from ..inputs.options import option, register
+from ..inputs.options import SectionOptions, option, register
 from ..metrics.evidence import holm
 from ..result.records import Chart, Finding, MetricValue, Severity, Table
-from ._folds import CheckedOptions, fold_models_proba, get_folds, take_rows
+from ._folds import fold_models_proba, get_folds, take_rows
 from ._mia import (
     attack_metrics,
     bootstrap_attack_metrics,
@@ -43,7 +43,7 @@ AUC_WARN, AUC_FAIL = threshold("privacy", "membership_auc").bounds()
 
 @register
 @dataclass(frozen=True)
-class PrivacyOptions(CheckedOptions):
+class PrivacyOptions(SectionOptions):
     """The privacy section's options (``audit(..., options={...})``); ``cv`` is a fold option."""
 
     owner = "privacy"
