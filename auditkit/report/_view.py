@@ -7,6 +7,11 @@ is shared by the HTML and the Markdown card, so both say the same thing.
 Reading order (the stakeholder's): first screen (model, version, dataset, date, a
 plain-language summary with traffic lights), then performance, fairness, explainability,
 privacy, stability, training, the qualitative fields, a glossary, and the provenance.
+
+The view knows no section's internals: every section is shown the same way, and the parts that
+depend on a section (its charts, its key figures, charts drawn in another part) come from the
+section's view hook (:mod:`._views`, keyed by the section's registry name; the default for a
+section without one). Charts are drawn and tabulated by the chart registry (:mod:`._charts`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._charts import CardCharts
 from ._glossary import glossary_terms, metric_definition, metric_glossary
 from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
-from ._training_view import TRAINING_QUESTION, training_view
+from ._training_view import training_view
 from ._views import SectionData, SectionView, section_view
 
 __all__ = [
@@ -59,9 +64,6 @@ _SHOWN_DATA_KEYS = {"name", "sha256", "split", "n_rows", "task", "classes", "pos
                     "sensitive_features", "dataset_sha256", "file", "file_sha256", "schema",
                     "modality", "n_train_rows"}  # fmt: skip
 _SHOWN_RUN_KEYS = {"seed", "n_boot", "ci_level", "command", "sections", "min_group_size"}
-
-#: What each part of the card answers, for a reader who is not a specialist.
-INTROS = {**AREAS, "training": TRAINING_QUESTION}
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -343,7 +345,7 @@ def _sections(
                 "name": name,
                 "anchor": f"sec-{name}" if _PLAIN_ID.fullmatch(name) else f"sec-{len(out) + 1}",
                 "title": F.humanize(name),
-                "question": INTROS.get(name, ""),
+                "question": AREAS.get(name, ""),  # what the area answers, in plain words
                 "status": status,
                 "status_word": F.status_word(status),
                 "status_colour": F.status_colour(status),
