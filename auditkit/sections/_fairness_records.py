@@ -34,14 +34,6 @@ _BINARY_GROUP_METRICS = (
 )
 _MC_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 _CALIBRATION = ("mean_score", "base_rate", "expected_calibration_error")
-_DISPARITIES = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-)
 #: What the denominator of each rate counts, for the reasons of flagged groups.
 _DENOMINATOR_WORDS = {
     "true_positive_rate": "positive labels",
