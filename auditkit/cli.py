@@ -57,13 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS.values():
-        try:
-            mod = importlib.import_module(f"._cli.{module}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"auditkit._cli.{module}":
-                continue  # subcommand not built yet
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(f"._cli.{module}", __package__).add_parser(sub)
     return parser
 
 
