@@ -99,7 +99,7 @@ class _AuditPackage(types.ModuleType):
     """``auditkit.audit`` as a package name, while ``auditkit.audit`` stays the function."""
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") and name != "__all__":
             raise AttributeError(name)
         _warn(f"{AUDIT_PACKAGE}.{name}", f"auditkit.sections.{name}")
         sections = importlib.import_module("auditkit.sections")

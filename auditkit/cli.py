@@ -12,8 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from ._core.text import one_line
-from ._version import __version__
+from . import __version__
 from .exceptions import AuditkitError
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -58,13 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS.values():
-        try:
-            mod = importlib.import_module(f"._cli.{module}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"auditkit._cli.{module}":
-                continue  # subcommand not built yet
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(f"._cli.{module}", __package__).add_parser(sub)
     return parser
 
 
@@ -96,7 +89,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return EXIT_USAGE
         args.argv = ["auditkit", *args_list]
         if args.command in _STAMPED:  # a bad SOURCE_DATE_EPOCH fails before any work: exit 2
-            from ._api import created_at
+            from .result import created_at
 
             created_at()
         code: int = args.func(args)
@@ -135,4 +128,6 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
 
 def _one_line(text: str) -> str:
     """One printable line: whitespace collapsed, control and bidi characters escaped."""
+    from .report import one_line
+
     return one_line(text)

@@ -20,7 +20,15 @@ def test_all_is_exact_and_every_name_resolves_with_a_docstring():
 
 
 def test_subpackages_declare_all():
-    for mod in ["auditkit.data", "auditkit.report", "auditkit.audit", "auditkit.exceptions"]:
+    for mod in [
+        "auditkit.data",
+        "auditkit.report",
+        "auditkit.result",
+        "auditkit.sections",
+        "auditkit.inputs",
+        "auditkit.scale",
+        "auditkit.exceptions",
+    ]:
         m = importlib.import_module(mod)
         for name in m.__all__:
             assert hasattr(m, name), (mod, name)

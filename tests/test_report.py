@@ -27,8 +27,8 @@ from auditkit.report import (
     to_json,
     write_outputs,
 )
+from auditkit.report._charts import CHART_KINDS, render_chart
 from auditkit.report._filters import fmt_ci, fmt_num, md_escape, parse_num
-from auditkit.report._svg import CHART_KINDS, render_chart
 from auditkit.result.json_io import result_schema
 
 

@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._core.io import sha256_file
-from .._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
-from .._core.validation import check_columns, did_you_mean, format_available
 from ..exceptions import DataValidationError, OutputError, ParameterError
-from ..inputs.encode import INTERSECTION_FACTOR, parse_pairs
-from ..result.records import AuditResult
+from ..inputs import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS, INTERSECTION_FACTOR, parse_pairs
+from ..result import AuditResult
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
 #: A single --predictions file up to this size is read into memory and audited row by row.
@@ -54,6 +51,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="the column of a --data file that holds the texts, for a text model (default: the "
         "checkpoint's own text column)",
     )
+    _add_log_arguments(p)
+    _add_outcome_arguments(p)
+    _add_scoring_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_log_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of a log of decisions, and those every audit takes."""
     log = p.add_argument_group("a log of decisions (no model)")
     log.add_argument(
         "--predictions",
@@ -106,6 +112,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--pos-label", metavar="LABEL", help="the positive class of the metrics (binary tasks)"
     )
+
+
+def _add_outcome_arguments(p: argparse.ArgumentParser) -> None:
+    """Add labels, favourable outcomes, groups, references and weights."""
     sem = p.add_argument_group("outcomes, groups and weights")
     sem.add_argument(
         "--labels",
@@ -159,6 +169,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="I,J",
         help="rows of the evaluation data (0-based positions) to explain one by one",
     )
+
+
+def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
+    """Add how a checkpoint is scored (devices, memory), and the progress bars."""
     dev = p.add_argument_group("scoring a checkpoint")
     dev.add_argument(
         "--devices",
@@ -174,8 +188,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "is chosen from it)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(func=run)
-    return p
 
 
 def _explain_rows(args: argparse.Namespace) -> dict[str, list[int]]:
@@ -210,7 +222,7 @@ def _existing_file(path: str, what: str) -> Path:
         raise ParameterError(f"{what} {path!r} does not exist.")
     if p.is_dir():
         raise ParameterError(f"{what} {path!r} is a folder, not a file.")
-    from .._core.io import check_regular_file
+    from ..data import check_regular_file
 
     return check_regular_file(p, what)  # a FIFO or a device is refused before it is opened
 
@@ -250,8 +262,8 @@ def _references(items: list[str] | None) -> dict[str, str] | None:
 
 
 def _audit_predictions(args: argparse.Namespace) -> AuditResult:
-    from .._api import audit_predictions
-    from ..data import read_frame
+    from .. import audit_predictions
+    from ..data import check_columns, read_frame
 
     if args.model is not None or args.data is not None or args.target is not None:
         raise ParameterError(
@@ -355,8 +367,8 @@ def _audit_log_out_of_core(
     args: argparse.Namespace, sens: list[str], kwargs: dict[str, Any]
 ) -> AuditResult:
     """Reduce the log with DuckDB (out of core) and audit the count tables."""
-    from .._api import audit_predictions
-    from ..scale._duckdb import resolve_paths
+    from .. import audit_predictions
+    from ..scale import resolve_paths
 
     paths, _, desc = resolve_paths(args.predictions)
     result = audit_predictions(
@@ -379,8 +391,8 @@ def _audit_log_out_of_core(
 
 
 def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
-    from .. import _api
-    from ..data import list_datasets, load_dataset, load_table
+    from .. import audit
+    from ..data import did_you_mean, format_available, list_datasets, load_dataset, load_table
     from ..models.checkpoint import load_checkpoint
 
     if args.y_true or args.y_pred or args.y_score:
@@ -447,7 +459,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
         raise ParameterError("--target needs --data FILE.")
     if text_col is not None and data_file is None:
         raise ParameterError("--text-column names the text column of a --data FILE.")
-    result = _api.audit(
+    result = audit(
         model,
         X,
         y,
@@ -464,6 +476,8 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
 
 def _check_text_column(given: str | None, own: str, X: Any, data_file: Path) -> None:
     """Refuse a table without the text column (``--text-column``, else the checkpoint's own)."""
+    from ..data import did_you_mean, format_available
+
     column = given if given is not None else own
     names = [str(c) for c in X.columns]
     if column in names:
@@ -502,6 +516,8 @@ def _with_file(result: AuditResult, block: str, path: Path, key: str = "file") -
     """Record an input file's name and sha256 in the result's ``model`` or ``data`` block."""
     info = dict(getattr(result, block))
     info[key] = path.name
+    from ..data import sha256_file
+
     info[f"{key}_sha256"] = sha256_file(path)
     if block == "model":
         return dataclasses.replace(result, model=info)
@@ -530,7 +546,7 @@ def verdict_line(result: AuditResult) -> str:
 
 def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
     """Print where the outputs are and the verdict; return the exit code."""
-    from .._core.text import visible
+    from ..report import visible
 
     print(
         visible(
@@ -549,8 +565,7 @@ def report_outputs(result: AuditResult, paths: dict[str, Path]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report._card_info import load_card_info
-    from ..report._render import write_outputs
+    from ..report import load_card_info, write_outputs
 
     _check_out(args)  # fail before the work, not after it
     card_info = load_card_info(args.card_info) if args.card_info else {}  # fail early
@@ -572,7 +587,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_out(args: argparse.Namespace) -> None:
     """Refuse (before auditing) to replace existing outputs in ``--out`` without ``--force``."""
-    from ..report._render import HTML_NAME, JSON_NAME, MD_NAME
+    from ..report import HTML_NAME, JSON_NAME, MD_NAME
 
     if getattr(args, "force", False):
         return

@@ -26,10 +26,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._core.io import atomic_write_text
-    from .._core.text import visible
     from ..policy import Policy, check, junit_xml
-    from ..result.json_io import load_result
+    from ..report import atomic_write_text, visible
+    from ..result import load_result
 
     result = load_result(args.result)
     policy = Policy.from_toml(args.policy)

@@ -35,11 +35,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import _api
+    from .. import audit, load_checkpoint, train
     from ..exceptions import CheckpointError
-    from ..models.checkpoint import load_checkpoint
-    from ..models.training import train
-    from ..report._render import write_outputs
+    from ..report import write_outputs
     from .audit import report_outputs
 
     show = not args.no_progress
@@ -52,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             loaded = load_checkpoint(ckpt)
             print(f"Reusing {ckpt}", file=sys.stderr)
         except CheckpointError as exc:
-            from .._core.text import one_line
+            from ..report import one_line
 
             print(f"Retraining: {one_line(str(exc))}", file=sys.stderr)
     if loaded is None:
@@ -62,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Trained in {time.perf_counter() - t0:.0f} s.", file=sys.stderr)
     t1 = time.perf_counter()
     print("Auditing...", file=sys.stderr)
-    result = _api.audit(
+    result = audit(
         loaded,
         n_boot=args.n_boot,
         random_state=args.seed,

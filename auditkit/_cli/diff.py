@@ -40,12 +40,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._core.io import atomic_write_text
-    from .._core.text import visible
     from ..exceptions import OutputError
     from ..policy import Policy
-    from ..report._diff import diff_html, diff_markdown, diff_results
-    from ..result.json_io import load_result
+    from ..report import atomic_write_text, diff_html, diff_markdown, diff_results, visible
+    from ..result import load_result
 
     policy = Policy.from_toml(args.policy) if args.policy else None
     old, new = load_result(args.old), load_result(args.new)

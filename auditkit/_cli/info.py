@@ -34,7 +34,7 @@ def _fmt(v: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.checkpoint import load_checkpoint
+    from .. import load_checkpoint
 
     loaded = load_checkpoint(args.checkpoint)
     meta = summary(loaded.meta, loaded.sha256)
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {h['train_accuracy']:>9.4f}  "
                 f"{h['val_loss']:>8.4f}  {h['val_accuracy']:>7.4f}"
             )
-    from .._core.text import visible
+    from ..report import visible
 
     # metadata is data: one screen line per line, control and bidi characters escaped
     print("\n".join(visible(line, keep_lines=False) for line in lines))

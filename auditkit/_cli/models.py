@@ -14,8 +14,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._core.text import visible
     from ..models import MODEL_REGISTRY, list_models
+    from ..report import visible
 
     rows = list_models()
     if args.json:

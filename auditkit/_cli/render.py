@@ -32,10 +32,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._core.text import visible
-    from ..report._card_info import load_card_info
-    from ..report._render import write_cards
-    from ..result.json_io import load_result
+    from ..report import load_card_info, visible, write_cards
+    from ..result import load_result
 
     card_info = load_card_info(args.card_info) if args.card_info else None  # fail early
     result = load_result(args.result)

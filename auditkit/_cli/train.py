@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.training import train
+    from .. import train
 
     overrides = dict(args.hparam)
     reserved = {
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.devices import is_rank_zero
 
     if is_rank_zero():  # under an outside launcher (torchrun) the other ranks print nothing
-        from .._core.text import visible
+        from ..report import visible
 
         print(visible(path, keep_lines=False))
     return 0

@@ -188,6 +188,12 @@ class SectionOptions:
     #: The section (or ``"audit"``) that reads these options; set by the subclass.
     owner = "audit"
 
+    def __post_init__(self) -> None:
+        # Checked again when built, so a context made without ``audit`` (for example by
+        # auditkit.testing.make_context) never gives a section an unchecked value.
+        for spec in self.specs():
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name), func="audit"))
+
     @classmethod
     def specs(cls) -> list[OptionSpec]:
         """Return one :class:`OptionSpec` per field."""

@@ -1,5 +1,8 @@
 """The audit result model, its JSON form, the HTML and Markdown renderers, and audit diffs."""
 
+from .._core.io import atomic_write_text as atomic_write_text
+from .._core.text import one_line as one_line
+from .._core.text import visible as visible
 from ..result.json_io import load_result as load_result
 from ..result.json_io import to_json as to_json
 from ..result.json_io import write_json as write_json
@@ -13,12 +16,21 @@ from ._card_info import load_card_info as load_card_info
 from ._diff import diff_html as diff_html
 from ._diff import diff_markdown as diff_markdown
 from ._diff import diff_results as diff_results
+from ._render import HTML_NAME as HTML_NAME
+from ._render import JSON_NAME as JSON_NAME
+from ._render import MD_NAME as MD_NAME
 from ._render import render_html as render_html
 from ._render import render_markdown as render_markdown
 from ._render import write_cards as write_cards
 from ._render import write_outputs as write_outputs
 
 __all__ = [
+    "HTML_NAME",
+    "JSON_NAME",
+    "MD_NAME",
+    "atomic_write_text",
+    "one_line",
+    "visible",
     "AuditResult",
     "Chart",
     "Finding",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from markupsafe import Markup
@@ -22,6 +23,7 @@ __all__ = [
     "SEVERITY_COLOURS",
     "STATUS_COLOURS",
     "check_word",
+    "detail_text",
     "fmt_cell",
     "fmt_ci",
     "fmt_duration",
@@ -132,6 +134,15 @@ def fmt_cell(x: Any) -> str:
     if isinstance(x, dict):
         return ", ".join(f"{k}: {fmt_cell(v)}" for k, v in x.items())
     return fmt_num(x)
+
+
+def detail_text(value: Any, limit: int = 300) -> str:
+    """Format a detail value on one line (a mapping as ``key: value; ...``), cut at ``limit``."""
+    if isinstance(value, Mapping):
+        text = "; ".join(f"{k}: {fmt_cell(v)}" for k, v in value.items())
+    else:
+        text = fmt_cell(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fmt_list(x: Any, sep: str = " × ") -> str:

@@ -5,7 +5,7 @@ can never show a number the JSON lacks, and ``auditkit render audit.json`` re-cr
 from the JSON alone. :func:`build_view` turns the JSON data into rows of display strings (all
 formatting lives in :mod:`._filters`); the Jinja2 templates in ``auditkit.templates`` lay them
 out. The HTML environment autoescapes; the only markup not escaped by Jinja2 is the card's own
-stylesheet and the chart drawings of :mod:`._svg`, which escape every string themselves. The
+stylesheet and the chart drawings of :mod:`._charts`, which escape every string themselves. The
 Markdown environment escapes every expression with :func:`._filters.md_escape`.
 """
 

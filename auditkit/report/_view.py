@@ -7,6 +7,11 @@ is shared by the HTML and the Markdown card, so both say the same thing.
 Reading order (the stakeholder's): first screen (model, version, dataset, date, a
 plain-language summary with traffic lights), then performance, fairness, explainability,
 privacy, stability, training, the qualitative fields, a glossary, and the provenance.
+
+The view knows no section's internals: every section is shown the same way, and the parts that
+depend on a section (its charts, its key figures, charts drawn in another part) come from the
+section's view hook (:mod:`._views`, keyed by the section's registry name; the default for a
+section without one). Charts are drawn and tabulated by the chart registry (:mod:`._charts`).
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._core.catalog import NOT_DISTINGUISHABLE, threshold
+from .._core.catalog import NOT_DISTINGUISHABLE
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
+from ._charts import CardCharts
 from ._glossary import glossary_terms, metric_definition, metric_glossary
 from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
-from ._svg import render_chart
+from ._training_view import training_view
+from ._views import SectionData, SectionView, section_view
 
 __all__ = [
     "build_view",
-    "four_fifths_threshold",
     "is_link",
     "is_md_link",
     "rank_findings",
@@ -50,8 +56,6 @@ _COLLAPSE_ROWS = 15  # longer tables start folded in the HTML card (printed in f
 _SUMMARY_ATTENTION = 12  # failures and warnings listed on the first screen
 _KEY_FIGURES = 16
 _WIDE_COLUMNS = 11  # tables this wide get a smaller print font
-#: Charts drawn in another part of the card than the section that computed them.
-_MOVED_CHARTS = {"learning_curve_loss": "training", "learning_curve_accuracy": "training"}
 #: Model-block keys shown by the training part of the card (not repeated in the provenance).
 _TRAINING_KEYS = {"history", "hparams", "training", "test_metrics", "dataset", "hardware",
                   "wall_time_s", "versions"}  # fmt: skip
@@ -60,12 +64,6 @@ _SHOWN_DATA_KEYS = {"name", "sha256", "split", "n_rows", "task", "classes", "pos
                     "sensitive_features", "dataset_sha256", "file", "file_sha256", "schema",
                     "modality", "n_train_rows"}  # fmt: skip
 _SHOWN_RUN_KEYS = {"seed", "n_boot", "ci_level", "command", "sections", "min_group_size"}
-
-#: What each part of the card answers, for a reader who is not a specialist.
-INTROS = {
-    **AREAS,
-    "training": "How, on what and with how much energy was the model trained?",
-}
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -93,14 +91,6 @@ _MD_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&'()+,;=%]+")
 def is_md_link(url: Any) -> bool:
     """Whether ``url`` may be written as a bare (auto-linked) URL in the Markdown card."""
     return is_link(url) and bool(_MD_URL.fullmatch(str(url).strip()))
-
-
-def _detail_text(value: Any, limit: int = 300) -> str:
-    if isinstance(value, Mapping):
-        text = "; ".join(f"{k}: {F.fmt_cell(v)}" for k, v in value.items())
-    else:
-        text = F.fmt_cell(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _light(status: str) -> dict[str, str]:
@@ -166,19 +156,18 @@ def _metric_tables(indexed: list[tuple[int, Mapping[str, Any]]]) -> list[dict[st
                 "show_group": key is not None,
                 "extra_headers": [h for k, h in _EXTRA_COLUMNS if k in extras],
                 "rows": [_metric_row(i, m, extras) for i, m in rows],
-                "collapsed": len(rows) > _COLLAPSE_ROWS,
             }
         )
     return out
 
 
-def _key_figures(indexed: list[tuple[int, Mapping[str, Any]]]) -> list[dict[str, str]]:
-    """Return the section's whole-population figures with a plain definition."""
+def _key_figures(
+    indexed: list[tuple[int, Mapping[str, Any]]], view: SectionView
+) -> list[dict[str, str]]:
+    """Return the section's key figures (its view hook says which) with a plain definition."""
     out = []
     for _, m in indexed:
-        if any(m.get(k) is not None for k in ("feature", "group", "fold", "input_feature")):
-            continue
-        if m.get("label") is not None and m.get("name") != "randomization_rank_correlation":
+        if not view.is_key_figure(m):
             continue
         name = str(m.get("name", ""))
         out.append(
@@ -223,205 +212,7 @@ def _table_view(t: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-# -------------------------------------------------------------------------------- charts
-def _chart_text(chart: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the numbers behind a chart as a table (the chart's form in the Markdown card)."""
-    kind = str(chart.get("kind", ""))
-    raw = chart.get("data")
-    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    cols: list[str] = []
-    rows: list[list[str]] = []
-    note = ""
-    try:
-        if kind == "bar":
-            labels = list(data.get("labels") or [])
-            values = list(data.get("values") or [])
-            lows, highs = data.get("lows"), data.get("highs")
-            cols = [str(data.get("xlabel") or "Label"), str(data.get("ylabel") or "Value")]
-            if data.get("horizontal"):
-                cols = [str(data.get("ylabel") or "Label"), str(data.get("xlabel") or "Value")]
-            has_ci = lows is not None and highs is not None
-            if has_ci:
-                cols.append("Interval")
-            for k, (lab, v) in enumerate(zip(labels, values)):
-                row = [str(lab), F.fmt_num(v)]
-                if has_ci:
-                    lo, hi = lows[k], highs[k]  # type: ignore[index]
-                    row.append(F.fmt_ci([lo, hi]) if lo is not None and hi is not None
-                               else F.MISSING)  # fmt: skip
-                rows.append(row)
-            if data.get("reference") is not None:
-                note = f"Reference line at {F.fmt_num(data.get('reference'))}."
-        elif kind == "line":
-            series = list(data.get("series") or [])
-            if data.get("markers"):  # few points: list them all
-                cols = ["Series", str(data.get("xlabel") or "x"), str(data.get("ylabel") or "y")]
-                for s in series:
-                    for xv, yv in zip(s.get("x", []), s.get("y", [])):
-                        rows.append([str(s.get("name", "")), F.fmt_num(xv), F.fmt_num(yv)])
-            else:
-                cols = ["Series", "Points", str(data.get("xlabel") or "x") + " range",
-                        str(data.get("ylabel") or "y") + " range"]  # fmt: skip
-                for s in series:
-                    xs = [v for v in s.get("x", []) if v is not None]
-                    ys = [v for v in s.get("y", []) if v is not None]
-                    rows.append([
-                        str(s.get("name", "")), F.fmt_num(len(xs)),
-                        F.fmt_ci([min(xs), max(xs)]) if xs else F.MISSING,
-                        F.fmt_ci([min(ys), max(ys)]) if ys else F.MISSING,
-                    ])  # fmt: skip
-                note = "The curve itself is drawn in card.html; its points are in audit.json."
-        elif kind == "heatmap":
-            cols = [str(data.get("ylabel") or ""), *[str(c) for c in data.get("cols") or []]]
-            for r, vals in zip(data.get("rows") or [], data.get("values") or []):
-                rows.append([str(r), *[F.fmt_num(v) for v in vals]])
-        elif kind == "images":
-            cols = ["Image"]
-            rows = [[str(it.get("caption", ""))] for it in data.get("items") or []]
-            note = "The images are embedded in card.html."
-        elif kind == "tokens":
-            cols = ["Text", "Strongest tokens (weight)"]
-            for r in data.get("rows") or []:
-                strongest: dict[str, Any] = {}
-                for t, w in sorted(zip(r.get("tokens", []), r.get("weights", [])),
-                                   key=lambda p: -abs(p[1] or 0.0)):  # fmt: skip
-                    strongest.setdefault(str(t), w)  # each token once, at its strongest
-                pairs = list(strongest.items())[:8]
-                rows.append([str(r.get("caption", "")),
-                             ", ".join(f"{t} ({F.fmt_num(w)})" for t, w in pairs)])  # fmt: skip
-        else:
-            note = (
-                f"Charts of kind {kind!r} are not drawn by this version; "
-                "the data is in audit.json."
-            )
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-        cols, rows, note = [], [], "The chart data does not follow its kind's layout."
-    return {"columns": cols, "rows": rows, "note": note}
-
-
-class _Charts:
-    """Numbers the charts of a card (document-unique SVG ids, never from data)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def view(self, c: Mapping[str, Any], *, derived: bool = False) -> dict[str, Any]:
-        self.count += 1
-        return {
-            "name": str(c.get("name") or ""),
-            "title": str(c.get("title") or c.get("name") or ""),
-            "description": str(c.get("description") or ""),
-            "drawing": render_chart(c, uid=f"chart{self.count}"),
-            "text": _chart_text(c),
-            "derived": derived,
-        }
-
-
-def _mitigation_chart(indexed: list[tuple[int, Mapping[str, Any]]]) -> dict[str, Any] | None:
-    """Return the what-if mitigation as a trade-off chart (from the fairness records)."""
-    by: dict[str, dict[str, Any]] = {}
-    feature: Any = None
-    for _, m in indexed:
-        name = str(m.get("name", ""))
-        if not name.startswith("mitigation_") or m.get("method") is None:
-            continue
-        by.setdefault(str(m["method"]), {})[name] = m.get("value")
-        feature = m.get("feature")
-    series = []
-    for constraint, v in by.items():
-        keys = ("mitigation_disparity_before", "mitigation_disparity_after",
-                "mitigation_accuracy_before", "mitigation_accuracy_after")  # fmt: skip
-        if any(v.get(k) is None for k in keys):
-            continue
-        series.append(
-            {
-                "name": f"{constraint.replace('_', ' ')}: today → with group thresholds",
-                "x": [v[keys[0]], v[keys[1]]],
-                "y": [v[keys[2]], v[keys[3]]],
-            }
-        )
-    if not series:
-        return None
-    where = F.fmt_list(feature) if feature else "the sensitive features"
-    return {
-        "name": "mitigation_tradeoff",
-        "kind": "line",
-        "title": "Mitigation trade-off: accuracy against disparity",
-        "description": (
-            f"What group-specific thresholds (Fairlearn's ThresholdOptimizer over {where}) "
-            "would do: hollow circle, the model today; filled circle, with the thresholds. "
-            "Left is fairer, up is more accurate. Drawn from the fairness section's "
-            "mitigation figures."
-        ),
-        "data": {
-            "series": series,
-            "xlabel": "disparity the constraint targets",
-            "ylabel": "accuracy",
-            "diagonal": False,
-            "logx": False,
-            "markers": True,
-        },
-    }
-
-
-def _history_charts(history: Any) -> list[dict[str, Any]]:
-    """Learning curves drawn from the checkpoint's per-epoch history."""
-    if not isinstance(history, list) or not history:
-        return []
-    rows = [h for h in history if isinstance(h, Mapping)]
-    keys = [k for k in dict.fromkeys(k for h in rows for k in h) if k != "epoch"]
-    x = [h.get("epoch", i + 1) for i, h in enumerate(rows)]
-    charts = []
-    for word, ylabel in (("loss", "loss"), ("acc", "accuracy")):
-        series = [
-            {"name": k.replace("_", " "), "x": x, "y": [h.get(k) for h in rows]}
-            for k in keys
-            if word in k.lower()
-        ]
-        if series:
-            charts.append(
-                {
-                    "name": f"learning_curve_{ylabel}",
-                    "kind": "line",
-                    "title": f"Learning curves ({ylabel})",
-                    "description": (
-                        "Training and validation figures per epoch, from the checkpoint. A "
-                        "validation curve that turns away while the training curve keeps "
-                        "improving is overfitting."
-                    ),
-                    "data": {"series": series, "xlabel": "epoch", "ylabel": ylabel,
-                             "diagonal": False, "logx": False, "markers": len(x) <= 3},
-                }
-            )  # fmt: skip
-    return charts
-
-
 # ------------------------------------------------------------------------------ sections
-def four_fifths_threshold(info: Any) -> float:
-    """Return the fairness section's four-fifths threshold (0.8 for older results)."""
-    v = info.get("four_fifths_threshold") if isinstance(info, Mapping) else None
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
-    default = threshold("fairness", "demographic_parity_ratio").pass_at  # the catalog's 0.8
-    return float(v) if ok else default  # type: ignore[arg-type]
-
-
-def _four_fifths_line(chart: Mapping[str, Any], info: Any) -> Mapping[str, Any]:
-    """Draw the impact-ratio chart's reference line at the section's four-fifths threshold."""
-    data = chart.get("data")
-    if (
-        not isinstance(data, Mapping)
-        or data.get("reference") is None
-        or not str(chart.get("name", "")).startswith("impact_ratio")
-    ):
-        return chart
-    thr = four_fifths_threshold(info)
-    if not (isinstance(info, Mapping) and "four_fifths_threshold" in info):
-        ref = data.get("reference")
-        thr = float(ref) if isinstance(ref, (int, float)) else thr
-    new = dict(data, reference=thr, reference_label=f"four-fifths rule {thr:g}")
-    return dict(chart, data=new)
-
-
 _SMALL_INTRO = (
     "These groups have too few rows to judge. Their figures are in the tables, flagged "
     "too_small, but they drive no light, no headline and no policy verdict (a policy rule can "
@@ -471,7 +262,6 @@ def _finding_view(
         "word": F.severity_word(sev),
         "colour": F.severity_colour(sev),
         "text": str(f.get("text", "")),
-        "section": section,
         "section_title": F.humanize(section),
         "evidence": str(f.get("evidence") or ""),
         "small": _about_small_groups(f, small),
@@ -523,7 +313,7 @@ def rank_findings(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
 
 
 def _sections(
-    d: Mapping[str, Any], charts: _Charts
+    d: Mapping[str, Any], charts: CardCharts
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return the sections' views (reader's order) and the charts moved to other parts."""
     metrics = list(d.get("metrics") or [])
@@ -538,20 +328,14 @@ def _sections(
     for name in section_order(list(raw)):
         s = raw[name]
         indexed = by_section.get(name, [])
-        section_charts = []
-        info = s.get("info") or {}
-        for c in s.get("charts") or []:
-            target = _MOVED_CHARTS.get(str(c.get("name")))
+        view = section_view(name)  # the section's own view hook, or the default
+        data = SectionData(name, s, indexed)
+        for c in data.charts:
+            target = view.moved.get(str(c.get("name")))
             if target is not None:
                 moved.append({"target": target, "chart": c, "from": name})
-                continue
-            if name == "fairness":
-                c = _four_fifths_line(c, info)
-            section_charts.append(charts.view(c))
-        if name == "fairness":
-            trade = _mitigation_chart(indexed)
-            if trade is not None:
-                section_charts.append(charts.view(trade, derived=True))
+        section_charts = [charts.view(c) for c in view.charts(data)]
+        info = data.info
         status = str(s.get("status", ""))
         small = _small_pattern(indexed)
         all_findings = [_finding_view(f, name, small) for f in s.get("findings") or []]
@@ -561,13 +345,13 @@ def _sections(
                 "name": name,
                 "anchor": f"sec-{name}" if _PLAIN_ID.fullmatch(name) else f"sec-{len(out) + 1}",
                 "title": F.humanize(name),
-                "question": INTROS.get(name, ""),
+                "question": AREAS.get(name, ""),  # what the area answers, in plain words
                 "status": status,
                 "status_word": F.status_word(status),
                 "status_colour": F.status_colour(status),
                 "reason": str(s.get("reason") or ""),
                 "findings": findings,
-                "key_figures": _key_figures(indexed),
+                "key_figures": _key_figures(indexed, view),
                 "metric_tables": _metric_tables(indexed),
                 "n_metrics": len(indexed),
                 "tables": [_table_view(t) for t in s.get("tables") or []],
@@ -576,7 +360,7 @@ def _sections(
                 "small_groups": _small_groups(indexed),
                 "small_findings": [f for f in all_findings if f["small"]],
                 "small_groups_intro": _SMALL_INTRO,
-                "info": [(F.humanize(k), _detail_text(v)) for k, v in info.items()]
+                "info": [(F.humanize(k), F.detail_text(v)) for k, v in info.items()]
                 if isinstance(info, Mapping) else [],
             }
         )  # fmt: skip
@@ -637,7 +421,6 @@ def _summary(d: Mapping[str, Any], sections: list[dict[str, Any]]) -> dict[str, 
             "ci": F.fmt_ci(lt.ci),
             "rule": lt.rule,
             "reason": lt.reason,
-            "source": lt.source,
             "source_no": sources.index(lt.source) + 1,
             **_light(lt.status),
             **_neutral_word(lt),
@@ -746,125 +529,11 @@ def _policy_view(policy: Mapping[str, Any]) -> dict[str, Any] | None:
     if n_warnings:
         summary += f", {n_warnings} failed as warning{'s' if n_warnings > 1 else ''} only"
     return {
-        "passed": passed,
         "word": "PASSED" if passed else "FAILED",
         "colour": F.severity_colour("passed" if passed else "failed"),
         "source": str(policy.get("source") or ""),
         "summary": summary,
         "checks": checks,
-    }
-
-
-# ------------------------------------------------------------------------------ training
-def _energy_view(energy: Any) -> dict[str, Any] | None:
-    if not isinstance(energy, Mapping) or not energy:
-        return None
-    label = str(energy.get("label") or "estimated")
-    kwh, co2 = energy.get("kwh"), energy.get("co2e_g")
-    facts = [
-        ("Energy", f"{F.fmt_energy(kwh)} ({label}; {F.fmt_num(kwh)} kWh)"),
-        ("Emissions", f"{F.fmt_grams(co2)} CO2e ({label}; {F.fmt_num(co2)} g)"),
-        ("Grid carbon intensity",
-         f"{F.fmt_num(energy.get('grid_intensity_g_per_kwh'))} g CO2e/kWh"
-         + (f" ({energy['grid_intensity_source']})" if energy.get("grid_intensity_source")
-            else "")),
-        ("Method", str(energy.get("method") or F.MISSING)),
-        ("Metered time", F.fmt_duration(energy.get("duration_s"))),
-    ]  # fmt: skip
-    if energy.get("location"):
-        facts.append(("Location", str(energy["location"])))
-    components = []
-    for c in energy.get("components") or []:
-        if isinstance(c, Mapping):
-            components.append([
-                str(c.get("name", "")), F.fmt_num(c.get("kwh")), str(c.get("label", "")),
-                F.fmt_num(c.get("mean_watts")), str(c.get("method", "")),
-            ])  # fmt: skip
-    return {
-        "label": label,
-        "word": label.upper(),
-        "colour": "#0072B2" if label == "measured" else "#6b6b6b",
-        "facts": facts,
-        "components": {
-            "columns": ["Part", "kWh", "Measured or estimated", "Mean power (W)", "Method"],
-            "rows": components,
-        },
-    }
-
-
-def _training(
-    d: Mapping[str, Any], moved: list[dict[str, Any]], charts: _Charts
-) -> dict[str, Any]:
-    model = dict(d.get("model") or {})
-    training = model.get("training") if isinstance(model.get("training"), Mapping) else {}
-    assert isinstance(training, Mapping)
-    hardware = training.get("hardware") or model.get("hardware")
-    wall = training.get("wall_time_s", model.get("wall_time_s"))
-    ds = model.get("dataset") if isinstance(model.get("dataset"), Mapping) else {}
-    assert isinstance(ds, Mapping)
-    recorded = bool(training or model.get("history") or model.get("hparams"))
-    facts: list[tuple[str, str]] = []
-    if recorded:
-        trained_on = str(ds.get("name") or F.MISSING)
-        sizes = [f"{F.fmt_num(ds[k])} {w}" for k, w in (("n_train", "training rows"),
-                 ("n_val", "validation rows")) if ds.get(k) is not None]  # fmt: skip
-        if sizes:
-            trained_on += f" ({', '.join(sizes)})"
-        facts.append(("Trained on", trained_on))
-        if training.get("epochs_run") is not None:
-            ep = f"{F.fmt_num(training.get('epochs_run'))} of at most " \
-                 f"{F.fmt_num(training.get('max_epochs'))}"  # fmt: skip
-            if training.get("best_epoch") is not None:
-                ep += f"; weights of epoch {F.fmt_num(training.get('best_epoch'))} kept"
-            if training.get("stopped_early"):
-                ep += "; stopped early"
-            facts.append(("Epochs", ep))
-        facts.append(("Training time", F.fmt_duration(wall)))
-        if isinstance(hardware, Mapping):
-            hw = f"{hardware.get('cpu') or 'CPU'} ({F.fmt_num(hardware.get('cpu_count'))} CPUs)"
-            hw += f"; GPU: {hardware['gpu']}" if hardware.get("gpu") else "; no GPU"
-            if hardware.get("accelerator"):
-                hw += f"; Lightning accelerator {hardware['accelerator']}"
-                if hardware.get("devices") is not None:
-                    hw += f" × {F.fmt_num(hardware['devices'])}"
-            facts.append(("Hardware", hw))
-        for key, label in (("created_at", "Trained at (UTC)"), ("seed", "Training seed")):
-            if training.get(key) is not None:
-                facts.append((label, F.fmt_cell(training[key])))
-        tm = model.get("test_metrics")
-        if isinstance(tm, Mapping) and tm.get("accuracy") is not None:
-            acc = f"{F.fmt_num(tm['accuracy'])} (n = {F.fmt_num(tm.get('n'))})"
-            facts.append(("Test accuracy when trained", acc))
-        versions = training.get("versions") or model.get("versions")
-        if isinstance(versions, Mapping):
-            facts.append(("Libraries", ", ".join(f"{k} {v}" for k, v in versions.items())))
-    hparams = model.get("hparams") if isinstance(model.get("hparams"), Mapping) else {}
-    assert isinstance(hparams, Mapping)
-    curves = [charts.view(m["chart"]) for m in moved if m["target"] == "training"]
-    if not curves:
-        curves = [charts.view(c, derived=True) for c in _history_charts(model.get("history"))]
-    energy = _energy_view(training.get("energy"))
-    kind = str(model.get("kind") or "")
-    return {
-        "anchor": "training",
-        "title": "Training",
-        "question": INTROS["training"],
-        "recorded": recorded,
-        "not_recorded": (
-            ""
-            if recorded
-            else f"This model ({kind or 'of unknown kind'}) was not trained by auditkit, so its "
-            "training data, time, hardware and energy are not recorded: not provided."
-        ),  # fmt: skip
-        "facts": facts,
-        "hparams": [(str(k), _detail_text(v)) for k, v in hparams.items()],
-        "charts": curves,
-        "energy": energy,
-        "energy_missing": (
-            "Energy use: not provided (not recorded in the checkpoint)."
-            if recorded and energy is None
-            else ""
-        ),  # fmt: skip
     }
 
 
@@ -909,7 +578,7 @@ def _about_field(name: str, title: str, value: Any) -> dict[str, Any]:
                               "note": f"Mitigation: {v['mitigation']}" if v.get("mitigation")
                               else ""})  # fmt: skip
             else:
-                items.append({"text": _detail_text(v, 2000), "url": "", "note": ""})
+                items.append({"text": F.detail_text(v, 2000), "url": "", "note": ""})
         else:
             text = F.fmt_cell(v)
             items.append({"text": text, "url": text if name == "references" and is_link(text)
@@ -960,10 +629,10 @@ def _provenance(d: Mapping[str, Any]) -> list[tuple[str, str]]:
                                ("Data", ds, _SHOWN_DATA_KEYS)):  # fmt: skip
         for k, v in src.items():
             if k not in shown and v not in (None, "", [], {}):
-                out.append((f"{prefix} {k.replace('_', ' ')}", _detail_text(v)))
+                out.append((f"{prefix} {k.replace('_', ' ')}", F.detail_text(v)))
     for k, v in run.items():
         if k not in _SHOWN_RUN_KEYS:
-            out.append((f"Run {k.replace('_', ' ')}", _detail_text(v)))
+            out.append((f"Run {k.replace('_', ' ')}", F.detail_text(v)))
     return out
 
 
@@ -981,9 +650,9 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
     assert isinstance(card_info, Mapping)
     ci_level = run.get("ci_level")
     ci_head = f"{F.fmt_pct(ci_level, 0)} CI" if isinstance(ci_level, (int, float)) else "CI"
-    charts = _Charts()
+    charts = CardCharts()
     sections, moved = _sections(d, charts)
-    training = _training(d, moved, charts)
+    training = training_view(d, moved, charts)
     summary = _summary(d, sections)
 
     model_name = str(model.get("name") or "model")
@@ -1021,18 +690,12 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
     names = [str(m.get("name")) for m in d.get("metrics") or []]
     return {
         "title": title,
-        "model_name": model_name,
         "tool_version": str(d.get("tool_version", "")),
         "facts": facts,
         "fact": dict(facts),
         "details": details,
-        "header": facts + details,
         "ci_head": ci_head,
         "summary": summary,
-        "findings": summary["attention"],
-        "n_notes": sum(
-            1 for s in sections for f in s["findings"] if f["severity"] not in ("fail", "warn")
-        ),
         "sections": sections,
         "training": training,
         "policy": _policy_view(d.get("policy") or {}),
@@ -1040,5 +703,4 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
         "glossary": glossary_terms(d),
         "metric_glossary": metric_glossary(names),
         "provenance": _provenance(d),
-        "n_metrics": len(names),
     }

@@ -10,8 +10,9 @@ non-pandas frame, and also accepts a :class:`CountTable`.
 
 from __future__ import annotations
 
+from ._duckdb import resolve_paths as resolve_paths
 from ._reduce import reduce_predictions as reduce_predictions
 from ._table import AUC_BINS as AUC_BINS
 from ._table import CountTable as CountTable
 
-__all__ = ["AUC_BINS", "CountTable", "reduce_predictions"]
+__all__ = ["AUC_BINS", "CountTable", "reduce_predictions", "resolve_paths"]

@@ -25,13 +25,37 @@ import numpy as np
 
 from .._core.progress import progress
 from .._core.rows import take_rows
-from .._core.validation import PARAM_MSG
 from ..adapters.base import ModelAdapter
-from ..exceptions import DataValidationError, ParameterError
+from ..exceptions import DataValidationError
 from ..inputs.context import AuditContext
+from ..inputs.options import SectionOptions, option, register
 
 #: Default number of folds (``options={"cv": 5}``).
 DEFAULT_CV = 5
+
+
+@register
+@dataclass(frozen=True)
+class FoldOptions(SectionOptions):
+    """The cross-validation options, shared by the privacy and stability sections."""
+
+    owner = "privacy, stability"
+
+    cv: int = option(
+        DEFAULT_CV,
+        doc="Folds of cross-validation (fold models for stability and the reference attack).",
+        low=2,
+        high=100,
+    )
+    fold_threads: int | None = option(
+        None,
+        kind="int",
+        low=1,
+        nullable=True,
+        doc="Torch threads for retraining the fold models (None: 1 for checkpoints, else "
+        "unchanged).",
+    )
+
 
 Mode = Literal["refit", "bootstrap"]
 Source = Literal["train", "eval"]
@@ -132,18 +156,6 @@ class Folds:
         for idx, p in zip(self.test_index, self.proba):
             out[idx] = p
         return out
-
-
-def cv_option(ctx: AuditContext) -> int:
-    """Return the validated ``cv`` option (number of folds, default 5)."""
-    k = ctx.option("cv", DEFAULT_CV)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 2:
-        raise ParameterError(
-            PARAM_MSG.format(
-                param="options['cv']", func="audit", expected="an int in the range [2, inf)", got=k
-            )
-        )
-    return int(k)
 
 
 def align_proba(proba: np.ndarray, fold_classes: Any, classes: Any, n_classes: int) -> np.ndarray:
@@ -251,18 +263,9 @@ def _fold_threads(ctx: AuditContext, model: ModelAdapter) -> int | None:
     threads only add synchronisation, and when other processes share the cores they slow
     training down by an order of magnitude (measured in benchmarks/bench_privacy.py).
     """
-    n = ctx.option("fold_threads")
+    n = ctx.options_for(FoldOptions).fold_threads
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
-            raise ParameterError(
-                PARAM_MSG.format(
-                    param="options['fold_threads']",
-                    func="audit",
-                    expected="an int in the range [1, inf)",
-                    got=n,
-                )
-            )
-        return int(n)
+        return n
     return 1 if model.kind == "checkpoint" else None
 
 
@@ -288,14 +291,14 @@ def get_folds(ctx: AuditContext) -> Folds:
     Raises
     ------
     ParameterError
-        When ``options["cv"]`` is not an int of at least 2.
+        When ``options["cv"]`` is not an int in [2, 100].
     DataValidationError
         When there are fewer rows than folds, when retraining fails on a fold whose training
         rows hold several classes (the message names the columns of text the model cannot
         take, where they are to blame), or when no fold could be retrained. The error is
         cached too: a second caller gets it without retraining again.
     """
-    k = cv_option(ctx)
+    k = ctx.options_for(FoldOptions).cv
     key = f"folds:cv={k}"
     cached = ctx.cache.get(key)
     if isinstance(cached, DataValidationError):

@@ -5,7 +5,8 @@ has at least two rows). ``ThresholdOptimizer`` (``prefit=True``) wraps the model
 fitted stand-in estimator, learns group-specific thresholds on the first half, and predicts on
 the second; accuracy and the disparity the constraint targets are measured on that second half
 before (the model's own decisions) and after. Nothing is refitted and the model is not changed:
-this is an estimate of the trade-off, not a fix.
+this is an estimate of the trade-off, not a fix. :func:`mitigation_results` turns the outcomes
+into the fairness section's records, findings, table and ``info``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..metrics.engine import group_metrics
+from ..metrics.stats import wilson_interval
+from ..result.records import Finding, MetricValue, Table
+from . import _plain_language as pl
+from ._fairness_records import SECTION, _finding
 
-__all__ = ["CONSTRAINTS", "MitigationOutcome", "threshold_what_if"]
+__all__ = ["CONSTRAINTS", "MitigationOutcome", "mitigation_results", "threshold_what_if"]
 
 #: Constraint -> the disparity it targets (Fairlearn names).
 CONSTRAINTS = {
@@ -216,3 +221,125 @@ def threshold_what_if(
             )
         )
     return out
+
+
+# ------------------------------------------------------------------- the section's outputs
+def mitigation_results(
+    outcomes: list[MitigationOutcome], feats: tuple[str, ...], level: float
+) -> tuple[list[MetricValue], list[Finding], list[Table], dict[str, Any]]:
+    """Return the records, findings, table and ``info`` of the what-if's outcomes.
+
+    Accuracies get Wilson intervals at ``level`` over the measured half; a skipped constraint
+    appears in ``info`` only, with its reason.
+    """
+    records: list[MetricValue] = []
+    findings: list[Finding] = []
+    rows = []
+    info: dict[str, Any] = {
+        "status": "ok",
+        "method": "ThresholdOptimizer (prefit on scores), "
+        "fitted on one half and measured on the other",
+        "constraints": {},
+    }
+    for o in outcomes:
+        if o.reason is not None:
+            info["constraints"][o.constraint] = {"status": "skipped", "reason": o.reason}
+            continue
+        info["constraints"][o.constraint] = {"status": "ok", "n_fit": o.n_fit, "n_eval": o.n_eval}
+        if o.score_grid is not None:
+            info["constraints"][o.constraint]["scores_rounded_to"] = o.score_grid
+        records += _outcome_records(o, feats, level)
+        findings.append(_outcome_finding(o, feats))
+        rows.append(
+            (
+                o.constraint,
+                o.disparity_name,
+                o.disparity_before,
+                o.disparity_after,
+                o.accuracy_before,
+                o.accuracy_after,
+                o.n_fit,
+                o.n_eval,
+            )
+        )
+    tables = [_table(rows)] if rows else []
+    return records, findings, tables, info
+
+
+def _outcome_records(
+    o: MitigationOutcome, feats: tuple[str, ...], level: float
+) -> list[MetricValue]:
+    """Accuracy (with Wilson intervals) and disparity before and after, for one constraint."""
+    assert o.accuracy_before is not None and o.accuracy_after is not None
+    records = []
+    for name, val in (
+        ("mitigation_accuracy_before", o.accuracy_before),
+        ("mitigation_accuracy_after", o.accuracy_after),
+    ):
+        lo, hi = wilson_interval(round(val * o.n_eval), o.n_eval, level)
+        records.append(
+            MetricValue(
+                section=SECTION,
+                name=name,
+                value=val,
+                feature=feats,
+                ci=(float(lo), float(hi)),
+                n=o.n_eval,
+                method=o.constraint,
+            )
+        )
+    for name, disp in (
+        ("mitigation_disparity_before", o.disparity_before),
+        ("mitigation_disparity_after", o.disparity_after),
+    ):
+        records.append(
+            MetricValue(
+                section=SECTION,
+                name=name,
+                value=disp,
+                feature=feats,
+                n=o.n_eval,
+                method=o.constraint,
+            )
+        )
+    return records
+
+
+def _outcome_finding(o: MitigationOutcome, feats: tuple[str, ...]) -> Finding:
+    """Return the plain-language trade-off of one constraint."""
+    assert o.accuracy_before is not None and o.accuracy_after is not None
+    assert o.disparity_before is not None and o.disparity_after is not None
+    return _finding(
+        "info",
+        pl.mitigation_sentence(
+            o.constraint,
+            o.disparity_name,
+            o.disparity_before,
+            o.disparity_after,
+            o.accuracy_before,
+            o.accuracy_after,
+            feats,
+        ),
+        "fairness.mitigation_disparity_after",
+    )
+
+
+def _table(rows: list[tuple[Any, ...]]) -> Table:
+    """Return the what-if table: one row per constraint that was fitted."""
+    return Table(
+        name="mitigation",
+        title="What if: Fairlearn ThresholdOptimizer",
+        columns=(
+            "constraint",
+            "disparity",
+            "before",
+            "after",
+            "accuracy before",
+            "accuracy after",
+            "rows fitted",
+            "rows measured",
+        ),
+        rows=tuple(rows),
+        note="Group-specific thresholds learned on one half of the evaluation data and "
+        "measured on the other half; the model itself is unchanged.",
+    )

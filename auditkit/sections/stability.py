@@ -37,6 +37,7 @@ import numpy as np
 from .._core.catalog import NOT_DISTINGUISHABLE, evidence_word, threshold
 from ..exceptions import DataValidationError
 from ..inputs.context import SECTIONS, AuditContext
+from ..inputs.options import CommonOptions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._folds import Folds, get_folds
 
@@ -419,7 +420,7 @@ class StabilitySection:
     ) -> list[Finding]:
         out = [Finding("stability", "info", n) for n in folds.notes]
         level = float(ctx.config.ci_level)
-        four_fifths = float(ctx.option("four_fifths_threshold", FOUR_FIFTHS))
+        four_fifths = float(ctx.options_for(CommonOptions).four_fifths_threshold)
         unit = "folds" if folds.mode == "refit" else "resamples"
         for name in ("accuracy", "balanced_accuracy", "roc_auc"):
             got = [v for v in per_fold.get((name, None), []) if v is not None]
