@@ -590,7 +590,7 @@ torch.set_num_threads(int(sys.argv[1]))
 from torch import nn
 import auditkit
 from auditkit.data import load_dataset
-from auditkit.adapters.base import TorchModel
+from auditkit.adapters import TorchModel
 net = auditkit.load_checkpoint(sys.argv[2]).module
 
 class Logits64(nn.Module):  # float64 logits: a float32 softmax would hide the last bits
@@ -617,7 +617,7 @@ def test_a_torch_module_scores_a_lone_last_row_with_the_same_bits_on_one_and_two
 
 
 def test_a_torch_module_whose_rows_interact_is_scored_as_given() -> None:
-    from auditkit.adapters.base import TorchModel
+    from auditkit.adapters import TorchModel
 
     class BatchCentred(nn.Module):
         def forward(self, z: torch.Tensor) -> torch.Tensor:
