@@ -485,6 +485,20 @@ def test_spearman_rows_matches_scipy() -> None:
     assert np.isnan(A.spearman_rows(np.ones((1, 3)), b[:1, :3])[0])
 
 
+def test_average_ranks_are_scipys_rankdata_to_the_bit() -> None:
+    """The runtime ranks in numpy (no scipy): ties, NaN rows, integers and empty rows."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        m, n = int(rng.integers(1, 6)), int(rng.integers(0, 12))
+        a: np.ndarray = rng.integers(0, 4, size=(m, n))
+        if trial % 2:
+            a = a.astype(np.float64)
+            a[rng.random(a.shape) < 0.1] = np.nan
+        np.testing.assert_array_equal(A._average_ranks(a), rankdata(a, axis=1))
+
+
 def test_attributions_keep_torch_threads_unless_told_and_restore_the_setting() -> None:
     before = torch.get_num_threads()
     net, x = mlp(), torch.randn(20, 6)
