@@ -298,15 +298,16 @@ def fit_model(
         else:
             from ..runtime.devices import launch
 
+            accel_name = resolve_accelerator(accelerator)
             payload = {
                 "name": name, "schema": schema.to_dict(), "prep": prep, "hp": hp,
                 "init_state": {k: v.detach().clone() for k, v in module.state_dict().items()},
-                "data": data, "seed": seed, "accelerator": resolve_accelerator(accelerator),
+                "data": data, "seed": seed, "accelerator": accel_name,
                 "show_progress": show_progress,
                 "threads": None if num_threads is None else n_threads,
             }  # fmt: skip
             with EnergyMeter() as meter:
-                results = launch(_fit_worker, world, payload, accelerator=payload["accelerator"])
+                results = launch(_fit_worker, world, payload, accelerator=accel_name)
             outcome = _rank_zero_outcome(module, results)
     dp_record = outcome.pop("dp_record", None)
     module.cpu()
