@@ -55,7 +55,7 @@ def test_learning_curve_values_are_what_the_model_computes() -> None:
         "iris-mlp", ds.train.X, ds.train.y, schema=ds.schema, max_epochs=2,
         hparams={"restore_best": False},
     )  # fmt: skip
-    from auditkit.models.training import _validation_split
+    from auditkit.models.fitting import _validation_split
 
     _, va = _validation_split(ds.train.y, module.hp["val_fraction"], 0)
     p = module.predict_proba(ds.train.X.iloc[va])
