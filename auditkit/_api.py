@@ -24,7 +24,7 @@ from ._core.validation import (
     to_1d,
 )
 from ._version import __version__
-from .adapters.base import wrap
+from .adapters import wrap
 from .data._schema import DatasetSchema
 from .exceptions import AuditkitError, DataValidationError, ParameterError, SectionError
 from .inputs.context import (
