@@ -34,7 +34,7 @@ MOVED: dict[str, str] = {
     "auditkit.report._plain_language": "auditkit.sections._plain_language",
     "auditkit._distributed": "auditkit.runtime.devices",
     "auditkit._attribution": "auditkit.runtime.attribution",
-    "auditkit.model": "auditkit.adapters.base",
+    "auditkit.model": "auditkit.adapters",
     "auditkit._explain": "auditkit.explanation",
     "auditkit.training": "auditkit.models.training",
     "auditkit.checkpoint": "auditkit.models.checkpoint",

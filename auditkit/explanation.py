@@ -318,7 +318,7 @@ def _kind_of(x: torch.Tensor, modality: str | None = None) -> str:
 def _subject(model: Any, X: Any) -> _Subject:
     from torch import nn
 
-    from .adapters.base import wrap
+    from .adapters import wrap
 
     if isinstance(model, nn.Module):
         x = _to_tensor(X)

@@ -183,12 +183,13 @@ def bench_audit(path: Path) -> dict[str, Any]:
 
     import auditkit
     from auditkit.data import load_dataset
-    from auditkit.runtime import devices as _distributed
+    from auditkit.runtime import launch as _launch
+    from auditkit.runtime import scoring as _scoring
 
     test = load_dataset("adult").test
     model = _load(path)
     calls = [0]
-    run = _distributed._run_inference
+    run = _scoring._run_inference
 
     def counting(*a: Any, **k: Any) -> Any:
         calls[0] += 1
@@ -201,18 +202,18 @@ def bench_audit(path: Path) -> dict[str, Any]:
 
     out: dict[str, Any] = {"one_s": one(model)}
     two = model.as_adapter(devices=2, accelerator="cpu")
-    _distributed._run_inference = counting  # type: ignore[assignment]
+    _scoring._run_inference = counting  # type: ignore[assignment]
     try:
         out["kept_s"] = one(two)
         out["calls"] = calls[0]
-        kept = _distributed.device_pool
-        _distributed.device_pool = contextlib.nullcontext  # type: ignore[assignment]
+        kept = _launch.device_pool
+        _launch.device_pool = contextlib.nullcontext  # type: ignore[assignment]
         try:
             out["fresh_s"] = one(two)
         finally:
-            _distributed.device_pool = kept  # type: ignore[assignment]
+            _launch.device_pool = kept  # type: ignore[assignment]
     finally:
-        _distributed._run_inference = run  # type: ignore[assignment]
+        _scoring._run_inference = run  # type: ignore[assignment]
     return out
 
 

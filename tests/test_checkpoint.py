@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import auditkit
-from auditkit.adapters.base import ModelAdapter, TorchParts, wrap
+from auditkit.adapters import ModelAdapter, TorchParts, wrap
 from auditkit.data import load_dataset
 from auditkit.exceptions import DataValidationError, ParameterError
 from auditkit.models.checkpoint import CheckpointModel, LoadedModel, load_checkpoint

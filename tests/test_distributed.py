@@ -22,13 +22,13 @@ from auditkit.exceptions import ParameterError
 from auditkit.models.checkpoint import load_checkpoint
 from auditkit.models.training import train
 from auditkit.runtime.devices import (
-    _gather,
     attribute_on_devices,
     batch_rows_for_budget,
     device_pool,
     logits_on_devices,
     plan_processes,
 )
+from auditkit.runtime.scoring import _gather
 
 
 def _files(folder: Path) -> list[str]:
@@ -166,22 +166,22 @@ def test_scoring_errors_surface_in_the_caller() -> None:
 
 def test_a_device_pool_keeps_its_processes_until_the_block_ends(iris_model) -> None:  # type: ignore[no-untyped-def]
     """Inside device_pool every call reuses the same processes; a failure replaces them."""
-    from auditkit.runtime import devices as _distributed
+    from auditkit.runtime import launch as _launch
 
     X = load_dataset("iris").test.X
     one = iris_model.predict_proba(X)
     with device_pool():
         a = iris_model.predict_proba(X, devices=2, accelerator="cpu")
-        (pool,) = _distributed._POOLS.values()
+        (pool,) = _launch._POOLS.values()
         b = iris_model.predict_proba(X.iloc[:7], devices=2, accelerator="cpu")
-        assert list(_distributed._POOLS.values()) == [pool] and pool.alive()
+        assert list(_launch._POOLS.values()) == [pool] and pool.alive()
         with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
             logits_on_devices(nn.Linear(4, 3), torch.zeros(6, 5), devices=2, accelerator="cpu")
-        assert not pool.alive() and not _distributed._POOLS
+        assert not pool.alive() and not _launch._POOLS
         c = iris_model.predict_proba(X, devices=2, accelerator="cpu")
-        (again,) = _distributed._POOLS.values()
+        (again,) = _launch._POOLS.values()
         assert set(again.pids()).isdisjoint(pool.pids())
-    assert not _distributed._POOLS and not again.alive()
+    assert not _launch._POOLS and not again.alive()
     np.testing.assert_array_equal(a, one)
     # 7 rows make batches of 3 and 4 rows: BLAS may move the last bit of a float32 logit
     np.testing.assert_allclose(b, one[:7], rtol=1e-6, atol=1e-9)

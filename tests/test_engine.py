@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,8 +239,7 @@ def test_single_observed_label_is_completed() -> None:
 
 
 def test_large_intersections_keep_only_observed_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    eng = sys.modules["auditkit.metrics.engine"]  # auditkit.audit is also the function
-    monkeypatch.setattr(eng, "MAX_PRODUCT_GROUPS", 4)
+    monkeypatch.setattr("auditkit.metrics.table.MAX_PRODUCT_GROUPS", 4)
     rng = np.random.default_rng(0)
     sf = {"a": rng.integers(0, 3, 30), "b": rng.integers(0, 3, 30)}
     gm = group_metrics(rng.integers(0, 2, 30), rng.integers(0, 2, 30), sf)

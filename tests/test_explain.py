@@ -485,6 +485,20 @@ def test_spearman_rows_matches_scipy() -> None:
     assert np.isnan(A.spearman_rows(np.ones((1, 3)), b[:1, :3])[0])
 
 
+def test_average_ranks_are_scipys_rankdata_to_the_bit() -> None:
+    """The runtime ranks in numpy (no scipy): ties, NaN rows, integers and empty rows."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        m, n = int(rng.integers(1, 6)), int(rng.integers(0, 12))
+        a: np.ndarray = rng.integers(0, 4, size=(m, n))
+        if trial % 2:
+            a = a.astype(np.float64)
+            a[rng.random(a.shape) < 0.1] = np.nan
+        np.testing.assert_array_equal(A._average_ranks(a), rankdata(a, axis=1))
+
+
 def test_attributions_keep_torch_threads_unless_told_and_restore_the_setting() -> None:
     before = torch.get_num_threads()
     net, x = mlp(), torch.randn(20, 6)
@@ -590,7 +604,7 @@ torch.set_num_threads(int(sys.argv[1]))
 from torch import nn
 import auditkit
 from auditkit.data import load_dataset
-from auditkit.adapters.base import TorchModel
+from auditkit.adapters import TorchModel
 net = auditkit.load_checkpoint(sys.argv[2]).module
 
 class Logits64(nn.Module):  # float64 logits: a float32 softmax would hide the last bits
@@ -617,7 +631,7 @@ def test_a_torch_module_scores_a_lone_last_row_with_the_same_bits_on_one_and_two
 
 
 def test_a_torch_module_whose_rows_interact_is_scored_as_given() -> None:
-    from auditkit.adapters.base import TorchModel
+    from auditkit.adapters import TorchModel
 
     class BatchCentred(nn.Module):
         def forward(self, z: torch.Tensor) -> torch.Tensor:

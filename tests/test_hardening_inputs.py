@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.adapters.base import TorchModel
+from auditkit.adapters import TorchModel
 from auditkit.exceptions import DataValidationError
 from auditkit.report import to_json
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import auditkit
-from auditkit.adapters.base import wrap
+from auditkit.adapters import wrap
 from auditkit.data import DatasetSchema, load_dataset
 from auditkit.data._schema import DerivedColumn
 from auditkit.exceptions import DataValidationError

@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.adapters.base import wrap
+from auditkit.adapters import wrap
 from auditkit.exceptions import DataValidationError
 from auditkit.report import to_json
 from auditkit.sections import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.adapters.base import SklearnModel
+from auditkit.adapters import SklearnModel
 from auditkit.exceptions import ParameterError
 from auditkit.sections import SECTIONS, AuditContext
 from auditkit.sections._folds import fold_models_proba, get_folds, take_rows
@@ -59,7 +59,7 @@ def test_a_leaky_reference_design_would_not_be_at_chance():
     (Xc, yc), (Xa, ya), (Xb, yb) = _three_sets(0)
     tree = DecisionTreeClassifier(random_state=0).fit(Xc, yc)
     ctx = make_context(n=50)
-    from auditkit.adapters.base import wrap
+    from auditkit.adapters import wrap
     from auditkit.sections import AuditConfig, Predictions, TrainData
 
     model = wrap(tree)

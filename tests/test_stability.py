@@ -15,7 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import auditkit
-from auditkit.adapters.base import SklearnModel, wrap
+from auditkit.adapters import SklearnModel, wrap
 from auditkit.exceptions import ParameterError
 from auditkit.sections import SECTIONS, AuditConfig, AuditContext, Predictions, TrainData
 from auditkit.sections._folds import Folds, get_folds
@@ -418,7 +418,7 @@ def test_checkpoint_folds_equal_manual_refits(tiny_ckpt):
     """A reference checkpoint is retrained per fold through Lightning; the fold scores equal
     refitting it by hand on StratifiedKFold's splits (the checkpoint analogue of
     cross_validate)."""
-    from auditkit.adapters.base import wrap
+    from auditkit.adapters import wrap
     from auditkit.data import load_dataset
     from auditkit.models.checkpoint import load_checkpoint
 

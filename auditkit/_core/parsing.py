@@ -84,28 +84,10 @@ def _loader_class() -> type:
     from yaml.composer import Composer
     from yaml.constructor import SafeConstructor
     from yaml.events import AliasEvent, ScalarEvent
-    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+    from yaml.nodes import MappingNode, Node, ScalarNode
     from yaml.resolver import Resolver
 
-    try:  # libyaml's parser (C) when present: the events are the same, 5-10x faster
-        from yaml._yaml import CParser as _Parser
-
-        def init_parser(self: Any, stream: str) -> None:
-            _Parser.__init__(self, stream)
-
-        bases: tuple[type, ...] = (_Parser,)
-    except ImportError:  # pragma: no cover - PyYAML without libyaml
-        from yaml.parser import Parser
-        from yaml.reader import Reader
-        from yaml.scanner import Scanner
-
-        def init_parser(self: Any, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-
-        bases = (Reader, Scanner, Parser)
-
+    bases, init_parser = _parser_bases()
     core = "tag:yaml.org,2002:"
 
     class Loader(Composer, *bases, SafeConstructor, Resolver):  # type: ignore[misc]
@@ -173,6 +155,39 @@ def _loader_class() -> type:
                 node.start_mark.line + 1,
             )
 
+    _set_rules(Loader)
+    del yaml
+    return Loader
+
+
+def _parser_bases() -> tuple[tuple[type, ...], Any]:
+    """Return the YAML parser classes of the loader and the function that initialises them."""
+    try:  # libyaml's parser (C) when present: the events are the same, 5-10x faster
+        from yaml._yaml import CParser as _Parser
+
+        def init_parser(self: Any, stream: str) -> None:
+            _Parser.__init__(self, stream)
+
+        return (_Parser,), init_parser
+    except ImportError:  # pragma: no cover - PyYAML without libyaml
+        from yaml.parser import Parser
+        from yaml.reader import Reader
+        from yaml.scanner import Scanner
+
+        def init_parser(self: Any, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+        return (Reader, Scanner, Parser), init_parser
+
+
+def _set_rules(Loader: Any) -> None:
+    """Resolve YAML 1.2 core null and bool, every other scalar as text; refuse other tags."""
+    from yaml.constructor import SafeConstructor
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+    core = "tag:yaml.org,2002:"
     bool_re = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
     null_re = re.compile(r"^(?:~|null|Null|NULL|)$")
     Loader.yaml_implicit_resolvers = {}  # none of YAML 1.1's (ints, floats, yes/no, dates, <<)
@@ -203,8 +218,6 @@ def _loader_class() -> type:
     ):
         Loader.add_constructor(core + tag, fn)
     Loader.add_constructor(None, Loader.refuse_tag)
-    del yaml
-    return Loader
 
 
 _LOADER: type | None = None

@@ -17,7 +17,7 @@ from .._core.validation import (
     format_available,
     to_1d,
 )
-from ..adapters.base import ModelAdapter, wrap
+from ..adapters import ModelAdapter, wrap
 from ..exceptions import AuditkitError, DataValidationError, ParameterError
 from .context import AuditConfig, TrainData, predict_from_proba
 from .fingerprint import data_fingerprint

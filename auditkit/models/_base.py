@@ -266,7 +266,7 @@ class AuditableModule(pl.LightningModule):
         batch of copies (:func:`auditkit.runtime.attribution.score_chunk`): a batch of one takes
         other kernels, whose last bits can depend on the thread count.
         """
-        from ..runtime.devices import _local_logits
+        from ..runtime.scoring import _local_logits
 
         if len(x) == 0:
             return torch.zeros((0, self.n_classes))

@@ -2,7 +2,7 @@
 
 :func:`open_model` is where the public entry points (:func:`auditkit.audit`,
 :func:`auditkit.explain`, the ``auditkit audit MODEL`` command) turn a path into a model object
-that :func:`auditkit.adapters.base.wrap` accepts. Today that is an auditkit checkpoint, loaded
+that :func:`auditkit.adapters.wrap` accepts. Today that is an auditkit checkpoint, loaded
 without unpickling (:func:`~auditkit.models.checkpoint.load_checkpoint`); further kinds of model
 file belong here, each recognised from the file before anything in it is run.
 """

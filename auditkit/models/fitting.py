@@ -308,16 +308,46 @@ def fit_model(
             }  # fmt: skip
             with EnergyMeter() as meter:
                 results = launch(_fit_worker, world, payload, accelerator=accel_name)
-            first = results[0]
-            module.load_state_dict(first.pop("state"))
-            module.history = list(first.pop("history"))
-            outcome = first
+            outcome = _rank_zero_outcome(module, results)
     dp_record = outcome.pop("dp_record", None)
     module.cpu()
     module.eval()
     wall = time.perf_counter() - t0
+    module.fit_info = _fit_info(
+        module, outcome, seed=seed, hp=hp, split=(tr_idx, va_idx), wall=wall,
+        torch_threads=n_threads if world is None else outcome["torch_threads"],
+        strategy=strategy, spawned=world is not None, energy=meter.report,
+    )  # fmt: skip
+    if dp_record is not None:
+        module.fit_info["dp"] = dp_record
+    return module, list(module.history)
+
+
+def _rank_zero_outcome(module: Any, results: list[Any]) -> dict[str, Any]:
+    """Load rank 0's weights and history into ``module``; return the rest of its result."""
+    first: dict[str, Any] = results[0]
+    module.load_state_dict(first.pop("state"))
+    module.history = list(first.pop("history"))
+    return first
+
+
+def _fit_info(
+    module: Any,
+    outcome: dict[str, Any],
+    *,
+    seed: int,
+    hp: dict[str, Any],
+    split: tuple[Any, Any],
+    wall: float,
+    torch_threads: Any,
+    strategy: str,
+    spawned: bool,
+    energy: Any,
+) -> dict[str, Any]:
+    """Return ``module.fit_info``: epochs, sizes, time, hardware, processes and energy."""
+    tr_idx, va_idx = split
     epochs_run = len(module.history)
-    module.fit_info = {
+    return {
         "seed": seed,
         "epochs_run": epochs_run,
         "max_epochs": int(hp["max_epochs"]),
@@ -330,7 +360,7 @@ def fit_model(
         "wall_time_s": wall,
         "hardware": {
             **hardware_info(outcome["accelerator"], int(outcome["devices"])),
-            "torch_threads": n_threads if world is None else outcome["torch_threads"],
+            "torch_threads": torch_threads,
         },
         "strategy": str(strategy),
         "distributed": {
@@ -339,14 +369,11 @@ def fit_model(
             "global_rank": int(outcome["global_rank"]),
             "strategy": str(strategy),
             "launcher": "auditkit-spawn"
-            if world is not None
+            if spawned
             else ("external" if outcome["world_size"] > 1 else None),
         },
-        "energy": meter.report.to_dict() if meter.report is not None else None,
+        "energy": energy.to_dict() if energy is not None else None,
     }
-    if dp_record is not None:
-        module.fit_info["dp"] = dp_record
-    return module, list(module.history)
 
 
 def _external_world() -> int:
@@ -452,7 +479,7 @@ def _fit_core(
 
 
 def _fit_worker(rank: int, world: int, payload: dict[str, Any]) -> dict[str, Any]:
-    """One process of a multi-device :func:`fit_model` (started by :func:`_distributed.launch`).
+    """One rank of a multi-device :func:`fit_model`, started by :func:`launch`.
 
     Builds the model from plain data with the parent's initial weights, fits it with
     Lightning's DDP strategy as rank ``rank`` of ``world``; the first rank returns the weights,

@@ -139,22 +139,22 @@ class LoadedModel:
         import torch
 
         from .._core.validation import check_int
-        from ..runtime import devices as dist
+        from ..runtime import planning, scoring
 
         func = "predict_proba"
         if devices is not None:
             devices = check_int(devices, param="devices", func=func, low=1)
-        if strategy not in dist.DDP_STRATEGIES:
+        if strategy not in planning.DDP_STRATEGIES:
             raise ParameterError(
                 f"The 'strategy' parameter of {func} must be one of "
-                f"{', '.join(dist.DDP_STRATEGIES)}. Got {strategy!r} instead."
+                f"{', '.join(planning.DDP_STRATEGIES)}. Got {strategy!r} instead."
             )
         if memory_budget_mb is not None:
-            memory_budget_mb = dist._check_budget(memory_budget_mb, func)
+            memory_budget_mb = planning._check_budget(memory_budget_mb, func)
         if batch_size is not None:
             batch_size = check_int(batch_size, param="batch_size", func=func, low=1)
         if devices is not None and devices > 1:
-            logits = dist.logits_on_devices(
+            logits = scoring.logits_on_devices(
                 self.module, self.module.encode(X), devices=devices, accelerator=accelerator,
                 batch_size=batch_size, memory_budget_mb=memory_budget_mb,
                 show_progress=show_progress,
@@ -166,7 +166,7 @@ class LoadedModel:
             and not isinstance(X, (str, bytes))
             and hasattr(X, "__len__")
         ):
-            return dist.chunked_proba(
+            return scoring.chunked_proba(
                 self.module, X, len(X), memory_budget_mb=memory_budget_mb, batch_size=batch_size
             )
         return self.module.predict_proba(X, batch_size=batch_size)

@@ -483,16 +483,6 @@ def attribute(
     -------
     AttributionRun
     """
-    from captum.attr import (
-        DeepLift,
-        FeatureAblation,
-        GradientShap,
-        IntegratedGradients,
-        LayerIntegratedGradients,
-        Occlusion,
-        Saliency,
-    )
-
     device = module_device(model)
     n = len(x)
     x = x.to(device)
@@ -508,19 +498,10 @@ def attribute(
         need_outputs = target is None or method in (
             "integrated_gradients", "layer_integrated_gradients", "gradient_shap"
         )  # fmt: skip
-        with preserved_buffers(model):
-            bpr, first = probe_activations(model, x)
-            # A perturbation method whose rows all fit one call does not need to know: it
-            # passes Captum the targets and never splits the rows.
-            one_call = method in PERTURBATION_METHODS and n * bpr <= memory_budget_mb * 2**20
-            independent = (not check_rows) or one_call or rows_independent(model, x, first=first)
-            outputs: torch.Tensor | None = None
-            if need_outputs:
-                rows_fwd = max(1, min(n, int(memory_budget_mb * 2**20 // bpr)))
-                outputs = forward_outputs(
-                    model, x, rows=rows_fwd if independent else n, device=device,
-                    independent=independent,
-                )  # fmt: skip
+        bpr, one_call, independent, outputs = _probe_rows(
+            model, x, method=method, memory_budget_mb=memory_budget_mb, check_rows=check_rows,
+            need_outputs=need_outputs, device=device,
+        )  # fmt: skip
         if target is None:
             assert outputs is not None
             target = outputs.argmax(dim=1)
@@ -532,14 +513,6 @@ def attribute(
             "deeplift": 2,
             "gradient_shap": GSHAP_SAMPLES,
         }.get(method, 1)
-        n_pert = 1
-        if method == "feature_ablation":
-            if feature_mask is not None:
-                n_pert = int(feature_mask.max().item()) + 1
-            else:
-                n_pert = int(np.prod(x.shape[1:]))
-        elif method == "occlusion":
-            n_pert = _count_windows(tuple(x.shape[1:]), sliding_window_shapes, strides)
         plan = plan_batches(
             n,
             expansion=expansion,
@@ -548,7 +521,9 @@ def attribute(
             batch_size=batch_size,
             splittable=independent,
             step_chunked=method in ("integrated_gradients", "layer_integrated_gradients"),
-            n_perturbations=n_pert,
+            n_perturbations=_n_perturbations(
+                method, x, feature_mask, sliding_window_shapes, strides
+            ),
             batch_perturbations=device.type != "cpu",
         )
         if isinstance(baselines, torch.Tensor):
@@ -563,108 +538,21 @@ def attribute(
             fwd: nn.Module = TargetSum(model, halves=method == "deeplift")
         else:
             fwd = Outputs2d(model)
-        values: torch.Tensor | None = None
-        deltas: list[torch.Tensor] = []
+        call = _CaptumCall(
+            method=method, fwd=fwd, plan=plan, fast=fast, n_steps=n_steps, layer=layer,
+            feature_mask=feature_mask, sliding_window_shapes=sliding_window_shapes,
+            strides=strides,
+        )  # fmt: skip
         bar = progress_bar(
             enabled=show_progress, desc=progress_desc or f"explain ({method})", total=n
         )
         try:
             threads = num_threads
             with seeded(random_state, device), quiet_captum(), intraop_threads(threads):
-                for s in range(0, n, plan.rows_per_call):
-                    e = min(n, s + plan.rows_per_call)
-                    xs = x[s:e]
-                    ts = target[s:e].to(device)
-                    bs: Any = baselines
-                    if isinstance(baselines, torch.Tensor):
-                        bs = _rows(baselines, s, e, n)
-                    kw: dict[str, Any] = (
-                        {"additional_forward_args": (ts,)} if fast else {"target": ts}
-                    )
-                    want_delta = (not fast) and method in DELTA_METHODS
-                    delta = None
-                    if method == "integrated_gradients":
-                        res = IntegratedGradients(fwd).attribute(
-                            xs, baselines=bs, n_steps=n_steps,
-                            internal_batch_size=plan.internal_batch_size,
-                            return_convergence_delta=want_delta, **kw,
-                        )  # fmt: skip
-                    elif method == "layer_integrated_gradients":
-                        if layer is None:
-                            raise ValueError("layer_integrated_gradients needs a layer.")
-                        if bs is None:
-                            bs = torch.zeros_like(xs)
-                        res = LayerIntegratedGradients(fwd, layer).attribute(
-                            xs, baselines=bs, n_steps=n_steps,
-                            internal_batch_size=plan.internal_batch_size,
-                            return_convergence_delta=want_delta, **kw,
-                        )  # fmt: skip
-                    elif method == "saliency":
-                        res = Saliency(fwd).attribute(xs, abs=True, **kw)
-                    elif method == "deeplift":
-                        if bs is None:
-                            bs_full = torch.zeros_like(xs)
-                        elif isinstance(bs, torch.Tensor):
-                            bs_full = bs.expand_as(xs).contiguous() if bs.shape[0] == 1 else bs
-                        else:
-                            bs_full = torch.full_like(xs, float(bs))
-                        res = DeepLift(fwd).attribute(
-                            xs, baselines=bs_full, return_convergence_delta=want_delta, **kw
-                        )
-                        bs = bs_full
-                    elif method == "gradient_shap":
-                        dist = bs if isinstance(bs, torch.Tensor) else torch.zeros_like(xs[:1])
-                        res = GradientShap(fwd).attribute(
-                            xs, baselines=dist, n_samples=GSHAP_SAMPLES, stdevs=0.0,
-                            return_convergence_delta=False, **kw,
-                        )  # fmt: skip
-                    elif method == "feature_ablation":
-                        res = FeatureAblation(fwd).attribute(
-                            xs, baselines=bs, target=ts, feature_mask=feature_mask,
-                            perturbations_per_eval=plan.perturbations_per_eval,
-                        )  # fmt: skip
-                    elif method == "occlusion":
-                        if sliding_window_shapes is None:
-                            raise ValueError("occlusion needs sliding_window_shapes.")
-                        res = Occlusion(fwd).attribute(
-                            xs, sliding_window_shapes=sliding_window_shapes, strides=strides,
-                            baselines=bs, target=ts,
-                            perturbations_per_eval=plan.perturbations_per_eval,
-                        )  # fmt: skip
-                    else:  # pragma: no cover - validated by the caller
-                        raise ValueError(f"Unknown method {method!r}.")
-                    if want_delta:
-                        res, delta = res
-                    attr = res.detach()
-                    if method == "layer_integrated_gradients":
-                        attr = _sum_extra_dims(attr, xs)
-                    if values is None:
-                        values = torch.empty((n, *attr.shape[1:]), dtype=attr.dtype)
-                    values[s:e] = attr.cpu()
-                    if delta is not None:
-                        deltas.append(delta.detach().reshape(-1).cpu())
-                    elif method == "deeplift" and isinstance(fwd, TargetSum):
-                        sel = fwd.recorded  # [f(x)[t]; f(baseline)[t]] from DeepLift's pass
-                        assert sel is not None
-                        gap = (sel[: e - s] - sel[e - s :]).double().cpu()
-                        total = attr.double().reshape(e - s, -1).sum(dim=1).cpu()
-                        deltas.append(total - gap)
-                    elif method in DELTA_METHODS:
-                        assert outputs is not None
-                        deltas.append(
-                            _completeness_delta(
-                                model,
-                                method,
-                                attr,
-                                outputs[s:e],
-                                ts,
-                                bs,
-                                xs,
-                                device,
-                                independent=independent,
-                            )  # fmt: skip
-                        )
-                    bar.update(e - s)
+                values, deltas = _attribute_chunks(
+                    call, model, x, target, baselines, outputs, device=device,
+                    independent=independent, bar=bar,
+                )  # fmt: skip
         finally:
             bar.close()
     assert values is not None or n == 0
@@ -687,6 +575,200 @@ def attribute(
             "channels_last": channels_last,
         },
     )
+
+
+def _probe_rows(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    method: str,
+    memory_budget_mb: float,
+    check_rows: bool,
+    need_outputs: bool,
+    device: torch.device,
+) -> tuple[float, bool, bool, torch.Tensor | None]:
+    """Bytes per row, whether one call takes every row, whether rows interact, the outputs."""
+    with preserved_buffers(model):
+        bpr, first = probe_activations(model, x)
+        n = len(x)
+        # A perturbation method whose rows all fit one call does not need to know: it
+        # passes Captum the targets and never splits the rows.
+        one_call = method in PERTURBATION_METHODS and n * bpr <= memory_budget_mb * 2**20
+        independent = (not check_rows) or one_call or rows_independent(model, x, first=first)
+        outputs: torch.Tensor | None = None
+        if need_outputs:
+            rows_fwd = max(1, min(n, int(memory_budget_mb * 2**20 // bpr)))
+            outputs = forward_outputs(
+                model, x, rows=rows_fwd if independent else n, device=device,
+                independent=independent,
+            )  # fmt: skip
+    return bpr, one_call, independent, outputs
+
+
+def _n_perturbations(
+    method: str,
+    x: torch.Tensor,
+    feature_mask: torch.Tensor | None,
+    sliding_window_shapes: tuple[int, ...] | None,
+    strides: tuple[int, ...] | None,
+) -> int:
+    """Forward passes a perturbation method makes per row (1 for gradient methods)."""
+    if method == "feature_ablation":
+        if feature_mask is not None:
+            return int(feature_mask.max().item()) + 1
+        return int(np.prod(x.shape[1:]))
+    if method == "occlusion":
+        return _count_windows(tuple(x.shape[1:]), sliding_window_shapes, strides)
+    return 1
+
+
+@dataclass(frozen=True)
+class _CaptumCall:
+    """One Captum method, set up for a run: what each chunk of rows is attributed with."""
+
+    method: str
+    fwd: nn.Module
+    plan: Plan
+    fast: bool
+    n_steps: int
+    layer: nn.Module | None
+    feature_mask: torch.Tensor | None
+    sliding_window_shapes: tuple[int, ...] | None
+    strides: tuple[int, ...] | None
+
+    @property
+    def want_delta(self) -> bool:
+        """Whether Captum returns the convergence delta (the slow path of delta methods)."""
+        return (not self.fast) and self.method in DELTA_METHODS
+
+
+def _attribute_chunks(
+    call: _CaptumCall,
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    baselines: Any,
+    outputs: torch.Tensor | None,
+    *,
+    device: torch.device,
+    independent: bool,
+    bar: Any,
+) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+    """Attribute ``x`` chunk by chunk (``plan.rows_per_call`` rows); the values and deltas."""
+    n = len(x)
+    method = call.method
+    values: torch.Tensor | None = None
+    deltas: list[torch.Tensor] = []
+    for s in range(0, n, call.plan.rows_per_call):
+        e = min(n, s + call.plan.rows_per_call)
+        xs = x[s:e]
+        ts = target[s:e].to(device)
+        bs: Any = baselines
+        if isinstance(baselines, torch.Tensor):
+            bs = _rows(baselines, s, e, n)
+        res, bs = _captum_attribute(call, xs, bs, ts)
+        delta = None
+        if call.want_delta:
+            res, delta = res
+        attr = res.detach()
+        if method == "layer_integrated_gradients":
+            attr = _sum_extra_dims(attr, xs)
+        if values is None:
+            values = torch.empty((n, *attr.shape[1:]), dtype=attr.dtype)
+        values[s:e] = attr.cpu()
+        if delta is not None:
+            deltas.append(delta.detach().reshape(-1).cpu())
+        elif method == "deeplift" and isinstance(call.fwd, TargetSum):
+            sel = call.fwd.recorded  # [f(x)[t]; f(baseline)[t]] from DeepLift's pass
+            assert sel is not None
+            gap = (sel[: e - s] - sel[e - s :]).double().cpu()
+            total = attr.double().reshape(e - s, -1).sum(dim=1).cpu()
+            deltas.append(total - gap)
+        elif method in DELTA_METHODS:
+            assert outputs is not None
+            deltas.append(
+                _completeness_delta(
+                    model,
+                    method,
+                    attr,
+                    outputs[s:e],
+                    ts,
+                    bs,
+                    xs,
+                    device,
+                    independent=independent,
+                )  # fmt: skip
+            )
+        bar.update(e - s)
+    return values, deltas
+
+
+def _captum_attribute(
+    call: _CaptumCall, xs: torch.Tensor, bs: Any, ts: torch.Tensor
+) -> tuple[Any, Any]:
+    """Captum's ``attribute`` of one chunk, and the baselines it used (DeepLift fills them)."""
+    from captum.attr import (
+        DeepLift,
+        FeatureAblation,
+        GradientShap,
+        IntegratedGradients,
+        LayerIntegratedGradients,
+        Occlusion,
+        Saliency,
+    )
+
+    method, fwd, plan, want_delta = call.method, call.fwd, call.plan, call.want_delta
+    kw: dict[str, Any] = {"additional_forward_args": (ts,)} if call.fast else {"target": ts}
+    if method == "integrated_gradients":
+        res = IntegratedGradients(fwd).attribute(
+            xs, baselines=bs, n_steps=call.n_steps,
+            internal_batch_size=plan.internal_batch_size,
+            return_convergence_delta=want_delta, **kw,
+        )  # fmt: skip
+    elif method == "layer_integrated_gradients":
+        if call.layer is None:
+            raise ValueError("layer_integrated_gradients needs a layer.")
+        if bs is None:
+            bs = torch.zeros_like(xs)
+        res = LayerIntegratedGradients(fwd, call.layer).attribute(
+            xs, baselines=bs, n_steps=call.n_steps,
+            internal_batch_size=plan.internal_batch_size,
+            return_convergence_delta=want_delta, **kw,
+        )  # fmt: skip
+    elif method == "saliency":
+        res = Saliency(fwd).attribute(xs, abs=True, **kw)
+    elif method == "deeplift":
+        if bs is None:
+            bs_full = torch.zeros_like(xs)
+        elif isinstance(bs, torch.Tensor):
+            bs_full = bs.expand_as(xs).contiguous() if bs.shape[0] == 1 else bs
+        else:
+            bs_full = torch.full_like(xs, float(bs))
+        res = DeepLift(fwd).attribute(
+            xs, baselines=bs_full, return_convergence_delta=want_delta, **kw
+        )
+        bs = bs_full
+    elif method == "gradient_shap":
+        dist = bs if isinstance(bs, torch.Tensor) else torch.zeros_like(xs[:1])
+        res = GradientShap(fwd).attribute(
+            xs, baselines=dist, n_samples=GSHAP_SAMPLES, stdevs=0.0,
+            return_convergence_delta=False, **kw,
+        )  # fmt: skip
+    elif method == "feature_ablation":
+        res = FeatureAblation(fwd).attribute(
+            xs, baselines=bs, target=ts, feature_mask=call.feature_mask,
+            perturbations_per_eval=plan.perturbations_per_eval,
+        )  # fmt: skip
+    elif method == "occlusion":
+        if call.sliding_window_shapes is None:
+            raise ValueError("occlusion needs sliding_window_shapes.")
+        res = Occlusion(fwd).attribute(
+            xs, sliding_window_shapes=call.sliding_window_shapes, strides=call.strides,
+            baselines=bs, target=ts, perturbations_per_eval=plan.perturbations_per_eval,
+        )  # fmt: skip
+    else:  # pragma: no cover - validated by the caller
+        raise ValueError(f"Unknown method {method!r}.")
+    return res, bs
 
 
 def _sum_extra_dims(attr: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -791,16 +873,39 @@ def reinitialized_copy(
 
 def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation of each row of ``a`` with the same row of ``b`` (NaN if flat)."""
-    from scipy.stats import rankdata
-
-    ra = rankdata(a, axis=1)
-    rb = rankdata(b, axis=1)
+    ra = _average_ranks(a)
+    rb = _average_ranks(b)
     ra = ra - ra.mean(axis=1, keepdims=True)
     rb = rb - rb.mean(axis=1, keepdims=True)
     den = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (ra * rb).sum(axis=1) / den
     return np.where(den > 0, r, math.nan)
+
+
+def _average_ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks (from 1) within each row, ties sharing their mean rank; a row with NaN is all NaN.
+
+    ``scipy.stats.rankdata(a, axis=1)`` in numpy: every rank is a whole or half number, so the
+    values are the same to the bit.
+    """
+    x = np.asarray(a)
+    m, n = x.shape
+    out = np.empty((m, n), dtype=np.float64)
+    if n == 0:
+        return out
+    order = np.argsort(x, axis=1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=1)
+    new = np.ones((m, n), dtype=bool)
+    new[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    starts = np.flatnonzero(new)  # runs of equal values, row by row (a row starts a run)
+    ends = np.r_[starts[1:], m * n] - 1
+    mean_rank = 0.5 * ((starts % n) + (ends % n) + 2)
+    run = np.cumsum(new.ravel()) - 1
+    np.put_along_axis(out, order, mean_rank[run].reshape(m, n), axis=1)
+    if x.dtype.kind in "fc":
+        out[np.isnan(x).any(axis=1)] = np.nan
+    return out
 
 
 def clean_name(name: str) -> str:

@@ -167,5 +167,5 @@ class _SwappedModule:
         self._adapter = Swapped(module, name=adapter.name, schema=adapter.schema)
 
     def as_adapter(self) -> Any:
-        """Return the adapter (so :func:`auditkit.adapters.base.wrap` accepts this object)."""
+        """Return the adapter (so :func:`auditkit.adapters.wrap` accepts this object)."""
         return self._adapter

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters.base import wrap
+from ..adapters import wrap
 from ..inputs.context import AuditConfig, AuditContext, Predictions, TrainData, predict_from_proba
 from ..result.json_io import validate_dict
 from ..result.records import AuditResult, SectionResult
