@@ -15,7 +15,7 @@ from typing import Any
 from ._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
 from ._version import __version__
 from .exceptions import AuditkitError, SectionError
-from .inputs.context import SECTIONS, AuditConfig, AuditContext
+from .inputs.context import AuditConfig, AuditContext
 from .inputs.prepare import Prepared
 from .inputs.settings import check_settings
 from .result.clock import created_at as created_at
@@ -27,14 +27,16 @@ __all__ = ["audit", "audit_predictions"]
 
 def _settings(func: str, stacklevel: int, **params: Any) -> AuditConfig:
     """Every plain parameter checked, the sections (and their options) registered first."""
-    from . import sections  # noqa: F401 - registers every section and its options
+    from .sections.registry import resolve_sections  # registers every section and its options
 
+    params["sections"] = resolve_sections(params["sections"], func)
     return check_settings(func=func, stacklevel=stacklevel + 1, **params)
 
 
 def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
     """Run the configured sections in order; a failing section is reported, not fatal."""
     from ._core.progress import progress
+    from .sections.registry import SECTIONS
 
     results = []
     timings = bool(ctx.option("timings", False))

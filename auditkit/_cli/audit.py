@@ -296,7 +296,7 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
         y_pred=args.y_pred,
         y_score=args.y_score,
         sensitive_features=sens,
-        options={"command": " ".join(args.argv), "data_name": path.name},
+        provenance={"command": " ".join(args.argv), "data_name": path.name},
         **kwargs,
     )
     return _with_file(result, "data", path)
@@ -377,7 +377,8 @@ def _audit_log_out_of_core(
         y_pred=args.y_pred,
         y_score=args.y_score,
         sensitive_features=sens,
-        options={"command": " ".join(args.argv), "data_name": desc, "log_loss": args.log_loss},
+        options={"log_loss": args.log_loss},
+        provenance={"command": " ".join(args.argv), "data_name": desc},
         reduce=True,
         memory_limit=args.memory_limit,
         **kwargs,
@@ -465,7 +466,8 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
         y,
         sensitive_features=sens,
         train=train,
-        options={"command": " ".join(args.argv), **_explain_rows(args)},
+        options=_explain_rows(args),
+        provenance={"command": " ".join(args.argv)},
         **kwargs,
     )
     result = _with_file(result, "model", model_path, key="checkpoint")

@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         random_state=args.seed,
         show_progress=show,
-        options={**DEMO_OPTIONS, "command": " ".join(args.argv)},
+        options=DEMO_OPTIONS,
+        provenance={"command": " ".join(args.argv)},
     )
     paths = write_outputs(result, out)
     code = report_outputs(result, paths)

@@ -1,20 +1,18 @@
-"""The frozen context every section reads, the shared prediction cache, the section registry."""
+"""The frozen context every section reads and the shared prediction cache."""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from .._core.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS
-from .._core.registry import Registry
 from ..adapters.base import ModelAdapter
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError
-from ..result.records import SectionResult
 from .options import SectionOptions
 
 _O = TypeVar("_O", bound=SectionOptions)
@@ -284,18 +282,3 @@ class AuditContext:
 def predict_from_proba(proba: np.ndarray) -> np.ndarray:
     """Return the argmax class index of each row (ties go to the lower index)."""
     return np.asarray(np.argmax(proba, axis=1), dtype=np.int64)
-
-
-class Section(Protocol):
-    """An audit section: a name, what it requires, and ``run(ctx) -> SectionResult``."""
-
-    name: str
-    requires: tuple[str, ...]
-
-    def run(self, ctx: AuditContext) -> SectionResult:
-        """Compute the section from the context."""
-
-
-SECTIONS: Registry[Section] = Registry("section")
-#: The canonical order sections run and render in.
-SECTION_ORDER = ("performance", "fairness", "explainability", "privacy", "stability")

@@ -24,11 +24,11 @@ from .._core.validation import (
 )
 from ..exceptions import ParameterError
 from ..scale._table import AUC_BINS
-from .context import SECTION_ORDER, SECTIONS, AuditConfig
+from .context import AuditConfig
 from .labels import check_max
 from .options import SectionOptions, option, register, validate_options
 
-__all__ = ["PROVENANCE_KEYS", "AuditOptions", "check_settings", "resolve_sections"]
+__all__ = ["PROVENANCE_KEYS", "AuditOptions", "check_settings"]
 
 #: The keys of ``provenance``: where an audit came from, recorded in the result.
 PROVENANCE_KEYS = ("command", "data_name")
@@ -53,27 +53,6 @@ class AuditOptions(SectionOptions):
         doc="Fine score bins of the ROC AUC histogram of a log reduced to count tables.",
         low=1,
     )
-
-
-def resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
-    """Return the sections to run, in the canonical order (all registered ones for None)."""
-    if sections is None:
-        return tuple(s for s in SECTION_ORDER if s in SECTIONS) + tuple(
-            s for s in SECTIONS.names() if s not in SECTION_ORDER
-        )
-    if isinstance(sections, str):
-        sections = [s.strip() for s in sections.split(",") if s.strip()]
-    names = list(dict.fromkeys(sections))
-    if not names:
-        raise ParameterError(
-            PARAM_MSG.format(
-                param="sections", func=func, expected="a non-empty list", got=sections
-            )
-        )
-    for s in names:
-        SECTIONS.get(s)
-    order = {s: i for i, s in enumerate(SECTION_ORDER)}
-    return tuple(sorted(names, key=lambda s: order.get(s, len(order))))
 
 
 def _custom_metrics(custom_metrics: Any, func: str) -> dict[str, Any]:
@@ -138,7 +117,7 @@ def _provenance(
 
 
 def check_settings(
-    *, func: str, sections: Any, n_boot: Any, ci_level: Any, random_state: Any,
+    *, func: str, sections: tuple[str, ...], n_boot: Any, ci_level: Any, random_state: Any,
     min_group_size: Any, show_progress: bool, strict: bool, options: Any, custom_metrics: Any,
     provenance: Any, max_groups: Any, max_classes: Any, stacklevel: int = 3,
 ) -> AuditConfig:  # fmt: skip
@@ -161,7 +140,7 @@ def check_settings(
     if custom_metrics is not None:
         opts["custom_metrics"] = _custom_metrics(custom_metrics, func)
     return AuditConfig(
-        sections=resolve_sections(sections, func),
+        sections=tuple(sections),
         n_boot=check_int(n_boot, param="n_boot", func=func, low=0),
         ci_level=check_float_open(ci_level, param="ci_level", func=func, low=0.0, high=1.0),
         random_state=seed_int(random_state, func=func),

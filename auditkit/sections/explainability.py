@@ -44,7 +44,7 @@ import numpy as np
 
 from .._core.rows import take_rows
 from ..exceptions import ParameterError
-from ..inputs.context import SECTIONS, AuditContext
+from ..inputs.context import AuditContext
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Table
 from ._explain_common import SECTION, ExplainOptions, _is_frame, _Run
 from ._explain_importance import _global_importance, _group_profiles
@@ -56,6 +56,7 @@ from ._explain_trust import RANDOMIZATION as RANDOMIZATION
 from ._explain_trust import SANITY_ROWS as SANITY_ROWS
 from ._explain_trust import _completeness, _sanity
 from ._explain_views import _image_maps, _local, _token_rows
+from .registry import SECTIONS
 
 #: Default rows attributed, per modality (a random sample beyond that; the intervals say how
 #: precise the global figures are). Proxies and counterfactual flips use every row. All of

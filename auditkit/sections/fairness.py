@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ParameterError
-from ..inputs.context import SECTIONS, AuditContext
+from ..inputs.context import AuditContext
 from ..inputs.options import CommonOptions, SectionOptions, option, register
 from ..metrics.engine import GroupMetrics, from_count_table, group_metrics
 from ..result.records import Finding, MetricValue, SectionResult, Table
@@ -70,6 +70,7 @@ from ._fairness_records import (
     _names_for,
     _overall_records,
 )
+from .registry import SECTIONS
 
 __all__ = ["FairnessOptions", "FairnessSection", "MAX_GROUPS_WITH_EMPTY"]
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..inputs.context import SECTIONS, AuditContext
+from ..inputs.context import AuditContext
 from ..inputs.options import SectionOptions, register
 from ..metrics.engine import DEFAULT_N_BINS
 from ..result.records import Chart, Finding, MetricValue, SectionResult
@@ -54,6 +54,7 @@ from ._performance_records import (
     confusion_tables,
     row_scores,
 )
+from .registry import SECTIONS
 
 __all__ = ["PerformanceOptions", "PerformanceSection", "confusion_metrics", "score_metrics"]
 

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..inputs.context import SECTIONS, AuditContext, Predictions
+from ..inputs.context import AuditContext, Predictions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._identifiers import scan_identifiers
 from ._privacy_attacks import ATTACK_LABELS as ATTACK_LABELS
@@ -61,6 +61,7 @@ from ._privacy_training import OVERFIT_ACCURACY_GAP as OVERFIT_ACCURACY_GAP
 from ._privacy_training import _dp, _dp_budget, _generalisation, _learning_curves
 from ._privacy_training import history_series as history_series
 from ._privacy_training import learning_curve_note as learning_curve_note
+from .registry import SECTIONS
 
 
 def _proba(p: Predictions) -> np.ndarray:

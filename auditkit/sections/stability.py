@@ -36,10 +36,11 @@ import numpy as np
 
 from .._core.catalog import NOT_DISTINGUISHABLE, evidence_word, threshold
 from ..exceptions import DataValidationError
-from ..inputs.context import SECTIONS, AuditContext
+from ..inputs.context import AuditContext
 from ..inputs.options import CommonOptions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._folds import Folds, get_folds
+from .registry import SECTIONS
 
 #: The four-fifths rule: a selection-rate ratio below this fails.
 FOUR_FIFTHS = threshold("fairness", "demographic_parity_ratio").pass_at
