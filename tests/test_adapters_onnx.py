@@ -67,7 +67,11 @@ def test_float_input_probabilities_equal_sklearn(tmp_path: Path, estimator, zipm
     np.testing.assert_allclose(adapter.predict_proba(X), expected, atol=1e-5)
     assert adapter.torch_parts() is None
     d = adapter.describe()
-    assert d["kind"] == "onnx" and d["output"] in ("output_probability", "probabilities") and len(d["sha256"]) == 64
+    assert (
+        d["kind"] == "onnx"
+        and d["output"] in ("output_probability", "probabilities")
+        and len(d["sha256"]) == 64
+    )
     assert d["gradients"] is False and d["producer"].startswith("skl2onnx")
 
 
@@ -75,9 +79,12 @@ def test_per_column_inputs(tmp_path: Path) -> None:
     X, y = _table()
     pipe = Pipeline(
         [
-            ("prep", ColumnTransformer(
-                [("num", StandardScaler(), NUM), ("cat", OneHotEncoder(), ["group"])]
-            )),  # fmt: skip
+            (
+                "prep",
+                ColumnTransformer(
+                    [("num", StandardScaler(), NUM), ("cat", OneHotEncoder(), ["group"])]
+                ),
+            ),  # fmt: skip
             ("clf", LogisticRegression(max_iter=500)),
         ]
     ).fit(X, y)

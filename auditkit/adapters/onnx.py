@@ -172,9 +172,9 @@ class OnnxModel(ModelAdapter):
         if arr.ndim != len(inp.shape) or any(
             w is not None and w != s for w, s in zip(want, arr.shape[1:])
         ):
-            shown = "x".join("?" if w is None else str(w) for w in want)
+            shown = ", ".join("?" if w is None else str(w) for w in want)
             raise DataValidationError(
-                f"The ONNX model {self.name} takes images of shape (n, {shown.replace('x', ', ')}) "
+                f"The ONNX model {self.name} takes images of shape (n, {shown}) "
                 f"in its input {inp.name!r}; got an array of shape {arr.shape}."
             )
         return self._cast(arr, inp.type, None)
@@ -287,7 +287,7 @@ def _missing_input(name: str, names: list[str], model: str) -> str:
 
 
 def _proba_output(outputs: list[Any]) -> int:
-    """Index of the output that holds scores: a probability name, else the second, else the first."""
+    """Index of the scores output: a probability name, a ZipMap, else the second or first."""
     for j, o in enumerate(outputs):
         if o.name.lower() in _PROBA_NAMES:
             return j
