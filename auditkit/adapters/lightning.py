@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -201,7 +201,9 @@ class UserLightningModel(ModelAdapter):
         self._user_encode = encode if encode is not None else own if callable(own) else None
         self.batch_size = int(batch_size)
         names = list(class_names) if class_names is not None else hp.get("class_names")
-        modality = "image" if self.image_size is not None else "tabular"
+        modality: Literal["tabular", "image"] = (
+            "image" if self.image_size is not None else "tabular"
+        )
         schema = None
         if modality == "image" or names:
             k = len(names) if names else self._n_outputs(module)
