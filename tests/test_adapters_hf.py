@@ -142,9 +142,10 @@ def test_explanations_are_named_by_the_tokenizers_tokens(bert_dir: Path) -> None
     import auditkit
 
     texts, y = _texts(60, seed=4)
-    adapter = load_hf(bert_dir)
+    X = pd.DataFrame({"review": texts, "group": np.where(np.arange(60) % 2, "a", "b")})
+    adapter = load_hf(bert_dir, text_column="review")
     res = auditkit.audit(
-        adapter, texts, y, sections=["explainability"], n_boot=20,
+        adapter, X, y, sensitive_features="group", sections=["explainability"], n_boot=20,
         options={"explain_max_rows": 12, "explain_sanity_rows": 3},
     )  # fmt: skip
     ex = res.section("explainability")

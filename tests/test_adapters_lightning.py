@@ -195,3 +195,18 @@ def test_image_module_with_normalisation_from_hparams(user_file: Path, tmp_path:
     paths, y, names = read_image_folder(tmp_path / "imgs")
     assert names == ["cat", "dog"] and y.tolist() == [0, 0, 1, 1]
     np.testing.assert_allclose(adapter.predict_proba(paths), own[:4], atol=1e-5)
+
+
+def test_in_memory_module_with_its_own_encode(user_file: Path, trained) -> None:
+    net, _ = trained
+
+    def encode(X):
+        return torch.tensor(X[COLUMNS].to_numpy(np.float32) * 1.0)
+
+    adapter = UserLightningModel(net, encode=encode)
+    X, _ = _table(10, seed=4)
+    with torch.no_grad():
+        own = torch.softmax(net(encode(X)).double(), 1).numpy()
+    np.testing.assert_allclose(adapter.predict_proba(X), own, atol=1e-6)
+    assert adapter.torch_parts().encode == adapter.encode
+    assert adapter.describe()["path"] is None and adapter.fingerprint() is None

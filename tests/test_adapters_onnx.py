@@ -150,6 +150,32 @@ def test_image_model_from_torch(tmp_path: Path) -> None:
     np.testing.assert_allclose(adapter.predict_proba(imgs), expected, atol=1e-5)
     with pytest.raises(DataValidationError, match="takes images of shape"):
         adapter.predict_proba(imgs[:, :, :4])
+    import auditkit
+
+    y = expected.argmax(1)
+    res = auditkit.audit(
+        adapter, imgs, y, sections=["explainability"], n_boot=10,
+        options={"explain_max_rows": 4},
+    )  # fmt: skip
+    ex = res.section("explainability")
+    assert ex.status == "ok" and ex.info["method"] == "feature_ablation"
+    assert [c.name for c in ex.charts] == ["attribution_maps"]
+
+
+def test_in_memory_session(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    X, y = _table()
+    est = LogisticRegression().fit(X[NUM].to_numpy(np.float32), y)
+    f = _export(est, [("float_input", FloatTensorType([None, 3]))], tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(f), providers=["CPUExecutionProvider"])
+    adapter = OnnxModel(session, features=NUM)
+    expected = est.predict_proba(X[NUM].to_numpy(np.float32))
+    np.testing.assert_allclose(adapter.predict_proba(X), expected, atol=1e-5)
+    assert adapter.classes_.tolist() == [0, 1]  # from the ZipMap's keys
+    assert adapter.fingerprint() is None and adapter.describe()["path"] is None
+    with pytest.raises(ModelFileError, match="'nope' is not an input"):
+        OnnxModel(session, input_map={"nope": "age"})
 
 
 def test_audit_accuracy_and_perturbation_explanations(tmp_path: Path) -> None:
