@@ -237,3 +237,24 @@ def test_image_classifier(tmp_path: Path) -> None:
 
     e = explain(adapter, imgs[:2], n_steps=4)
     assert e.values.shape == (2, 3, 8, 8)
+
+
+def test_a_model_without_a_classification_head_is_refused(bert_dir: Path, tmp_path: Path) -> None:
+    d = _copy(bert_dir, tmp_path / "mlm")
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["architectures"] = ["BertForMaskedLM"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="holds a BertForMaskedLM, not a sequence or image"):
+        load_hf(d)
+
+
+def test_weights_missing_from_the_file_are_refused(bert_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    d = _copy(bert_dir, tmp_path / "headless")
+    f = next(d.glob("*.safetensors"))
+    weights = {k: v for k, v in load_file(f).items() if not k.startswith("classifier.")}
+    save_file(weights, f, metadata={"format": "pt"})
+    with pytest.raises(ModelFileError, match="lack 2 tensor\\(s\\).*classifier.bias") as exc:
+        load_hf(d)
+    assert "\n" not in str(exc.value)

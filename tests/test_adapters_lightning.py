@@ -171,7 +171,7 @@ def test_keys_that_do_not_fit_the_class(user_file: Path, trained) -> None:
 
 
 def test_image_module_with_normalisation_from_hparams(user_file: Path, tmp_path: Path) -> None:
-    from auditkit.adapters.lightning import import_model_class, read_image_folder
+    from auditkit.adapters.lightning import import_model_class, load_images, read_image_folder
 
     ImageNet = import_model_class(f"{user_file}:ImageNet")
     torch.manual_seed(0)
@@ -195,6 +195,16 @@ def test_image_module_with_normalisation_from_hparams(user_file: Path, tmp_path:
     paths, y, names = read_image_folder(tmp_path / "imgs")
     assert names == ["cat", "dog"] and y.tolist() == [0, 0, 1, 1]
     np.testing.assert_allclose(adapter.predict_proba(paths), own[:4], atol=1e-5)
+    loaded = load_images(paths, (8, 8))
+    np.testing.assert_array_equal(loaded, imgs[:4])  # PNG is lossless, same size: no resampling
+    import auditkit
+
+    res = auditkit.audit(
+        adapter, loaded, own[:4].argmax(1), sections=["explainability"], n_boot=10
+    )
+    ex = res.section("explainability")
+    assert ex.status == "ok" and ex.info["method"] == "integrated_gradients"
+    assert [c.name for c in ex.charts] == ["attribution_maps"]
 
 
 def test_in_memory_module_with_its_own_encode(user_file: Path, trained) -> None:

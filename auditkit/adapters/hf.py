@@ -372,12 +372,18 @@ def check_folder(directory: Path) -> tuple[dict[str, Any], str]:
             remote.append(f.name)
     archs = [str(a) for a in cfg.get("architectures") or []]
     custom = [a for a in archs if not hasattr(transformers, a)]
+    heads = ("ForSequenceClassification", "ForImageClassification")
     if remote or custom:
         why = f"auto_map in {', '.join(remote)}" if remote else f"architecture {custom[0]!r}"
         raise UnsafeModelError(
             f"{directory} needs trust_remote_code ({why} is code shipped with the model, not part "
             "of transformers); auditkit never runs code from a model folder. Use a model whose "
             "architecture transformers provides."
+        )
+    if archs and not custom and not any(a.endswith(heads) for a in archs):
+        raise ModelFileError(
+            f"{directory} holds a {archs[0]}, not a sequence or image classifier: a "
+            "classification head would start from random weights, so it is not audited."
         )
     weights = sorted(directory.glob("*.safetensors"))
     if not weights:
@@ -461,7 +467,9 @@ def load_hf(
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # auditkit shows no progress bars unless asked
     try:
-        model = auto.from_pretrained(str(d), use_safetensors=True, **common)
+        model, info = auto.from_pretrained(
+            str(d), use_safetensors=True, output_loading_info=True, **common
+        )
         if modality == "text":
             pre = {"tokenizer": transformers.AutoTokenizer.from_pretrained(str(d), **common)}
         else:
@@ -473,6 +481,13 @@ def load_hf(
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise ModelFileError(
+            f"{d}: the safetensors weights lack {len(missing)} tensor(s) the model needs "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); they would be "
+            "random, so the model is not audited."
+        )
     if device is not None:
         model = model.to(device)
     return HuggingFaceModel(

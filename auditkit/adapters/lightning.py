@@ -31,7 +31,13 @@ from .errors import ModelFileError, UnsafeModelError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["UserLightningModel", "import_model_class", "load_user_lightning", "read_image_folder"]
+__all__ = [
+    "UserLightningModel",
+    "import_model_class",
+    "load_images",
+    "load_user_lightning",
+    "read_image_folder",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -263,25 +269,25 @@ class UserLightningModel(ModelAdapter):
         import torch.nn.functional as F
 
         assert self.image_size is not None
-        if isinstance(X, (list, tuple)) or (
-            isinstance(X, np.ndarray) and X.dtype.kind in "OU"
-        ) or hasattr(X, "tolist") and not hasattr(X, "shape"):  # fmt: skip
-            t = torch.stack([_read_image(p, self.image_size) for p in list(X)])
+        if hasattr(X, "detach"):
+            arr = X.detach().cpu().numpy()
         else:
-            arr = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
-            if arr.ndim == 3:
-                arr = arr[:, None]  # (n, H, W) grey
-            if arr.ndim != 4:
-                raise DataValidationError(
-                    f"{self.name} takes images: an array of shape (n, H, W), (n, H, W, C) or "
-                    f"(n, C, H, W), or image files; got shape {arr.shape}."
-                )
-            if arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3, 4):
-                arr = np.moveaxis(arr, -1, 1)  # NHWC -> NCHW
-            scale = 255.0 if arr.dtype.kind in "iu" else 1.0
-            t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) / scale)
-            if tuple(t.shape[2:]) != self.image_size:
-                t = F.interpolate(t, size=self.image_size, mode="bilinear", align_corners=False)
+            arr = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
+        if arr.dtype.kind in "OUS":  # image files
+            arr = load_images(arr.reshape(-1).tolist(), self.image_size)
+        if arr.ndim == 3:
+            arr = arr[:, None]  # (n, H, W) grey
+        if arr.ndim != 4:
+            raise DataValidationError(
+                f"{self.name} takes images: an array of shape (n, H, W), (n, H, W, C) or "
+                f"(n, C, H, W), or image files; got shape {arr.shape}."
+            )
+        if arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3, 4):
+            arr = np.moveaxis(arr, -1, 1)  # NHWC -> NCHW
+        scale = 255.0 if arr.dtype.kind in "iu" else 1.0
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) / scale)
+        if tuple(t.shape[2:]) != self.image_size:
+            t = F.interpolate(t, size=self.image_size, mode="bilinear", align_corners=False)
         if self.mean is not None and self.std is not None:
             m = torch.as_tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
             s = torch.as_tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -353,20 +359,26 @@ def _device(module: Any) -> Any:
         return torch.device("cpu")
 
 
-def _read_image(path: Any, size: tuple[int, ...]) -> torch.Tensor:
-    import torch
+def load_images(paths: Sequence[Any], image_size: Sequence[int]) -> np.ndarray:
+    """Read image files as RGB, resized to ``image_size`` (H, W): uint8 of shape (n, H, W, 3).
 
+    The audit takes these arrays (not the paths) so that the card can draw each image next to
+    its attribution map.
+    """
     try:
         from PIL import Image
-    except ImportError as exc:  # pragma: no cover - Pillow comes with torchvision/matplotlib
+    except ImportError as exc:  # pragma: no cover - Pillow comes with matplotlib/torchvision
         raise ParameterError("Reading image files needs Pillow (pip install pillow).") from exc
-    try:
-        with Image.open(os.fsdecode(path)) as im:
-            img = im.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    except (OSError, ValueError) as exc:
-        raise DataValidationError(f"Image {path} could not be read: {_one_line(exc)}") from exc
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    h, w = int(image_size[0]), int(image_size[1])
+    out = np.empty((len(paths), h, w, 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(os.fsdecode(path)) as im:
+                img = im.convert("RGB").resize((w, h), Image.Resampling.BILINEAR)
+        except (OSError, ValueError) as exc:
+            raise DataValidationError(f"Image {path} could not be read: {_one_line(exc)}") from exc
+        out[i] = np.asarray(img, dtype=np.uint8)
+    return out
 
 
 def read_image_folder(
