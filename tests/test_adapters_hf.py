@@ -237,6 +237,17 @@ def test_image_classifier(tmp_path: Path) -> None:
 
     e = explain(adapter, imgs[:2], n_steps=4)
     assert e.values.shape == (2, 3, 8, 8)
+    import auditkit
+
+    res = auditkit.audit(
+        adapter, imgs, expected.argmax(1), sections=["explainability"], n_boot=10,
+        options={"explain_n_steps": 4},
+    )  # fmt: skip
+    ex = res.section("explainability")
+    assert ex.status == "ok" and [c.name for c in ex.charts] == ["attribution_maps"]
+    assert {m.input_feature for m in ex.metrics if m.name == "importance"} == {
+        "red", "green", "blue"
+    }  # fmt: skip
 
 
 def test_a_model_without_a_classification_head_is_refused(bert_dir: Path, tmp_path: Path) -> None:
