@@ -128,6 +128,15 @@ def test_pickle_loads_with_allow_pickle_and_says_so(tmp_path: Path) -> None:
     assert adapter.predict_proba(X).shape == (len(X), 2)
     d = adapter.describe()
     assert d["unpickled"] is True and d["file_format"] == "joblib"
+    import json
+
+    import auditkit
+    from auditkit.report import write_outputs
+
+    _, y = _data()
+    paths = write_outputs(auditkit.audit(adapter, X, y, sections=["performance"]), tmp_path)
+    assert json.loads(paths["json"].read_text())["model"]["unpickled"] is True
+    assert "| Model unpickled | yes |" in (tmp_path / "card.md").read_text()
 
 
 def test_pickle_of_something_else_is_named(tmp_path: Path) -> None:
