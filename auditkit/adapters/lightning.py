@@ -25,6 +25,7 @@ import numpy as np
 
 from ..data._schema import DatasetSchema, FeatureSpec
 from ..exceptions import DataValidationError, ParameterError
+from ._files import file_sha256
 from .base import ModelAdapter, TorchParts, _as_float32
 from .errors import ModelFileError, UnsafeModelError
 
@@ -98,14 +99,6 @@ def import_model_class(spec: str) -> type:
             f"Model class {spec!r} is a {type(cls).__name__}, not a LightningModule subclass."
         )
     return cls
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _load_module(cls: type, path: Path, map_location: Any) -> Any:
@@ -329,7 +322,7 @@ class UserLightningModel(ModelAdapter):
     def fingerprint(self) -> str | None:
         """Return the sha256 of the checkpoint file (None for a module in memory)."""
         if self._sha is None and self.path is not None and self.path.is_file():
-            self._sha = _file_sha256(self.path)
+            self._sha = file_sha256(self.path)
         return self._sha
 
     def describe(self) -> dict[str, Any]:

@@ -12,7 +12,6 @@ methods.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError, ParameterError
+from ._files import file_sha256
 from .base import ModelAdapter, _as_float32
 from .errors import ModelFileError, missing_dependency
 
@@ -250,11 +250,7 @@ class OnnxModel(ModelAdapter):
         """Return the sha256 of the ONNX file (None for a session built from bytes)."""
         if self.path is None or not self.path.is_file():
             return None
-        h = hashlib.sha256()
-        with self.path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        return file_sha256(self.path)
 
     def describe(self) -> dict[str, Any]:
         """Return the graph's inputs, the output used, the producer and the feeding mode."""

@@ -9,13 +9,13 @@ it, the model loads and its ``describe()`` says that it was unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..data._schema import DatasetSchema
+from ._files import file_sha256
 from .base import SklearnModel
 from .errors import ModelFileError, UnsafeModelError, missing_dependency
 
@@ -101,14 +101,6 @@ def _file(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _is_safe_type(name: str, trusted: set[str]) -> bool:
     return name in trusted or name.split(".", 1)[0] in SAFE_TYPE_ROOTS
 
@@ -183,7 +175,7 @@ def load_skops(
         raise ModelFileError(f"{p} could not be loaded by skops: {exc}") from exc
     _check_estimator(est, p)
     return SavedSklearnModel(
-        est, path=p, file_sha256=_sha256(p), file_format="skops", unpickled=False,
+        est, path=p, file_sha256=file_sha256(p), file_format="skops", unpickled=False,
         trusted=[t for t in found if t in names], schema=schema,
     )  # fmt: skip
 
@@ -221,7 +213,7 @@ def load_pickle(
     if allow_pickle is not True:
         raise UnsafeModelError(PICKLE_REFUSED.format(path=os.fsdecode(path)))
     p = _file(path, "pickle file")
-    digest = _sha256(p)  # of the bytes about to be unpickled
+    digest = file_sha256(p)  # of the bytes about to be unpickled
     try:
         import joblib
     except ImportError:  # pragma: no cover - joblib comes with scikit-learn
