@@ -341,6 +341,8 @@ class RegressionMetrics:
                 out[Key(m, feats, None, "group")] = v if batch else v[0]
                 if m == "weight_sum":
                     continue
+                if m == "count":  # an empty group drops out of min/max, as in MetricFrame
+                    v = np.where(v > 0, v, np.nan)
                 self._put_disparities(out, m, feats, v, overall[m], batch)
             for m in LOSSES:
                 v = vals[m]
