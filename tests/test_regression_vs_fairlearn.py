@@ -123,7 +123,8 @@ def test_single_features_of_an_intersection_equal_sklearn(seed: int) -> None:
             for m, fn in WEIGHTED.items():
                 if m == "r2_score" and sel.sum() < 2:
                     continue
-                _close(rm.by_group(m, f).iloc[g], fn(c["y"][sel], c["pred"][sel], sample_weight=ws))
+                want = fn(c["y"][sel], c["pred"][sel], sample_weight=ws)
+                _close(rm.by_group(m, f).iloc[g], want)
 
 
 @pytest.mark.parametrize("seed", range(12))
