@@ -1,0 +1,235 @@
+"""The regression engine: gaps, bounds, disparities to a reference, bootstrap and tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from auditkit.exceptions import DataValidationError, ParameterError
+from auditkit.metrics.regression import (
+    REGRESSION_CATALOG,
+    regression_count_table,
+    regression_from_count_table,
+    regression_metrics,
+)
+from auditkit.metrics.table import Key
+
+
+def _data(seed: int, n: int = 600, shift: float = 0.0, k: int = 3, weights: bool = False):
+    rng = np.random.default_rng(seed)
+    g = rng.choice([f"g{i}" for i in range(k)], size=n)
+    y = rng.gamma(4.0, 10.0, n)
+    pred = y + rng.normal(0, 5, n) + np.where(g == "g0", shift, 0.0)
+    w = rng.exponential(1.0, n) if weights else None
+    return y, pred, g, w
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gaps_from_rows_equal_scipy(seed: int) -> None:
+    y, pred, g, _ = _data(seed, shift=3.0 * (seed % 2), k=2 + seed % 4)
+    if seed % 3 == 0:
+        pred = np.round(pred)  # ties
+    rm = regression_metrics(y, pred, g)
+    gaps = rm.distribution_gaps("sensitive_feature_0")
+    for i, (lab,) in enumerate(rm.groups("sensitive_feature_0")):
+        a, b = pred[g == lab], pred[g != lab]
+        ks = stats.ks_2samp(a, b).statistic
+        np.testing.assert_allclose(gaps["prediction_ks_gap"].iloc[i], ks, rtol=1e-12)
+        w1 = stats.wasserstein_distance(a, b)
+        np.testing.assert_allclose(gaps["prediction_wasserstein_gap"].iloc[i], w1, rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_weighted_gaps_equal_scipy_and_repeated_rows(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y, pred, g, _ = _data(seed, n=300)
+    w = rng.integers(1, 4, len(y)).astype(float)
+    rm = regression_metrics(y, pred, g, sample_weight=w)
+    gaps = rm.distribution_gaps("sensitive_feature_0")
+    rep = np.repeat(np.arange(len(y)), w.astype(int))
+    for i, (lab,) in enumerate(rm.groups("sensitive_feature_0")):
+        s, r = g == lab, g != lab
+        w1 = stats.wasserstein_distance(pred[s], pred[r], w[s], w[r])
+        np.testing.assert_allclose(gaps["prediction_wasserstein_gap"].iloc[i], w1, rtol=1e-9)
+        # integer weights = repeated rows, which ks_2samp takes
+        ks = stats.ks_2samp(pred[rep][g[rep] == lab], pred[rep][g[rep] != lab]).statistic
+        np.testing.assert_allclose(gaps["prediction_ks_gap"].iloc[i], ks, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("n_bins", [8, 64, 256])
+def test_gaps_and_median_from_histogram_within_their_bounds(weights: bool, n_bins: int) -> None:
+    y, pred, g, w = _data(n_bins, shift=4.0, weights=weights)
+    sf = pd.DataFrame({"g": g, "h": np.where(y > 40, "hi", "lo")})
+    exact = regression_metrics(y, pred, sf, sample_weight=w)
+    sums, hist = regression_count_table(y, pred, sf, sample_weight=w, n_bins=n_bins)
+    tb = regression_from_count_table(sums, hist, sensitive_features=["g", "h"])
+    for f in (("g",), ("h",), ("g", "h")):
+        for m in ("prediction_ks_gap", "prediction_wasserstein_gap", "median_absolute_error"):
+            v = exact.by_group(m, f).to_numpy()
+            est = tb.by_group(m, f).to_numpy()
+            bound = tb.bound(m, f).to_numpy()
+            assert np.all(np.abs(est - v) <= bound + 1e-9), (f, m)
+            assert np.all(exact.bound(m, f).to_numpy() == 0)
+    if n_bins == 256:  # the bounds shrink with the bins
+        assert float(tb.bound("median_absolute_error")) < 0.1
+
+
+def test_to_reference_worst_group_and_facts() -> None:
+    y, pred, g, _ = _data(1, n=2000, shift=-4.0)
+    rm = regression_metrics(y, pred, {"grp": g}, reference={"grp": "g1"})
+    assert rm.reference_group("grp") == ("g1",)
+    me = rm.by_group("mean_error", "grp")
+    d = rm.difference("mean_error", "grp", method="to_reference")
+    np.testing.assert_allclose(d.to_numpy(), me.to_numpy() - me["g1"], rtol=1e-12)
+    r = rm.ratio("mean_absolute_error", "grp", method="to_reference")
+    mae = rm.by_group("mean_absolute_error", "grp")
+    np.testing.assert_allclose(r.to_numpy(), mae.to_numpy() / mae["g1"], rtol=1e-12)
+    grp, val = rm.worst_group("mean_absolute_error", "grp")
+    assert val == mae.max() and grp == (mae.idxmax(),)
+    worst = rm.values[Key("worst_group_mean_squared_error", ("grp",), None, "worst_case")]
+    assert float(worst) == rm.by_group("mean_squared_error", "grp").max()
+    facts = {f["group"]: f for f in rm.facts("grp")}
+    g0 = facts[("g0",)]
+    assert g0["mean_error"] < 0 and "less than their own true values" in g0["text"]
+    sel = g == "g0"
+    np.testing.assert_allclose(g0["relative_error"], (pred[sel] - y[sel]).mean() / y[sel].mean())
+    # default reference: the largest group
+    rm2 = regression_metrics(y, pred, {"grp": g})
+    counts = rm2.by_group("count", "grp")
+    assert rm2.reference_group("grp") == (counts.idxmax(),)
+
+
+def test_bootstrap_intervals_cover_the_point_values() -> None:
+    y, pred, g, w = _data(3, n=800, shift=2.0, weights=True)
+    rm = regression_metrics(y, pred, pd.DataFrame({"a": g, "b": y > 40}), sample_weight=w)
+    iv = rm.bootstrap(200, np.random.default_rng(0))
+    for key in (
+        Key("mean_error", ("a",), None, "group"),
+        Key("mean_absolute_error_difference", ("a", "b"), None, "between_groups"),
+        Key("r2_score", None, None, "overall"),
+        Key("root_mean_squared_error_ratio", ("b",), None, "to_overall"),
+        Key("prediction_wasserstein_gap", ("a",), None, "group"),
+        Key("median_absolute_error", ("a",), None, "group"),
+    ):
+        lo, hi = iv.get(key)
+        v = rm.values[key]
+        assert np.all(lo <= hi)
+        if "gap" not in key.name and "median" not in key.name:
+            assert np.all((lo <= v) & (v <= hi)), key
+    # same seed, same intervals
+    iv2 = rm.bootstrap(200, np.random.default_rng(0))
+    k = Key("mean_error", ("a",), None, "group")
+    np.testing.assert_array_equal(iv.get(k)[0], iv2.get(k)[0])
+
+
+def test_block_bootstrap_matches_row_bootstrap_spread() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    y = rng.normal(0, 1, n)
+    pred = y + rng.standard_t(3, n)
+    g = rng.choice(["a", "b"], n)
+    rm = regression_metrics(y, pred, g, n_blocks=256)
+    boot = rm.bootstrap_samples(400, rng)[Key("mean_error", ("sensitive_feature_0",), None, "group")]
+    r = pred - y
+    se = np.array([r[g == lab].std() / np.sqrt((g == lab).sum()) for lab in ("a", "b")])
+    np.testing.assert_allclose(boot.std(axis=0), se, rtol=0.15)
+
+
+def test_pvalues_find_a_real_shift_and_adjust() -> None:
+    y, pred, g, _ = _data(7, n=900, shift=3.0)
+    rm = regression_metrics(y, pred, {"grp": g})
+    pv = rm.pvalues(199, np.random.default_rng(1))
+    p, adj = pv[Key("mean_error_difference", ("grp",), None, "between_groups")]
+    assert p < 0.01 and adj >= p
+    assert pv[Key("mean_error_ratio", ("grp",), None, "between_groups")] == (p, adj)
+    ks_p, _ = pv[Key("prediction_ks_gap", ("grp",), 0, "group")]
+    assert 0 < ks_p <= 1
+    ref = rm._ref[("grp",)]
+    others = [i for i in range(3) if i != ref]
+    assert Key("mean_error_difference", ("grp",), others[0], "to_reference") in pv
+    assert Key("mean_error_difference", ("grp",), ref, "to_reference") not in pv
+
+
+def _false_alarms(n_rep: int, n: int, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    hits_me = hits_ks = 0
+    for _ in range(n_rep):
+        g = rng.choice(["a", "b", "c"], n)
+        y = rng.gamma(4.0, 10.0, n)
+        # no group difference in the metrics, but unequal spread (the test must allow it)
+        pred = y + rng.normal(0, np.where(g == "a", 8.0, 4.0))
+        rm = regression_metrics(y, pred, {"g": g}, n_bins=32)
+        pv = rm.pvalues(199, rng, n_perm=199)
+        hits_me += pv[Key("mean_error_difference", ("g",), None, "between_groups")][0] <= 0.05
+        y2 = rng.gamma(4.0, 10.0, n)
+        rm2 = regression_metrics(y2, y2 + rng.normal(0, 4, n), {"g": g}, n_bins=32)
+        pv2 = rm2.pvalues(49, rng, n_perm=199)
+        hits_ks += pv2[Key("prediction_ks_gap", ("g",), 0, "group")][0] <= 0.05
+    return hits_me / n_rep, hits_ks / n_rep
+
+
+def test_false_alarm_rate_quick() -> None:
+    fa_me, fa_ks = _false_alarms(40, 300, 11)
+    assert fa_me <= 0.2 and fa_ks <= 0.2
+
+
+@pytest.mark.slow
+def test_false_alarm_rate_at_most_nominal() -> None:
+    fa_me, fa_ks = _false_alarms(300, 300, 12)
+    assert fa_me <= 0.07, fa_me
+    assert fa_ks <= 0.07, fa_ks
+
+
+@pytest.mark.slow
+def test_power_and_coverage_of_the_mean_error_difference() -> None:
+    rng = np.random.default_rng(21)
+    true_gap = 2.0
+    cover = power = 0
+    n_rep = 200
+    for _ in range(n_rep):
+        n = 400
+        g = rng.choice(["a", "b"], n)
+        y = rng.gamma(4.0, 10.0, n)
+        pred = y + rng.standard_t(4, n) * 3 + np.where(g == "a", true_gap, 0.0)
+        rm = regression_metrics(y, pred, {"g": g}, n_bins=32)
+        boot = rm.bootstrap_samples(300, rng)
+        key = Key("mean_error_difference", ("g",), None, "between_groups")
+        lo, hi = np.percentile(boot[key], [2.5, 97.5])
+        cover += lo <= true_gap <= hi
+        pv = rm.pvalues(300, rng, samples=boot, n_perm=99)
+        power += pv[key][0] <= 0.05
+    assert 0.90 <= cover / n_rep <= 0.99, cover / n_rep
+    assert power / n_rep >= 0.8, power / n_rep
+
+
+def test_errors_name_the_problem() -> None:
+    with pytest.raises(DataValidationError, match="finite"):
+        regression_metrics([1.0, np.nan], [1.0, 2.0], ["a", "b"])
+    with pytest.raises(DataValidationError, match="differ in length"):
+        regression_metrics([1.0, 2.0], [1.0], ["a", "b"])
+    with pytest.raises(DataValidationError, match="numbers"):
+        regression_metrics(["x", "y"], [1.0, 2.0], ["a", "b"])
+    rm = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.5, 3.0], ["a", "b", "b"])
+    with pytest.raises(ParameterError, match="method"):
+        rm.difference("mean_error", "sensitive_feature_0", method="pairwise")
+    with pytest.raises(ParameterError, match="No grouping"):
+        rm.by_group("mean_error", "sex")
+    with pytest.raises(ParameterError, match="reference group"):
+        regression_metrics([1.0, 2.0], [1.0, 2.0], {"s": ["a", "b"]}, reference={"s": "z"})
+    sums, _ = regression_count_table([1.0, 2.0], [1.0, 2.0], {"s": ["a", "b"]})
+    tb = regression_from_count_table(sums.drop(columns=["block"]), sensitive_features="s")
+    with pytest.raises(ParameterError, match="histogram"):
+        tb.overall("median_absolute_error")
+    with pytest.raises(DataValidationError):
+        regression_from_count_table(sums.drop(columns=["y_sum"]), sensitive_features="s")
+
+
+def test_catalog_entries_are_complete() -> None:
+    for name, (direction, kind, unit, text) in REGRESSION_CATALOG.items():
+        assert direction in ("higher", "lower", "descriptive")
+        assert kind and unit and text.endswith(".")
+        if name.endswith(("_error", "_gap")) and name != "mean_error":
+            assert direction == "lower"
