@@ -132,7 +132,8 @@ def test_block_bootstrap_matches_row_bootstrap_spread() -> None:
     pred = y + rng.standard_t(3, n)
     g = rng.choice(["a", "b"], n)
     rm = regression_metrics(y, pred, g, n_blocks=256)
-    boot = rm.bootstrap_samples(400, rng)[Key("mean_error", ("sensitive_feature_0",), None, "group")]
+    key = Key("mean_error", ("sensitive_feature_0",), None, "group")
+    boot = rm.bootstrap_samples(400, rng)[key]
     r = pred - y
     se = np.array([r[g == lab].std() / np.sqrt((g == lab).sum()) for lab in ("a", "b")])
     np.testing.assert_allclose(boot.std(axis=0), se, rtol=0.15)
@@ -171,19 +172,12 @@ def _false_alarms(n_rep: int, n: int, seed: int) -> tuple[float, float]:
     return hits_me / n_rep, hits_ks / n_rep
 
 
-def test_false_alarm_rate_quick() -> None:
-    fa_me, fa_ks = _false_alarms(40, 300, 11)
-    assert fa_me <= 0.2 and fa_ks <= 0.2
-
-
-@pytest.mark.slow
 def test_false_alarm_rate_at_most_nominal() -> None:
     fa_me, fa_ks = _false_alarms(300, 300, 12)
     assert fa_me <= 0.07, fa_me
     assert fa_ks <= 0.07, fa_ks
 
 
-@pytest.mark.slow
 def test_power_and_coverage_of_the_mean_error_difference() -> None:
     rng = np.random.default_rng(21)
     true_gap = 2.0
@@ -201,6 +195,7 @@ def test_power_and_coverage_of_the_mean_error_difference() -> None:
         cover += lo <= true_gap <= hi
         pv = rm.pvalues(300, rng, samples=boot, n_perm=99)
         power += pv[key][0] <= 0.05
+    print(f"coverage {cover / n_rep:.3f}, power {power / n_rep:.3f}")
     assert 0.90 <= cover / n_rep <= 0.99, cover / n_rep
     assert power / n_rep >= 0.8, power / n_rep
 
@@ -233,3 +228,29 @@ def test_catalog_entries_are_complete() -> None:
         assert kind and unit and text.endswith(".")
         if name.endswith(("_error", "_gap")) and name != "mean_error":
             assert direction == "lower"
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_row_gaps_both_algorithms_equal_scipy(dense: bool, monkeypatch) -> None:
+    from auditkit.metrics import regression_gaps
+
+    monkeypatch.setattr(regression_gaps, "DENSE_GROUPS", 1000 if dense else 0)
+    rng = np.random.default_rng(1)
+    for it in range(150):
+        n, p = int(rng.integers(5, 200)), int(rng.integers(2, 7))
+        x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))
+        g = rng.integers(0, p, n)  # some groups may be empty
+        integer = it % 2 == 1
+        w = rng.integers(0, 4, n).astype(float) if integer else rng.exponential(size=n)
+        ks, w1 = regression_gaps.row_gaps(x, w, g, p)
+        for k in range(p):
+            s, r = g == k, g != k
+            if w[s].sum() == 0 or w[r].sum() == 0:
+                assert np.isnan(ks[k]) and np.isnan(w1[k])
+                continue
+            want = stats.wasserstein_distance(x[s], x[r], w[s], w[r])
+            np.testing.assert_allclose(w1[k], want, rtol=1e-9, atol=1e-12)
+            if integer:
+                rep = np.repeat(np.arange(n), w.astype(int))
+                want = stats.ks_2samp(x[rep][g[rep] == k], x[rep][g[rep] != k]).statistic
+                np.testing.assert_allclose(ks[k], want, rtol=1e-12, atol=1e-15)

@@ -104,7 +104,8 @@ def grouped_weighted_median(
     """
     if order is None:
         order = np.argsort(x, kind="stable")
-    o = order[np.argsort(gid[order], kind="stable")]  # by group, then by value
+    small = np.uint8 if n_groups <= 256 else np.uint16 if n_groups <= 65536 else np.int64
+    o = order[np.argsort(gid[order].astype(small), kind="stable")]  # by group, then value
     g_o, x_o, w_o = gid[o], x[o], w[o]
     cum = np.cumsum(w_o)
     bounds = np.searchsorted(g_o, np.arange(n_groups + 1))

@@ -39,11 +39,32 @@ from .evidence import permutation_pvalue
 
 __all__ = ["gap_permutation_pvalues", "hist_gaps", "row_gaps"]
 
+#: Up to this many groups, the exact gaps take one pass over the rows per group.
+DENSE_GROUPS = 48
+
 
 def row_gaps(
     x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact KS and W1 between each group's values and the rest's, from rows.
+
+    Up to :data:`DENSE_GROUPS` groups, one cumulative sum over the sorted rows per group (fast
+    sequential passes). With more groups, one sort per grouping, then work proportional to the
+    rows: with ``c`` the cumulative weight
+    of everyone at the distinct values, ``D_g = F_g - F_rest = a_g C_g - c / R_g`` (``R_g`` the
+    rest's weight, ``a_g = 1 / W_g + 1 / R_g``) is, between two values of group ``g``, a
+    decreasing function of ``c``. So the largest ``|D_g|`` of such a stretch is at one of its
+    ends (KS), and ``integral |D_g| dx`` over it is two prefix-sum differences split where
+    ``D_g`` changes sign (W1), found by a binary search in ``c``.
+
+    Parameters
+    ----------
+    x, w : ndarray of shape (n,)
+        Values and weights.
+    gid : ndarray of int of shape (n,)
+        Group of each row, in ``[0, n_groups)``.
+    order : ndarray, default=None
+        ``np.argsort(x)`` when already known.
 
     Returns
     -------
@@ -52,16 +73,64 @@ def row_gaps(
     """
     if order is None:
         order = np.argsort(x, kind="stable")
+    if n_groups <= DENSE_GROUPS:
+        return _row_gaps_dense(x, w, gid, n_groups, order)
+    xs = x[order]
+    new_run = np.r_[False, xs[1:] != xs[:-1]]
+    run = np.empty(len(x), dtype=np.int64)
+    run[order] = np.cumsum(new_run)
+    starts_u = np.flatnonzero(np.r_[True, new_run[1:]])
+    xu = xs[starts_u]
+    u = len(xu)
+    c = np.add.reduceat(w[order], starts_u) if u < len(x) else w[order]
+    c = np.cumsum(c)
+    total = c[-1]
+    dx = np.diff(xu)
+    p1 = np.r_[0.0, np.cumsum(dx)]  # p1[k] = sum of dx[j], j < k
+    p2 = np.r_[0.0, np.cumsum(c[:-1] * dx)]
+    small = np.uint8 if n_groups <= 256 else np.uint16 if n_groups <= 65536 else np.int64
+    o = order[np.argsort(gid[order].astype(small), kind="stable")]  # by group, then value
+    g_o, r_o = gid[o], run[o]
+    cw = np.cumsum(w[o])
+    bounds = np.searchsorted(g_o, np.arange(n_groups + 1))
+    at = np.where(bounds > 0, cw[np.maximum(bounds - 1, 0)], 0.0)  # weight before each group
+    base, wg = at[:-1], np.diff(at)
+    # the last row of each (group, value): where group g reaches C_g at run r
+    last = np.flatnonzero(np.r_[(g_o[1:] != g_o[:-1]) | (r_o[1:] != r_o[:-1]), True])
+    sg, sr = g_o[last], r_o[last]
+    cg = cw[last] - base[sg]
+    nxt = np.r_[sr[1:], u]
+    nxt = np.where(np.r_[sg[1:] != sg[:-1], True], u, nxt)
+    # stretches: [r, next r of the group) with C_g; and [0, first r) with C_g = 0
+    first = np.flatnonzero(np.r_[True, sg[1:] != sg[:-1]])
+    seg_g = np.r_[sg, sg[first]]
+    seg_s = np.r_[sr, np.zeros(len(first), dtype=np.int64)]
+    seg_e = np.r_[nxt, sr[first]]
+    seg_c = np.r_[cg, np.zeros(len(first))]
+    keep = np.flatnonzero(seg_e > seg_s)
+    keep = keep[np.argsort(seg_g[keep].astype(small), kind="stable")]  # stretches by group
+    seg_g, seg_s, seg_e, seg_c = seg_g[keep], seg_s[keep], seg_e[keep], seg_c[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ks, w1, ok = _stretch_gaps(seg_g, seg_s, seg_e, seg_c, c, p1, p2, total - wg, wg, n_groups)
+    return np.where(ok, ks, np.nan), np.where(ok, np.maximum(w1, 0.0), np.nan)
+
+
+def _row_gaps_dense(
+    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`row_gaps` by one cumulative sum over the sorted rows per group."""
     xs, ws, gs = x[order], w[order], gid[order]
     ends = np.flatnonzero(np.r_[xs[1:] != xs[:-1], True])
-    xu = xs[ends]
-    dx = np.diff(xu)
-    cum_all = np.cumsum(ws)[ends]
+    ties = len(ends) < len(xs)
+    dx = np.diff(xs[ends] if ties else xs)
+    cum_all = np.cumsum(ws)
+    cum_all = cum_all[ends] if ties else cum_all
     total = cum_all[-1]
     ks = np.full(n_groups, np.nan)
     w1 = np.full(n_groups, np.nan)
     for g in range(n_groups):
-        cum_g = np.cumsum(np.where(gs == g, ws, 0.0))[ends]
+        cum_g = np.cumsum(ws * (gs == g))
+        cum_g = cum_g[ends] if ties else cum_g
         wg = cum_g[-1]
         if not (wg > 0 and total - wg > 0):
             continue
@@ -69,6 +138,33 @@ def row_gaps(
         ks[g] = np.max(np.abs(diff))
         w1[g] = float(np.dot(np.abs(diff[:-1]), dx))
     return ks, w1
+
+
+def _stretch_gaps(
+    seg_g: np.ndarray, seg_s: np.ndarray, seg_e: np.ndarray, seg_c: np.ndarray, c: np.ndarray,
+    p1: np.ndarray, p2: np.ndarray, rest: np.ndarray, wg: np.ndarray, n_groups: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """KS and W1 per group from its stretches ``[seg_s, seg_e)`` (sorted by group, see above)."""
+    u = len(c)
+    ok = (wg > 0) & (rest > 0)
+    a = 1.0 / wg + 1.0 / rest
+    rg = np.where(ok, rest, np.nan)[seg_g]
+    level = a[seg_g] * seg_c  # D = level - c / R on the stretch
+    big = np.maximum(np.abs(level - c[seg_s] / rg), np.abs(level - c[seg_e - 1] / rg))
+    big = np.where(np.isnan(big), -1.0, big)
+    lo = np.searchsorted(seg_g, np.arange(n_groups))
+    has = lo < np.searchsorted(seg_g, np.arange(n_groups), side="right")
+    ks = np.zeros(n_groups)
+    if len(big):
+        ks = np.where(has, np.maximum.reduceat(big, np.minimum(lo, len(big) - 1)), 0.0)
+    t = np.clip(np.searchsorted(c, level * rg, side="right"), seg_s, seg_e)
+    e1 = np.minimum(seg_e, u - 1)
+    t1 = np.minimum(t, e1)
+    s1 = np.minimum(seg_s, e1)
+    pos = level * (p1[t1] - p1[s1]) - (p2[t1] - p2[s1]) / rg
+    neg = (p2[e1] - p2[t1]) / rg - level * (p1[e1] - p1[t1])
+    w1 = np.bincount(seg_g, weights=np.nan_to_num(pos + neg), minlength=n_groups)
+    return ks, w1, ok
 
 
 def hist_gaps(group: np.ndarray, total: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:

@@ -139,47 +139,74 @@ def reduce_rows(
     g_total = int(np.prod(np.asarray(sizes, dtype=np.float64)))
     r = yp - yt
     a = np.abs(r)
-    wt = np.ones(n) if w is None else w
-    shift = float(np.dot(wt, yt) / wt.sum()) if wt.sum() > 0 else 0.0
+    shift = float(np.mean(yt)) if w is None else float(np.dot(w, yt) / w.sum())
     # sums table: one cell per (finest group, block) that holds rows
     cell = gid.astype(np.int64) * n_blocks + row_blocks(n, n_blocks)
-    uniq, inv = _compact(cell, g_total * n_blocks)
-    m = len(uniq)
     dev = yt - shift
-    sums: dict[str, np.ndarray] = _keys(rows, uniq // n_blocks, sizes)
-    sums["block"] = uniq % n_blocks
-    sums["count"] = np.bincount(inv, minlength=m).astype(np.int64)
-    wr = wt * r
-    for name, x in (
-        ("weight_sum", wt), ("y_sum", wt * yt), ("pred_sum", wt * yp), ("residual_sum", wr),
-        ("residual_sq_sum", wr * r), ("abs_residual_sum", wt * a),
-        ("y_dev_sq_sum", wt * dev * dev),
-    ):  # fmt: skip
-        sums[name] = np.bincount(inv, weights=x, minlength=m)
-    sums["y_shift"] = np.full(m, shift)
+    cols: list[tuple[str, np.ndarray | None]] = [
+        ("count", None), ("weight_sum", w), ("y_sum", yt), ("pred_sum", yp), ("residual_sum", r),
+        ("residual_sq_sum", r * r), ("abs_residual_sum", a), ("y_dev_sq_sum", dev * dev),
+    ]  # fmt: skip
+    if w is not None:
+        cols = [(c, x if c in ("count", "weight_sum") or x is None else w * x) for c, x in cols]
+    keys, totals = _cell_sums(cell, g_total * n_blocks, cols)
+    sums: dict[str, np.ndarray] = _keys(rows, keys // n_blocks, sizes)
+    sums["block"] = keys % n_blocks
+    sums.update(totals)
+    if w is None:
+        sums["weight_sum"] = sums["count"].astype(np.float64)
+    sums["y_shift"] = np.full(len(keys), shift)
     # histogram table: one cell per (finest group, kind, bin) that holds rows
     b = int(n_bins)
-    e_pred = hist_edges(float(yp.min()), float(yp.max()), b)
-    e_abs = hist_edges(0.0, float(a.max()), b)
-    parts = []
-    for k, (x, e) in enumerate(((yp, e_pred), (a, e_abs))):
-        hcell = (gid.astype(np.int64) * 2 + k) * b + hist_bins(x, e)
-        parts.append(hcell)
-    hcell = np.concatenate(parts)
-    huniq, hinv = _compact(hcell, g_total * 2 * b)
-    hm = len(huniq)
-    hist = _keys(rows, huniq // (2 * b), sizes)
-    kind = (huniq // b) % 2
-    hist["kind"] = np.asarray(HIST_KINDS, dtype=object)[kind]
-    hist["bin"] = huniq % b
-    edges = np.stack([e_pred, e_abs])
-    hist["bin_low"] = edges[kind, hist["bin"]]
-    hist["bin_high"] = edges[kind, hist["bin"] + 1]
-    hist["count"] = np.bincount(hinv, minlength=hm).astype(np.int64)
-    w2 = np.concatenate([wt, wt])
-    hist["weight_sum"] = np.bincount(hinv, weights=w2, minlength=hm)
-    hist["weight_sq_sum"] = np.bincount(hinv, weights=w2 * w2, minlength=hm)
+    hist_parts: list[dict[str, np.ndarray]] = []
+    for k, x in enumerate((yp, a)):
+        e = hist_edges(float(x.min()) if k == 0 else 0.0, float(x.max()), b)
+        hcell = gid.astype(np.int64) * b + _equal_width_bins(x, e)
+        wcols: list[tuple[str, np.ndarray | None]] = [("count", None)]
+        if w is not None:
+            wcols += [("weight_sum", w), ("weight_sq_sum", w * w)]
+        hk, ht = _cell_sums(hcell, g_total * b, wcols)
+        part = _keys(rows, hk // b, sizes)
+        part["kind"] = np.full(len(hk), HIST_KINDS[k], dtype=object)
+        part["bin"] = hk % b
+        part["bin_low"] = e[part["bin"]]
+        part["bin_high"] = e[part["bin"] + 1]
+        part.update(ht)
+        if w is None:
+            part["weight_sum"] = ht["count"].astype(np.float64)
+            part["weight_sq_sum"] = part["weight_sum"]
+        hist_parts.append(part)
+    hist = {c: np.concatenate([p[c] for p in hist_parts]) for c in hist_parts[0]}
     return sums, hist
+
+
+def _equal_width_bins(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """:func:`hist_bins` for equal-width ``edges`` by arithmetic, corrected at the edges."""
+    b = len(edges) - 1
+    lo, width = edges[0], (edges[-1] - edges[0]) / b
+    k = np.clip(((x - lo) / width).astype(np.int64), 0, b - 1)
+    k -= (x < edges[k]) & (k > 0)
+    k += (x >= edges[k + 1]) & (k < b - 1)
+    return k
+
+
+def _cell_sums(
+    cell: np.ndarray, total: int, cols: list[tuple[str, np.ndarray | None]]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Distinct cells with rows, and the sums of each column there (``None``: the row count)."""
+    if total <= 8_000_000:
+        out = {}
+        cnt = np.bincount(cell, minlength=total)
+        keys = np.flatnonzero(cnt)
+        for name, x in cols:
+            out[name] = cnt[keys] if x is None else np.bincount(cell, x, minlength=total)[keys]
+        return keys, out
+    keys, inv = _compact(cell, total)
+    m = len(keys)
+    return keys, {
+        name: np.bincount(inv, minlength=m) if x is None else np.bincount(inv, x, minlength=m)
+        for name, x in cols
+    }
 
 
 def _compact(cell: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
