@@ -66,6 +66,10 @@ def test_gaps_and_median_from_histogram_within_their_bounds(weights: bool, n_bin
     exact = regression_metrics(y, pred, sf, sample_weight=w)
     sums, hist = regression_count_table(y, pred, sf, sample_weight=w, n_bins=n_bins)
     tb = regression_from_count_table(sums, hist, sensitive_features=["g", "h"])
+    fast = regression_metrics(
+        y, pred, sf, sample_weight=w, n_bins=n_bins, order_statistics="histogram"
+    )
+    pd.testing.assert_frame_equal(fast.to_frame(), tb.to_frame())
     for f in (("g",), ("h",), ("g", "h")):
         for m in ("prediction_ks_gap", "prediction_wasserstein_gap", "median_absolute_error"):
             v = exact.by_group(m, f).to_numpy()
@@ -208,6 +212,8 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(DataValidationError, match="numbers"):
         regression_metrics(["x", "y"], [1.0, 2.0], ["a", "b"])
     rm = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.5, 3.0], ["a", "b", "b"])
+    with pytest.raises(ParameterError, match="order_statistics"):
+        regression_metrics([1.0, 2.0], [1.0, 2.0], ["a", "b"], order_statistics="approx")
     with pytest.raises(ParameterError, match="method"):
         rm.difference("mean_error", "sensitive_feature_0", method="pairwise")
     with pytest.raises(ParameterError, match="No grouping"):

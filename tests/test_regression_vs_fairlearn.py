@@ -156,3 +156,20 @@ def test_count_table_path_equals_rows(seed: int) -> None:
     assert np.all(np.abs(est[ok] - exact[ok]) <= bound[ok] + 1e-9)
     o = float(mf.overall["median_absolute_error"])
     assert abs(tb.overall("median_absolute_error") - o) <= tb.bound("median_absolute_error") + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sort_paths_for_many_groups_equal_metricframe(seed: int, monkeypatch) -> None:
+    """The median and the gaps of groupings with many groups take another path; same values."""
+    from auditkit.metrics import regression_eval, regression_gaps
+
+    monkeypatch.setattr(regression_eval, "DENSE_GROUPS", 0)
+    monkeypatch.setattr(regression_gaps, "DENSE_GROUPS", 0)
+    c = _case(seed)
+    mf = _frame(c)
+    rm = regression_metrics(c["y"], c["pred"], c["sf"], sample_weight=c["w"])
+    feats = tuple(c["sf"].columns)
+    grouping = feats if len(feats) > 1 else feats[0]
+    m = "median_absolute_error"
+    _close(rm.by_group(m, grouping).to_numpy(), mf.by_group[m].astype(float).to_numpy())
+    _close(rm.overall(m), float(mf.overall[m]))

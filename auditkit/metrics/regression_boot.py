@@ -6,19 +6,16 @@ histograms, whose cell counts are exactly what a row bootstrap of the binned val
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
 from ..exceptions import ParameterError
 from .regression_eval import disparities, hist_median
 from .regression_gaps import hist_gaps
+from .regression_table import RegressionTable
 from .stats import multinomial_counts, weighted_cell_draws
-from .table import Key
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .regression import RegressionMetrics
+from .table import Key, _Grouping
 
 #: Replicates x cells x sums per chunk (bounds memory).
 _CHUNK_ELEMENTS = 4_000_000
@@ -62,15 +59,15 @@ def _draws(hist: np.ndarray, n_boot: int, rng: np.random.Generator, weighted: bo
 
 
 def hist_replicates(
-    rm: RegressionMetrics, n_boot: int, rng: np.random.Generator
-) -> dict[Key, np.ndarray]:
+    tab: RegressionTable, groupings: Mapping[tuple[str, ...], _Grouping],
+    refs: Mapping[tuple[str, ...], int], n_boot: int, rng: np.random.Generator,
+) -> dict[Key, np.ndarray]:  # fmt: skip
     """Replicates of the histogram median absolute error and of the distribution gaps.
 
     The cell counts of each histogram are drawn from ``Multinomial(n, counts / n)`` (the row
     bootstrap of the binned values; weights by :func:`weighted_cell_draws`). From rows, the
     replicates are those of the binned statistics, centred on the binned values.
     """
-    tab = rm._table
     assert tab.hist is not None and tab.edges is not None
     pred = _draws(tab.hist[:, 0], n_boot, rng, tab.weighted)
     absr = _draws(tab.hist[:, 1], n_boot, rng, tab.weighted)
@@ -78,13 +75,13 @@ def hist_replicates(
     o_med, _ = hist_median(absr.sum(axis=1), tab.edges[1])
     out[Key("median_absolute_error", None, None, "overall")] = o_med
     total = pred.sum(axis=1)
-    for feats in rm.groupings:
-        med, _ = hist_median(rm._agg(absr, feats), tab.edges[1])
+    for feats, grouping in groupings.items():
+        med, _ = hist_median(grouping.aggregate(absr), tab.edges[1])
         out[Key("median_absolute_error", feats, None, "group")] = med
-        for name, x in disparities(med, o_med, rm._ref[feats]).items():
+        for name, x in disparities(med, o_med, refs[feats]).items():
             kind, method = name.split("/")
             out[Key(f"median_absolute_error_{kind}", feats, None, method)] = x
-        gaps = hist_gaps(rm._agg(pred, feats), total, tab.edges[0])
+        gaps = hist_gaps(grouping.aggregate(pred), total, tab.edges[0])
         for name, k in (("prediction_ks_gap", "ks"), ("prediction_wasserstein_gap", "w1")):
             out[Key(name, feats, None, "group")] = gaps[k]
             out[Key(name, feats, None, "worst_case")] = np.fmax.reduce(gaps[k], axis=-1)

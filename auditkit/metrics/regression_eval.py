@@ -22,6 +22,8 @@ SUM_METRICS = tuple(m for m in REGRESSION_METRICS if m != "median_absolute_error
 LOSSES = ("mean_absolute_error", "mean_squared_error", "root_mean_squared_error")
 
 _I = {name: i for i, name in enumerate(SUM_COLUMNS)}
+#: Up to this many groups, a median takes passes over the rows in value order, no group sort.
+DENSE_GROUPS = 48
 
 
 def metrics_from_sums(s: np.ndarray, y_shift: float) -> dict[str, np.ndarray]:
@@ -104,6 +106,8 @@ def grouped_weighted_median(
     """
     if order is None:
         order = np.argsort(x, kind="stable")
+    if n_groups <= DENSE_GROUPS:
+        return _median_dense(x[order], w[order], gid[order], n_groups)
     small = np.uint8 if n_groups <= 256 else np.uint16 if n_groups <= 65536 else np.int64
     o = order[np.argsort(gid[order].astype(small), kind="stable")]  # by group, then value
     g_o, x_o, w_o = gid[o], x[o], w[o]
@@ -122,6 +126,31 @@ def grouped_weighted_median(
         else:
             j = min(int(np.searchsorted(c, c[i], side="right")), len(c) - 1)
             out[g] = 0.5 * (x_o[start[g] + i] + x_o[start[g] + j])
+    return out
+
+
+def _median_dense(xs: np.ndarray, ws: np.ndarray, gs: np.ndarray, n_groups: int) -> np.ndarray:
+    """:func:`grouped_weighted_median` of rows already in value order, one pass per group.
+
+    The running weight of a group over all rows in value order only grows at the group's own
+    rows, and adding the zeros of the other rows leaves its sums bit for bit those of the
+    group's own cumulative sum, so the same rows are picked as from the group alone.
+    """
+    out = np.full(n_groups, np.nan)
+    eps = np.finfo(np.float64).eps
+    for g in range(n_groups):
+        c = np.cumsum(ws * (gs == g)) if n_groups > 1 else np.cumsum(ws)
+        t = 0.5 * c[-1]
+        if not t > 0:
+            continue
+        i = min(int(np.searchsorted(c, t)), len(c) - 1)
+        if c[i] - t > eps:
+            out[g] = xs[i]
+        else:
+            j = min(int(np.searchsorted(c, c[i], side="right")), len(c) - 1)
+            if gs[j] != g or ws[j] == 0:  # no later row of the group with weight
+                j = i
+            out[g] = 0.5 * (xs[i] + xs[j])
     return out
 
 

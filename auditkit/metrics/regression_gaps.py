@@ -128,15 +128,21 @@ def _row_gaps_dense(
     total = cum_all[-1]
     ks = np.full(n_groups, np.nan)
     w1 = np.full(n_groups, np.nan)
+    buf = np.empty(len(cum_all))
     for g in range(n_groups):
-        cum_g = np.cumsum(ws * (gs == g))
+        cum_g = np.cumsum(np.where(gs == g, ws, 0.0))
         cum_g = cum_g[ends] if ties else cum_g
         wg = cum_g[-1]
-        if not (wg > 0 and total - wg > 0):
+        rest = total - wg
+        if not (wg > 0 and rest > 0):
             continue
-        diff = cum_g / wg - (cum_all - cum_g) / (total - wg)
-        ks[g] = np.max(np.abs(diff))
-        w1[g] = float(np.dot(np.abs(diff[:-1]), dx))
+        # F_g - F_rest = C_g / W_g - (C - C_g) / R = C_g (1 / W_g + 1 / R) - C / R, in place
+        cum_g *= 1.0 / wg + 1.0 / rest
+        np.multiply(cum_all, 1.0 / rest, out=buf)
+        np.subtract(cum_g, buf, out=buf)
+        np.abs(buf, out=buf)
+        ks[g] = buf.max()
+        w1[g] = float(np.dot(buf[:-1], dx))
     return ks, w1
 
 

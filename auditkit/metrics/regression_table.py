@@ -31,7 +31,8 @@ DEFAULT_HIST_BINS = 256
 #: Default number of bootstrap blocks per cell (see the block bootstrap in the engine).
 DEFAULT_N_BLOCKS = 512
 
-_I = {name: i for i, name in enumerate(SUM_COLUMNS)}
+#: Seed of the block assignment (fixed: a table does not depend on the run).
+_BLOCK_SEED = 20_260_101
 
 
 def _col(table: Any, name: str) -> np.ndarray:
@@ -39,21 +40,15 @@ def _col(table: Any, name: str) -> np.ndarray:
     return c.to_numpy() if hasattr(c, "to_numpy") else np.asarray(c)
 
 
-def row_blocks(n: int, n_blocks: int, *, offset: int = 0) -> np.ndarray:
-    """Return the bootstrap block of rows ``offset .. offset + n - 1`` (a fixed hash of the index).
+def row_blocks(n: int, n_blocks: int) -> np.ndarray:
+    """Return a bootstrap block for each of ``n`` rows, uniform and unrelated to their order.
 
-    The block is ``splitmix64(row index) mod n_blocks``: deterministic, so the same rows give the
-    same table, yet unrelated to the order of the rows (a log sorted by the target still spreads
-    every block over the whole range). In SQL any good hash of a row id serves, for example
-    ``hash(row_id) % 512`` in DuckDB.
+    Drawn from a generator with a fixed seed, so the same rows give the same table; any
+    assignment independent of the values serves (in SQL, a hash of a row id: ``hash(row_id) %
+    512`` in DuckDB), and a log sorted by the target still spreads every block over its range.
     """
-    x = np.arange(offset, offset + n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return (x % np.uint64(n_blocks)).astype(np.int64)
+    gen = np.random.Generator(np.random.PCG64(_BLOCK_SEED))
+    return gen.integers(0, n_blocks, size=n, dtype=np.int64)
 
 
 def hist_edges(lo: float, hi: float, n_bins: int) -> np.ndarray:
@@ -94,7 +89,7 @@ def check_rows(
     for name, v in (("y_true", y_true), ("y_pred", y_pred)):
         arr = _to_array(v, name=name)
         try:
-            arr = arr.astype(np.float64)
+            arr = np.asarray(arr, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise DataValidationError(
                 f"{name} must hold numbers for a regression audit: {exc}"
@@ -141,7 +136,9 @@ def reduce_rows(
     a = np.abs(r)
     shift = float(np.mean(yt)) if w is None else float(np.dot(w, yt) / w.sum())
     # sums table: one cell per (finest group, block) that holds rows
-    cell = gid.astype(np.int64) * n_blocks + row_blocks(n, n_blocks)
+    gid = gid.astype(np.int64, copy=False)
+    cell = row_blocks(n, n_blocks)
+    cell += gid * n_blocks
     dev = yt - shift
     cols: list[tuple[str, np.ndarray | None]] = [
         ("count", None), ("weight_sum", w), ("y_sum", yt), ("pred_sum", yp), ("residual_sum", r),
@@ -161,7 +158,8 @@ def reduce_rows(
     hist_parts: list[dict[str, np.ndarray]] = []
     for k, x in enumerate((yp, a)):
         e = hist_edges(float(x.min()) if k == 0 else 0.0, float(x.max()), b)
-        hcell = gid.astype(np.int64) * b + _equal_width_bins(x, e)
+        hcell = _equal_width_bins(x, e)
+        hcell += gid * b
         wcols: list[tuple[str, np.ndarray | None]] = [("count", None)]
         if w is not None:
             wcols += [("weight_sum", w), ("weight_sq_sum", w * w)]
@@ -183,8 +181,11 @@ def reduce_rows(
 def _equal_width_bins(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """:func:`hist_bins` for equal-width ``edges`` by arithmetic, corrected at the edges."""
     b = len(edges) - 1
-    lo, width = edges[0], (edges[-1] - edges[0]) / b
-    k = np.clip(((x - lo) / width).astype(np.int64), 0, b - 1)
+    t = np.subtract(x, edges[0])
+    t *= b / (edges[-1] - edges[0])
+    np.clip(t, 0, b - 1, out=t)
+    k = t.astype(np.int64)
+    del t
     k -= (x < edges[k]) & (k > 0)
     k += (x >= edges[k + 1]) & (k < b - 1)
     return k
