@@ -299,7 +299,7 @@ class RegressionMetrics:
         self.features = table.features
         self.weighted = table.weighted
         self.exact = rows is not None
-        wanted = [(f,) for f in table.features]
+        wanted: list[tuple[str, ...]] = [(f,) for f in table.features]
         if len(table.features) >= 2:
             wanted.append(table.features)
         if groupings is not None:
@@ -634,10 +634,10 @@ class RegressionMetrics:
         for g in range(len(v)):
             if g == r:
                 continue
-            h = (m, feats, "to_reference", g)
-            fam.add(h, permutation_pvalue(abs(float(v[g] - v[r])), np.abs(dev[:, g] - dev[:, r])))
+            hr = (m, feats, "to_reference", g)
+            fam.add(hr, permutation_pvalue(abs(float(v[g] - v[r])), np.abs(dev[:, g] - dev[:, r])))
             for kind in ("difference", "ratio"):
-                keys[Key(f"{m}_{kind}", feats, g, "to_reference")] = h
+                keys[Key(f"{m}_{kind}", feats, g, "to_reference")] = hr
 
     def _test_gaps(
         self, feats: tuple[str, ...], n_perm: int, rng: np.random.Generator, fam: Family,
