@@ -260,3 +260,60 @@ def test_row_gaps_both_algorithms_equal_scipy(dense: bool, monkeypatch) -> None:
                 rep = np.repeat(np.arange(n), w.astype(int))
                 want = stats.ks_2samp(x[rep][g[rep] == k], x[rep][g[rep] != k]).statistic
                 np.testing.assert_allclose(ks[k], want, rtol=1e-12, atol=1e-15)
+
+
+def test_duckdb_group_by_gives_the_same_metrics() -> None:
+    """The tables' contract: a GROUP BY in DuckDB, as the module docstring writes it."""
+    duckdb = pytest.importorskip("duckdb")
+    y, pred, g, w = _data(9, n=3000, shift=3.0, weights=True)
+    log = pd.DataFrame({"row_id": np.arange(len(y)), "y": y, "yhat": pred, "sex": g, "w": w})
+    con = duckdb.connect()
+    con.register("log", log)
+    sums = con.execute(
+        """SELECT sex, hash(row_id) % 64 AS block, COUNT(*) AS count, SUM(w) AS weight_sum,
+           SUM(w * y) AS y_sum, SUM(w * yhat) AS pred_sum, SUM(w * (yhat - y)) AS residual_sum,
+           SUM(w * (yhat - y) * (yhat - y)) AS residual_sq_sum,
+           SUM(w * ABS(yhat - y)) AS abs_residual_sum,
+           SUM(w * (y - 40.0) * (y - 40.0)) AS y_dev_sq_sum, 40.0 AS y_shift
+           FROM log GROUP BY ALL"""
+    ).df()
+    hist = con.execute(
+        """WITH v AS (SELECT sex, w, 'prediction' AS kind, yhat AS x FROM log UNION ALL
+                      SELECT sex, w, 'abs_error' AS kind, ABS(yhat - y) AS x FROM log),
+           r AS (SELECT kind, CASE WHEN kind = 'abs_error' THEN 0 ELSE MIN(x) END AS lo,
+                        MAX(x) AS hi FROM v GROUP BY kind),
+           b AS (SELECT v.*, r.lo, (r.hi - r.lo) / 32 AS width,
+                        LEAST(GREATEST(CAST(FLOOR((x - r.lo) / ((r.hi - r.lo) / 32)) AS INTEGER),
+                              0), 31) AS bin
+                 FROM v JOIN r USING (kind))
+           SELECT sex, kind, bin, ANY_VALUE(lo + bin * width) AS bin_low,
+                  ANY_VALUE(lo + (bin + 1) * width) AS bin_high, COUNT(*) AS count,
+                  SUM(w) AS weight_sum, SUM(w * w) AS weight_sq_sum
+           FROM b GROUP BY sex, kind, bin"""
+    ).df()
+    tb = regression_from_count_table(sums, hist, sensitive_features="sex")
+    rows = regression_metrics(y, pred, {"sex": g}, sample_weight=w)
+    for m in ("mean_absolute_error", "root_mean_squared_error", "r2_score", "mean_error"):
+        np.testing.assert_allclose(
+            tb.by_group(m, "sex").to_numpy(), rows.by_group(m, "sex").to_numpy(), rtol=1e-9
+        )
+        np.testing.assert_allclose(tb.overall(m), rows.overall(m), rtol=1e-9)
+    for m in ("median_absolute_error", "prediction_ks_gap", "prediction_wasserstein_gap"):
+        gap = np.abs(tb.by_group(m, "sex").to_numpy() - rows.by_group(m, "sex").to_numpy())
+        assert np.all(gap <= tb.bound(m, "sex").to_numpy() + 1e-9), m
+    iv = tb.bootstrap(100, np.random.default_rng(0))
+    lo, hi = iv.get(Key("mean_error_difference", ("sex",), None, "between_groups"))
+    assert lo <= tb.difference("mean_error", "sex") <= hi
+
+
+def test_r2_with_a_large_offset_keeps_its_precision() -> None:
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(4)
+    y = 1e6 + rng.normal(0, 1, 500)
+    pred = y + rng.normal(0, 0.5, 500)
+    g = rng.choice(["a", "b"], 500)
+    rm = regression_metrics(y, pred, g)
+    for i, (lab,) in enumerate(rm.groups("sensitive_feature_0")):
+        want = skm.r2_score(y[g == lab], pred[g == lab])
+        np.testing.assert_allclose(rm.by_group("r2_score", "sensitive_feature_0").iloc[i], want,
+                                   rtol=1e-9)  # fmt: skip

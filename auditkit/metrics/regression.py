@@ -323,7 +323,7 @@ class RegressionMetrics:
         return self._groupings[feats].aggregate(s)
 
     def _reference(self, feats: tuple[str, ...], reference: Mapping[Any, Any] | None) -> int:
-        labels = self.groups(feats) if hasattr(self, "_groupings") else []
+        labels = self.groups(feats)
         want = None
         if reference is not None:
             want = reference.get(feats, reference.get(feats[0]) if len(feats) == 1 else None)
