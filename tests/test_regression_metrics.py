@@ -317,3 +317,47 @@ def test_r2_with_a_large_offset_keeps_its_precision() -> None:
         want = skm.r2_score(y[g == lab], pred[g == lab])
         np.testing.assert_allclose(rm.by_group("r2_score", "sensitive_feature_0").iloc[i], want,
                                    rtol=1e-9)  # fmt: skip
+
+
+def test_mean_error_at_equal_target_values() -> None:
+    rng = np.random.default_rng(8)
+    n = 20_000
+    g = rng.choice(["F", "M"], n)
+    y = rng.gamma(4.0, 10.0, n) + np.where(g == "F", -10.0, 0.0)
+    w = rng.exponential(1.0, n)
+    # a model that shrinks towards the mean: mean errors differ by group, not at equal values
+    pred = 0.5 * y + 0.5 * y.mean() + rng.normal(0, 2, n)
+    rm = regression_metrics(y, pred, {"sex": g}, sample_weight=w, n_bins=64)
+    plain = rm.by_group("mean_error", "sex").to_numpy()
+    eq = rm.values[Key("mean_error_at_equal_target", ("sex",), None, "group")]
+    assert abs(plain[0] - plain[1]) > 3.0 and abs(eq[0] - eq[1]) < 1.0
+    # the same number, computed directly: bins of y, mean residual per bin, population shares
+    edges = np.linspace(y.min(), y.max(), 65)
+    b = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, 63)
+    share = np.bincount(b, w, 64) / w.sum()
+    for i, lab in enumerate(["F", "M"]):
+        s = g == lab
+        wb = np.bincount(b[s], w[s], 64)
+        rb = np.bincount(b[s], (w * (pred - y))[s], 64)
+        has = wb > 0
+        want = (share[has] * rb[has] / wb[has]).sum() / share[has].sum()
+        np.testing.assert_allclose(eq[i], want, rtol=1e-9)
+    # a real shift shows at equal values, and the facts word it
+    rm2 = regression_metrics(y, pred + np.where(g == "F", -4.0, 0.0), {"sex": g}, n_bins=64)
+    facts = {f["group"]: f for f in rm2.facts("sex")}
+    gap = facts[("F",)]["mean_error_at_equal_target"] - facts[("M",)]["mean_error_at_equal_target"]
+    assert -5.0 < gap < -3.0
+    assert facts[("F",)]["text_at_equal_target"].startswith("Compared with rows of the same true")
+    # the table path gives the same, and a table without the target histogram has none
+    sums, hist = regression_count_table(y, pred, {"sex": g}, sample_weight=w, n_bins=64)
+    tb = regression_from_count_table(sums, hist, sensitive_features="sex")
+    np.testing.assert_allclose(
+        tb.values[Key("mean_error_at_equal_target", ("sex",), None, "group")], eq, rtol=1e-12
+    )
+    old = regression_from_count_table(
+        sums,
+        hist[hist["kind"] != "target"].drop(columns=["residual_sum"]),
+        sensitive_features="sex",
+    )
+    assert Key("mean_error_at_equal_target", ("sex",), None, "group") not in old.values
+    assert np.isnan(old.facts("sex")[0]["mean_error_at_equal_target"])

@@ -42,11 +42,14 @@ In SQL (``w`` is 1 for an unweighted log)::
            SUM(w * (y - 100.0) * (y - 100.0)) AS y_dev_sq_sum, 100.0 AS y_shift
     FROM log GROUP BY ALL
 
-**Histogram table** (optional; for the median absolute error and the distribution gaps), one
-row per occurring (group cell, kind, bin) on bin edges shared by all groups: ``<feature>``,
-``kind`` (``"prediction"`` or ``"abs_error"``), ``bin`` (int), ``bin_low``, ``bin_high`` (the
-bin's edges; equal-width bins), ``count``, and for weighted logs ``weight_sum`` and
-``weight_sq_sum``.
+**Histogram table** (optional; for the median absolute error, the distribution gaps and the
+mean error at equal true values), one row per occurring (group cell, kind, bin) on
+equal-width bin edges shared by all groups: ``<feature>``, ``kind`` (``"prediction"``: bins of
+``yhat``; ``"abs_error"``: bins of ``ABS(yhat - y)`` from 0; ``"target"``: bins of ``y``,
+optional), ``bin`` (int), ``bin_low``, ``bin_high`` (the bin's edges), ``count``,
+``residual_sum`` (``SUM(w * (yhat - y))`` in the bin; read for ``"target"``), and for weighted
+logs ``weight_sum`` and ``weight_sq_sum``. ``tests/test_regression_metrics.py`` builds both
+tables with DuckDB.
 
 :func:`regression_count_table` produces both from arrays; :func:`regression_metrics` is the
 table path plus the exact order statistics from the rows, and
@@ -316,6 +319,7 @@ class RegressionMetrics:
         self.bounds: dict[Key, np.ndarray] = {}
         self._fill(table.sums.sum(axis=1)[None], self.values)
         self._order_stats(rows)
+        self._at_equal_target()
 
     # ---- construction
     def _agg(self, s: np.ndarray, feats: tuple[str, ...]) -> np.ndarray:
@@ -402,6 +406,30 @@ class RegressionMetrics:
             hp = self._agg(hw[None, :, 0], feats)[0]
             gaps = hist_gaps(hp, hw[:, 0].sum(axis=0), tab.edges[0])
             self._set_gaps(feats, gaps["ks"], gaps["w1"], gaps["ks_bound"], gaps["w1_bound"])
+
+    def _at_equal_target(self) -> None:
+        """Mean error of each group at equal true values, from the target histogram.
+
+        Within each bin of the true value, the group's mean residual; averaged over the bins
+        with the whole population's share of each bin (direct standardisation), over the bins
+        where the group has rows (``equal_target_support``: the population share of those bins).
+        """
+        tab = self._table
+        if tab.hist is None or tab.edges is None or not np.all(np.isfinite(tab.edges[2])):
+            return
+        h = tab.hist[:, 2]  # (G, B, columns) target histogram
+        pooled = h[..., 1].sum(axis=0)
+        share = _safe_share(pooled)
+        for feats in self.groupings:
+            w = self._agg(h[None, ..., 1], feats)[0]
+            r = self._agg(h[None, ..., 3], feats)[0]
+            has = w > 0
+            support = (share * has).sum(axis=-1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_r = np.where(has, r / np.where(has, w, 1.0), 0.0)
+                v = np.where(support > 0, (share * mean_r).sum(axis=-1) / support, np.nan)
+            self.values[Key("mean_error_at_equal_target", feats, None, "group")] = v
+            self.values[Key("equal_target_support", feats, None, "group")] = support
 
     def _row_groups(self, rows: RegressionRows, feats: tuple[str, ...]) -> np.ndarray:
         """Group index of each row in the grouping ``feats``."""
@@ -658,6 +686,12 @@ class RegressionMetrics:
                 fam.add(hyp, None if np.isnan(pv) else pv)
                 keys[Key(name, feats, g, "group")] = hyp
 
+    def _value_or_nan(self, name: str, feats: tuple[str, ...], grp: tuple[Any, ...]) -> float:
+        v = self.values.get(Key(name, feats, None, "group"))
+        if v is None:
+            return float("nan")
+        return float(v[self.groups(feats).index(grp)])
+
     # ---- plain-language facts
     def facts(self, features: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Plain-language facts a card can use, as data: the signed bias of each group.
@@ -672,6 +706,16 @@ class RegressionMetrics:
         under-predicts high ones) gives groups with lower true values a positive mean error for
         that reason alone. "For the same true amount" is exact only within a range of true
         values; the ``text`` says "compared with their own true values".
+
+        The mean error **at equal true values** answers "for the same true amount": within
+        each bin of the true value (the target histogram, 256 bins by default) the group's mean
+        residual, averaged with the whole population's share of each bin
+        (``mean_error_at_equal_target``; ``relative_error_at_equal_target`` divides it by the
+        overall mean true value; ``equal_target_support`` is the share of the population in the
+        bins where the group has rows, and the comparison covers only those). A model that
+        shrinks towards the mean gives every group the same value here. ``text_at_equal_target``
+        words it ("Compared with rows of the same true value, rows with sex=F are predicted
+        1200 less on average (8.0% of the average true value).").
         """
         feats_list = self.groupings if features is None else [self._feats(features)]
         out: list[dict[str, Any]] = []
@@ -685,18 +729,40 @@ class RegressionMetrics:
                 if not k > 0 or not np.isfinite(e):
                     continue
                 rel = e / t if t > 0 else float("nan")  # a share of a positive amount only
+                eq = self._value_or_nan("mean_error_at_equal_target", f, grp)
+                rel_eq = eq / o_t if o_t > 0 else float("nan")
                 out.append({
                     "features": f, "group": grp, "count": int(k), "mean_error": e,
                     "relative_error": rel,
                     "relative_to_overall_target": e / o_t if o_t > 0 else None,
                     "gap_to_overall_mean_error": e - o_err,
+                    "mean_error_at_equal_target": eq,
+                    "relative_error_at_equal_target": rel_eq,
+                    "equal_target_support": self._value_or_nan("equal_target_support", f, grp),
                     "text": _fact_text(f, grp, e, rel),
+                    "text_at_equal_target": _fact_text(f, grp, eq, rel_eq, same=True),
                 })  # fmt: skip
         return out
 
 
-def _fact_text(f: tuple[str, ...], grp: tuple[Any, ...], e: float, rel: float) -> str:
+def _safe_share(x: np.ndarray) -> np.ndarray:
+    total = float(x.sum())
+    return x / total if total > 0 else np.zeros_like(x)
+
+
+def _fact_text(
+    f: tuple[str, ...], grp: tuple[Any, ...], e: float, rel: float, *, same: bool = False
+) -> str | None:
     who = ", ".join(f"{a}={b}" for a, b in zip(f, grp))
+    if same:
+        if not np.isfinite(e):
+            return None
+        word = "more" if e > 0 else "less"
+        size = f"{abs(rel):.1%} of the average true value" if np.isfinite(rel) else ""
+        return (
+            f"Compared with rows of the same true value, rows with {who} are predicted "
+            f"{abs(e):.4g} {word} on average" + (f" ({size})." if size else ".")
+        )
     if e == 0:
         return f"Rows with {who} are predicted their true values on average."
     word = "more" if e > 0 else "less"

@@ -23,9 +23,10 @@ SUM_COLUMNS = (
     "abs_residual_sum", "y_dev_sq_sum",
 )  # fmt: skip
 #: The additive columns of the histogram table.
-HIST_COLUMNS = ("count", "weight_sum", "weight_sq_sum")
-#: The two histograms: of the predictions, and of the absolute residuals ``|y_pred - y_true|``.
-HIST_KINDS = ("prediction", "abs_error")
+HIST_COLUMNS = ("count", "weight_sum", "weight_sq_sum", "residual_sum")
+#: The histograms: of the predictions, of the absolute residuals ``|y_pred - y_true|``, and of
+#: the true values (whose ``residual_sum`` per bin gives the mean error at equal true values).
+HIST_KINDS = ("prediction", "abs_error", "target")
 #: Default number of equal-width histogram bins (shared by every group).
 DEFAULT_HIST_BINS = 256
 #: Default number of bootstrap blocks per cell (see the block bootstrap in the engine).
@@ -156,13 +157,14 @@ def reduce_rows(
     # histogram table: one cell per (finest group, kind, bin) that holds rows
     b = int(n_bins)
     hist_parts: list[dict[str, np.ndarray]] = []
-    for k, x in enumerate((yp, a)):
-        e = hist_edges(float(x.min()) if k == 0 else 0.0, float(x.max()), b)
+    for k, x in enumerate((yp, a, yt)):
+        e = hist_edges(float(x.min()) if k != 1 else 0.0, float(x.max()), b)
         hcell = _equal_width_bins(x, e)
         hcell += gid * b
         wcols: list[tuple[str, np.ndarray | None]] = [("count", None)]
         if w is not None:
             wcols += [("weight_sum", w), ("weight_sq_sum", w * w)]
+        wcols.append(("residual_sum", r if w is None else w * r))
         hk, ht = _cell_sums(hcell, g_total * b, wcols)
         part = _keys(rows, hk // b, sizes)
         part["kind"] = np.full(len(hk), HIST_KINDS[k], dtype=object)
@@ -243,10 +245,11 @@ class RegressionTable:
         Additive sums per finest group and bootstrap block.
     y_shift : float
         The constant subtracted from ``y`` in ``y_dev_sq_sum``.
-    hist : ndarray of shape (G, 2, n_bins, 3)
-        Histogram counts, weight sums and squared-weight sums per group, kind and bin.
-    edges : ndarray of shape (2, n_bins + 1)
-        The shared bin edges of the prediction and absolute-residual histograms.
+    hist : ndarray of shape (G, 3, n_bins, 4)
+        Histogram counts, weight sums, squared-weight sums and residual sums per group, kind
+        (:data:`HIST_KINDS`) and bin.
+    edges : ndarray of shape (3, n_bins + 1)
+        The shared bin edges of each kind's histogram.
     complete : bool
         Every combination of levels is a group (``MetricFrame``'s reindex).
     weighted : bool
@@ -359,7 +362,10 @@ def _groups(
 def _dense_hist(
     hist: Any, feats: Sequence[str], levels: list[np.ndarray], group_codes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the histogram table as (G, 2, B, 3) counts and weight sums, and the edges."""
+    """Return the histogram table as (G, 3, B, 4) sums (:data:`HIST_COLUMNS`), and the edges.
+
+    A kind the table lacks (``"target"`` in an older table) has NaN edges and no rows.
+    """
     from .._core.validation import check_columns
 
     avail = list(hist.columns) if hasattr(hist, "columns") else list(hist.keys())
@@ -379,8 +385,9 @@ def _dense_hist(
     bins = _col(hist, "bin")[keep].astype(np.int64)
     b = int(bins.max()) + 1 if bins.size else 1
     lo, hi = _col(hist, "bin_low")[keep].astype(float), _col(hist, "bin_high")[keep].astype(float)
-    edges = np.full((2, b + 1), np.nan)
-    for k in range(2):
+    nk = len(HIST_KINDS)
+    edges = np.full((nk, b + 1), np.nan)
+    for k in range(nk):
         sel = kind == k
         edges[k, bins[sel]] = lo[sel]
         edges[k, bins[sel] + 1] = hi[sel]
@@ -401,13 +408,15 @@ def _dense_hist(
             "The regression histogram table names a group that the sums table does not hold."
         )
     g = len(group_codes)
-    flat = (gid * 2 + kind) * b + bins
-    out = np.zeros((g * 2 * b, 3))
+    flat = (gid * nk + kind) * b + bins
+    out = np.zeros((g * nk * b, len(HIST_COLUMNS)))
     for j, name in enumerate(HIST_COLUMNS):
-        x = count[keep] if name == "count" or name not in avail else None
-        if x is None:
+        if name == "residual_sum":
+            x = _col(hist, name)[keep].astype(np.float64) if name in avail else 0.0 * count[keep]
+            x = np.nan_to_num(x)  # SQL NULL for the kinds that do not fill it
+        elif name in avail and name != "count":
             x = _checked_nonneg(hist, name, keep)
-        elif name != "count":  # unweighted table: weights 1
+        else:  # the count, or the weights of an unweighted table (1 per row)
             x = count[keep]
-        out[:, j] = np.bincount(flat, weights=x, minlength=g * 2 * b)
-    return out.reshape(g, 2, b, 3), edges
+        out[:, j] = np.bincount(flat, weights=x, minlength=g * nk * b)
+    return out.reshape(g, nk, b, len(HIST_COLUMNS)), edges
