@@ -247,6 +247,13 @@ def test_errors_name_the_problem() -> None:
         tb.overall("median_absolute_error")
     with pytest.raises(DataValidationError):
         regression_from_count_table(sums.drop(columns=["y_sum"]), sensitive_features="s")
+    sums, hist = regression_count_table([1.0, 2.0], [1.0, 2.0], {"s": ["a", "b"]})
+    hist.loc[0, "s"] = "zzz"
+    with pytest.raises(DataValidationError, match="histogram table names a group"):
+        regression_from_count_table(sums, hist, sensitive_features="s")
+    hist.loc[0, "s"], hist.loc[0, "kind"] = "a", "residuals"
+    with pytest.raises(DataValidationError, match="kind 'residuals'"):
+        regression_from_count_table(sums, hist, sensitive_features="s")
 
 
 def test_catalog_entries_are_complete() -> None:

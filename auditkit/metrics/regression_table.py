@@ -359,6 +359,36 @@ def _groups(
     return gid.ravel(), uniq, levels, False
 
 
+def _group_index(
+    table: Any, feats: Sequence[str], levels: list[np.ndarray], group_codes: np.ndarray,
+    keep: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Index among ``group_codes`` of the group of each kept row of ``table`` (vectorised)."""
+    import pandas as pd
+
+    codes = []
+    for j, name in enumerate(feats):
+        c = pd.Index(levels[j]).get_indexer(_col(table, name)[keep])
+        codes.append(np.asarray(c, dtype=np.int64))
+    sizes = tuple(len(lv) for lv in levels)
+    bad = np.zeros(len(codes[0]), dtype=bool)
+    for c in codes:
+        bad |= c < 0
+    if not bad.any():
+        key = np.ravel_multi_index(tuple(codes), sizes)
+        known = np.ravel_multi_index(tuple(group_codes.T), sizes)
+        order = np.argsort(known)
+        pos = np.searchsorted(known, key, sorter=order)
+        pos = np.minimum(pos, len(known) - 1)
+        gid = order[pos]
+        bad = known[gid] != key
+    if bad.any():
+        raise DataValidationError(
+            "The regression histogram table names a group that the sums table does not hold."
+        )
+    return gid
+
+
 def _dense_hist(
     hist: Any, feats: Sequence[str], levels: list[np.ndarray], group_codes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -396,17 +426,7 @@ def _dense_hist(
         if known.size >= 2:  # equal-width bins: fill the edges of empty bins
             step = (e[known[-1]] - e[known[0]]) / (known[-1] - known[0])
             e[:] = e[known[0]] + (np.arange(b + 1) - known[0]) * step
-    index = {tuple(c): i for i, c in enumerate(group_codes.tolist())}
-    codes = []
-    for j, name in enumerate(feats):
-        lookup = {v: i for i, v in enumerate(levels[j].tolist())}
-        vals = _col(hist, name)[keep].tolist()
-        codes.append([lookup.get(v, -1) for v in vals])
-    gid = np.asarray([index.get(t, -1) for t in zip(*codes)], dtype=np.int64)
-    if (gid < 0).any():
-        raise DataValidationError(
-            "The regression histogram table names a group that the sums table does not hold."
-        )
+    gid = _group_index(hist, feats, levels, group_codes, keep)
     g = len(group_codes)
     flat = (gid * nk + kind) * b + bins
     out = np.zeros((g * nk * b, len(HIST_COLUMNS)))
