@@ -378,19 +378,24 @@ class RegressionMetrics:
         """Median absolute error and distribution gaps: exact from rows, else from histograms."""
         tab = self._table
         if rows is not None:
+            # two sorts and six gathers in all; each grouping maps the finest group of the
+            # sorted rows to its own groups through a small table
             a = np.abs(rows.y_pred - rows.y_true)
             w = rows.w
-            order_a = np.argsort(a, kind="stable")
-            order_p = np.argsort(rows.y_pred, kind="stable")
-            zero = np.zeros(len(a), dtype=np.int64)
-            med = grouped_weighted_median(a, w, zero, 1, order_a)[0]
+            fine = self._row_groups(rows)
+            by_a, by_p = np.argsort(a, kind="stable"), np.argsort(rows.y_pred, kind="stable")
+            a_s, wa_s, fa_s = a[by_a], w[by_a], fine[by_a]
+            p_s, wp_s, fp_s = rows.y_pred[by_p], w[by_p], fine[by_p]
+            del a, by_a, by_p
+            zero = np.zeros(len(a_s), dtype=np.int64)
+            med = grouped_weighted_median(a_s, wa_s, zero, 1, presorted=True)[0]
             self.values[Key("median_absolute_error", None, None, "overall")] = np.asarray(med)
             for feats in self.groupings:
-                gid = self._row_groups(rows, feats)
+                lookup = self._fine_to_group(feats)
                 p = self._groupings[feats].n_groups
-                v = grouped_weighted_median(a, w, gid, p, order_a)
+                v = grouped_weighted_median(a_s, wa_s, lookup[fa_s], p, presorted=True)
                 self._set_median(feats, v, np.zeros(p), np.asarray(med))
-                ks, w1 = row_gaps(rows.y_pred, w, gid, p, order_p)
+                ks, w1 = row_gaps(p_s, wp_s, lookup[fp_s], p, presorted=True)
                 self._set_gaps(feats, ks, w1, np.zeros(p), np.zeros(p))
             return
         if tab.hist is None or tab.edges is None:
@@ -431,14 +436,23 @@ class RegressionMetrics:
             self.values[Key("mean_error_at_equal_target", feats, None, "group")] = v
             self.values[Key("equal_target_support", feats, None, "group")] = support
 
-    def _row_groups(self, rows: RegressionRows, feats: tuple[str, ...]) -> np.ndarray:
-        """Group index of each row in the grouping ``feats``."""
+    def _row_groups(self, rows: RegressionRows) -> np.ndarray:
+        """Finest group (index among the table's groups) of each row."""
+        sizes = tuple(len(lv) for lv in self._table.levels)
+        key_row = np.ravel_multi_index(tuple(rows.codes), sizes)
+        key_g = np.ravel_multi_index(tuple(self._table.group_codes.T), sizes)
+        order = np.argsort(key_g)
+        return order[np.searchsorted(key_g, key_row, sorter=order)]
+
+    def _fine_to_group(self, feats: tuple[str, ...]) -> np.ndarray:
+        """Index in the grouping ``feats`` of each finest group of the table."""
         grouping = self._groupings[feats]
         idx = [self.features.index(f) for f in feats]
         sizes = tuple(len(self._table.levels[j]) for j in idx)
-        key_row = np.ravel_multi_index(tuple(rows.codes[j] for j in idx), sizes)
+        key_fine = np.ravel_multi_index(tuple(self._table.group_codes[:, idx].T), sizes)
         key_g = np.ravel_multi_index(tuple(grouping.codes.T), sizes)
-        return np.searchsorted(key_g, key_row)
+        order = np.argsort(key_g)
+        return order[np.searchsorted(key_g, key_fine, sorter=order)]
 
     def _set_median(
         self, feats: tuple[str, ...], v: np.ndarray, bound: np.ndarray, o: np.ndarray

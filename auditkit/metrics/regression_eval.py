@@ -86,8 +86,9 @@ def disparities(v: np.ndarray, o: np.ndarray, ref: int | None = None) -> dict[st
 
 # ------------------------------------------------------------------------------ median |r|
 def grouped_weighted_median(
-    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray | None = None
-) -> np.ndarray:
+    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray | None = None,
+    *, presorted: bool = False,
+) -> np.ndarray:  # fmt: skip
     """Weighted median of ``x`` per group, as scikit-learn's ``median_absolute_error``.
 
     scikit-learn's ``_weighted_percentile(..., average=True)`` ("averaged inverted cdf"): with
@@ -103,8 +104,14 @@ def grouped_weighted_median(
         Group of each value, in ``[0, n_groups)``.
     order : ndarray, default=None
         ``np.argsort(x)`` when already known (shared by several groupings).
+    presorted : bool, default=False
+        The rows are already in value order (``order`` is ignored).
     """
-    if order is None:
+    if presorted:
+        if n_groups <= DENSE_GROUPS:
+            return _median_dense(x, w, gid, n_groups)
+        order = np.arange(len(x))
+    elif order is None:
         order = np.argsort(x, kind="stable")
     if n_groups <= DENSE_GROUPS:
         return _median_dense(x[order], w[order], gid[order], n_groups)

@@ -44,8 +44,9 @@ DENSE_GROUPS = 48
 
 
 def row_gaps(
-    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray | None = None,
+    *, presorted: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Exact KS and W1 between each group's values and the rest's, from rows.
 
     Up to :data:`DENSE_GROUPS` groups, one cumulative sum over the sorted rows per group (fast
@@ -65,13 +66,19 @@ def row_gaps(
         Group of each row, in ``[0, n_groups)``.
     order : ndarray, default=None
         ``np.argsort(x)`` when already known.
+    presorted : bool, default=False
+        The rows are already in value order (``order`` is ignored).
 
     Returns
     -------
     ks, w1 : ndarray of shape (n_groups,)
         NaN for a group, or a rest, of weight 0.
     """
-    if order is None:
+    if presorted:
+        if n_groups <= DENSE_GROUPS:
+            return _row_gaps_dense(x, w, gid, n_groups, None)
+        order = np.arange(len(x))
+    elif order is None:
         order = np.argsort(x, kind="stable")
     if n_groups <= DENSE_GROUPS:
         return _row_gaps_dense(x, w, gid, n_groups, order)
@@ -116,10 +123,10 @@ def row_gaps(
 
 
 def _row_gaps_dense(
-    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray
+    x: np.ndarray, w: np.ndarray, gid: np.ndarray, n_groups: int, order: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`row_gaps` by one cumulative sum over the sorted rows per group."""
-    xs, ws, gs = x[order], w[order], gid[order]
+    xs, ws, gs = (x, w, gid) if order is None else (x[order], w[order], gid[order])
     ends = np.flatnonzero(np.r_[xs[1:] != xs[:-1], True])
     ties = len(ends) < len(xs)
     dx = np.diff(xs[ends] if ties else xs)
