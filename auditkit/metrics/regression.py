@@ -164,6 +164,13 @@ REGRESSION_CATALOG: dict[str, tuple[str, str, str, str]] = {
                                        "squared error of any group (bounded group loss)."),
     "worst_group_root_mean_squared_error": ("lower", "loss", "target", "The largest root mean "
                                             "squared error of any group."),
+    "mean_error_at_equal_target": ("descriptive", "statistic", "target", "Average of "
+                                   "prediction minus true value compared within equal true "
+                                   "values (true-value bins), weighted as the whole "
+                                   "population: the bias for the same true amount."),
+    "equal_target_support": ("descriptive", "statistic", "share", "Share of the population "
+                             "whose true values fall where the group has rows (the range the "
+                             "comparison at equal true values covers)."),
     "prediction_ks_gap": ("lower", "disparity_difference", "share", "Largest gap between the "
                           "shares of a group and of everyone else predicted below any value "
                           "(Kolmogorov-Smirnov; 0 same distribution, 1 no overlap)."),
