@@ -5,7 +5,9 @@
 :class:`FutureWarning` that names the new path. The old name and the new one are the same module
 object, so a patch through either is seen by both. ``auditkit.audit`` stays the public function;
 ``from auditkit.audit import X`` and ``import auditkit.audit.fairness`` still work through a
-placeholder module registered under that name.
+placeholder module registered under that name; ``import auditkit.audit.fairness as f`` does not
+(Python then looks the name up on the function), so code that spelled it so must move to
+``auditkit.sections.fairness``.
 """
 
 from __future__ import annotations
