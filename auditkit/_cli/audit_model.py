@@ -312,6 +312,7 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
             f"--features names the columns of a LightningModule or an ONNX model; {name} is a "
             f"{KIND_NAMES[kind]}."
         )
+    device(args.device)  # a bad --device fails before any work
     if kind == "pickle" and not args.allow_pickle:
         _open_model(args)  # refused (exit 2) before any data is read; the file is not opened
     kwargs = _common_kwargs(args)
@@ -322,10 +323,22 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         if not (kind == "lightning" and args.image_size):
             features = [str(c) for c in X.columns if str(c) not in set(sens or ())]
     model = _open_model(args, features=features)
-    print(visible(found_line(kind, model, args.model), keep_lines=False))
     _check_text(args, model, X, data_file, name)
     if folder_classes is not None:
         model, X, y = _image_folder(args, model, X, y, folder_classes)
+    print(visible(found_line(kind, model, args.model), keep_lines=False))
+    sensitive: Any = sens
+    if (
+        features is not None
+        and data_file is not None
+        and getattr(model, "mode", None) != "columns"
+    ):
+        from ..data import check_columns
+
+        # the model sees its features only; the sensitive columns go to the audit by value
+        check_columns(features, [str(c) for c in X.columns], where=data_file.name)
+        sensitive = X[sens] if sens else None
+        X = X[features]
     names = getattr(model, "class_names", None)
     if names and data_file is not None:
         y = class_codes(y, names)  # labels written as the model's class names
@@ -333,7 +346,7 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         model,
         X,
         y,
-        sensitive_features=sens,
+        sensitive_features=sensitive,
         options=_explain_rows(args),
         provenance={"command": " ".join(args.argv)},
         **kwargs,
