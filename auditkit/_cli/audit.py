@@ -387,9 +387,9 @@ def run(args: argparse.Namespace) -> int:
         result = audit_model(args)
     else:
         raise ParameterError(
-            "auditkit audit needs a model (auditkit audit model.ckpt) or a log of "
-            "decisions (auditkit audit --predictions log.csv --y-true COL --y-pred COL "
-            "--sensitive A)."
+            "auditkit audit needs a model (a checkpoint, a Hugging Face folder or a model file: "
+            "auditkit audit model.ckpt) or a log of decisions (auditkit audit --predictions "
+            "log.csv --y-true COL --y-pred COL --sensitive A)."
         )
     if args.card_info:
         result = dataclasses.replace(result, card_info=card_info)
