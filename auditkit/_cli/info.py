@@ -89,9 +89,10 @@ def _model_lines(kind: str, model: Any, d: dict[str, Any]) -> list[str]:
         f"inputs        {_inputs(kind, model, d)}",
         f"can run       {CAN_RUN[kind]}",
     ]
+    shown = {"path", "kind", "sha256", "file_sha256", "name", "class_names", "inputs"}
     if kind == "pickle":
         lines.append("unpickled     yes (code from the file ran: --allow-pickle)")
-    shown = {"path", "kind", "sha256", "file_sha256", "name", "class_names", "inputs"}
+        shown.add("unpickled")
     for k, v in sorted(d.items()):
         if k not in shown and v is not None:
             lines.append(f"{k:<13} {v}")
