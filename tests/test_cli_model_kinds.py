@@ -284,6 +284,9 @@ def test_user_lightning_module(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for spec, needle in [(f"{src}:Nope", "Nope"), (f"{src}:Other", "Other")]:
         assert _audit(ckpt, tmp_path / "x", "--model-class", spec, *argv) == 2
         assert needle in _one_error_line(capsys.readouterr().err)
+    bad_device = ["--model-class", f"{src}:Net", *argv, "--device", "tpu"]
+    assert _audit(ckpt, tmp_path / "x", *bad_device) == 2
+    assert "--device takes cpu" in _one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "x").exists()
     assert main(["info", str(ckpt), "--model-class", f"{src}:Net"]) == 0
     info = capsys.readouterr().out
@@ -413,7 +416,6 @@ def test_hugging_face_text_classifier(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "tokenizer" in _one_error_line(capsys.readouterr().err)
 
 
-@pytest.mark.slow
 def test_hugging_face_explanations_are_named_by_tokens(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     folder = tmp_path / "tiny-bert"
@@ -441,7 +443,7 @@ def test_other_kinds_need_a_data_file(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--devices", "2"], "--devices"),
         (["--features", "age"], "--features"),
         (["--model-class", "x:Net"], "--model-class"),
-        (["--device", "tpu"], "--device"),
+        (["--device", "cuda"], "--device goes with a LightningModule"),
     ]
     for extra, needle in cases:
         assert _audit(f, out, *extra) == 2, extra

@@ -140,6 +140,11 @@ def kind_of(args: argparse.Namespace) -> str:
         )
     if getattr(args, "trust", None) and kind != "skops":
         raise ParameterError(f"--trust goes with a .skops file; {p.name} is a {KIND_NAMES[kind]}.")
+    if getattr(args, "device", None) and kind in ("onnx", "skops", "pickle"):
+        raise ParameterError(
+            f"--device goes with a LightningModule or a Hugging Face model; {p.name} is a "
+            f"{KIND_NAMES[kind]}, which runs on the CPU."
+        )
     if getattr(args, "image_size", None) and kind not in ("lightning", "huggingface"):
         raise ParameterError(
             f"--image-size goes with a LightningModule or a Hugging Face image model; {p.name} "
@@ -456,7 +461,7 @@ def _image_folder(
         y = np.asarray([own.index(classes[k]) for k in y], dtype=np.int64)
     elif isinstance(model, UserLightningModel):  # the sub-folders name the module's outputs
         model = UserLightningModel(
-            model.raw, image_size=model.image_size, mean=model.mean, std=model.std,
+            model.raw, image_size=hw, mean=model.mean, std=model.std,
             class_names=classes, batch_size=model.batch_size, path=model.path,
             model_class=model.model_class,
         )  # fmt: skip
