@@ -455,3 +455,44 @@ def test_other_kinds_need_a_data_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "of no model kind" in _one_error_line(capsys.readouterr().err)
     assert main(["info", str(tmp_path / "absent.onnx")]) == 2
     assert "does not exist" in _one_error_line(capsys.readouterr().err)
+
+
+def test_hugging_face_image_classifier_on_an_image_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    from PIL import Image
+
+    cfg = transformers.ViTConfig(
+        image_size=8, patch_size=4, num_channels=3, hidden_size=16, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=16, num_labels=3,
+        id2label={0: "cat", 1: "dog", 2: "bird"}, label2id={"cat": 0, "dog": 1, "bird": 2},
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.ViTForImageClassification(cfg).eval()
+    proc = transformers.ViTImageProcessor(size={"height": 8, "width": 8})
+    folder = tmp_path / "vit"
+    model.save_pretrained(folder, safe_serialization=True)
+    proc.save_pretrained(folder)
+    imgs = np.random.default_rng(0).integers(0, 256, size=(6, 8, 8, 3), dtype=np.uint8)
+    for k, c in enumerate(["bird", "dog"]):  # sub-folders named by the model's classes
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(imgs[k * 3 + i]).save(tmp_path / "imgs" / c / f"{i}.png")
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert _audit(folder, out, "--data", str(tmp_path / "imgs"), "--sections",
+                  "performance") == 0  # fmt: skip
+    assert capsys.readouterr().out.startswith("Model: Hugging Face model vit (image; 3 classes")
+    with torch.no_grad():
+        px = proc(list(imgs), return_tensors="pt")["pixel_values"]
+        own = model(pixel_values=px).logits.argmax(1).numpy()
+    y = np.repeat([2, 1], 3)  # bird, dog in the model's own class indices
+    assert _accuracy(out) == pytest.approx(float((own == y).mean()))
+    (tmp_path / "imgs" / "fish").mkdir()
+    Image.fromarray(imgs[0]).save(tmp_path / "imgs" / "fish" / "0.png")
+    assert _audit(folder, tmp_path / "x", "--data", str(tmp_path / "imgs")) == 2
+    assert "'fish'" in _one_error_line(capsys.readouterr().err)
+    assert main(["info", str(folder)]) == 0
+    assert "ViTImageProcessor" in capsys.readouterr().out
