@@ -12,18 +12,24 @@ import dataclasses
 import glob
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import DataValidationError, OutputError, ParameterError
 from ..inputs import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS, INTERSECTION_FACTOR, parse_pairs
 from ..result import AuditResult
+from .audit_model import add_model_arguments
+from .options import (  # noqa: F401 - class_codes and split_list are imported from here too
+    _common_kwargs,
+    _existing_file,
+    _with_file,
+    class_codes,
+    split_list,
+)
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
 #: A single --predictions file up to this size is read into memory and audited row by row.
 IN_MEMORY_MAX_BYTES = 64 << 20
-_TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".gz")
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -31,18 +37,25 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "audit",
         help="audit a checkpoint or a prediction log; write audit.json, card.html, card.md",
         description=(
-            "Audit a model checkpoint (on its dataset's test split, a bundled dataset or a "
-            "CSV/Parquet file), or a log of decisions with --predictions, and write the model "
-            "card. Exit codes: 0 passed, 1 a policy rule failed, 2 bad input, 3 internal error."
+            "Audit a model (an auditkit checkpoint on its dataset's test split, a bundled "
+            "dataset or a CSV/Parquet file; your own LightningModule checkpoint, a Hugging Face "
+            "folder, an ONNX, skops or pickle file on a --data file or image folder), or a log "
+            "of decisions with --predictions, and write the model card. Exit codes: 0 passed, "
+            "1 a policy rule failed, 2 bad input, 3 internal error."
         ),
     )
-    p.add_argument("model", nargs="?", help="a .ckpt checkpoint written by `auditkit train`")
-    src = p.add_argument_group("evaluation data (with a checkpoint)")
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="a .ckpt written by `auditkit train`, your LightningModule's .ckpt (with "
+        "--model-class), a Hugging Face model folder, or a .onnx, .skops, .pkl/.joblib file",
+    )
+    src = p.add_argument_group("evaluation data (with a model)")
     src.add_argument(
         "--data",
-        metavar="NAME|FILE",
-        help="a bundled dataset (its test split) or a .csv/.parquet file; default: the "
-        "checkpoint's own dataset",
+        metavar="NAME|FILE|DIR",
+        help="a bundled dataset (its test split), a .csv/.parquet file, or a folder of images "
+        "with one sub-folder per class; default: an auditkit checkpoint's own dataset",
     )
     src.add_argument("--target", metavar="COL", help="the label column of a --data file")
     src.add_argument(
@@ -51,6 +64,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="the column of a --data file that holds the texts, for a text model (default: the "
         "checkpoint's own text column)",
     )
+    add_model_arguments(p)
     _add_log_arguments(p)
     _add_outcome_arguments(p)
     _add_scoring_arguments(p)
@@ -190,77 +204,6 @@ def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _explain_rows(args: argparse.Namespace) -> dict[str, list[int]]:
-    """Return ``{"explain_rows": [...]}`` from ``--explain-rows`` (empty when not given)."""
-    rows = split_list(getattr(args, "explain_rows", None), option="--explain-rows")
-    if not rows:
-        return {}
-    try:
-        values = [int(r) for r in rows]
-    except ValueError as exc:
-        raise ParameterError(
-            f"--explain-rows takes comma-separated row numbers; got {args.explain_rows!r}."
-        ) from exc
-    if min(values) < 0:
-        raise ParameterError(f"--explain-rows takes row numbers >= 0; got {min(values)}.")
-    return {"explain_rows": values}
-
-
-def split_list(text: str | None, *, option: str) -> list[str] | None:
-    """Split ``"a, b"`` into ``["a", "b"]``; None stays None."""
-    if text is None:
-        return None
-    items = [s.strip() for s in text.split(",") if s.strip()]
-    if not items:
-        raise ParameterError(f"{option} needs at least one name; got {text!r}.")
-    return items
-
-
-def _existing_file(path: str, what: str) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise ParameterError(f"{what} {path!r} does not exist.")
-    if p.is_dir():
-        raise ParameterError(f"{what} {path!r} is a folder, not a file.")
-    from ..data import check_regular_file
-
-    return check_regular_file(p, what)  # a FIFO or a device is refused before it is opened
-
-
-def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from ..policy import Policy
-
-    policy = Policy.from_toml(args.policy) if args.policy else None  # fail early on a bad file
-    return {
-        "sections": split_list(args.sections, option="--sections"),
-        "policy": policy,
-        "n_boot": args.n_boot,
-        "ci_level": args.ci_level,
-        "random_state": args.seed,
-        "show_progress": not args.no_progress,
-        "pos_label": args.pos_label,
-        "min_group_size": args.min_group_size,
-        "label_names": parse_pairs(getattr(args, "labels", None), option="--labels"),
-        "favourable": getattr(args, "favourable", None),
-        "reference_groups": _references(getattr(args, "reference", None)),
-        "max_groups": getattr(args, "max_groups", DEFAULT_MAX_GROUPS),
-        "max_classes": getattr(args, "max_classes", DEFAULT_MAX_CLASSES),
-    }
-
-
-def _references(items: list[str] | None) -> dict[str, str] | None:
-    """Parse ``--reference race=B --reference sex=F`` (or ``race=B,sex=F``) into a dict."""
-    if not items:
-        return None
-    out: dict[str, str] = {}
-    for item in items:
-        for k, v in (parse_pairs(item, option="--reference") or {}).items():
-            if k in out:
-                raise ParameterError(f"--reference gives {k!r} more than once.")
-            out[k] = v
-    return out
-
-
 def _audit_predictions(args: argparse.Namespace) -> AuditResult:
     from .. import audit_predictions
     from ..data import check_columns, read_frame
@@ -391,141 +334,6 @@ def _audit_log_out_of_core(
     return dataclasses.replace(result, data=info)
 
 
-def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
-    from .. import audit
-    from ..data import did_you_mean, format_available, list_datasets, load_dataset, load_table
-    from ..models.checkpoint import load_checkpoint
-
-    if args.y_true or args.y_pred or args.y_score:
-        raise ParameterError("--y-true, --y-pred and --y-score go with --predictions.")
-    if getattr(args, "label_map", None) or getattr(args, "sample_weight", None):
-        raise ParameterError("--label-map and --sample-weight go with --predictions.")
-    if args.reduce is not None or args.memory_limit or args.log_loss:
-        raise ParameterError(
-            "--out-of-core, --in-memory, --memory-limit and --log-loss go with --predictions."
-        )
-    model_path = _existing_file(args.model, "Checkpoint")
-    if args.data is not None and os.path.lexists(args.data):
-        _existing_file(args.data, "Data file")  # a FIFO or device: refused before the model loads
-    kwargs = _common_kwargs(args)
-    sens = split_list(args.sensitive, option="--sensitive")
-    loaded = load_checkpoint(model_path)
-    model: Any = loaded
-    devices, budget = getattr(args, "devices", None), getattr(args, "memory_budget", None)
-    text_col = getattr(args, "text_column", None)
-    if text_col is not None and loaded.module.modality != "text":
-        raise ParameterError(
-            f"--text-column goes with a text model; {loaded.name} is a "
-            f"{loaded.module.modality} model."
-        )
-    if devices is not None or budget is not None or text_col is not None:
-        if devices is not None and devices < 1:
-            raise ParameterError(f"--devices takes a number >= 1; got {devices}.")
-        if budget is not None and not budget > 0:
-            raise ParameterError(f"--memory-budget takes a number of MiB > 0; got {budget}.")
-        model = loaded.as_adapter(devices=devices, memory_budget_mb=budget, text_column=text_col)
-    X: Any = None
-    y: Any = None
-    train: Any = None
-    data_file: Path | None = None
-    if args.data is not None:
-        looks_like_file = (
-            Path(args.data).suffix.lower() in _TABLE_SUFFIXES or Path(args.data).exists()
-        )
-        if looks_like_file:
-            if not args.target:
-                raise ParameterError(
-                    f"--data {args.data} is a file; name its label column with --target."
-                )
-            data_file = _existing_file(args.data, "Data file")
-            table = load_table(data_file, target=args.target, sensitive_features=sens)
-            X, y = table.X, class_codes(table.y, loaded.schema.class_names)
-            if loaded.module.modality == "text":  # texts come from one column, by name
-                own = getattr(loaded.module, "text_column", loaded.schema.feature_names[0])
-                _check_text_column(text_col, own, X, data_file)
-        else:
-            names = list_datasets()
-            if args.data not in names:
-                raise ParameterError(
-                    f"--data {args.data!r} is neither a file nor a bundled dataset"
-                    f"{did_you_mean(args.data, names)}; datasets: {format_available(names)}."
-                )
-            if args.target:
-                raise ParameterError("--target names the label column of a --data file only.")
-            ds = load_dataset(args.data)
-            if ds.name != loaded.schema.name:
-                X, y, train = ds.test.X, ds.test.y, (ds.train.X, ds.train.y)
-            # else: the checkpoint's own dataset, which audit() takes with its fitted rows
-    elif args.target:
-        raise ParameterError("--target needs --data FILE.")
-    if text_col is not None and data_file is None:
-        raise ParameterError("--text-column names the text column of a --data FILE.")
-    result = audit(
-        model,
-        X,
-        y,
-        sensitive_features=sens,
-        train=train,
-        options=_explain_rows(args),
-        provenance={"command": " ".join(args.argv)},
-        **kwargs,
-    )
-    result = _with_file(result, "model", model_path, key="checkpoint")
-    if data_file is not None:
-        result = _with_file(result, "data", data_file)
-    return result
-
-
-def _check_text_column(given: str | None, own: str, X: Any, data_file: Path) -> None:
-    """Refuse a table without the text column (``--text-column``, else the checkpoint's own)."""
-    from ..data import did_you_mean, format_available
-
-    column = given if given is not None else own
-    names = [str(c) for c in X.columns]
-    if column in names:
-        return
-    whose = "" if given is not None else " (the checkpoint's own text column)"
-    hint = "" if given is not None else "; name the column that holds the texts with --text-column"
-    raise DataValidationError(
-        f"Text column {column!r}{whose} not found in {data_file.name}"
-        f"{did_you_mean(column, names)}; available: {format_available(names)}{hint}."
-    )
-
-
-def class_codes(y: Any, class_names: Sequence[str]) -> Any:
-    """Map labels written as the checkpoint's class names (``">50K"``) to class indices.
-
-    Labels that are not all class names (for example indices already) are returned unchanged.
-    """
-    import numpy as np
-    import pandas as pd
-
-    arr = np.asarray(y)
-    if arr.dtype.kind not in "OUS" or not class_names:
-        return y
-    lookup = {str(c): i for i, c in enumerate(class_names)}
-    try:
-        codes, uniq = pd.factorize(arr)  # only the distinct labels are read in Python
-    except TypeError:
-        return y
-    mapped = [lookup.get(str(v).strip(), -1) for v in np.asarray(uniq, dtype=object).tolist()]
-    if codes.size and (codes.min() < 0 or min(mapped, default=0) < 0):
-        return y
-    return np.asarray(mapped, dtype=np.int64)[codes]
-
-
-def _with_file(result: AuditResult, block: str, path: Path, key: str = "file") -> AuditResult:
-    """Record an input file's name and sha256 in the result's ``model`` or ``data`` block."""
-    info = dict(getattr(result, block))
-    info[key] = path.name
-    from ..data import sha256_file
-
-    info[f"{key}_sha256"] = sha256_file(path)
-    if block == "model":
-        return dataclasses.replace(result, model=info)
-    return dataclasses.replace(result, data=info)
-
-
 def verdict_line(result: AuditResult) -> str:
     """One line: the policy verdict, or the sections' statuses when no policy was checked."""
     pol = result.policy
@@ -574,12 +382,14 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions is not None:
         result = _audit_predictions(args)
     elif args.model is not None:
-        result = _audit_checkpoint(args)
+        from .audit_model import audit_model
+
+        result = audit_model(args)
     else:
         raise ParameterError(
-            "auditkit audit needs a checkpoint (auditkit audit model.ckpt) or a log of "
-            "decisions (auditkit audit --predictions log.csv --y-true COL --y-pred COL "
-            "--sensitive A)."
+            "auditkit audit needs a model (a checkpoint, a Hugging Face folder or a model file: "
+            "auditkit audit model.ckpt) or a log of decisions (auditkit audit --predictions "
+            "log.csv --y-true COL --y-pred COL --sensitive A)."
         )
     if args.card_info:
         result = dataclasses.replace(result, card_info=card_info)

@@ -1,16 +1,30 @@
-"""``auditkit info model.ckpt [--json]``: print a checkpoint's metadata."""
+"""``auditkit info MODEL [--json]``: what a model holds, for every kind auditkit opens."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
+
+from .audit_model import CAN_RUN, KIND_NAMES, _open_model, add_model_arguments, kind_of
+from .options import split_list
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("info", help="print the metadata of a checkpoint")
-    p.add_argument("checkpoint", help="a .ckpt file written by `auditkit train`")
+    p = sub.add_parser(
+        "info",
+        help="print what a model holds: its kind, classes, inputs and what it can run",
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a .ckpt written by `auditkit train`, your LightningModule's .ckpt (with "
+        "--model-class), a Hugging Face model folder, or a .onnx, .skops, .pkl/.joblib file",
+    )
     p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    p.add_argument("--text-column", metavar="COL", help="the text column of a Hugging Face model")
+    add_model_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -33,10 +47,120 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def run(args: argparse.Namespace) -> int:
-    from .. import load_checkpoint
+def _print(lines: list[str]) -> None:
+    from ..report import visible
 
-    loaded = load_checkpoint(args.checkpoint)
+    # metadata is data: one screen line per line, control and bidi characters escaped
+    print("\n".join(visible(line, keep_lines=False) for line in lines))
+
+
+def run(args: argparse.Namespace) -> int:
+    kind = kind_of(args)
+    if kind == "checkpoint":
+        return _checkpoint(args)
+    if kind == "pickle" and not args.allow_pickle:
+        return _refused_pickle(args)
+    model = _open_model(args, features=split_list(args.features, option="--features"))
+    d = model.describe()
+    if args.json:
+        print(json.dumps({"kind_of_file": kind, **d}, indent=2, sort_keys=True, default=str))
+        return 0
+    _print(_model_lines(kind, model, d))
+    return 0
+
+
+def _model_lines(kind: str, model: Any, d: dict[str, Any]) -> list[str]:
+    """Return the lines ``info`` prints for a model that is not an auditkit checkpoint."""
+    names = getattr(model, "class_names", None)
+    if not names and getattr(model, "classes_", None) is not None:
+        names = [str(c) for c in model.classes_]
+    sha = d.get("file_sha256") or d.get("sha256")
+    lines = [
+        f"model         {d.get('path') or model.name}",
+        f"kind          {KIND_NAMES[kind]} ({d.get('kind')})",
+        f"sha256        {sha}",
+        f"what          {_what(kind, model, d)}",
+        "classes       "
+        + (
+            ", ".join(str(c) for c in names)
+            if names
+            else "not recorded (labels are the output indices)"
+        ),  # fmt: skip
+        f"inputs        {_inputs(kind, model, d)}",
+        f"can run       {CAN_RUN[kind]}",
+    ]
+    shown = {"path", "kind", "sha256", "file_sha256", "name", "class_names", "inputs"}
+    if kind == "pickle":
+        lines.append("unpickled     yes (code from the file ran: --allow-pickle)")
+        shown.add("unpickled")
+    for k, v in sorted(d.items()):
+        if k not in shown and v is not None:
+            lines.append(f"{k:<13} {v}")
+    return lines
+
+
+def _what(kind: str, model: Any, d: dict[str, Any]) -> str:
+    if kind == "huggingface":
+        return f"{d.get('architecture')} ({d.get('model_type')}, {d.get('modality')}), " \
+               f"{d.get('n_parameters'):,} parameters"  # fmt: skip
+    if kind == "onnx":
+        return f"an ONNX graph from {d.get('producer') or 'an unnamed producer'} ({d.get('mode')})"
+    if kind == "lightning":
+        return f"{d.get('model_class')} ({d.get('modality')}), {d.get('loaded_with')}"
+    est = type(model.raw).__name__
+    return f"{est} read from a {d.get('file_format')} file"
+
+
+def _inputs(kind: str, model: Any, d: dict[str, Any]) -> str:
+    if kind == "huggingface":
+        if d.get("modality") == "text":
+            col = d.get("text_column") or "the --text-column COL of --data"
+            return (f"texts from {col}; tokenizer {d.get('tokenizer')}, max_length "
+                    f"{d.get('max_length')}, padding {d.get('padding_side')}")  # fmt: skip
+        return f"images through {d.get('image_processor')}"
+    if kind == "onnx":
+        graph = "; ".join(
+            f"{i['name']} {i['type']} [{', '.join(i['shape'])}]" for i in d["inputs"]
+        )
+        fed = d.get("features") or "every column of --data but --target and --sensitive"
+        if d.get("mode") == "matrix":
+            graph += f" (columns: {fed if isinstance(fed, str) else ', '.join(fed)})"
+        return f"{graph}; output {d.get('output')} ({d.get('output_holds')})"
+    if kind == "lightning":
+        if d.get("image_size"):
+            norm = d.get("normalisation") or "none"
+            return f"images of {'x'.join(map(str, d['image_size']))} pixels, normalisation {norm}"
+        fed = d.get("features")
+        return ", ".join(fed) if fed else "every column of --data but --target and --sensitive"
+    cols = getattr(model.raw, "feature_names_in_", None)
+    if cols is not None:
+        return "columns " + ", ".join(str(c) for c in cols)
+    n = getattr(model.raw, "n_features_in_", None)
+    return f"{n} numeric columns (fitted without names)" if n else "as the estimator was fitted"
+
+
+def _refused_pickle(args: argparse.Namespace) -> int:
+    """Print what a pickle file is, without opening it (unpickling runs its code)."""
+    from ..data import sha256_file
+
+    p = Path(args.model)
+    d = {"path": str(p), "kind_of_file": "pickle", "file_sha256": sha256_file(p),
+         "bytes": p.stat().st_size, "loaded": False}  # fmt: skip
+    why = "refused without --allow-pickle: unpickling runs code chosen by the file's author"
+    if args.json:
+        print(json.dumps({**d, "refused": why}, indent=2, sort_keys=True))
+        return 0
+    _print([
+        f"model         {p}",
+        f"kind          {KIND_NAMES['pickle']} ({p.suffix or 'no suffix'})",
+        f"sha256        {d['file_sha256']} ({d['bytes']:,} bytes)",
+        f"loading       {why}; re-save it with skops, or pass --allow-pickle if you trust it",
+    ])  # fmt: skip
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    loaded = _open_model(args)
     meta = summary(loaded.meta, loaded.sha256)
     if args.json:
         print(json.dumps(meta, indent=2, sort_keys=True, allow_nan=True))
@@ -46,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     training = meta.get("training") or {}
     hw = meta.get("hardware") or {}
     lines = [
-        f"checkpoint    {args.checkpoint}",
+        f"checkpoint    {args.model}",
         f"sha256        {loaded.sha256}",
         f"model         {loaded.name} (format version {meta.get('format_version')})",
         f"dataset       {ds.get('name')} (sha256 {str(ds.get('sha256'))[:16]}..., "
@@ -70,8 +194,5 @@ def run(args: argparse.Namespace) -> int:
                 f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {h['train_accuracy']:>9.4f}  "
                 f"{h['val_loss']:>8.4f}  {h['val_accuracy']:>7.4f}"
             )
-    from ..report import visible
-
-    # metadata is data: one screen line per line, control and bidi characters escaped
-    print("\n".join(visible(line, keep_lines=False) for line in lines))
+    _print(lines)
     return 0
