@@ -26,8 +26,9 @@ import numpy as np
 from ..data._schema import DatasetSchema, FeatureSpec
 from ..exceptions import DataValidationError, ParameterError
 from ._files import file_sha256
-from .base import ModelAdapter, TorchParts, _as_float32
+from .base import ModelAdapter, TorchParts
 from .errors import ModelFileError, UnsafeModelError
+from .torch import _as_float32
 
 if TYPE_CHECKING:
     import torch

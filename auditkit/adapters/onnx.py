@@ -22,8 +22,9 @@ import numpy as np
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError, ParameterError
 from ._files import file_sha256
-from .base import ModelAdapter, _as_float32
+from .base import ModelAdapter
 from .errors import ModelFileError, missing_dependency
+from .torch import _as_float32
 
 __all__ = ["OnnxModel", "load_onnx"]
 

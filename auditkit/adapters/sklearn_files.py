@@ -16,8 +16,8 @@ from typing import Any
 
 from ..data._schema import DatasetSchema
 from ._files import file_sha256
-from .base import SklearnModel
 from .errors import ModelFileError, UnsafeModelError, missing_dependency
+from .sklearn import SklearnModel
 
 __all__ = [
     "PICKLE_SUFFIXES",
