@@ -571,10 +571,11 @@ def explain(
 
     Parameters
     ----------
-    model : LoadedModel, torch.nn.Module, estimator or callable
-        A checkpoint loaded with :func:`auditkit.load_checkpoint` (or its path), a torch module
-        returning logits (then ``X`` is a tensor or array), or a fitted scikit-learn estimator
-        or ``predict_proba`` callable (perturbation methods only).
+    model : LoadedModel, ModelAdapter, torch.nn.Module, estimator or callable
+        A checkpoint loaded with :func:`auditkit.load_checkpoint` or a model opened with
+        :func:`auditkit.load_model` (or the path of either; a pickle is refused), a torch
+        module returning logits (then ``X`` is a tensor or array), or a fitted scikit-learn
+        estimator, ONNX model or ``predict_proba`` callable (perturbation methods only).
     X : DataFrame, ndarray, Tensor or sequence of str
         The rows to explain, raw as the model takes them (a checkpoint encodes them itself).
     method : str, default="integrated_gradients"

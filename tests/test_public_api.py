@@ -6,8 +6,8 @@ import auditkit
 
 EXPECTED = [
     "AuditResult", "AuditkitError", "Explanation", "LoadedModel", "Policy", "__version__",
-    "audit", "audit_predictions", "check", "explain", "load_checkpoint", "load_result",
-    "render_html", "render_markdown", "to_json", "train",
+    "audit", "audit_predictions", "check", "explain", "load_checkpoint", "load_model",
+    "load_result", "render_html", "render_markdown", "to_json", "train", "wrap",
 ]  # fmt: skip
 
 
@@ -28,6 +28,8 @@ def test_subpackages_declare_all():
         "auditkit.inputs",
         "auditkit.scale",
         "auditkit.exceptions",
+        "auditkit.adapters",
+        "auditkit.models.files",
     ]:
         m = importlib.import_module(mod)
         for name in m.__all__:

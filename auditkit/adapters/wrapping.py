@@ -56,7 +56,7 @@ def wrap(
     if isinstance(model, (str, bytes, os.PathLike)):
         raise ParameterError(
             f"wrap takes a model object, not the file name {os.fsdecode(model)!r}; open the "
-            "file with auditkit.load_checkpoint, or pass the path to auditkit.audit or "
+            "file with auditkit.load_model, or pass the path to auditkit.audit or "
             "auditkit.explain."
         )
     adapter_factory = getattr(model, "as_adapter", None)
