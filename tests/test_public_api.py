@@ -45,3 +45,15 @@ def test_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_model_file_errors_are_public_and_reexported():
+    from auditkit import exceptions
+    from auditkit.adapters import errors
+
+    for name in ("ModelFileError", "UnsafeModelError", "MissingDependencyError"):
+        assert name in exceptions.__all__
+        assert getattr(errors, name) is getattr(exceptions, name)
+        assert issubclass(getattr(exceptions, name), exceptions.CheckpointError)
+    assert issubclass(exceptions.MissingDependencyError, ImportError)
+    assert isinstance(errors.missing_dependency("onnxruntime", "onnx", "x"), ImportError)

@@ -54,7 +54,7 @@ def open_model(model: Any, **options: Any) -> Any:
     from .kinds import model_kind, open_model_file
 
     if options.get("allow_pickle") is not True and model_kind(model) == "pickle":
-        from ..adapters.errors import UnsafeModelError
+        from ..exceptions import UnsafeModelError
 
         raise UnsafeModelError(PICKLE_IN_PYTHON.format(path=os.fsdecode(model)))
     return open_model_file(model, **options)

@@ -26,8 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..adapters.errors import ModelFileError
-from ..exceptions import CheckpointError
+from ..exceptions import CheckpointError, ModelFileError
 
 __all__ = ["KINDS", "model_kind", "open_model_file"]
 
