@@ -593,7 +593,7 @@ def explain(
     model: Any,
     X: Any,
     *,
-    method: str | None = "integrated_gradients",
+    method: str | None = None,
     target: Any = None,
     baselines: Any = None,
     n_steps: int = 50,
@@ -615,13 +615,13 @@ def explain(
         estimator, ONNX model or ``predict_proba`` callable (perturbation methods only).
     X : DataFrame, ndarray, Tensor or sequence of str
         The rows to explain, raw as the model takes them (a checkpoint encodes them itself).
-    method : str or None, default="integrated_gradients"
+    method : str, default=None
         ``"integrated_gradients"``, ``"saliency"``, ``"deeplift"``, ``"gradient_shap"``,
         ``"feature_ablation"``, ``"occlusion"`` (images) or ``"layer_integrated_gradients"``
         (token embeddings of a text model; ``"integrated_gradients"`` on token ids means this);
         for a table and a model without gradients also ``"shapley_value_sampling"`` and
-        ``"kernel_shap"``. None: the model's default, integrated gradients for a torch model,
-        else feature ablation (a table) or occlusion (images).
+        ``"kernel_shap"``. None: integrated gradients for a torch model (at the token embeddings
+        for text), else feature ablation (a table) or occlusion (images).
     target : int or array-like of int, default=None
         The output explained for each row; None explains the predicted class of each row.
     baselines : number, array-like, Tensor or DataFrame, default=None

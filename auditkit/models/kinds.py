@@ -3,8 +3,8 @@
 :func:`model_kind` names the kind from the path alone (a folder's ``config.json``, the suffix,
 then the first bytes), before anything in the file runs; :func:`open_model_file` calls the
 loader of that kind (in :mod:`auditkit.adapters`) or, for auditkit's own checkpoints,
-:func:`~auditkit.models.checkpoint.load_checkpoint`. This is the dispatch that
-:func:`auditkit.models.files.open_model` is meant to call once issue 16 is integrated.
+:func:`~auditkit.models.checkpoint.load_checkpoint`. :func:`auditkit.models.files.open_model`
+and :func:`auditkit.load_model` call it.
 
 ======================== =============== ===============================================
 path                     kind            loader
