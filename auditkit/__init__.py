@@ -19,10 +19,12 @@ from .result.json_io import to_json as to_json
 from .result.records import AuditResult as AuditResult
 
 if TYPE_CHECKING:  # the heavier names load on first use (PEP 562)
+    from .adapters import wrap as wrap
     from .explanation import Explanation as Explanation
     from .explanation import explain as explain
     from .models.checkpoint import LoadedModel as LoadedModel
     from .models.checkpoint import load_checkpoint as load_checkpoint
+    from .models.files import load_model as load_model
     from .models.training import train as train
     from .policy import Policy as Policy
     from .policy import check as check
@@ -34,6 +36,8 @@ _compat.install()
 
 _LAZY = {
     "load_checkpoint": "models.checkpoint",
+    "load_model": "models.files",
+    "wrap": "adapters",
     "LoadedModel": "models.checkpoint",
     "train": "models.training",
     "Policy": "policy",
@@ -56,11 +60,13 @@ __all__ = [
     "check",
     "explain",
     "load_checkpoint",
+    "load_model",
     "load_result",
     "render_html",
     "render_markdown",
     "to_json",
     "train",
+    "wrap",
 ]
 
 

@@ -147,10 +147,12 @@ def audit(
 
     Parameters
     ----------
-    model : LoadedModel, estimator, torch.nn.Module, callable or path
-        A checkpoint loaded with :func:`auditkit.load_checkpoint` (or its path), a fitted
-        scikit-learn estimator or pipeline, a torch module returning logits, or a callable
-        returning probabilities.
+    model : LoadedModel, ModelAdapter, estimator, torch.nn.Module, callable or path
+        A checkpoint loaded with :func:`auditkit.load_checkpoint`, a model opened with
+        :func:`auditkit.load_model` (Hugging Face, ONNX, skops, pickle, your LightningModule),
+        or the path of either (opened with the default options; a pickle is refused), a
+        fitted scikit-learn estimator or pipeline, a torch module returning logits, a callable
+        returning probabilities, or anything else :func:`auditkit.wrap` takes.
     X : DataFrame, array-like, or sequence of str, default=None
         Evaluation inputs. None for a reference checkpoint: its dataset's test split.
     y : array-like of shape (n_samples,), default=None

@@ -12,12 +12,15 @@ __all__ = [
     "CheckpointError",
     "DataValidationError",
     "DataFairnessWarning",
+    "MissingDependencyError",
+    "ModelFileError",
     "OutputError",
     "ParameterError",
     "PolicyError",
     "RegistryKeyError",
     "SectionError",
     "SmallGroupWarning",
+    "UnsafeModelError",
 ]
 
 
@@ -35,6 +38,18 @@ class DataValidationError(AuditkitError, ValueError):
 
 class CheckpointError(AuditkitError, ValueError):
     """A checkpoint cannot be loaded safely (truncated, pickled payload, unknown model...)."""
+
+
+class ModelFileError(CheckpointError):
+    """A model file or folder cannot be opened: a missing piece, a wrong class, unfitting keys."""
+
+
+class UnsafeModelError(ModelFileError):
+    """Opening the model would run code from it (pickle, remote code, untrusted types)."""
+
+
+class MissingDependencyError(ModelFileError, ImportError):
+    """The optional library a model kind needs is not installed (the message names the extra)."""
 
 
 class PolicyError(AuditkitError, ValueError):

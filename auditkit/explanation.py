@@ -39,6 +39,9 @@ METHODS = (
     "occlusion",
     "layer_integrated_gradients",
 )
+#: Perturbation methods offered to models without gradients once the attribution runtime
+#: (:data:`auditkit.runtime.attribution.METHODS`) has them; checked at run time.
+SAMPLING_METHODS = ("shapley_value_sampling", "kernel_shap")
 _FUNC = "explain"
 
 
@@ -151,6 +154,7 @@ class _Subject:
     decode_tokens: Any = None
     pad_id: int = 0
     unk_id: int | None = None
+    special_ids: tuple[int, ...] = ()  # kept in token baselines ([CLS], [SEP]...)
     encode: Any = None
     reference: torch.Tensor | None = None
     row_independent: bool | None = None
@@ -364,6 +368,7 @@ def _subject(model: Any, X: Any) -> _Subject:
             module=parts.module, x=x, kind=kind, differentiable=True, feature_names=names,
             feature_groups=groups, layer=layer, decode_tokens=parts.decode_tokens,
             pad_id=int(pad or 0), unk_id=None if unk is None else int(unk),
+            special_ids=tuple(int(i) for i in extras.get("special_ids", ())),
             encode=lambda v: _to_tensor(parts.encode(v)),
             description=f"{adapter.kind} model {adapter.name}",
         )  # fmt: skip
@@ -377,8 +382,21 @@ def _subject(model: Any, X: Any) -> _Subject:
     )  # fmt: skip
 
 
+def _sampling_methods() -> tuple[str, ...]:
+    """Return the methods of :data:`SAMPLING_METHODS` the attribution runtime implements."""
+    from .runtime import attribution
+
+    known = getattr(attribution, "METHODS", ())
+    return tuple(m for m in SAMPLING_METHODS if m in known)
+
+
 def available_methods(subject: _Subject) -> list[str]:
-    """Return the methods that fit ``subject``, in :data:`METHODS` order."""
+    """Return the methods that fit ``subject``, in :data:`METHODS` order.
+
+    A model without gradients (ONNX, scikit-learn, a callable) gets the perturbation methods:
+    feature ablation, Shapley value sampling and KernelSHAP for a table (the last two where the
+    attribution runtime has them), occlusion for images.
+    """
     per_example_ndim = subject.x.ndim - 1
     if subject.kind == "tokens":
         out = []
@@ -386,7 +404,9 @@ def available_methods(subject: _Subject) -> list[str]:
             out.append("layer_integrated_gradients")
         return [*out, "feature_ablation"]
     if not subject.differentiable:
-        return ["feature_ablation"] + (["occlusion"] if per_example_ndim >= 2 else [])
+        if per_example_ndim >= 2:
+            return ["feature_ablation", "occlusion"]
+        return ["feature_ablation", *_sampling_methods()]
     out = ["integrated_gradients", "saliency", "deeplift", "gradient_shap", "feature_ablation"]
     if per_example_ndim >= 2:
         out.append("occlusion")
@@ -405,7 +425,7 @@ def _check_method(method: Any, subject: _Subject) -> str:
     lig_fits = "layer_integrated_gradients" in fits
     if name == "integrated_gradients" and subject.kind == "tokens" and lig_fits:
         return "layer_integrated_gradients"  # token ids: integrate at the embeddings
-    if name not in METHODS:
+    if name not in METHODS and name not in _sampling_methods():
         raise ParameterError(
             f"Unknown attribution method {method!r}. Methods that fit this {subject.description}: "
             f"{format_available(fits)}."
@@ -423,6 +443,18 @@ def _check_method(method: Any, subject: _Subject) -> str:
             f"fit: {format_available(fits)}."
         )
     return name
+
+
+def default_method(subject: _Subject) -> str:
+    """Return the method :func:`explain` uses when none is named.
+
+    Integrated gradients for a differentiable model (at the token embeddings for text); for a
+    model without gradients, feature ablation on a table and occlusion on images (ablating each
+    pixel alone would be one model call per pixel per row).
+    """
+    if subject.differentiable:
+        return "integrated_gradients"
+    return "occlusion" if subject.x.ndim >= 3 else "feature_ablation"
 
 
 def _check_target(target: Any, n: int, n_outputs: int) -> torch.Tensor | None:
@@ -466,6 +498,11 @@ def _baselines(
         if subject.kind == "tokens":
             # The same review with every word unknown: same length, so a model that masks
             # padding sees the same mask, and completeness holds at the embeddings.
+            if subject.special_ids:  # [CLS], [SEP]... and padding kept, every word unknown
+                keep = torch.isin(x, torch.as_tensor(subject.special_ids, dtype=x.dtype))
+                keep = keep | (x == subject.pad_id)
+                fill = subject.pad_id if subject.unk_id is None else subject.unk_id
+                return torch.where(keep, x, torch.full_like(x, fill))
             if subject.unk_id is None:
                 return torch.full_like(x[:1], subject.pad_id)
             return torch.where(x != subject.pad_id, subject.unk_id, subject.pad_id)
@@ -556,7 +593,7 @@ def explain(
     model: Any,
     X: Any,
     *,
-    method: str = "integrated_gradients",
+    method: str | None = None,
     target: Any = None,
     baselines: Any = None,
     n_steps: int = 50,
@@ -571,16 +608,20 @@ def explain(
 
     Parameters
     ----------
-    model : LoadedModel, torch.nn.Module, estimator or callable
-        A checkpoint loaded with :func:`auditkit.load_checkpoint` (or its path), a torch module
-        returning logits (then ``X`` is a tensor or array), or a fitted scikit-learn estimator
-        or ``predict_proba`` callable (perturbation methods only).
+    model : LoadedModel, ModelAdapter, torch.nn.Module, estimator or callable
+        A checkpoint loaded with :func:`auditkit.load_checkpoint` or a model opened with
+        :func:`auditkit.load_model` (or the path of either; a pickle is refused), a torch
+        module returning logits (then ``X`` is a tensor or array), or a fitted scikit-learn
+        estimator, ONNX model or ``predict_proba`` callable (perturbation methods only).
     X : DataFrame, ndarray, Tensor or sequence of str
         The rows to explain, raw as the model takes them (a checkpoint encodes them itself).
-    method : str, default="integrated_gradients"
+    method : str, default=None
         ``"integrated_gradients"``, ``"saliency"``, ``"deeplift"``, ``"gradient_shap"``,
         ``"feature_ablation"``, ``"occlusion"`` (images) or ``"layer_integrated_gradients"``
-        (token embeddings of a text model; ``"integrated_gradients"`` on token ids means this).
+        (token embeddings of a text model; ``"integrated_gradients"`` on token ids means this);
+        for a table and a model without gradients also ``"shapley_value_sampling"`` and
+        ``"kernel_shap"``. None: integrated gradients for a torch model (at the token embeddings
+        for text), else feature ablation (a table) or occlusion (images).
     target : int or array-like of int, default=None
         The output explained for each row; None explains the predicted class of each row.
     baselines : number, array-like, Tensor or DataFrame, default=None
@@ -654,14 +695,14 @@ def explain(
         param="memory_budget_mb", func=_FUNC, expected="a positive number", got=memory_budget_mb,
     )  # fmt: skip
     subject = _subject(model, X)
-    name = _check_method(method, subject)
+    name = _check_method(default_method(subject) if method is None else method, subject)
     x = subject.x
     if len(x) == 0:
         raise DataValidationError("explain got no rows to explain (X is empty).")
     n_outputs = _n_outputs(subject.module, x)
     tgt = _check_target(target, len(x), n_outputs)
     base = _baselines(baselines, name, subject, random_state)
-    mask = _feature_mask(subject) if name == "feature_ablation" else None
+    mask = _feature_mask(subject) if name in ("feature_ablation", *SAMPLING_METHODS) else None
     window = strides = None
     if name == "occlusion":
         window, strides = _attr.default_window(tuple(x.shape[1:]))
@@ -690,6 +731,11 @@ def explain(
     if subject.kind == "tokens" and subject.decode_tokens is not None:
         ids = x.cpu().numpy()
         tokens = [list(subject.decode_tokens(row)) for row in ids]
+    special: dict[str, Any] = {}
+    if tokens is not None and subject.special_ids:
+        assert subject.decode_tokens is not None
+        ids = np.asarray(subject.special_ids, dtype=np.int64)
+        special["special_tokens"] = sorted(set(subject.decode_tokens(ids)))
     info = {
         "fast_path": run.fast_path,
         "rows_per_call": run.plan.rows_per_call,
@@ -700,6 +746,7 @@ def explain(
         "kind": subject.kind,
         "model": subject.description,
         **run.info,
+        **special,
     }  # fmt: skip
     return Explanation(
         values=values, feature_names=names, delta=run.delta, method=name, target=run.target,

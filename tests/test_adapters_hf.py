@@ -16,8 +16,10 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
+from auditkit.adapters import wrap  # noqa: E402
 from auditkit.adapters.errors import ModelFileError, UnsafeModelError  # noqa: E402
 from auditkit.adapters.hf import HuggingFaceModel, load_hf  # noqa: E402
+from auditkit.exceptions import ParameterError  # noqa: E402
 
 POS = ["good", "great", "fine", "lovely", "superb"]
 NEG = ["bad", "awful", "poor", "dull", "boring"]
@@ -174,6 +176,11 @@ def test_in_memory_model_and_tokenizer(tmp_path: Path) -> None:
             torch.softmax(parts.module(ids).double(), dim=1).numpy(), expected, atol=1e-5
         )
     assert adapter.decode_tokens(ids[0])[0] == "[CLS]"
+    wrapped = wrap((model, tok))
+    assert isinstance(wrapped, HuggingFaceModel) and wrapped.kind == "huggingface"
+    np.testing.assert_allclose(wrapped.predict_proba(texts), expected, atol=1e-6)
+    with pytest.raises(ParameterError, match=r"needs its tokenizer.*wrap\(\(model, tokenizer\)\)"):
+        wrap(model)
 
 
 def test_remote_code_is_refused(bert_dir: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from auditkit.adapters import wrap
 from auditkit.adapters.errors import ModelFileError
 from auditkit.adapters.lightning import UserLightningModel, load_user_lightning
 
@@ -220,3 +221,6 @@ def test_in_memory_module_with_its_own_encode(user_file: Path, trained) -> None:
     np.testing.assert_allclose(adapter.predict_proba(X), own, atol=1e-6)
     assert adapter.torch_parts().encode == adapter.encode
     assert adapter.describe()["path"] is None and adapter.fingerprint() is None
+    wrapped = wrap(net, features=COLUMNS)
+    assert isinstance(wrapped, UserLightningModel) and wrapped.kind == "lightning"
+    np.testing.assert_allclose(wrapped.predict_proba(X), own, atol=1e-6)

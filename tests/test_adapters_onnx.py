@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from auditkit.adapters import wrap
 from auditkit.adapters.errors import ModelFileError
 from auditkit.adapters.onnx import OnnxModel, load_onnx
 from auditkit.exceptions import DataValidationError
@@ -176,6 +177,9 @@ def test_in_memory_session(tmp_path: Path) -> None:
     assert adapter.fingerprint() is None and adapter.describe()["path"] is None
     with pytest.raises(ModelFileError, match="'nope' is not an input"):
         OnnxModel(session, input_map={"nope": "age"})
+    wrapped = wrap(session, features=NUM)
+    assert isinstance(wrapped, OnnxModel) and wrapped.kind == "onnx"
+    np.testing.assert_allclose(wrapped.predict_proba(X), expected, atol=1e-5)
 
 
 def test_audit_accuracy_and_perturbation_explanations(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import auditkit
 
 EXPECTED = [
     "AuditResult", "AuditkitError", "Explanation", "LoadedModel", "Policy", "__version__",
-    "audit", "audit_predictions", "check", "explain", "load_checkpoint", "load_result",
-    "render_html", "render_markdown", "to_json", "train",
+    "audit", "audit_predictions", "check", "explain", "load_checkpoint", "load_model",
+    "load_result", "render_html", "render_markdown", "to_json", "train", "wrap",
 ]  # fmt: skip
 
 
@@ -28,6 +28,8 @@ def test_subpackages_declare_all():
         "auditkit.inputs",
         "auditkit.scale",
         "auditkit.exceptions",
+        "auditkit.adapters",
+        "auditkit.models.files",
     ]:
         m = importlib.import_module(mod)
         for name in m.__all__:
@@ -43,3 +45,15 @@ def test_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_model_file_errors_are_public_and_reexported():
+    from auditkit import exceptions
+    from auditkit.adapters import errors
+
+    for name in ("ModelFileError", "UnsafeModelError", "MissingDependencyError"):
+        assert name in exceptions.__all__
+        assert getattr(errors, name) is getattr(exceptions, name)
+        assert issubclass(getattr(exceptions, name), exceptions.CheckpointError)
+    assert issubclass(exceptions.MissingDependencyError, ImportError)
+    assert isinstance(errors.missing_dependency("onnxruntime", "onnx", "x"), ImportError)

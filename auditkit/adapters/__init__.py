@@ -3,8 +3,9 @@
 :func:`wrap` turns a scikit-learn estimator, a torch module, a ``predict_proba`` callable or an
 object with an ``as_adapter()`` method (a loaded checkpoint) into a :class:`ModelAdapter`, the
 only thing the sections talk to. One module per model kind (``sklearn``, ``torch``,
-``callable``); ``wrapping`` holds ``wrap``, which recognises each (a module named ``wrap`` would
-shadow the function on this package).
+``callable``, and, loaded on demand, ``hf``, ``onnx``, ``sklearn_files``, ``lightning``);
+``wrapping`` holds ``wrap``, which recognises each (a module named ``wrap`` would shadow the
+function on this package).
 """
 
 from .base import ModelAdapter, ModelKind, SupportsPredictProba, TorchParts

@@ -19,7 +19,9 @@ from .._core.validation import check_probabilities
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError
 
-ModelKind = Literal["checkpoint", "sklearn", "torch", "callable"]
+ModelKind = Literal[
+    "checkpoint", "sklearn", "torch", "callable", "huggingface", "onnx", "lightning"
+]
 
 
 @runtime_checkable
@@ -64,7 +66,7 @@ class ModelAdapter:
 
     Attributes
     ----------
-    kind : {"checkpoint", "sklearn", "torch", "callable"}
+    kind : {"checkpoint", "sklearn", "torch", "callable", "huggingface", "onnx", "lightning"}
     name : str
     raw : object
         The object that was wrapped.

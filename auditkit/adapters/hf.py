@@ -127,7 +127,7 @@ class HuggingFaceModel(ModelAdapter):
         ``np.arange(n_classes)``: labels are class indices; the names are in the schema.
     """
 
-    kind = "huggingface"  # type: ignore[assignment]  # ModelKind gains it at integration
+    kind = "huggingface"
 
     def __init__(
         self,

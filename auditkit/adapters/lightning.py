@@ -170,7 +170,7 @@ class UserLightningModel(ModelAdapter):
         The checkpoint file.
     """
 
-    kind = "lightning"  # type: ignore[assignment]  # ModelKind gains it at integration
+    kind = "lightning"
 
     def __init__(
         self,

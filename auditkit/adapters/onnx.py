@@ -81,7 +81,7 @@ class OnnxModel(ModelAdapter):
         How inputs are fed: one 2-d float matrix, one input per column, or one NCHW tensor.
     """
 
-    kind = "onnx"  # type: ignore[assignment]  # ModelKind gains "onnx" at integration
+    kind = "onnx"
 
     def __init__(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..data._schema import DatasetSchema
@@ -13,25 +15,39 @@ from .torch import TorchModel, _is_torch_module
 
 
 def wrap(
-    model: Any, *, schema: DatasetSchema | None = None, output: str = "logits"
+    model: Any,
+    *,
+    schema: DatasetSchema | None = None,
+    output: str = "logits",
+    text_column: str | None = None,
+    features: Sequence[str] | None = None,
 ) -> ModelAdapter:
     """Return a :class:`ModelAdapter` for ``model``.
 
     Parameters
     ----------
-    model : LoadedModel, estimator, torch.nn.Module or callable
-        A checkpoint loaded with :func:`auditkit.load_checkpoint`, a fitted
-        scikit-learn estimator or pipeline, a torch module returning logits, or a callable
-        returning probabilities.
+    model : LoadedModel, estimator, torch.nn.Module, callable, or a model of another library
+        A checkpoint loaded with :func:`auditkit.load_checkpoint` or a model loaded with
+        :func:`auditkit.load_model`, a fitted scikit-learn estimator or pipeline, a torch
+        module returning logits, a callable returning probabilities, a Hugging Face
+        classifier with its tokenizer or image processor as a pair ``(model, tokenizer)``, an
+        ``onnxruntime.InferenceSession``, or your own LightningModule.
     schema : DatasetSchema, default=None
         Feature schema for models that do not carry one.
     output : {"logits", "proba"}, default="logits"
         What a torch module returns.
+    text_column : str, default=None
+        The column of a table that holds the texts, for a Hugging Face text classifier (or a
+        text checkpoint whose own text column has another name).
+    features : sequence of str, default=None
+        The columns fed, in order, to an ONNX model with one input or to a LightningModule
+        (default: the schema's features, else every column of the table).
 
     Raises
     ------
     ParameterError
-        When ``model`` is none of the above.
+        When ``model`` is none of the above, or a Hugging Face model comes without its
+        tokenizer or image processor.
     """
     if isinstance(model, ModelAdapter):
         return model
@@ -40,13 +56,20 @@ def wrap(
     if isinstance(model, (str, bytes, os.PathLike)):
         raise ParameterError(
             f"wrap takes a model object, not the file name {os.fsdecode(model)!r}; open the "
-            "file with auditkit.load_checkpoint, or pass the path to auditkit.audit or "
+            "file with auditkit.load_model, or pass the path to auditkit.audit or "
             "auditkit.explain."
         )
     adapter_factory = getattr(model, "as_adapter", None)
     if callable(adapter_factory):  # auditkit.models.checkpoint.LoadedModel
-        adapter: ModelAdapter = adapter_factory()
+        adapter: ModelAdapter = (
+            adapter_factory() if text_column is None else adapter_factory(text_column=text_column)
+        )
         return adapter
+    if features is None and schema is not None:
+        features = schema.feature_names
+    other = _other_library(model, text_column=text_column, features=features, schema=schema)
+    if other is not None:
+        return other
     if _is_torch_module(model):
         return TorchModel(model, output=output, schema=schema)  # type: ignore[arg-type]
     if hasattr(model, "fit") and (
@@ -65,3 +88,49 @@ def wrap(
         "estimator, a torch module or a callable returning probabilities. "
         f"Got {type(model).__name__} instead."
     )
+
+
+def _other_library(
+    model: Any, *, text_column: str | None, features: Sequence[str] | None,
+    schema: DatasetSchema | None,
+) -> ModelAdapter | None:  # fmt: skip
+    """Return the adapter of a Hugging Face, onnxruntime or user Lightning model, else None.
+
+    Checked before the torch-module test (a transformers model and a LightningModule are torch
+    modules). A library that is not imported cannot have made ``model``, so none is imported.
+    """
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:
+        pretrained = transformers.PreTrainedModel
+        if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], pretrained):
+            from .hf import HuggingFaceModel
+
+            net, pre = model
+            if hasattr(pre, "convert_ids_to_tokens"):  # a tokenizer
+                return HuggingFaceModel(net, pre, text_column=text_column)
+            if pre is None or isinstance(pre, (str, bytes)):
+                raise ParameterError(
+                    "wrap((model, processor)) takes the model's tokenizer or image processor "
+                    f"as the second item; got {type(pre).__name__}."
+                )
+            return HuggingFaceModel(net, image_processor=pre)
+        if isinstance(model, pretrained):
+            raise ParameterError(
+                f"A Hugging Face model ({type(model).__name__}) needs its tokenizer or image "
+                "processor: wrap((model, tokenizer)), or "
+                "auditkit.adapters.hf.HuggingFaceModel(model, tokenizer); or save both with "
+                "save_pretrained into one folder and pass auditkit.load_model(folder)."
+            )
+    onnxruntime = sys.modules.get("onnxruntime")
+    if onnxruntime is not None and isinstance(model, onnxruntime.InferenceSession):
+        from .onnx import OnnxModel
+
+        return OnnxModel(model, features=features, schema=schema)
+    mro = type(model).__mro__
+    if any(c.__name__ == "LightningModule" for c in mro) and not type(model).__module__.startswith(
+        "auditkit."
+    ):
+        from .lightning import UserLightningModel
+
+        return UserLightningModel(model, features=features)
+    return None

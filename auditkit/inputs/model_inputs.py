@@ -118,8 +118,9 @@ def _declared_classes(
     """Return the classes the model or its dataset declares, else ``y``'s labels (checked)."""
     schema = adapter.schema
     classes = adapter.classes_
-    if adapter.kind == "checkpoint" and schema is not None and y_arr.dtype.kind in "OUS":
-        classes = np.asarray(schema.class_names, dtype=object)  # labels given by class name
+    named = _class_names(adapter)
+    if named is not None and y_arr.dtype.kind in "OUS":
+        classes = np.asarray(named, dtype=object)  # labels given by class name
     if classes is None and schema is not None:
         classes = (
             np.arange(schema.n_classes)
@@ -140,6 +141,23 @@ def _declared_classes(
     return None, uniq
 
 
+def _class_names(adapter: ModelAdapter) -> tuple[str, ...] | None:
+    """Return the names of the model's classes when its schema names class indices 0..k-1.
+
+    An auditkit checkpoint, a Hugging Face classifier (``config.id2label``) and a
+    LightningModule given ``class_names`` predict class indices and name them in their schema;
+    labels may then be given by name, and the card names the classes.
+    """
+    schema, classes = adapter.schema, adapter.classes_
+    if schema is None or not schema.class_names or classes is None:
+        return None
+    k = len(schema.class_names)
+    arr = np.asarray(classes)
+    if arr.dtype.kind not in "iu" or not np.array_equal(arr, np.arange(k)):
+        return None
+    return tuple(schema.class_names)
+
+
 def _encode_y(
     adapter: ModelAdapter, y_arr: np.ndarray, classes: Any, uniq: np.ndarray | None,
     proba: np.ndarray, max_classes: int,
@@ -158,13 +176,9 @@ def _encode_y(
                 f"{len(uniq)} distinct labels; pass y as class indices 0..{proba.shape[1] - 1}."
             )
     codes, names, values = encode_labels(y_arr, classes, name="y")
-    schema = adapter.schema
-    if (
-        schema is not None
-        and len(schema.class_names) == len(names)
-        and adapter.kind in ("checkpoint",)
-    ):
-        names = tuple(schema.class_names)
+    named = _class_names(adapter)
+    if named is not None and len(named) == len(names):
+        names = named
     if proba.shape[1] != len(names):
         raise DataValidationError(
             f"The model returns {proba.shape[1]} probability columns but has {len(names)} classes."

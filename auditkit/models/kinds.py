@@ -3,8 +3,8 @@
 :func:`model_kind` names the kind from the path alone (a folder's ``config.json``, the suffix,
 then the first bytes), before anything in the file runs; :func:`open_model_file` calls the
 loader of that kind (in :mod:`auditkit.adapters`) or, for auditkit's own checkpoints,
-:func:`~auditkit.models.checkpoint.load_checkpoint`. This is the dispatch that
-:func:`auditkit.models.files.open_model` is meant to call once issue 16 is integrated.
+:func:`~auditkit.models.checkpoint.load_checkpoint`. :func:`auditkit.models.files.open_model`
+and :func:`auditkit.load_model` call it.
 
 ======================== =============== ===============================================
 path                     kind            loader
@@ -26,8 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..adapters.errors import ModelFileError
-from ..exceptions import CheckpointError
+from ..exceptions import CheckpointError, ModelFileError
 
 __all__ = ["KINDS", "model_kind", "open_model_file"]
 
@@ -92,9 +91,11 @@ def model_kind(path: str | os.PathLike[str], *, model_class: Any = None) -> str:
             f"{p} is a folder but not a saved transformers model (no config.json); a model is "
             f"{_ACCEPTED}."
         )
-    if not p.exists():
-        raise ModelFileError(f"Model {p} not found (no such file or folder).")
     suffix = p.suffix.lower()
+    if not p.exists():
+        if _SUFFIXES.get(suffix) == "checkpoint":  # load_checkpoint's own message, as before
+            return "lightning" if model_class is not None else "checkpoint"
+        raise ModelFileError(f"Model {p} not found (no such file or folder).")
     if suffix == ".safetensors":
         raise ModelFileError(
             f"{p} holds only weights; pass the folder that holds it with config.json and the "
@@ -118,6 +119,7 @@ def open_model_file(
     allow_pickle: bool = False,
     text_column: str | None = None,
     map_location: Any = None,
+    device: Any = None,
 ) -> Any:
     """Open the model at ``path`` with the loader of its kind.
 
@@ -139,6 +141,9 @@ def open_model_file(
         The text column of a Hugging Face text classifier.
     map_location : optional
         Where torch weights go (auditkit and Lightning checkpoints).
+    device : str or torch.device, default=None
+        ``"cpu"`` or ``"cuda[:i]"``: ``map_location`` when that is None, the device of a
+        Hugging Face model, and onnxruntime's CUDA provider first for ``"cuda..."``.
 
     Returns
     -------
@@ -147,6 +152,8 @@ def open_model_file(
         auditkit checkpoint (``wrap`` accepts both).
     """
     kind = model_kind(path, model_class=model_class)
+    if map_location is None:
+        map_location = device
     if kind == "huggingface":
         from ..adapters.hf import load_hf
 
@@ -154,7 +161,9 @@ def open_model_file(
     if kind == "onnx":
         from ..adapters.onnx import load_onnx
 
-        return load_onnx(path, features=features)
+        cuda = str(device).startswith("cuda") if device is not None else False
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None
+        return load_onnx(path, features=features, providers=providers)
     if kind == "skops":
         from ..adapters.sklearn_files import load_skops
 
@@ -178,7 +187,7 @@ def open_model_file(
     from .checkpoint import load_checkpoint
 
     try:
-        return load_checkpoint(os.fsdecode(path), map_location=map_location)
+        loaded = load_checkpoint(os.fsdecode(path), map_location=map_location)
     except CheckpointError as exc:
         if _NO_METADATA not in str(exc):
             raise
@@ -186,3 +195,5 @@ def open_model_file(
             f"{str(exc).rstrip('.')}. If it is your own LightningModule's checkpoint, name its "
             "class: --model-class pkg.module:Net or path/to/file.py:Net (model_class= in Python)."
         ) from None
+    # a text checkpoint's texts in a table column of another name than its own
+    return loaded if text_column is None else loaded.as_adapter(text_column=text_column)

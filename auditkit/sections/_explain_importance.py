@@ -135,11 +135,13 @@ def _global_importance(
     if run.tokens is None:
         return None
     occ: dict[str, list[float]] = {}
+    special = set(run.info.get("special_tokens", ()))  # [CLS], [SEP]...: not words of the text
     for i in run.main:
         toks = run.tokens[i]
         vals = _token_values(run, int(i))
         for tok, val in zip(toks, vals):
-            occ.setdefault(tok, []).append(abs(float(val)))
+            if tok not in special:
+                occ.setdefault(tok, []).append(abs(float(val)))
     cands = [(t, np.asarray(v)) for t, v in occ.items() if len(v) >= _TOKEN_MIN_COUNT]
     cands.sort(key=lambda tv: (-float(tv[1].mean()), tv[0]))
     top = cands[:_TOP_TOKENS]
