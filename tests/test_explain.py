@@ -250,7 +250,7 @@ def test_sklearn_models_take_perturbation_methods_only() -> None:
     X = np.random.default_rng(0).normal(size=(40, 3))
     clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
     with pytest.raises(ParameterError, match="not a differentiable torch model.*feature_ablation"):
-        explain(clf, X)
+        explain(clf, X, method="integrated_gradients")
 
 
 @pytest.mark.parametrize(

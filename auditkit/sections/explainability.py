@@ -88,8 +88,11 @@ class ExplainabilitySection:
         n = len(ctx.predictions)
         rows, main, shown, requested, errors = _select_rows(ctx, modality, n)
         method = opts.explain_method
-        if method is None:
-            method = "integrated_gradients" if parts is not None else "feature_ablation"
+        if method is None:  # no gradients: occlusion for images (ablating each pixel is too slow)
+            method = (
+                "integrated_gradients" if parts is not None
+                else "occlusion" if modality == "image" else "feature_ablation"
+            )  # fmt: skip
         n_steps = N_STEPS[modality] if opts.explain_n_steps is None else opts.explain_n_steps
         # A checkpoint scored on several devices (`audit --devices`) is attributed on them too.
         scoring = getattr(adapter, "scoring", None) or {}
