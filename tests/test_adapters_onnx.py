@@ -159,7 +159,7 @@ def test_image_model_from_torch(tmp_path: Path) -> None:
         options={"explain_max_rows": 4},
     )  # fmt: skip
     ex = res.section("explainability")
-    assert ex.status == "ok" and ex.info["method"] == "feature_ablation"
+    assert ex.status == "ok" and ex.info["method"] == "occlusion"  # no gradients: occlusion
     assert [c.name for c in ex.charts] == ["attribution_maps"]
 
 
@@ -198,6 +198,6 @@ def test_audit_accuracy_and_perturbation_explanations(tmp_path: Path) -> None:
         float((own == yte).mean())
     )
     ex = res.section("explainability")
-    assert ex.status == "ok" and ex.info["method"] == "feature_ablation"
+    assert ex.status == "ok" and ex.info["method"] == "occlusion"  # no gradients: occlusion
     names = {m.input_feature for m in ex.metrics if m.name == "importance"}
     assert set(NUM) <= names
