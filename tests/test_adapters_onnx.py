@@ -198,6 +198,6 @@ def test_audit_accuracy_and_perturbation_explanations(tmp_path: Path) -> None:
         float((own == yte).mean())
     )
     ex = res.section("explainability")
-    assert ex.status == "ok" and ex.info["method"] == "occlusion"  # no gradients: occlusion
+    assert ex.status == "ok" and ex.info["method"] == "feature_ablation"
     names = {m.input_feature for m in ex.metrics if m.name == "importance"}
     assert set(NUM) <= names
