@@ -328,6 +328,52 @@ def test_user_lightning_module_on_an_image_folder(tmp_path: Path) -> None:
                   str(tmp_path / "imgs")) == 2  # fmt: skip
 
 
+def test_user_lightning_module_on_images_listed_in_a_table(tmp_path: Path) -> None:
+    """--image-column: image paths in a CSV whose other columns are the label and the groups."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pytorch_lightning")
+    from PIL import Image
+
+    from auditkit.adapters.lightning import import_model_class
+
+    src = tmp_path / "my_models.py"
+    src.write_text(NET_SOURCE)
+    torch.manual_seed(0)
+    net = import_model_class(f"{src}:ImageNet")().eval()
+    ckpt = _save(net, tmp_path / "img.ckpt")
+    n = 40
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, size=(n, 8, 8, 3), dtype=np.uint8)
+    (tmp_path / "pics").mkdir()
+    for i in range(n):
+        Image.fromarray(imgs[i]).save(tmp_path / "pics" / f"{i}.png")
+    y = rng.integers(0, 2, n)
+    table = pd.DataFrame({"file": [f"pics/{i}.png" for i in range(n)], "label": y,
+                          "site": rng.choice(["north", "south"], n)})  # fmt: skip
+    table.to_csv(tmp_path / "images.csv", index=False)
+    out = tmp_path / "out"
+    assert _audit(ckpt, out, "--model-class", f"{src}:ImageNet", "--data",
+                  str(tmp_path / "images.csv"), "--target", "label", "--image-column", "file",
+                  "--sensitive", "site", "--image-size", "8", "--sections",
+                  "performance,fairness") == 0  # fmt: skip
+    x = (torch.as_tensor(imgs, dtype=torch.float32).permute(0, 3, 1, 2) / 255 - 0.5) / 0.25
+    with torch.no_grad():
+        own = net(x).argmax(1).numpy()
+    assert _accuracy(out) == pytest.approx(float((own == y).mean()))
+    data = json.loads((out / "audit.json").read_text())
+    fair = next(s for s in data["sections"] if s["name"] == "fairness")
+    assert fair["status"] in ("ok", "warn", "fail"), fair.get("reason")
+    groups = {m["group"][0] for m in data["metrics"] if m["section"] == "fairness"
+              and m.get("feature") == ["site"] and m.get("group")}  # fmt: skip
+    assert {"north", "south"} <= groups
+    # a path that is not a file: one line, exit 2
+    table.loc[3, "file"] = "pics/missing.png"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    assert _audit(ckpt, tmp_path / "z", "--model-class", f"{src}:ImageNet", "--data",
+                  str(tmp_path / "bad.csv"), "--target", "label", "--image-column", "file",
+                  "--image-size", "8") == 2  # fmt: skip
+
+
 # -------------------------------------------------------------------------- Hugging Face
 POS = ["good", "great", "fine", "lovely", "superb"]
 NEG = ["bad", "awful", "poor", "dull", "boring"]

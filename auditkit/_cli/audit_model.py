@@ -77,6 +77,13 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         help="the size images are resized to (makes a LightningModule an image model)",
     )
     g.add_argument(
+        "--image-column",
+        metavar="COL",
+        help="the column of a --data CSV/Parquet file that holds image paths (relative to the "
+        "file's folder), for an image model; the file's other columns give --target and "
+        "--sensitive",
+    )
+    g.add_argument(
         "--trust",
         metavar="TYPE,...",
         help="types a .skops file may create besides scikit-learn, numpy and scipy ones",
@@ -323,16 +330,21 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
     kwargs = _common_kwargs(args)
     sens = split_list(args.sensitive, option="--sensitive")
     X, y, data_file, folder_classes = _read_data(args, kind, name, sens)
+    image_paths = _image_paths(args, kind, X, data_file)
     features = split_list(args.features, option="--features")
     if features is None and data_file is not None and kind in ("lightning", "onnx"):
-        if not (kind == "lightning" and args.image_size):
+        if not (kind == "lightning" and args.image_size) and image_paths is None:
             features = [str(c) for c in X.columns if str(c) not in set(sens or ())]
     model = _open_model(args, features=features)
     _check_text(args, model, X, data_file, name)
+    sensitive: Any = sens
     if folder_classes is not None:
         model, X, y = _image_folder(args, model, X, y, folder_classes)
+    elif image_paths is not None:  # images listed in a table: its columns are y and the groups
+        sensitive = X[sens] if sens else None
+        model, X, y = _image_folder(args, model, image_paths, y, None)
+        data_file = None  # the table's columns are not the model's input (no column checks)
     print(visible(found_line(kind, model, args.model), keep_lines=False))
-    sensitive: Any = sens
     if (
         features is not None
         and data_file is not None
@@ -423,10 +435,40 @@ def _check_text(
     _check_text_column(text_col, text_col, X, data_file)
 
 
+def _image_paths(
+    args: argparse.Namespace, kind: str, X: Any, data_file: Path | None
+) -> list[str] | None:
+    """Return the image files a table lists in ``--image-column`` (relative to its folder)."""
+    col = getattr(args, "image_column", None)
+    if col is None:
+        return None
+    if kind not in ("lightning", "huggingface") or data_file is None:
+        raise ParameterError(
+            "--image-column names the image-path column of a --data FILE, for a LightningModule "
+            "(with --image-size) or a Hugging Face image classifier."
+        )
+    from ..data import check_columns
+
+    check_columns([col], [str(c) for c in X.columns], where=data_file.name)
+    out = []
+    for v in X[col].tolist():
+        if not isinstance(v, str) or not v.strip():
+            raise ParameterError(
+                f"Column {col!r} of {data_file.name} holds {v!r}, not an image path."
+            )
+        q = Path(v) if Path(v).is_absolute() else data_file.parent / v
+        if not q.is_file():
+            raise ParameterError(
+                f"Image {v!r} (column {col!r} of {data_file.name}) is not a file."
+            )
+        out.append(str(q))
+    return out
+
+
 def _image_folder(
-    args: argparse.Namespace, model: Any, paths: list[str], y: Any, classes: list[str]
+    args: argparse.Namespace, model: Any, paths: list[str], y: Any, classes: list[str] | None
 ) -> tuple[Any, Any, Any]:
-    """Read an image folder's files as arrays and its sub-folders as the model's classes."""
+    """Read image files as arrays; an image folder's sub-folders are the model's classes."""
     import numpy as np
 
     from ..adapters.lightning import UserLightningModel, load_images
@@ -451,6 +493,10 @@ def _image_folder(
     X = load_images(paths, hw)
     own = [str(c) for c in getattr(model, "class_names", None) or []]
     numbered = own == [str(i) for i in range(len(own))]
+    if classes is None:  # labels from the table's --target: the model's class names or indices
+        if own and not numbered:
+            y = class_codes(y, own)
+        return model, X, y
     if own and not numbered:
         missing = [c for c in classes if c not in own]
         if missing:
