@@ -210,6 +210,7 @@ def plan_batches(
     pass_rows = budget_rows
     if pass_bytes_per_row is not None:
         pass_rows = max(1, int(memory_budget_mb * 2**20 // max(pass_bytes_per_row, 1.0)))
+    if not splittable:
         rows = n_rows
     elif batch_size is not None:
         rows = min(n_rows, batch_size)
