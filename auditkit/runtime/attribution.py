@@ -370,7 +370,11 @@ def attribute(
     batch_size : int, default=None
         Rows per Captum call; None chooses from ``memory_budget_mb``.
     memory_budget_mb : float, default=256
-        Bound on the memory one batch of expanded evaluations may take.
+        Bound on the memory one batch of expanded evaluations may take. Gradient passes are
+        budgeted by the tensors autograd saves for the backward pass, measured on a probe of
+        4 rows (:func:`~auditkit.runtime.probes.backward_bytes_per_row`); the rows per call
+        and perturbation passes by 4x the forward activations. The default is unchanged
+        (benchmarks/RESULTS.md, ``hf_text``, compares the estimate with the peak measured).
     random_state : int, default=0
         Seed for GradientShap's, Shapley value sampling's and KernelSHAP's random draws.
     show_progress : bool, default=False
