@@ -105,13 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     texts = texts[:n]
     explain(adapter, texts[:2], method="layer_integrated_gradients", n_steps=2)  # warm-up
     captum_plain(adapter, texts[:2], np.zeros(2, dtype=np.int64), 2, 2)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     e = explain(
         adapter, texts, method="layer_integrated_gradients", n_steps=args.n_steps,
         memory_budget_mb=args.memory_mb,
     )  # fmt: skip
     t_auditkit = time.perf_counter() - t0
+    load1 = os.getloadavg()[0]
     t_captum, ref = captum_plain(adapter, texts, e.target, args.n_steps, args.captum_rows)
+    load2 = os.getloadavg()[0]
     np.testing.assert_allclose(e.values, ref, rtol=1e-4, atol=1e-6)
     diff = float(np.abs(e.values - ref).max())
     size = "tiny BERT (2 layers, hidden 16)" if args.quick else "BERT-small size (4x512)"
@@ -123,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         f"| Captum `LayerIntegratedGradients.attribute`, {args.captum_rows} rows per call | "
         f"{t_captum:.2f} |\n"
         f"| `auditkit.explain(HuggingFaceModel)`, {args.memory_mb:g} MB budget, "
-        f"{e.info.get('rows_per_call')} rows per call | {t_auditkit:.2f} |\n\n"
-        f"Same values: largest absolute difference {diff:.3g}.\n"
+        f"{e.info.get('rows_per_call')} rows per call, "
+        f"{e.info.get('internal_batch_size') or 'all'} samples per pass | {t_auditkit:.2f} |\n\n"
+        f"Same values: largest absolute difference {diff:.3g}. Planned bytes per evaluation "
+        f"{e.info.get('bytes_per_row', 0) / 2**20:.1f} MiB. Load average (1 min) before "
+        f"auditkit {load0:.1f}, before Captum {load1:.1f}, after {load2:.1f} "
+        f"(torch threads {torch.get_num_threads()}).\n"
     )
     print(md)
     if not args.no_write:

@@ -30,6 +30,42 @@ import torch
 from torch import nn
 
 from .._core.progress import progress_bar
+from .probes import (
+    _ACTIVATION_FACTOR as _ACTIVATION_FACTOR,
+)
+from .probes import (
+    _BACKWARD_FACTOR as _BACKWARD_FACTOR,
+)
+from .probes import (
+    activation_bytes_per_row as activation_bytes_per_row,
+)
+from .probes import (
+    as_2d as as_2d,
+)
+from .probes import (
+    backward_bytes_per_row as backward_bytes_per_row,
+)
+from .probes import (
+    fast_layout as fast_layout,
+)
+from .probes import (
+    module_device as module_device,
+)
+from .probes import (
+    needs_cudnn_off as needs_cudnn_off,
+)
+from .probes import (
+    preserved_buffers as preserved_buffers,
+)
+from .probes import (
+    probe_activations as probe_activations,
+)
+from .probes import (
+    rnn_gradient_context as rnn_gradient_context,
+)
+from .probes import (
+    rows_independent as rows_independent,
+)
 
 #: Gradient methods that take the summed-output fast path.
 GRADIENT_METHODS = (
@@ -40,15 +76,16 @@ GRADIENT_METHODS = (
     "layer_integrated_gradients",
 )
 #: Perturbation methods (no gradients; work for any model through its predictions).
-PERTURBATION_METHODS = ("feature_ablation", "occlusion")
+PERTURBATION_METHODS = ("feature_ablation", "occlusion", "shapley_value_sampling", "kernel_shap")
 METHODS = GRADIENT_METHODS + PERTURBATION_METHODS
 #: Methods with a completeness (convergence) delta.
 DELTA_METHODS = ("integrated_gradients", "deeplift", "gradient_shap", "layer_integrated_gradients")
 
+#: Random permutations (Shapley value sampling) or coalitions (KernelSHAP) per row by default
+#: (Captum's default).
+SAMPLING_SAMPLES = 25
 #: GradientShap's number of random points per row (Captum's default).
 GSHAP_SAMPLES = 5
-#: Rough ratio of the memory a forward+backward holds to the activations of a forward pass.
-_ACTIVATION_FACTOR = 4.0
 #: Copies of a lone row scored together (see :func:`forward_outputs`).
 _ONE_ROW_BATCH = 8
 #: Upper bound on perturbations evaluated in one forward pass (feature ablation, occlusion).
@@ -59,6 +96,7 @@ _QUIET = (
     r"Input Tensor \d+ has a dtype of",
     r"Setting forward, backward hooks and attributes on non-linear",
     r"Internal batch size cannot be less than the number of input examples",
+    r"You are providing multiple inputs for Lime / Kernel SHAP",
 )
 
 
@@ -72,18 +110,6 @@ def quiet_captum() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------- forwards
-def as_2d(out: torch.Tensor) -> torch.Tensor:
-    """Return model outputs as ``(n, n_outputs)`` (a 1-d output is one column)."""
-    if out.ndim == 1:
-        return out.unsqueeze(1)
-    if out.ndim != 2:
-        raise ValueError(
-            f"The model returned outputs of shape {tuple(out.shape)}; expected (n_samples, "
-            "n_classes) scores or logits."
-        )
-    return out
-
-
 class Outputs2d(nn.Module):
     """The model with its output as ``(n, n_outputs)``; the plain path passes targets to Captum."""
 
@@ -121,147 +147,6 @@ class TargetSum(nn.Module):
         return sel.sum().view(1)
 
 
-# ------------------------------------------------------------------------------ diagnostics
-def module_device(module: nn.Module) -> torch.device:
-    """Return the device of the module's first parameter or buffer (CPU when it has none)."""
-    for p in module.parameters():
-        return p.device
-    for b in module.buffers():
-        return b.device
-    return torch.device("cpu")
-
-
-def needs_cudnn_off(module: nn.Module, device: torch.device | str) -> bool:
-    """Whether attributing ``module`` on ``device`` needs cuDNN switched off.
-
-    cuDNN's RNN kernels only run their backward pass in training mode ("cudnn RNN backward can
-    only be called in training mode"); an LSTM in eval mode on a GPU must use the native kernels
-    for gradients. Switching cuDNN off keeps the model in eval mode (dropout stays off).
-    """
-    dev = torch.device(device)
-    return dev.type == "cuda" and any(isinstance(m, nn.RNNBase) for m in module.modules())
-
-
-@contextlib.contextmanager
-def rnn_gradient_context(module: nn.Module, device: torch.device | str) -> Iterator[bool]:
-    """Disable cuDNN for the attribution when :func:`needs_cudnn_off`; yields whether it did."""
-    if needs_cudnn_off(module, device):
-        with torch.backends.cudnn.flags(enabled=False):
-            yield True
-    else:
-        yield False
-
-
-@contextlib.contextmanager
-def preserved_buffers(model: nn.Module) -> Iterator[None]:
-    """Undo what auxiliary forward passes do to buffers (batch-norm running statistics)."""
-    saved = [(b, b.detach().clone()) for b in model.buffers()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for b, v in saved:
-                b.copy_(v)
-
-
-def fast_layout(
-    model: nn.Module, x: torch.Tensor, device: torch.device
-) -> tuple[nn.Module, torch.Tensor, bool]:
-    """Return ``(model, x, converted)`` in the memory layout that runs the model fastest.
-
-    On a CPU, 2-d convolutions run about 1.6x faster in the channels-last layout (oneDNN's
-    native one) than in the default NCHW layout. A model with 2-d
-    convolutions and a batch of images is attributed on a copy of the model converted to that
-    layout (the caller's model is not touched); the values agree with the default layout to
-    float32 rounding. Anything else, or a model that cannot be copied, is returned as it is.
-    """
-    import copy
-
-    if device.type != "cpu" or x.ndim != 4 or not x.dtype.is_floating_point:
-        return model, x, False
-    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        return model, x, False
-    try:
-        fast = copy.deepcopy(model).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    except Exception:  # noqa: BLE001 - an uncopyable model is attributed as it is
-        return model, x, False
-    return fast, x.contiguous(memory_format=torch.channels_last), True
-
-
-def _perturb_row(x: torch.Tensor) -> torch.Tensor:
-    out = x.clone()
-    if out.dtype.is_floating_point:
-        out[0] = out[0] + 1.0
-    else:
-        out[0] = out[0].flip(-1) if out.ndim > 1 else out[1 % len(out)]
-    return out
-
-
-def rows_independent(
-    model: nn.Module, x: torch.Tensor, *, n_probe: int = 8, first: torch.Tensor | None = None
-) -> bool:
-    """Whether each row's output depends on that row alone (so summed gradients are exact).
-
-    Batch-norm layers or dropout in training mode fail outright. Otherwise a probe of up to
-    ``n_probe`` rows is run twice (outputs must repeat) and once with its first row changed
-    (the other rows' outputs must not move). ``first`` is the probe's output when the caller
-    has it already.
-    """
-    for m in model.modules():
-        if m.training and isinstance(m, nn.modules.batchnorm._BatchNorm):
-            return False
-        if m.training and isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0:
-            return False
-    k = min(len(x), n_probe)
-    if k < 2:
-        return True
-    probe = x[:k]
-    with torch.no_grad():
-        o1 = (as_2d(model(probe)) if first is None else as_2d(first)).double()
-        o2 = as_2d(model(probe)).double()
-        o3 = as_2d(model(_perturb_row(probe))).double()
-    scale = float(o1.abs().max()) if o1.numel() else 1.0
-    atol = 1e-5 * max(scale, 1.0)
-    if not torch.allclose(o1, o2, rtol=1e-5, atol=atol):
-        return False
-    return bool(torch.allclose(o1[1:], o3[1:], rtol=1e-5, atol=atol))
-
-
-def activation_bytes_per_row(model: nn.Module, x: torch.Tensor, *, n_probe: int = 8) -> float:
-    """Bytes a forward+backward holds per input row, estimated from a probe's activations."""
-    return probe_activations(model, x, n_probe=n_probe)[0]
-
-
-def probe_activations(
-    model: nn.Module, x: torch.Tensor, *, n_probe: int = 8
-) -> tuple[float, torch.Tensor]:
-    """Run the first ``n_probe`` rows; return (bytes per row, estimated, and the outputs)."""
-    k = max(1, min(len(x), n_probe))
-    probe = x[:k]
-    total = [0]
-
-    def count(obj: Any) -> None:
-        if isinstance(obj, torch.Tensor):
-            total[0] += obj.numel() * obj.element_size()
-        elif isinstance(obj, (tuple, list)):
-            for o in obj:
-                count(o)
-
-    def hook(_m: nn.Module, _i: Any, out: Any) -> None:
-        count(out)
-
-    leaves = [m for m in model.modules() if next(m.children(), None) is None]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    try:
-        with torch.no_grad():
-            out = model(probe)
-    finally:
-        for h in handles:
-            h.remove()
-    per_row = (total[0] + probe.numel() * 4) / k  # inputs as float32 (ids become embeddings)
-    return max(per_row * _ACTIVATION_FACTOR, 64.0), out
-
-
 @dataclass
 class Plan:
     """How the rows are batched: rows per Captum call and Captum's ``internal_batch_size``."""
@@ -271,6 +156,7 @@ class Plan:
     perturbations_per_eval: int = 1
     expanded_per_call: int = 0
     budget_rows: int = 0
+    pass_rows: int = 0
 
 
 def plan_batches(
@@ -284,6 +170,7 @@ def plan_batches(
     step_chunked: bool = False,
     n_perturbations: int = 1,
     batch_perturbations: bool = False,
+    pass_bytes_per_row: float | None = None,
 ) -> Plan:
     """Choose batch sizes so that ``rows x expansion`` evaluations stay within the budget.
 
@@ -312,8 +199,17 @@ def plan_batches(
         Evaluate several perturbations per forward pass (``perturbations_per_eval`` from the
         budget). Worth it on a GPU; on a CPU one perturbation per pass is faster (bigger
         batches only add memory traffic), so it stays off there.
+    pass_bytes_per_row : float, default=None
+        Measured bytes one evaluation holds in a gradient pass
+        (:func:`~auditkit.runtime.probes.backward_bytes_per_row`). When given, it sizes the
+        passes (``internal_batch_size`` and the evaluations of one call), while
+        ``bytes_per_row`` still bounds the rows per call. None: ``bytes_per_row`` sizes both.
     """
     budget_rows = max(1, int(memory_budget_mb * 1024 * 1024 // max(bytes_per_row, 1.0)))
+    # evaluations one gradient pass may hold (the forward estimate when not measured)
+    pass_rows = budget_rows
+    if pass_bytes_per_row is not None:
+        pass_rows = max(1, int(memory_budget_mb * 2**20 // max(pass_bytes_per_row, 1.0)))
     if not splittable:
         rows = n_rows
     elif batch_size is not None:
@@ -322,18 +218,20 @@ def plan_batches(
         # As many rows per call as one step of them fits the budget: Captum then splits the
         # steps (``internal_batch_size``) instead of us splitting the rows, so its per-call
         # work (the quadrature's nodes and weights, the setup) is paid once for all the rows.
-        rows = min(n_rows, budget_rows)
+        rows = min(n_rows, budget_rows, pass_rows)
     else:
-        rows = min(n_rows, max(1, budget_rows // max(expansion, 1)))
+        rows = min(n_rows, max(1, min(budget_rows, pass_rows) // max(expansion, 1)))
     rows = max(rows, 1)
     ibs = None
-    if step_chunked and splittable and rows * expansion > budget_rows:
-        ibs = max(rows, (budget_rows // rows) * rows)
+    if step_chunked and splittable and rows * expansion > pass_rows:
+        # Samples per pass from the budget (whole steps of the call's rows): small passes
+        # cost a transformer on a CPU up to twice the time (benchmarks/RESULTS.md, hf_text).
+        ibs = max(rows, (pass_rows // rows) * rows)
     ppe = 1
     if n_perturbations > 1 and splittable and batch_perturbations:
         ppe = int(min(n_perturbations, _MAX_PERTURBATIONS_PER_EVAL, max(1, budget_rows // rows)))
     expanded = rows * (expansion if ibs is None else max(1, ibs // rows)) * ppe
-    return Plan(rows, ibs, ppe, expanded, budget_rows)
+    return Plan(rows, ibs, ppe, expanded, budget_rows, pass_rows)
 
 
 # --------------------------------------------------------------------------------- the run
@@ -429,6 +327,7 @@ def attribute(
     feature_mask: torch.Tensor | None = None,
     sliding_window_shapes: tuple[int, ...] | None = None,
     strides: tuple[int, ...] | None = None,
+    n_samples: int = SAMPLING_SAMPLES,
     batch_size: int | None = None,
     memory_budget_mb: float = 256.0,
     random_state: int = 0,
@@ -458,15 +357,26 @@ def attribute(
     layer : Module, default=None
         The layer of layer methods (a text model's token embedding).
     feature_mask : Tensor, default=None
-        Feature groups for ``feature_ablation`` (shape ``(1, ...)``).
+        Feature groups for ``feature_ablation``, ``shapley_value_sampling`` and
+        ``kernel_shap`` (shape ``(1, ...)``).
     sliding_window_shapes, strides : tuple of int, default=None
         Occlusion window and stride (per-example shape).
+    n_samples : int, default=25
+        Random permutations (``shapley_value_sampling``) or coalitions (``kernel_shap``) per
+        row, drawn from torch's generator seeded with ``random_state``. Captum's
+        ShapleyValueSampling draws one set of permutations per call, shared by the call's rows:
+        when the rows are split into several calls, each call draws its own (KernelSHAP draws
+        per row either way).
     batch_size : int, default=None
         Rows per Captum call; None chooses from ``memory_budget_mb``.
     memory_budget_mb : float, default=256
-        Bound on the memory one batch of expanded evaluations may take.
+        Bound on the memory one batch of expanded evaluations may take. Gradient passes are
+        budgeted by the tensors autograd saves for the backward pass, measured on a probe of
+        4 rows (:func:`~auditkit.runtime.probes.backward_bytes_per_row`); the rows per call
+        and perturbation passes by 4x the forward activations. The default is unchanged
+        (benchmarks/RESULTS.md, ``hf_text``, compares the estimate with the peak measured).
     random_state : int, default=0
-        Seed for GradientShap's random draws.
+        Seed for GradientShap's, Shapley value sampling's and KernelSHAP's random draws.
     show_progress : bool, default=False
         A progress bar over the rows.
     check_rows : bool, default=True
@@ -507,6 +417,7 @@ def attribute(
             target = outputs.argmax(dim=1)
         target = target.to(torch.long).cpu()
         fast = independent and method in GRADIENT_METHODS
+        plan_bpr = _plan_bytes_per_row(model, x, bpr, method=method, layer=layer, fast=fast)
         expansion = {
             "integrated_gradients": n_steps,
             "layer_integrated_gradients": n_steps,
@@ -517,12 +428,13 @@ def attribute(
             n,
             expansion=expansion,
             bytes_per_row=bpr,
+            pass_bytes_per_row=None if plan_bpr == bpr else plan_bpr,
             memory_budget_mb=memory_budget_mb,
             batch_size=batch_size,
             splittable=independent,
             step_chunked=method in ("integrated_gradients", "layer_integrated_gradients"),
             n_perturbations=_n_perturbations(
-                method, x, feature_mask, sliding_window_shapes, strides
+                method, x, feature_mask, sliding_window_shapes, strides, n_samples
             ),
             batch_perturbations=device.type != "cpu",
         )
@@ -541,7 +453,7 @@ def attribute(
         call = _CaptumCall(
             method=method, fwd=fwd, plan=plan, fast=fast, n_steps=n_steps, layer=layer,
             feature_mask=feature_mask, sliding_window_shapes=sliding_window_shapes,
-            strides=strides,
+            strides=strides, n_samples=n_samples,
         )  # fmt: skip
         bar = progress_bar(
             enabled=show_progress, desc=progress_desc or f"explain ({method})", total=n
@@ -572,6 +484,7 @@ def attribute(
             "intraop_threads": torch.get_num_threads() if threads is None else threads,
             "device": str(device),
             "bytes_per_row": bpr,
+            "pass_bytes_per_row": plan_bpr,
             "channels_last": channels_last,
         },
     )
@@ -605,18 +518,43 @@ def _probe_rows(
     return bpr, one_call, independent, outputs
 
 
+def _plan_bytes_per_row(
+    model: nn.Module, x: torch.Tensor, bpr: float, *, method: str, layer: nn.Module | None,
+    fast: bool,
+) -> float:  # fmt: skip
+    """Bytes per evaluation the plan budgets: ``bpr``, or a gradient pass's, measured.
+
+    A gradient pass holds what autograd saves for the backward pass: measured on the probe
+    rather than the forward activations times a margin (attention layers keep about their
+    outputs, recurrent layers far more).
+    """
+    if not fast or len(x) == 0:
+        return bpr
+    with preserved_buffers(model):
+        return backward_bytes_per_row(
+            model, x, layer=layer if method == "layer_integrated_gradients" else None
+        )
+
+
 def _n_perturbations(
     method: str,
     x: torch.Tensor,
     feature_mask: torch.Tensor | None,
     sliding_window_shapes: tuple[int, ...] | None,
     strides: tuple[int, ...] | None,
+    n_samples: int = SAMPLING_SAMPLES,
 ) -> int:
     """Forward passes a perturbation method makes per row (1 for gradient methods)."""
+    n_features = (
+        int(feature_mask.max().item()) + 1 if feature_mask is not None
+        else int(np.prod(x.shape[1:]))
+    )  # fmt: skip
     if method == "feature_ablation":
-        if feature_mask is not None:
-            return int(feature_mask.max().item()) + 1
-        return int(np.prod(x.shape[1:]))
+        return n_features
+    if method == "shapley_value_sampling":
+        return n_samples * n_features
+    if method == "kernel_shap":
+        return n_samples
     if method == "occlusion":
         return _count_windows(tuple(x.shape[1:]), sliding_window_shapes, strides)
     return 1
@@ -635,6 +573,7 @@ class _CaptumCall:
     feature_mask: torch.Tensor | None
     sliding_window_shapes: tuple[int, ...] | None
     strides: tuple[int, ...] | None
+    n_samples: int = SAMPLING_SAMPLES
 
     @property
     def want_delta(self) -> bool:
@@ -712,9 +651,11 @@ def _captum_attribute(
         FeatureAblation,
         GradientShap,
         IntegratedGradients,
+        KernelShap,
         LayerIntegratedGradients,
         Occlusion,
         Saliency,
+        ShapleyValueSampling,
     )
 
     method, fwd, plan, want_delta = call.method, call.fwd, call.plan, call.want_delta
@@ -758,6 +699,12 @@ def _captum_attribute(
         res = FeatureAblation(fwd).attribute(
             xs, baselines=bs, target=ts, feature_mask=call.feature_mask,
             perturbations_per_eval=plan.perturbations_per_eval,
+        )  # fmt: skip
+    elif method in ("shapley_value_sampling", "kernel_shap"):
+        cls = ShapleyValueSampling if method == "shapley_value_sampling" else KernelShap
+        res = cls(fwd).attribute(
+            xs, baselines=bs, target=ts, feature_mask=call.feature_mask,
+            n_samples=call.n_samples, perturbations_per_eval=plan.perturbations_per_eval,
         )  # fmt: skip
     elif method == "occlusion":
         if call.sliding_window_shapes is None:
