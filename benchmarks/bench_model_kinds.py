@@ -47,21 +47,6 @@ import auditkit  # noqa: E402
 warnings.filterwarnings("ignore")
 
 
-def _base_shim() -> None:
-    """adapters/onnx.py, lightning.py and sklearn_files.py (phase 1 of issue 16) import
-    ``_as_float32`` and ``SklearnModel`` from ``adapters.base``, where they were before the
-    layout moved them to ``adapters.torch`` and ``adapters.sklearn``; until the integration
-    fixes those imports, give ``base`` the names back here."""
-    from auditkit.adapters import base, sklearn
-    from auditkit.adapters import torch as torch_adapter
-
-    if not hasattr(base, "_as_float32"):
-        base._as_float32 = torch_adapter._as_float32  # type: ignore[attr-defined]
-    if not hasattr(base, "SklearnModel"):
-        base.SklearnModel = sklearn.SklearnModel  # type: ignore[attr-defined]
-
-
-_base_shim()
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -216,9 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "The kinds run one after another in one process: the first audit pays the one-time "
         "imports and warm-up (the Hugging Face audit run first took 1.8 s instead of 0.4 s). "
         "Privacy is skipped where no `train=` is given (the checkpoint and Hugging Face rows: "
-        "the attack needs training rows). The ONNX, skops and Lightning adapters import two "
-        "names from `adapters.base` that the layout moved; the script puts them back "
-        "(`_base_shim`) until the integration fixes those imports.\n"
+        "the attack needs training rows).\n"
     )
     print(md)
     if not args.no_write:
