@@ -171,7 +171,8 @@ def _open_model(args: argparse.Namespace, *, features: list[str] | None = None) 
         image_size=image_size(args.image_size),
         trust=split_list(args.trust, option="--trust") or (),
         allow_pickle=bool(args.allow_pickle),
-        text_column=getattr(args, "text_column", None),
+        # an auditkit checkpoint takes its text column in as_adapter (the CLI checks it first)
+        text_column=getattr(args, "text_column", None) if kind_of(args) == "huggingface" else None,
         map_location=device(args.device),
     )
 
