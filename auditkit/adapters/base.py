@@ -75,10 +75,14 @@ class ModelAdapter:
         Label values in the order of ``predict_proba``'s columns, where known.
     has_scores : bool
         False when the model only predicts labels (probabilities are then one-hot).
+    task : {"classification", "regression"}
+        What the model predicts: class probabilities (:meth:`predict_proba`) or numbers
+        (:meth:`predict_values`).
     """
 
     kind: ModelKind = "callable"
     has_scores: bool = True
+    task: Literal["classification", "regression"] = "classification"
 
     def __init__(self, raw: Any, *, name: str, schema: DatasetSchema | None = None) -> None:
         self.raw = raw
@@ -101,6 +105,39 @@ class ModelAdapter:
                 "n_classes) probabilities."
             )
         return check_probabilities(p, name=f"probabilities from model {self.name!r}")
+
+    def _values(self, X: Any) -> Any:  # pragma: no cover - overridden by regressors
+        raise NotImplementedError
+
+    def predict_values(self, X: Any) -> np.ndarray:
+        """Return the predicted numbers of a regression, shape (n_samples,), float64.
+
+        Raises
+        ------
+        DataValidationError
+            For a classifier (``task == "classification"``), or when the model returns
+            something other than one finite number per row.
+        """
+        if self.task != "regression":
+            raise DataValidationError(
+                f"Model {self.name!r} is a classifier; it predicts class probabilities "
+                "(predict_proba), not values."
+            )
+        v = np.asarray(self._values(X), dtype=np.float64)
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
+        if v.ndim != 1:
+            raise DataValidationError(
+                f"Model {self.name!r} returned predictions of shape {v.shape}; a regression "
+                "must return one number per row."
+            )
+        bad = ~np.isfinite(v)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"Model {self.name!r} predicted a non-finite value ({v[i]!r}) for row {i}."
+            )
+        return v
 
     # -- optional capabilities --------------------------------------------------------------
     def torch_parts(self) -> TorchParts | None:

@@ -94,6 +94,79 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class RegressionPredictions:
+    """True values and predictions of a regression (a model that predicts a number).
+
+    Attributes
+    ----------
+    y_true, y_pred : ndarray of float64
+        True values and predicted values, finite, aligned with the evaluation rows.
+    sample_weight : ndarray of float64 or None
+        Per-row weights, None for none.
+    target : str or None
+        The target's name (a column name, ``"hours-per-week"``), for the words of findings.
+    unit : str or None
+        The target's unit (``"hours"``, ``"EUR"``), for the words of findings and the card.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    sample_weight: np.ndarray | None = None
+    target: str | None = None
+    unit: str | None = None
+
+    @property
+    def task(self) -> Literal["regression"]:
+        """Always ``"regression"``."""
+        return "regression"
+
+    @property
+    def has_scores(self) -> bool:
+        """A regression has no class scores (sections needing them are skipped)."""
+        return False
+
+    def __len__(self) -> int:
+        return len(self.y_true)
+
+
+@dataclass(frozen=True)
+class RegressionCounts:
+    """A regression log reduced to the regression engine's tables, without its rows.
+
+    The tables follow the contract of :mod:`auditkit.metrics.regression` (the sums table
+    and the optional histogram table), as columns (dict of str to ndarray).
+
+    Attributes
+    ----------
+    features : tuple of str
+        The sensitive features.
+    sums : dict of str to ndarray
+        The sums table.
+    histogram : dict of str to ndarray or None
+        The histogram table (median absolute error, distribution gaps, bias at equal true
+        values); None when the reduction did not make one.
+    engine, source : str
+        As :class:`Counts`.
+    """
+
+    features: tuple[str, ...]
+    sums: Mapping[str, np.ndarray]
+    histogram: Mapping[str, np.ndarray] | None
+    engine: str
+    source: str
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows of the log."""
+        return int(np.asarray(self.sums["count"]).sum())
+
+    @property
+    def has_scores(self) -> bool:
+        """A regression log has no class scores."""
+        return False
+
+
+@dataclass(frozen=True)
 class Counts:
     """A prediction log reduced to count tables (by :mod:`auditkit.scale`), without its rows.
 
@@ -150,7 +223,7 @@ class TrainData:
     """Training data handed to the audit (privacy and stability sections)."""
 
     X: Any
-    y: np.ndarray  # class indices aligned with the eval predictions' classes
+    y: np.ndarray  # class indices aligned with the eval predictions' classes (regression: float64)
     sensitive: Any = None
 
 
@@ -184,8 +257,10 @@ class AuditContext:
     ----------
     config : AuditConfig
     predictions : Predictions
-        Of the evaluation data. When ``counts`` is set (a log reduced to count tables), its
-        arrays are empty and only ``classes``, ``pos_label`` and ``has_scores`` hold.
+        Of the evaluation data (classification). For a regression its arrays are empty and
+        ``classes`` is ``()``: read ``regression`` instead. When ``counts`` is set (a log
+        reduced to count tables), its arrays are empty and only ``classes``, ``pos_label`` and
+        ``has_scores`` hold.
     model : ModelAdapter or None
         None for a log of predictions.
     X : object or None
@@ -194,6 +269,11 @@ class AuditContext:
         Sensitive columns (string values), aligned with the evaluation rows.
     train : TrainData or None
     schema : DatasetSchema or None
+    regression : RegressionPredictions or None
+        The true and predicted values of a regression (``task == "regression"``), on the row
+        path.
+    regression_counts : RegressionCounts or None
+        A regression log reduced to the regression engine's tables (rows absent).
     counts : Counts or None
         The log as count tables when its rows were reduced inside another engine (DuckDB,
         Polars, Spark); None on the row path.
@@ -208,10 +288,23 @@ class AuditContext:
     schema: DatasetSchema | None = None
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     counts: Counts | None = None
+    regression: RegressionPredictions | None = None
+    regression_counts: RegressionCounts | None = None
+
+    @property
+    def task(self) -> Literal["classification", "regression"]:
+        """``"regression"`` when the model predicts numbers, else ``"classification"``."""
+        if self.regression is not None or self.regression_counts is not None:
+            return "regression"
+        return "classification"
 
     @property
     def n_rows(self) -> int:
         """Rows of the evaluation data (from the counts when the rows are absent)."""
+        if self.regression_counts is not None:
+            return self.regression_counts.n_rows
+        if self.regression is not None:
+            return len(self.regression)
         return self.counts.n_rows if self.counts is not None else len(self.predictions)
 
     def rng(self, salt: str) -> np.random.Generator:
@@ -253,11 +346,31 @@ class AuditContext:
         out: Predictions = self.cache["train_predictions"]
         return out
 
+    def train_regression(self) -> RegressionPredictions | None:
+        """Return the model's predicted values on the training data (cached), or None.
+
+        For a regression (``task == "regression"``) with a model and training data.
+        """
+        if self.train is None or self.model is None or self.regression is None:
+            return None
+        if "train_regression" not in self.cache:
+            r = self.regression
+            self.cache["train_regression"] = RegressionPredictions(
+                y_true=np.asarray(self.train.y, dtype=np.float64),
+                y_pred=self.model.predict_values(self.train.X),
+                target=r.target,
+                unit=r.unit,
+            )
+        out: RegressionPredictions = self.cache["train_regression"]
+        return out
+
     def missing(self, requires: tuple[str, ...]) -> str | None:
         """Return why a section with ``requires`` cannot run here, or None when it can."""
         for req in requires:
             if req == "model" and self.model is None:
                 return "needs a model; only a log of predictions was given"
+            if req == "scores" and self.task == "regression":
+                return "needs class probabilities or scores; a regression predicts values"
             if req == "scores" and (
                 not self.counts.has_scores if self.counts is not None
                 else (self.predictions.y_proba is None or not self.predictions.has_scores)
@@ -268,6 +381,7 @@ class AuditContext:
                 req == "sensitive"
                 and no_rows
                 and (self.counts is None or not self.counts.features)
+                and (self.regression_counts is None or not self.regression_counts.features)
             ):
                 return "needs sensitive features; none were given or declared by the dataset"
             if req == "train_data" and self.train is None:
