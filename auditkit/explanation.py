@@ -159,6 +159,7 @@ class _Subject:
     reference: torch.Tensor | None = None
     row_independent: bool | None = None
     description: str = "model"
+    masked_padding: bool = False  # the module masks ``pad_id`` (cut it: runtime.attribution)
 
 
 class _FrameCodec:
@@ -371,6 +372,7 @@ def _subject(model: Any, X: Any) -> _Subject:
             special_ids=tuple(int(i) for i in extras.get("special_ids", ())),
             encode=lambda v: _to_tensor(parts.encode(v)),
             description=f"{adapter.kind} model {adapter.name}",
+            masked_padding=bool(extras.get("padding_masked", False)),
         )  # fmt: skip
     codec = _FrameCodec(X)
     x = codec.encode(X)
@@ -712,6 +714,7 @@ def explain(
         batch_size=batch_size, memory_budget_mb=float(memory_budget_mb),
         random_state=random_state, show_progress=show_progress,
         check_rows=subject.row_independent is not True,
+        masked_pad_id=subject.pad_id if subject.masked_padding else None,
     )  # fmt: skip
     if devices is not None and devices != 1:
         from .runtime.devices import attribute_on_devices

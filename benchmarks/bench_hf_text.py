@@ -5,14 +5,20 @@ heads, intermediate 2048; random weights: speed depends on the architecture, not
 weights) with a WordPiece tokenizer over a synthetic vocabulary, and 500 synthetic texts. Then it
 times
 
-* Captum's plain call, ``LayerIntegratedGradients(module, embedding).attribute(ids,
-  baselines=..., target=..., n_steps=...)`` on the same module, ids and baselines that auditkit
-  uses (``HuggingFaceModel.torch_parts()``), over chunks of ``--captum-rows`` rows (the plain call
-  on all rows at once would put rows x n_steps sequences in one batch: tens of GB);
+* Captum's plain call as a Hugging Face user writes it: each chunk of ``--captum-rows`` texts
+  tokenized by the model's tokenizer (``padding=True``: to the chunk's longest text, truncated at
+  ``max_length``), then ``LayerIntegratedGradients(module, embedding).attribute(ids,
+  baselines=..., target=..., n_steps=...)`` on the same module, baselines (``[UNK]`` for every
+  word, the special tokens and padding kept) and targets that auditkit uses (``HuggingFaceModel.torch_parts()``);
+  the plain call on all rows at once would put rows x n_steps sequences in one batch (tens of
+  GB);
 * ``auditkit.explain(adapter, texts, method="layer_integrated_gradients")`` (the summed-target
-  fast path, batches from a 256 MB budget);
+  fast path, batches from a 256 MB budget, rows in order of length with each call cut to its
+  rows' real tokens);
 
-and asserts that both give the same attributions (rtol 1e-4, atol 1e-6).
+and asserts that both give the same attributions on every real token (rtol 1e-4, atol 1e-6;
+padding has attribution 0 in both). The texts are timed in blocks of ``--block`` texts,
+alternating which call goes first, so that a change of load on the shared machine falls on both.
 
 Writes the ``hf_text`` section of benchmarks/RESULTS.md.
 
@@ -72,22 +78,32 @@ def build(quick: bool, max_length: int):
 
 
 def captum_plain(adapter, texts, target, n_steps: int, rows: int) -> tuple[float, np.ndarray]:
+    """Captum's call on each chunk, tokenized as a user does; values padded to max_length."""
     from captum.attr import LayerIntegratedGradients
 
     parts = adapter.torch_parts()
-    ids = parts.encode(texts)
     pad, unk = parts.extras["pad_id"], parts.extras["unk_id"]
-    base = torch.where(ids != pad, unk, pad)
+    special = torch.as_tensor(parts.extras["special_ids"])
     lig = LayerIntegratedGradients(parts.module, parts.embedding)
-    out = []
+    out = np.zeros((len(texts), adapter.max_length))
     t0 = time.perf_counter()
-    for s in range(0, len(ids), rows):
+    for s in range(0, len(texts), rows):
+        ids = adapter.tokenizer(
+            texts[s : s + rows], padding=True, truncation=True, max_length=adapter.max_length,
+            return_tensors="pt",
+        )["input_ids"]  # fmt: skip
+        keep = torch.isin(ids, special) | (ids == pad)  # [CLS], [SEP], padding kept
+        base = torch.where(keep, ids, unk)
         a = lig.attribute(
-            ids[s : s + rows], baselines=base[s : s + rows],
-            target=torch.as_tensor(target[s : s + rows]), n_steps=n_steps,
-        )  # fmt: skip
-        out.append(a.sum(dim=-1).detach().double().numpy())
-    return time.perf_counter() - t0, np.concatenate(out)
+            ids, baselines=base, target=torch.as_tensor(target[s : s + rows]), n_steps=n_steps
+        )
+        out[s : s + len(ids), : ids.shape[1]] = a.sum(dim=-1).detach().double().numpy()
+    return time.perf_counter() - t0, out
+
+
+def explain_target(adapter, texts) -> np.ndarray:
+    """The predicted class of each text (the target auditkit attributes by default)."""
+    return np.asarray(adapter.predict_proba(texts).argmax(axis=1), dtype=np.int64)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,40 +114,59 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--captum-rows", type=int, default=8)
     ap.add_argument("--memory-mb", type=float, default=256.0, help="auditkit's memory budget")
+    ap.add_argument("--block", type=int, default=100, help="texts timed together")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     n = 20 if args.quick else args.n_texts
     adapter, texts = build(args.quick, 32 if args.quick else args.max_length)
     texts = texts[:n]
+    lens = adapter.tokenizer(texts, truncation=True, max_length=adapter.max_length)["input_ids"]
+    mean_len = float(np.mean([len(t) for t in lens]))
     explain(adapter, texts[:2], method="layer_integrated_gradients", n_steps=2)  # warm-up
     captum_plain(adapter, texts[:2], np.zeros(2, dtype=np.int64), 2, 2)
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    e = explain(
-        adapter, texts, method="layer_integrated_gradients", n_steps=args.n_steps,
-        memory_budget_mb=args.memory_mb,
-    )  # fmt: skip
-    t_auditkit = time.perf_counter() - t0
-    load1 = os.getloadavg()[0]
-    t_captum, ref = captum_plain(adapter, texts, e.target, args.n_steps, args.captum_rows)
-    load2 = os.getloadavg()[0]
-    np.testing.assert_allclose(e.values, ref, rtol=1e-4, atol=1e-6)
-    diff = float(np.abs(e.values - ref).max())
+    t_auditkit = t_captum = 0.0
+    loads = [os.getloadavg()[0]]
+    values, refs = [], []
+    for b, s in enumerate(range(0, n, args.block)):
+        chunk = texts[s : s + args.block]
+        for who in ("auditkit", "captum") if b % 2 == 0 else ("captum", "auditkit"):
+            if who == "auditkit":
+                t0 = time.perf_counter()
+                e = explain(
+                    adapter, chunk, method="layer_integrated_gradients", n_steps=args.n_steps,
+                    memory_budget_mb=args.memory_mb,
+                )  # fmt: skip
+                t_auditkit += time.perf_counter() - t0
+                values.append(e.values)
+            else:
+                target = explain_target(adapter, chunk)
+                dt, ref = captum_plain(adapter, chunk, target, args.n_steps, args.captum_rows)
+                t_captum += dt
+                refs.append(ref)
+        loads.append(os.getloadavg()[0])
+        print(f"block {b}: auditkit {t_auditkit:.1f} s, Captum {t_captum:.1f} s", flush=True)
+    got, ref = np.concatenate(values), np.concatenate(refs)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    diff = float(np.abs(got - ref).max())
     size = "tiny BERT (2 layers, hidden 16)" if args.quick else "BERT-small size (4x512)"
     md = (
         f"{machine()}\n\n"
-        f"{size}, {n} texts padded to {adapter.max_length} tokens, layer integrated gradients "
-        f"at the word embeddings, {args.n_steps} steps.\n\n"
+        f"{size}, {n} texts of {mean_len:.0f} tokens on average (at most "
+        f"{adapter.max_length}), layer integrated gradients at the word embeddings, "
+        f"{args.n_steps} steps; timed in blocks of {args.block} texts, alternating which call "
+        "goes first.\n\n"
         "| call | wall time (s) |\n| --- | ---: |\n"
-        f"| Captum `LayerIntegratedGradients.attribute`, {args.captum_rows} rows per call | "
+        f"| Captum `LayerIntegratedGradients.attribute`, {args.captum_rows} texts per call, "
+        "each call tokenized with `padding=True` | "
         f"{t_captum:.2f} |\n"
         f"| `auditkit.explain(HuggingFaceModel)`, {args.memory_mb:g} MB budget, "
         f"{e.info.get('rows_per_call')} rows per call, "
-        f"{e.info.get('internal_batch_size') or 'all'} samples per pass | {t_auditkit:.2f} |\n\n"
+        f"{e.info.get('internal_batch_size') or 'all'} samples per pass, padding cut: "
+        f"{e.info.get('padding_trimmed')} | {t_auditkit:.2f} |\n\n"
         f"Same values: largest absolute difference {diff:.3g}. Planned bytes per evaluation "
-        f"{e.info.get('bytes_per_row', 0) / 2**20:.1f} MiB. Load average (1 min) before "
-        f"auditkit {load0:.1f}, before Captum {load1:.1f}, after {load2:.1f} "
-        f"(torch threads {torch.get_num_threads()}).\n"
+        f"{e.info.get('bytes_per_row', 0) / 2**20:.1f} MiB. Speed-up "
+        f"{t_captum / t_auditkit:.2f}x. Load average (1 min) at each block's end: "
+        f"{', '.join(f'{v:.1f}' for v in loads)} (torch threads {torch.get_num_threads()}).\n"
     )
     print(md)
     if not args.no_write:

@@ -275,6 +275,7 @@ class HuggingFaceModel(ModelAdapter):
         extras: dict[str, Any] = {"modality": self.modality, "model_name": self.name}
         if text:
             extras.update(
+                padding_masked=pad is not None,  # TokenLogits masks ``ids == pad``
                 pad_id=pad if pad is not None else 0,
                 unk_id=self.tokenizer.unk_token_id,
                 special_ids=sorted(set(self.tokenizer.all_special_ids)),

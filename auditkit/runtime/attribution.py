@@ -335,6 +335,7 @@ def attribute(
     check_rows: bool = True,
     progress_desc: str | None = None,
     num_threads: int | None = None,
+    masked_pad_id: int | None = None,
 ) -> AttributionRun:
     """Attribute ``model``'s target outputs on ``x`` with Captum, batched and fast.
 
@@ -388,6 +389,14 @@ def attribute(
         torch intra-op threads for the attribution (restored afterwards); None keeps torch's
         setting (``torch.set_num_threads``), as Captum's own call does. The values do not
         depend on it.
+    masked_pad_id : int, default=None
+        For token ids right-padded with this id that the model masks out (a transformer given
+        ``attention_mask = ids != pad``): ``layer_integrated_gradients`` then attributes the
+        rows in order of length, each call on its rows' real tokens only (the padding columns
+        cut), and puts the values back in row order with zeros on the padding. A masked
+        padding column changes no output and its input equals its baseline, so the values are
+        those of the full-width call (to float rounding) at a fraction of the cost. None (and
+        every other method) attributes the full width.
 
     Returns
     -------
@@ -417,6 +426,10 @@ def attribute(
             target = outputs.argmax(dim=1)
         target = target.to(torch.long).cpu()
         fast = independent and method in GRADIENT_METHODS
+        lig = fast and method == "layer_integrated_gradients"
+        trim = _trim_order(x, masked_pad_id) if lig else None
+        if trim is not None:
+            x, target, outputs, baselines = _permuted(trim.order, x, target, outputs, baselines)
         plan_bpr = _plan_bytes_per_row(model, x, bpr, method=method, layer=layer, fast=fast)
         expansion = {
             "integrated_gradients": n_steps,
@@ -464,9 +477,16 @@ def attribute(
                 values, deltas = _attribute_chunks(
                     call, model, x, target, baselines, outputs, device=device,
                     independent=independent, bar=bar,
+                    lengths=None if trim is None else trim.lengths,
                 )  # fmt: skip
         finally:
             bar.close()
+        if trim is not None:
+            x, target, outputs, _ = _permuted(trim.inverse, x, target, outputs, None)
+            if values is not None:
+                values = values[trim.inverse]
+            if deltas:
+                deltas = [torch.cat(deltas)[trim.inverse]]
     assert values is not None or n == 0
     if values is None:
         values = torch.zeros_like(x, dtype=torch.float32).cpu()
@@ -486,7 +506,50 @@ def attribute(
             "bytes_per_row": bpr,
             "pass_bytes_per_row": plan_bpr,
             "channels_last": channels_last,
+            "padding_trimmed": trim is not None,
         },
+    )
+
+
+@dataclass(frozen=True)
+class _Trim:
+    """Rows by decreasing real length (token ids before the right padding)."""
+
+    order: torch.Tensor
+    inverse: torch.Tensor
+    lengths: torch.Tensor  # real length of each row, in ``order``
+
+
+def _trim_order(x: torch.Tensor, pad: int | None) -> _Trim | None:
+    """Return the length order of right-padded token ids, or None when nothing can be cut."""
+    if pad is None or x.ndim != 2 or x.dtype.is_floating_point or len(x) == 0:
+        return None
+    real = (x != pad).cpu()
+    cols = torch.arange(1, x.shape[1] + 1)
+    lengths = (real * cols).amax(dim=1)  # last real position + 1 (0 for an all-pad row)
+    if bool((lengths == x.shape[1]).all()):
+        return None  # no padding to cut
+    order = torch.sort(lengths, descending=True, stable=True).indices
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order))
+    return _Trim(order=order, inverse=inverse, lengths=lengths[order])
+
+
+def _permuted(
+    idx: torch.Tensor, x: torch.Tensor, target: torch.Tensor, outputs: torch.Tensor | None,
+    baselines: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, Any]:  # fmt: skip
+    """Return ``x``, the targets, the outputs and per-row baselines reordered by ``idx``."""
+    per_row = (
+        isinstance(baselines, torch.Tensor)
+        and baselines.ndim > 0
+        and (baselines.shape[0] == len(x) and len(x) > 1)
+    )
+    return (
+        x[idx.to(x.device)],
+        target[idx],
+        None if outputs is None else outputs[idx.to(outputs.device)],
+        baselines[idx.to(baselines.device)] if per_row else baselines,
     )
 
 
@@ -592,8 +655,13 @@ def _attribute_chunks(
     device: torch.device,
     independent: bool,
     bar: Any,
+    lengths: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-    """Attribute ``x`` chunk by chunk (``plan.rows_per_call`` rows); the values and deltas."""
+    """Attribute ``x`` chunk by chunk (``plan.rows_per_call`` rows); the values and deltas.
+
+    With ``lengths`` (rows sorted by decreasing real length, padding masked), each chunk is cut
+    to its longest row; the values of the cut columns are 0.
+    """
     n = len(x)
     method = call.method
     values: torch.Tensor | None = None
@@ -605,6 +673,12 @@ def _attribute_chunks(
         bs: Any = baselines
         if isinstance(baselines, torch.Tensor):
             bs = _rows(baselines, s, e, n)
+        width = x.shape[1]
+        if lengths is not None:
+            width = max(1, int(lengths[s]))
+            xs = xs[:, :width]
+            if isinstance(bs, torch.Tensor) and bs.ndim == 2 and bs.shape[1] == x.shape[1]:
+                bs = bs[:, :width]
         res, bs = _captum_attribute(call, xs, bs, ts)
         delta = None
         if call.want_delta:
@@ -613,8 +687,14 @@ def _attribute_chunks(
         if method == "layer_integrated_gradients":
             attr = _sum_extra_dims(attr, xs)
         if values is None:
-            values = torch.empty((n, *attr.shape[1:]), dtype=attr.dtype)
-        values[s:e] = attr.cpu()
+            shape = (n, *attr.shape[1:])
+            if lengths is not None:
+                shape = (n, x.shape[1], *attr.shape[2:])
+            values = torch.zeros(shape, dtype=attr.dtype)  # the cut padding stays 0
+        if lengths is not None:
+            values[s:e, :width] = attr.cpu()
+        else:
+            values[s:e] = attr.cpu()
         if delta is not None:
             deltas.append(delta.detach().reshape(-1).cpu())
         elif method == "deeplift" and isinstance(call.fwd, TargetSum):

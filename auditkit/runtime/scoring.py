@@ -235,6 +235,9 @@ def logits_on_devices(
         :func:`batch_rows_for_budget`).
     show_progress : bool, default=False
         Lightning's prediction progress bar (first process, on stderr).
+    masked_pad_id : int, default=None
+        As in :func:`~auditkit.runtime.attribution.attribute` (each process cuts the padding
+        of its own rows).
 
     Returns
     -------
@@ -375,6 +378,7 @@ def attribute_on_devices(
     random_state: int = 0,
     check_rows: bool = True,
     show_progress: bool = False,
+    masked_pad_id: int | None = None,
 ) -> AttributionRun:
     """Captum attributions of ``model`` on ``x``, computed by ``devices`` processes.
 
@@ -412,6 +416,9 @@ def attribute_on_devices(
         that interact cannot be split across processes; pass ``devices=1`` for such models.
     show_progress : bool, default=False
         Lightning's prediction progress bar (first process, on stderr).
+    masked_pad_id : int, default=None
+        As in :func:`~auditkit.runtime.attribution.attribute` (each process cuts the padding
+        of its own rows).
 
     Returns
     -------
@@ -440,7 +447,7 @@ def attribute_on_devices(
         "target": target, "baselines": baselines, "n_steps": n_steps, "layer": layer,
         "feature_mask": feature_mask, "sliding_window_shapes": sliding_window_shapes,
         "strides": strides, "batch_size": batch_size, "memory_budget_mb": memory_budget_mb,
-        "random_state": random_state, "check_rows": check_rows,
+        "random_state": random_state, "check_rows": check_rows, "masked_pad_id": masked_pad_id,
     }  # fmt: skip
     if world == 1:
         return attribute(model, x, method=method, show_progress=show_progress, **opts)
