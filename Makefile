@@ -4,6 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# axe-core (npm) for the accessibility tests of the cards; skipped with a reason without it
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
 
 .PHONY: demo test lint typecheck bench clean
 
@@ -17,7 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/auditkit demo --out demo-output
 
-test: $(STAMP)
+$(AXE): | $(STAMP)
+	-npm install --silent --no-audit --no-fund --prefix $(VENV)/npm axe-core@$(AXE_VERSION)
+
+test: $(STAMP) $(AXE)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)

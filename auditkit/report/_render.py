@@ -63,6 +63,7 @@ _FILTERS: dict[str, Callable[..., Any]] = {
     "severity_word": F.severity_word,
     "humanize": F.humanize,
     "ink": F.ink,
+    "badge_fill": F.badge_fill,
     "md_link": is_md_link,
 }
 
