@@ -80,3 +80,13 @@ def test_unmasked_token_model_is_not_cut():
     x = torch.tensor([[1, 2, 0], [3, 0, 0]])
     run = attribute(net, x, method="layer_integrated_gradients", layer=emb, n_steps=4)
     assert run.info["padding_trimmed"] is False
+
+
+def test_cut_pass_size_grows_with_the_cut_in_whole_steps():
+    from auditkit.runtime.attribution import _cut_pass_size
+
+    assert _cut_pass_size(None, 3, 128, 64) is None
+    assert _cut_pass_size(9, 3, 128, 128) == 9
+    assert _cut_pass_size(9, 3, 128, 64) == 18
+    assert _cut_pass_size(9, 3, 128, 50) == 21  # 9 * 128 / 50 = 23.04 -> whole steps of 3
+    assert _cut_pass_size(4, 4, 128, 120) == 4  # never below one step of the chunk's rows

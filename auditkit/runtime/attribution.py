@@ -674,12 +674,14 @@ def _attribute_chunks(
         if isinstance(baselines, torch.Tensor):
             bs = _rows(baselines, s, e, n)
         width = x.shape[1]
+        ibs = None
         if lengths is not None:
             width = max(1, int(lengths[s]))
             xs = xs[:, :width]
             if isinstance(bs, torch.Tensor) and bs.ndim == 2 and bs.shape[1] == x.shape[1]:
                 bs = bs[:, :width]
-        res, bs = _captum_attribute(call, xs, bs, ts)
+            ibs = _cut_pass_size(call.plan.internal_batch_size, e - s, x.shape[1], width)
+        res, bs = _captum_attribute(call, xs, bs, ts, ibs)
         delta = None
         if call.want_delta:
             res, delta = res
@@ -722,10 +724,26 @@ def _attribute_chunks(
     return values, deltas
 
 
+def _cut_pass_size(ibs: int | None, rows: int, full: int, width: int) -> int | None:
+    """Return the samples per pass of a chunk cut from ``full`` to ``width`` tokens.
+
+    A pass's memory grows at least linearly with the tokens (the attention's part
+    quadratically), so ``full / width`` times the planned samples (whole steps of the chunk's
+    rows) stay within the planned bytes.
+    """
+    if ibs is None or width >= full:
+        return ibs
+    grown = int(ibs * full // width)
+    return max(rows, (grown // rows) * rows)
+
+
 def _captum_attribute(
-    call: _CaptumCall, xs: torch.Tensor, bs: Any, ts: torch.Tensor
+    call: _CaptumCall, xs: torch.Tensor, bs: Any, ts: torch.Tensor, ibs: int | None = None
 ) -> tuple[Any, Any]:
-    """Captum's ``attribute`` of one chunk, and the baselines it used (DeepLift fills them)."""
+    """Captum's ``attribute`` of one chunk, and the baselines it used (DeepLift fills them).
+
+    ``ibs`` overrides the plan's ``internal_batch_size`` (a chunk cut to fewer tokens).
+    """
     from captum.attr import (
         DeepLift,
         FeatureAblation,
@@ -753,7 +771,7 @@ def _captum_attribute(
             bs = torch.zeros_like(xs)
         res = LayerIntegratedGradients(fwd, call.layer).attribute(
             xs, baselines=bs, n_steps=call.n_steps,
-            internal_batch_size=plan.internal_batch_size,
+            internal_batch_size=plan.internal_batch_size if ibs is None else ibs,
             return_convergence_delta=want_delta, **kw,
         )  # fmt: skip
     elif method == "saliency":
