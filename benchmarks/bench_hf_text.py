@@ -9,9 +9,9 @@ times
   tokenized by the model's tokenizer (``padding=True``: to the chunk's longest text, truncated at
   ``max_length``), then ``LayerIntegratedGradients(module, embedding).attribute(ids,
   baselines=..., target=..., n_steps=...)`` on the same module, baselines (``[UNK]`` for every
-  word, the special tokens and padding kept) and targets that auditkit uses (``HuggingFaceModel.torch_parts()``);
-  the plain call on all rows at once would put rows x n_steps sequences in one batch (tens of
-  GB);
+  word, the special tokens and padding kept) and targets that auditkit uses
+  (``HuggingFaceModel.torch_parts()``); the plain call on all rows at once would put
+  rows x n_steps sequences in one batch (tens of GB);
 * ``auditkit.explain(adapter, texts, method="layer_integrated_gradients")`` (the summed-target
   fast path, batches from a 256 MB budget, rows in order of length with each call cut to its
   rows' real tokens);
