@@ -156,6 +156,8 @@ def test_onnx_linear_regression_from_skl2onnx(tmp_path: Path) -> None:
     )
     d = ad.describe()
     assert d["task"] == "regression" and d["output_holds"] == "values"
+    with pytest.raises(ParameterError, match="regressor"):
+        ad.with_task("classification")
     # a classifier's graph stays a classifier
     clf = LogisticRegression().fit(X.to_numpy(np.float32), (y > 10).astype(int))
     onx = skl2onnx.convert_sklearn(

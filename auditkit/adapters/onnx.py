@@ -412,8 +412,11 @@ def load_onnx(
         raise ModelFileError(f"{p} is not an ONNX model onnxruntime can run: {first}") from exc
     graph = _graph(p)
     task = _graph_task(graph)
-    return OnnxModel(
+    adapter = OnnxModel(
         session, features=features, input_map=input_map, output=output,
         classes=_graph_classes(graph) if task == "classification" else None, path=p,
         schema=schema, task=task,
     )  # fmt: skip
+    if task == "regression":  # its nodes say it is a regressor: never read as a classifier
+        adapter.can_regress = False
+    return adapter
