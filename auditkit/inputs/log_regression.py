@@ -77,7 +77,7 @@ def peek_task(task: str, data: Any, kind: str, y_true: Any, y_pred: Any) -> str:
     if head is None:
         return "classification"
     yt, yp = head[y_true], head[y_pred]
-    if is_continuous(yt) or (is_continuous(yp) and many_numbers(yt)):
+    if is_continuous(yt) or (many_numbers(yt) and is_continuous(yp)):
         return "regression"
     return "classification"
 

@@ -51,8 +51,19 @@ def numbers(values: Any) -> np.ndarray | None:
     """Return ``values`` as a float64 array when it holds real numbers (not bools), else None.
 
     Missing values (NaN, None) become NaN; any other value that is not a number (a string, a
-    bool) gives None.
+    bool) gives None. Text and categorical columns are answered from their dtype, without
+    reading their values.
     """
+    import pandas as pd
+
+    if isinstance(values, pd.DataFrame) and values.shape[1] == 1:
+        values = values.iloc[:, 0]
+    if isinstance(values, pd.Series) and not (
+        pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == object
+    ):
+        return None  # strings, categories, dates: never the numbers of a regression
+    if isinstance(values, pd.Series) and pd.api.types.is_bool_dtype(values.dtype):
+        return None
     arr = _plain(values)
     if arr.ndim != 1:
         return None
@@ -60,15 +71,13 @@ def numbers(values: Any) -> np.ndarray | None:
         return np.asarray(arr, dtype=np.float64)
     if arr.dtype.kind != "O" or arr.size == 0:
         return None
-    import numbers as _numbers
-
-    ok = all(
-        v is None or (isinstance(v, _numbers.Real) and not isinstance(v, (bool, np.bool_)))
-        for v in arr.tolist()
-    )
-    if not ok:
+    if any(isinstance(v, (str, bytes, bool, np.bool_)) for v in arr[:100].tolist()):
+        return None  # text or booleans: answered from the first values
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind not in ("floating", "integer", "mixed-integer-float", "empty"):
         return None
-    return np.asarray([np.nan if v is None else float(v) for v in arr.tolist()], dtype=float)
+    out = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce")
+    return np.asarray(out, dtype=np.float64)
 
 
 def _plain(values: Any) -> np.ndarray:
@@ -88,21 +97,36 @@ def _plain(values: Any) -> np.ndarray:
 
 def _distinct_over(x: np.ndarray, limit: int) -> bool:
     """Whether the finite values of ``x`` hold more than ``limit`` distinct values."""
-    x = x[np.isfinite(x)]
-    if np.unique(x[:_SAMPLE]).size > limit:
+    import pandas as pd
+
+    head = x[:_SAMPLE]
+    if np.unique(head[np.isfinite(head)]).size > limit:
         return True
-    return x.size > _SAMPLE and np.unique(x).size > limit
+    if x.size <= _SAMPLE:
+        return False
+    return pd.unique(x[np.isfinite(x)]).size > limit  # hashing: one pass, no sort
+
+
+def _has_fraction(x: np.ndarray) -> bool:
+    """Whether a finite value of ``x`` has a fraction (chunked: stops at the first one)."""
+    step = 1 << 20
+    for s in range(0, x.size, step):
+        c = x[s : s + step]
+        c = c[np.isfinite(c)]
+        if (c != np.round(c)).any():
+            return True
+    return False
 
 
 def is_continuous(values: Any) -> bool:
     """Whether ``values`` is a continuous target (numbers, with fractions, many distinct)."""
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "") in "iub":
+        return False  # integers have no fractions (and bools are labels)
     x = numbers(values)
-    if x is None:
+    if x is None or not _has_fraction(x):
         return False
-    finite = x[np.isfinite(x)]
-    if not (finite != np.round(finite)).any():
-        return False
-    return _distinct_over(finite, CONTINUOUS_MIN_VALUES)
+    return _distinct_over(x, CONTINUOUS_MIN_VALUES)
 
 
 def many_numbers(values: Any) -> bool:
@@ -132,7 +156,7 @@ def log_task(task: str, y_true: Any, y_pred: Any, *, func: str) -> Task:
                 "example a binned target)."
             )
         return "classification"
-    if continuous or (is_continuous(y_pred) and many_numbers(y_true)):
+    if continuous or (many_numbers(y_true) and is_continuous(y_pred)):
         return "regression"
     return "classification"
 
