@@ -113,7 +113,7 @@ def _stats_exprs(spec: Spec) -> list[Any]:
 
 
 def _bin_expr(x: Any, b: Binning) -> tuple[Any, Any]:
-    """The truncated bin and its correction (:class:`._regression.Binning`), as narwhals."""
+    """Return the truncated bin and its correction (:class:`._regression.Binning`), as narwhals."""
     import narwhals as nw
 
     top = b.n - 1
@@ -172,7 +172,7 @@ def reduce_frame(data: Any, spec: Spec) -> RegressionCountTable:
 
 
 def _group_plans(base: Any, spec: Spec, plan: Plan) -> list[Any]:
-    """The sums group-by and one histogram group-by per kind (every summand a column)."""
+    """Return the sums group-by and one histogram group-by per kind (every summand a column)."""
     import narwhals as nw
 
     y, p = nw.col("y"), nw.col("p")
