@@ -497,8 +497,8 @@ def reduce_regression(
         max_groups=max_groups,
     )  # fmt: skip
     kind = data_kind(data)
-    if kind == "counts" or isinstance(data, RegressionCountTable):
-        raise ParameterError("data is already a count table.")
+    if kind in ("counts", "regression_counts"):
+        raise ParameterError(f"data is already a count table ({type(data).__name__}).")
     if kind == "path":
         from ._regression_duckdb import reduce_paths
 

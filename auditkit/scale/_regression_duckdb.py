@@ -180,6 +180,15 @@ def _reduce(run: Any, src: str, spec: Spec, where: str, position: str) -> tuple[
     return plan, _group_by(run, src, spec, plan, position)
 
 
+def _message(exc: BaseException) -> str:
+    """DuckDB's first line, and the line naming the column when a value does not convert."""
+    text = _first_line(exc)
+    for line in str(exc).splitlines()[1:]:
+        if line.startswith(("Error when converting column", "Original Line")):
+            text += " " + line.strip()
+    return text
+
+
 def _parquet_source(paths: list[str]) -> tuple[str, str]:
     """``read_parquet`` with the row's position in its file (and the file when several)."""
     files = "[" + ", ".join(_literal(p) for p in paths) + "]"
@@ -225,7 +234,7 @@ def reduce_paths(
                 f"{_first_line(exc)}"
             ) from exc
         except duckdb.Error as exc:
-            raise DataValidationError(f"Cannot read {desc}: {_first_line(exc)}") from exc
+            raise DataValidationError(f"Cannot read {desc}: {_message(exc)}") from exc
     finally:
         con.close()
         tmp.cleanup()
@@ -248,7 +257,7 @@ def reduce_relation(rel: Any, spec: Spec) -> RegressionCountTable:
             "row_number() OVER ()",
         )  # fmt: skip
     except duckdb.Error as exc:
-        raise DataValidationError(f"DuckDB failed on the relation: {_first_line(exc)}") from exc
+        raise DataValidationError(f"DuckDB failed on the relation: {_message(exc)}") from exc
     how = (
         f"hash({spec.row_id!r}) % {spec.n_blocks} (DuckDB)" if spec.row_id
         else f"hash(row number) % {spec.n_blocks} (DuckDB)"
