@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._duckdb import resolve_paths as resolve_paths
 from ._reduce import reduce_predictions as reduce_predictions
 from ._regression import RegressionCountTable as RegressionCountTable
-from ._regression import reduce_regression as reduce_regression
+from ._regression_api import reduce_regression as reduce_regression
 from ._table import AUC_BINS as AUC_BINS
 from ._table import CountTable as CountTable
 
