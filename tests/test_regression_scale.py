@@ -349,7 +349,7 @@ def test_text_targets_and_other_bad_input(tmp_path: Path) -> None:
     ):
         reduce(str(path), False)
     with pytest.raises(ParameterError, match="y_pred"):
-        reduce_regression(df, y_true="y", y_pred=3, sensitive_features="sex")
+        reduce_regression(df, y_true="y", y_pred=3, sensitive_features="sex")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="count-table column"):
         reduce_regression(df, y_true="y", y_pred="yhat", sensitive_features="block")
     with pytest.raises(ParameterError, match="n_bins"):
@@ -376,6 +376,7 @@ def test_regression_counts_writes_groups_as_strings() -> None:
     rc = regression_counts(table)
     assert isinstance(rc, RegressionCounts) and rc.n_rows == len(df)
     assert rc.features == ("sex", "grp") and rc.engine == "duckdb"
+    assert rc.histogram is not None
     assert set(rc.sums["grp"]) == {"True", "False"} and set(rc.histogram["grp"]) == {
         "True", "False"
     }  # fmt: skip

@@ -156,7 +156,7 @@ def reduce_frame(data: Any, spec: Spec) -> RegressionCountTable:
     sel = [nw.col(f).alias(feature_alias(i)) for i, f in enumerate(spec.features)]
     sel += [nw.col(spec.y_true).cast(nw.Float64).alias("y"),
             nw.col(spec.y_pred).cast(nw.Float64).alias("p")]  # fmt: skip
-    if spec.weighted:
+    if spec.sample_weight is not None:
         sel.append(nw.col(spec.sample_weight).cast(nw.Float64).alias("w"))
     sel.append(nw.col(_BLOCK).alias("block"))
     base = frame.select(*sel)
