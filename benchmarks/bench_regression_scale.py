@@ -248,6 +248,7 @@ def report(
     red = best("reduce")
     full = best("reduce_metrics")
     peak = max(r["peak_mb"] for r in results["reduce"] + results["reduce_metrics"])
+    peak_nolim = max(r["peak_mb"] for r in results["reduce_no_limit"])
     loads = ", ".join("/".join(f"{x:.1f}" for x in la) for la in load)
     lines = [
         f"## Regression logs out of core: a {n:.0e}-row Parquet log (bench_regression_scale.py)",
@@ -285,8 +286,9 @@ def report(
             "DuckDB's default budget (80% of RAM)",
         ),
         "",
-        f"* **Peak memory of the reduction: {peak:,.0f} MB** (target < 1,024 MB: "
-        f"{'met' if peak < 1024 else 'NOT met'}).",
+        f"* **Peak memory of the reduction: {peak:,.0f} MB** with "
+        f"memory_limit={args.memory_limit}, {peak_nolim:,.0f} MB with DuckDB's default budget "
+        f"(target < 1,024 MB: {'met' if max(peak, peak_nolim) < 1024 else 'NOT met'}).",
         f"* **Time: {red['seconds'] / base['seconds']:.2f}x DuckDB's own GROUP BY** in wall "
         f"time, {red['cpu_s'] / base['cpu_s']:.2f}x in CPU time (the steadier measure on "
         f"shared cores) ({full['seconds'] / base['seconds']:.2f}x with the metrics and 200 "
