@@ -3,6 +3,11 @@
 A log in files, a Polars, PyArrow, DuckDB or Spark frame is reduced to a small table of counts
 and score sums by :func:`auditkit.scale.reduce_predictions` (or given as a ``CountTable``
 reduced earlier). Its labels and groups are then encoded the same way as a log's rows.
+
+A regression log is reduced by :func:`auditkit.scale.reduce_regression` to the regression
+engine's tables (a ``RegressionCountTable``); :func:`regression_counts` turns it into the
+context's :class:`~auditkit.inputs.context.RegressionCounts`, its groups written as strings the
+way a log's rows are.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from .._core.limits import DEFAULT_MAX_GROUPS
 from ..exceptions import DataValidationError, ParameterError
-from .context import AuditConfig, Counts
+from .context import AuditConfig, Counts, RegressionCounts
 from .fingerprint import counts_fingerprint
 from .groups import sensitive_frame
 from .labels import LogLabels, encode_labels, log_labels, outcome_semantics
 from .prepare import Outcome, Prepared, assemble
 
-__all__ = ["prepare_counts"]
+__all__ = ["prepare_counts", "regression_counts"]
 
 FUNC = "audit_predictions"
 #: The per-class log-loss sums of a reduction, decoded into per-cell sums.
@@ -167,3 +173,61 @@ def _decode(table: Any, labels: LogLabels, cells: Any, pos: int | None) -> Count
         features=table.features, groups=groups, scores=scores, n_bins=table.n_bins,
         auc_bins=table.auc_bins, engine=table.engine, source=table.source,
     )  # fmt: skip
+
+
+def regression_counts(
+    table: Any, *, max_groups: int = DEFAULT_MAX_GROUPS, func: str = FUNC
+) -> RegressionCounts:
+    """Turn a reduced regression log into the context's :class:`RegressionCounts`.
+
+    Parameters
+    ----------
+    table : RegressionCountTable
+        From :func:`auditkit.scale.reduce_regression` (now, or reduced earlier and passed
+        as ``data=``).
+    max_groups : int, default=DEFAULT_MAX_GROUPS
+        Ceiling on the distinct values of each sensitive column (as for rows).
+    func : str, default="audit_predictions"
+        The entry point named in the messages.
+
+    Returns
+    -------
+    RegressionCounts
+        The same sums and histogram tables (the contract of
+        :mod:`auditkit.metrics.regression`), with each sensitive column's values as the
+        strings the row path gives them (:func:`auditkit.inputs.groups.sensitive_frame`: the
+        same text for the same value in both tables; long labels shortened).
+
+    Raises
+    ------
+    ParameterError
+        ``table`` is not a ``RegressionCountTable``.
+    DataValidationError
+        A sensitive column over the ceiling, or two values with the same text.
+    """
+    from ..scale._regression import RegressionCountTable
+
+    if not isinstance(table, RegressionCountTable):
+        raise ParameterError(
+            "regression_counts needs a RegressionCountTable (from "
+            f"auditkit.scale.reduce_regression); got {type(table).__name__!r}."
+        )
+    sums = {k: np.asarray(v) for k, v in table.sums.items()}
+    hist = {k: np.asarray(v) for k, v in table.histogram.items()}
+    n_s, n_h = len(sums["count"]), len(hist["count"])
+    # one pass over the values of both tables: the same value gets the same text in each
+    both = {f: np.concatenate([_objects(sums[f]), _objects(hist[f])]) for f in table.features}
+    cells = sensitive_frame(both, None, n_s + n_h, max_groups=max_groups, func=func)
+    assert cells is not None
+    for f in table.features:
+        text = cells.frame[f].to_numpy(dtype=object)
+        sums[f], hist[f] = text[:n_s], text[n_s:]
+    return RegressionCounts(
+        features=tuple(table.features), sums=sums, histogram=hist, engine=table.engine,
+        source=table.source,
+    )  # fmt: skip
+
+
+def _objects(values: np.ndarray) -> np.ndarray:
+    """``values`` as an object array (ints, bools and strings keep their Python values)."""
+    return values if values.dtype == object else values.astype(object)

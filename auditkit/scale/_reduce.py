@@ -8,15 +8,18 @@ from typing import Any
 
 from .._core.validation import PARAM_MSG, check_int, check_param
 from ..exceptions import ParameterError
+from ._regression import RegressionCountTable
 from ._table import AUC_BINS, RESERVED, CountTable, resolve_max_groups
 
 __all__ = ["data_kind", "reduce_predictions"]
 
 
 def data_kind(data: Any) -> str:
-    """Classify ``data``: counts, path, duckdb, spark, pandas or (another) frame."""
+    """Classify ``data``: counts, regression_counts, path, duckdb, spark, pandas or a frame."""
     if isinstance(data, CountTable):
         return "counts"
+    if isinstance(data, RegressionCountTable):
+        return "regression_counts"
     if isinstance(data, (str, os.PathLike)):
         return "path"
     if (
@@ -184,6 +187,11 @@ def reduce_predictions(
     kind = data_kind(data)
     if kind == "counts":
         raise ParameterError("data is already a CountTable.")
+    if kind == "regression_counts":
+        raise ParameterError(
+            "data is a RegressionCountTable (a regression log already reduced); audit it as a "
+            "regression, not with reduce_predictions."
+        )
     if kind == "path":
         from ._duckdb import reduce_paths
 
