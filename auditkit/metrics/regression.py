@@ -130,7 +130,6 @@ from .stats import percentile_interval
 from .table import Key, _Grouping, _Table
 
 __all__ = [
-    "REGRESSION_CATALOG",
     "REGRESSION_METRICS",
     "RegressionMetrics",
     "regression_count_table",
@@ -140,44 +139,6 @@ __all__ = [
 
 _METHODS = ("between_groups", "to_overall", "to_reference")
 _GAPS = ("prediction_ks_gap", "prediction_wasserstein_gap")
-
-#: Catalog entries for ``auditkit._core.catalog`` (name -> direction, kind, unit, description).
-REGRESSION_CATALOG: dict[str, tuple[str, str, str, str]] = {
-    "mean_absolute_error": ("lower", "loss", "target", "Average distance between the "
-                            "prediction and the true value, in the target's units."),
-    "mean_squared_error": ("lower", "loss", "target squared", "Average squared distance between "
-                           "the prediction and the true value; large misses count most."),
-    "root_mean_squared_error": ("lower", "loss", "target", "Square root of the mean squared "
-                                "error, in the target's units."),
-    "r2_score": ("higher", "score", "score", "Share of the variation of the true values that the "
-                 "predictions explain (1 is perfect, 0 no better than predicting the average)."),
-    "mean_error": ("descriptive", "statistic", "target", "Average of prediction minus true "
-                   "value: positive when the model predicts too much on average, negative when "
-                   "too little (signed bias)."),
-    "median_absolute_error": ("lower", "loss", "target", "Middle value of the distances between "
-                              "prediction and true value; insensitive to a few large misses."),
-    "mean_prediction": ("descriptive", "statistic", "target", "Average predicted value."),
-    "mean_target": ("descriptive", "statistic", "target", "Average true value."),
-    "worst_group_mean_absolute_error": ("lower", "loss", "target", "The largest mean absolute "
-                                        "error of any group (bounded group loss)."),
-    "worst_group_mean_squared_error": ("lower", "loss", "target squared", "The largest mean "
-                                       "squared error of any group (bounded group loss)."),
-    "worst_group_root_mean_squared_error": ("lower", "loss", "target", "The largest root mean "
-                                            "squared error of any group."),
-    "mean_error_at_equal_target": ("descriptive", "statistic", "target", "Average of "
-                                   "prediction minus true value compared within equal true "
-                                   "values (true-value bins), weighted as the whole "
-                                   "population: the bias for the same true amount."),
-    "equal_target_support": ("descriptive", "statistic", "share", "Share of the population "
-                             "whose true values fall where the group has rows (the range the "
-                             "comparison at equal true values covers)."),
-    "prediction_ks_gap": ("lower", "disparity_difference", "share", "Largest gap between the "
-                          "shares of a group and of everyone else predicted below any value "
-                          "(Kolmogorov-Smirnov; 0 same distribution, 1 no overlap)."),
-    "prediction_wasserstein_gap": ("lower", "disparity_difference", "target", "How far, on "
-                                   "average, a group's predictions must move to match everyone "
-                                   "else's (Wasserstein-1 distance, in the target's units)."),
-}  # fmt: skip
 
 
 def regression_count_table(
