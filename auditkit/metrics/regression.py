@@ -120,6 +120,7 @@ from .regression_gaps import gap_permutation_pvalues, hist_gaps, row_gaps
 from .regression_table import (
     DEFAULT_HIST_BINS,
     DEFAULT_N_BLOCKS,
+    SUM_COLUMNS,
     RegressionRows,
     RegressionTable,
     check_rows,
@@ -463,6 +464,16 @@ class RegressionMetrics:
         """Total number of rows."""
         return int(round(float(self._table.sums[..., 0].sum())))
 
+    def target_std(self) -> float:
+        """Weighted standard deviation of the true values (population form), from the sums."""
+        s = self._table.sums.sum(axis=(0, 1))
+        i = {name: k for k, name in enumerate(SUM_COLUMNS)}
+        w = float(s[i["weight_sum"]])
+        if not w > 0:
+            return float("nan")
+        dev = float(s[i["y_sum"]]) / w - self._table.y_shift
+        return float(np.sqrt(max(float(s[i["y_dev_sq_sum"]]) / w - dev * dev, 0.0)))
+
     def groups(self, features: str | Sequence[str]) -> list[tuple[Any, ...]]:
         """Return the group labels (tuples of feature values) of a grouping, in order."""
         grouping = self._groupings[self._feats(features)]
@@ -673,6 +684,15 @@ class RegressionMetrics:
         if v is None:
             return float("nan")
         return float(v[self.groups(feats).index(grp)])
+
+    def equal_target_inference(self, level: float = 0.95) -> dict[tuple[str, ...], Any]:
+        """Intervals of the mean error at equal true values, and each group against the reference.
+
+        See :mod:`auditkit.metrics.regression_equal`; empty without a target histogram.
+        """
+        from .regression_equal import equal_target_inference
+
+        return equal_target_inference(self._table, self._groupings, self._ref, level)
 
     # ---- plain-language facts
     def facts(self, features: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
