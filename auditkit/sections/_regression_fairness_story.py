@@ -98,7 +98,8 @@ def story(
     out = [f for f, _ in ranked]
     parts = [(feats, small[feats]) for feats in c.rm.groupings if small.get(feats)]
     if parts:
-        out.append(_finding("info", pl.small_groups_note(parts, c.min_size), "count", None))
+        note = pl.small_groups_note(parts, c.min_size).replace(" or no rows of a class", "")
+        out.append(_finding("info", note, "count", None))
     return out
 
 
@@ -137,9 +138,9 @@ def _bias(
     sev, word, size, i, d, ci, p_adj, beyond, metric = cands[0]
     labels = c.labels(feats)
     mean_t = rm.overall("mean_target")
-    share = f"{abs(d) / mean_t:.0%} ({amount(abs(d), c.unit)})" if mean_t > 0 else amount(
-        abs(d), c.unit
-    )  # fmt: skip
+    share = amount(abs(d), c.unit)
+    if mean_t > 0 and abs(d) / mean_t >= 0.005:
+        share = f"{abs(d) / mean_t:.0%} ({share})"
     who = pl.group_phrase(feats, labels[i], subject=subject)
     them = pl.group_phrase(feats, labels[ref], subject=subject)
     what = f"true {target}" if target else "true value"
@@ -210,7 +211,8 @@ def _miss(
         f"{pl.group_phrase(feats, labels[lo_i], subject=subject)}{tag(lo_i)}: {times:.2f} times "
         f"as large{detail}."
     )
-    text += pl.evidence_clause(sev, beyond, p_adj, alpha, f"the {t.pass_at:g} ratio threshold")
+    thr = f"the threshold (at most {1 / t.pass_at:.3g} times as large)"
+    text += pl.evidence_clause(sev, beyond, p_adj, alpha, thr)
     return [(_finding(sev, text, "mean_absolute_error_ratio", word), size)]
 
 
