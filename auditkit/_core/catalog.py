@@ -436,15 +436,8 @@ def spec(name: str) -> MetricSpec | None:
         d, text = _FOLD_STATS[stat]
         b = CATALOG[base]
         return MetricSpec(
-            name,
-            d,
-            "statistic",
-            b.unit,
-            text.format(m=b.words),
-            name,
-            (base,),
-            b.task,  # type: ignore[arg-type]
-        )
+            name, d, "statistic", b.unit, text.format(m=b.words), name, (base,), b.task  # type: ignore[arg-type]
+        )  # fmt: skip
     return None
 
 
@@ -660,7 +653,7 @@ class Threshold:
     def _scale(self, info: Mapping[str, Any] | None) -> float | None:
         if self.scale is None or info is None:
             return None
-        v = info.get(self.scale)
+        v: Any = info.get(self.scale)
         return float(v) if _finite(v) and float(v) > 0 else None
 
     def describe(self, info: Mapping[str, Any] | None = None) -> str:

@@ -133,7 +133,7 @@ def _cell_variance(
         ss = np.where(has, np.maximum(agg[..., 4] - r * m, 0.0) * n / wd, 0.0)  # in row units
         pooled = ss.sum(axis=-1) / np.maximum(gn - has.sum(axis=-1), 1.0)
         return (ss + _PRIOR_ROWS * pooled[:, None]) / np.maximum(n - 1.0 + _PRIOR_ROWS, 1.0)
-    if within:
+    if within and value is not None:
         v = np.nan_to_num(value)[:, None]
         m = r / wd
         ss = np.maximum(agg[..., 4] - r * m, 0.0) + w * (m - v) ** 2
