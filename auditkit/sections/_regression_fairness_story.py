@@ -7,9 +7,10 @@ into one note at the end):
 * **Bias for the same true value**: each group against the reference group on the mean error
   at equal true values (``mean_error_at_equal_target_difference``; without a histogram of the
   true values, the plain ``mean_error_difference``). ``warn`` when the gap is beyond the
-  catalog's green bound (0.1 standard deviation of the true values) and the adjusted p-value is
-  below ``alpha``; ``fail`` beyond the red bound (0.2) with that evidence; otherwise ``info``,
-  saying whether the gap is not distinguishable from none or real but small.
+  catalog's green bound (0.1 standard deviation of the true values; the gap or the far end of its
+  interval) and the adjusted p-value is below ``alpha``; ``fail`` when the gap and its whole
+  interval are beyond the red bound (0.2) with that evidence (as the card's lights judge);
+  otherwise ``info``, saying whether the gap is not distinguishable from none or real but small.
 * **Typical miss**: the mean absolute error of each group against the reference group
   (``mean_absolute_error_ratio``, either direction): ``warn`` below 0.8 and ``fail`` below 2/3
   with evidence.
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .._core.catalog import threshold
+from .._core.catalog import harm, threshold
 from ..metrics.evidence import evidence_word
 from ..metrics.table import Key
 from ..result.records import Finding, Severity
@@ -66,16 +67,30 @@ def _finding(sev: str, text: str, metric: str, word: str | None) -> Finding:
 
 
 def _severity(
-    size: float, pass_at: float, fail_at: float, p_adj: float | None, alpha: float,
-    worse_is_lower: bool = False,
+    size: float, ci: Sequence[float] | None, pass_at: float, fail_at: float,
+    p_adj: float | None, alpha: float, worse_is_lower: bool = False,
 ) -> tuple[str, bool]:  # fmt: skip
-    """Return (severity, beyond the green bound) of a gap on its own scale."""
-    beyond = size < pass_at if worse_is_lower else size > pass_at
-    far = size < fail_at if worse_is_lower else size > fail_at
+    """Return (severity, beyond the green bound) of a gap on its own ("harm") scale.
+
+    As the card's lights and the classification findings judge: with evidence
+    (``p_adj < alpha``), ``warn`` when the gap or the far end of its interval is beyond the
+    green bound, ``fail`` when the gap and the whole interval are beyond the red bound;
+    otherwise ``info``.
+    """
+
+    def worse(a: float, bound: float) -> bool:
+        return a < bound if worse_is_lower else a > bound
+
+    far_end = near_end = size
+    if ci is not None:
+        far_end, near_end = (ci[0], ci[1]) if worse_is_lower else (ci[1], ci[0])
+    beyond = worse(size, pass_at) or worse(far_end, pass_at)
     evident = p_adj is not None and p_adj < alpha
-    if beyond and evident:
-        return ("fail" if far else "warn"), True
-    return "info", beyond
+    if evident and worse(size, fail_at) and worse(near_end, fail_at):
+        return "fail", True
+    if evident and beyond:
+        return "warn", True
+    return "info", worse(size, pass_at)
 
 
 def story(
@@ -129,7 +144,8 @@ def _bias(
             metric = "mean_error_difference"
         if not np.isfinite(d):
             continue
-        sev, beyond = _severity(abs(d), pass_at, fail_at, p_adj, alpha)
+        _, h_ci, _ = harm("mean_error_difference", d, ci)
+        sev, beyond = _severity(abs(d), h_ci, pass_at, fail_at, p_adj, alpha)
         word = evidence_word(p_adj, alpha)
         cands.append((sev, word, abs(d), i, d, ci, p_adj, beyond, metric))
     if not cands:
@@ -183,9 +199,10 @@ def _miss(
         r = float(rm.values[rkey][i])
         if not (np.isfinite(r) and r > 0):
             continue
-        h = min(r, 1.0 / r)
+        h, h_ci, _ = harm("mean_absolute_error_ratio", r, c.ci(rkey, i))
+        assert h is not None
         p_adj = c.p(Key("mean_absolute_error_ratio", feats, i, "to_reference"))[1]
-        sev, beyond = _severity(h, t.pass_at, t.fail_at, p_adj, alpha, worse_is_lower=True)
+        sev, beyond = _severity(h, h_ci, t.pass_at, t.fail_at, p_adj, alpha, worse_is_lower=True)
         cands.append((sev, evidence_word(p_adj, alpha), 1.0 - h, i, r, p_adj, beyond))
     if not cands:
         return []
@@ -231,7 +248,7 @@ def _distribution(
     i = max(sel, key=lambda k: ks[k])
     t = threshold("fairness", "prediction_ks_gap")
     p_adj = c.p(Key("prediction_ks_gap", feats, i, "group"))[1]
-    sev, beyond = _severity(float(ks[i]), t.pass_at, t.fail_at, p_adj, alpha)
+    sev, beyond = _severity(float(ks[i]), c.ci(key, i), t.pass_at, t.fail_at, p_adj, alpha)
     sev = "warn" if sev == "fail" else sev
     word = evidence_word(p_adj, alpha)
     ci = c.ci(key, i)
