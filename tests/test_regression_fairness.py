@@ -349,3 +349,21 @@ def test_equal_true_value_bias_is_not_confused_with_different_targets() -> None:
     assert abs(eq.value) < 0.02 * res.info["target_std"]
     bias = [f for f in res.findings if f.metric and "mean_error" in f.metric][0]
     assert bias.severity == "info"  # no unfairness claimed for the same true amount
+
+
+def test_custom_metrics_of_a_regression_through_metricframe() -> None:
+    c = _planted(n=600)
+
+    def max_error(y_true: Any, y_pred: Any) -> float:
+        return float(np.max(np.abs(np.asarray(y_pred) - np.asarray(y_true))))
+
+    res = run(c["y"], c["pred"], c["sf"], options={"custom_metrics": {"max_miss": max_error}})
+    got = find(res, "max_miss", feature=("sex",), group=("F",))[0].value
+    s = c["sf"]["sex"] == "F"
+    assert got == pytest.approx(max_error(c["y"][s], c["pred"][s]))
+    assert res.info["custom_metrics"]["names"] == ["max_miss"]
+    with pytest.raises(ParameterError, match="clashes"):
+        run(c["y"], c["pred"], c["sf"], options={"custom_metrics": {"mean_error": max_error}})
+    tab = run(c["y"], c["pred"], c["sf"], counts=True,
+              options={"custom_metrics": {"max_miss": max_error}})  # fmt: skip
+    assert tab.info["custom_metrics"]["status"] == "skipped"

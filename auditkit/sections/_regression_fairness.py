@@ -52,8 +52,9 @@ from ..metrics.regression import (
 )
 from ..metrics.stats import percentile_interval
 from ..metrics.table import Key
-from ..result.records import Chart, SectionResult
+from ..result.records import Chart, MetricValue, SectionResult
 from . import _regression_fairness_records as rec
+from ._fairness_custom import _check_custom, _custom_records
 from ._regression_fairness_story import story
 
 __all__ = ["run_regression_fairness"]
@@ -92,6 +93,7 @@ def run_regression_fairness(ctx: AuditContext, options: Any = None) -> SectionRe
         c, small, subject=str(common.subject), target=target, target_std=target_std, alpha=alpha
     )
     info = _info(ctx, rm, c, feats, target_std, alpha, n_perm)
+    metrics += _custom(ctx, getattr(options, "custom_metrics", None), groupings, info)
     return SectionResult(
         name=SECTION,
         status="ok",
@@ -101,6 +103,39 @@ def run_regression_fairness(ctx: AuditContext, options: Any = None) -> SectionRe
         charts=tuple(_charts(c)),
         info=info,
     )
+
+
+def _custom(
+    ctx: AuditContext, raw: Any, groupings: list[tuple[str, ...]], info: dict[str, Any]
+) -> list[MetricValue]:
+    """Return the records of a user's own metrics ``f(y_true, y_pred)`` (rows only)."""
+    custom = _check_custom(raw)
+    if not custom:
+        return []
+    for name in custom:
+        clash = [x for x in (name, name.removesuffix("_difference"), name.removesuffix("_ratio"))
+                 if x in rec.GROUP_METRICS or x == "mean_error_at_equal_target"]  # fmt: skip
+        if clash:
+            raise ParameterError(
+                f"custom_metrics name {name!r} clashes with the built-in regression fairness "
+                f"metric {clash[0]!r}; choose another name."
+            )
+    r = ctx.regression
+    if r is None:
+        info["custom_metrics"] = {
+            "names": sorted(custom), "status": "skipped",
+            "reason": "custom metrics need the rows; this log was reduced to count tables",
+        }  # fmt: skip
+        return []
+    singles = [g for g in groupings if len(g) == 1]
+    full = [g for g in groupings if len(g) > 1][-1:]
+    recs, c_info = _custom_records(ctx, custom, singles + full, r.y_true, r.y_pred)
+    info["custom_metrics"] = {
+        "names": sorted(custom),
+        "labels": "regression: true and predicted values",
+        **c_info,
+    }
+    return recs
 
 
 def _features(ctx: AuditContext) -> tuple[str, ...]:
