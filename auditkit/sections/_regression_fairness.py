@@ -60,8 +60,9 @@ from ._regression_fairness_story import story
 __all__ = ["run_regression_fairness"]
 
 SECTION = "fairness"
-#: The hypotheses behind the engine's p-values: a difference and a ratio share one.
-_TEST_NAME = "null_shifted_bootstrap"
+#: Groups x permutations of the distribution-gap tests of one grouping (fewer permutations,
+#: at least 199, for a grouping of many groups; ``info["evidence"]`` says how many).
+_PERMUTATION_BUDGET = 200_000
 
 
 def run_regression_fairness(ctx: AuditContext, options: Any = None) -> SectionResult:
@@ -83,6 +84,9 @@ def run_regression_fairness(ctx: AuditContext, options: Any = None) -> SectionRe
     alpha = 1.0 - cfg.ci_level
     iv, samples = _bootstrap(rm, cfg.n_boot, ctx.rng("fairness"), cfg.ci_level)
     equal = rm.equal_target_inference(cfg.ci_level)
+    # the permutation tests of the distribution gaps cost groups x permutations x bins
+    most = max(len(rm.groups(g)) for g in rm.groupings)
+    n_perm = min(n_perm, max(199, _PERMUTATION_BUDGET // most))
     fam, hyp = _family(rm, samples, cfg.n_boot, n_perm, ctx.rng("fairness.evidence"), equal)
     unit = ctx.regression.unit if ctx.regression is not None else None
     target = ctx.regression.target if ctx.regression is not None else None
@@ -195,9 +199,9 @@ def _engine(
     except ParameterError as exc:
         raise ParameterError(f"reference_groups: {exc}") from exc
     for (f,), want in ((k, v) for k, v in ref.items()):
-        n = rm.by_group("count", f)
-        if float(n.get(want, 0.0)) <= 0:
-            have = ", ".join(str(g) for g, k in n.items() if k > 0)
+        n = {str(g): float(k) for g, k in rm.by_group("count", f).items()}
+        if n.get(want, 0.0) <= 0:
+            have = ", ".join(g for g, k in n.items() if k > 0)
             raise ParameterError(
                 f"reference_groups[{f!r}] = {want!r} is not a group of {f!r} with rows; its "
                 f"groups are: {have}."
@@ -285,11 +289,8 @@ def _info(
             " × ".join(g): " × ".join(str(x) for x in rm.reference_group(g)) for g in rm.groupings
         },
         "reference_groups_chosen": {
-            " × ".join(g): "given in reference_groups"
-            if len(g) == 1 and g[0] in cfg.reference_groups
-            else "largest group"
-            for g in rm.groupings
-        },  # fmt: skip
+            " × ".join(g): _how(rm, g, cfg.reference_groups) for g in rm.groupings
+        },
         "thresholds": {
             "mean_error_gap": f"{me.pass_at:g} (amber) and {me.fail_at:g} (red) × the target's "
             "standard deviation"
@@ -327,6 +328,16 @@ def _info(
                "whole residual spread (wider, conservative)")
         )  # fmt: skip
     return info
+
+
+def _how(rm: RegressionMetrics, g: tuple[str, ...], given: Mapping[str, str]) -> str:
+    """Say how the reference group of grouping ``g`` was chosen."""
+    ref = tuple(str(x) for x in rm.reference_group(g))
+    if all(f in given for f in g) and ref == tuple(str(given[f]) for f in g):
+        return "given in reference_groups" if len(g) == 1 else (
+            "the combination of the features' reference_groups"
+        )  # fmt: skip
+    return "largest group"
 
 
 def _evidence_info(c: rec.RCtx, alpha: float, n_perm: int) -> dict[str, Any]:
