@@ -63,6 +63,8 @@ class RCtx:
         self.level = level
         self.min_size = min_size
         self.unit = unit
+        self._labels: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        self._refs: dict[tuple[str, ...], int] = {}
         self.reasons: dict[tuple[str, ...], list[str | None]] = {}
         for feats in rm.groupings:
             n = self.counts(feats)
@@ -73,8 +75,10 @@ class RCtx:
         return np.asarray(self.rm.values[Key("count", feats, None, "group")], dtype=np.int64)
 
     def labels(self, feats: tuple[str, ...]) -> list[tuple[str, ...]]:
-        """Group labels as tuples of strings."""
-        return [tuple(str(v) for v in g) for g in self.rm.groups(feats)]
+        """Group labels as tuples of strings (computed once per grouping)."""
+        if feats not in self._labels:
+            self._labels[feats] = [tuple(str(v) for v in g) for g in self.rm.groups(feats)]
+        return self._labels[feats]
 
     def judgeable(self, feats: tuple[str, ...]) -> np.ndarray:
         """Whether each group is large enough to judge (rows, not flagged)."""
@@ -82,8 +86,10 @@ class RCtx:
 
     def ref(self, feats: tuple[str, ...]) -> int:
         """Index of the reference group of a grouping."""
-        ref = tuple(str(v) for v in self.rm.reference_group(feats))
-        return self.labels(feats).index(ref)
+        if feats not in self._refs:
+            ref = tuple(str(v) for v in self.rm.reference_group(feats))
+            self._refs[feats] = self.labels(feats).index(ref)
+        return self._refs[feats]
 
     def ci(self, key: Key, i: int | None = None) -> tuple[float, float] | None:
         """Bootstrap interval of a quantity (of group ``i`` for per-group arrays)."""
