@@ -35,7 +35,7 @@ EMPTY = Predictions(np.empty(0, int), np.empty(0, int), None, (), None)
 def run(
     y: Any, pred: Any, sensitive: dict[str, Any], *, w: Any = None, counts: bool = False,
     n_boot: int = 0, unit: str | None = None, target: str | None = None,
-    drop_sq: bool = False, **config: Any,
+    drop_sq: bool = False, no_hist: bool = False, **config: Any,
 ) -> SectionResult:  # fmt: skip
     """Run the section on rows (or on the count tables of the same rows)."""
     options = config.pop("options", {"n_permutations": 99})
@@ -45,7 +45,9 @@ def run(
         sums, hist = regression_count_table(y, pred, sens, sample_weight=w, as_frame=False)
         if drop_sq:
             del hist["residual_sq_sum"]
-        rc = RegressionCounts(tuple(sens.columns), sums, hist, "numpy", "test")
+        rc = RegressionCounts(
+            tuple(sens.columns), sums, None if no_hist else hist, "numpy", "test"
+        )
         ctx = AuditContext(config=cfg, predictions=EMPTY, regression_counts=rc)
     else:
         rp = RegressionPredictions(
@@ -189,6 +191,7 @@ def test_record_shapes_match_the_classification_section() -> None:
     assert race[0].flags == ("small_groups",) and "Z" in race[0].reason
     ref = find(res, "mean_error_difference", feature=("sex",), method="to_reference")
     assert [m.group for m in ref] == [("F",)]  # M, the largest group, is the reference
+    assert ref[0].test == "bootstrap_wald" and ref[0].p_value < 1e-6  # no 1/(B+1) floor
     assert res.info["reference_groups"]["sex"] == "M"
     eq = find(res, "mean_error_at_equal_target_difference", feature=("sex",))[0]
     assert eq.method == "to_reference" and eq.test == "z_test" and eq.p_adjusted < 0.01
@@ -368,3 +371,13 @@ def test_custom_metrics_of_a_regression_through_metricframe() -> None:
     tab = run(c["y"], c["pred"], c["sf"], counts=True,
               options={"custom_metrics": {"max_miss": max_error}})  # fmt: skip
     assert tab.info["custom_metrics"]["status"] == "skipped"
+
+
+def test_count_table_without_histogram_falls_back_to_the_plain_mean_error() -> None:
+    c = _planted(n=2000)
+    res = run(c["y"], c["pred"], c["sf"], counts=True, n_boot=100, no_hist=True)
+    assert not find(res, "prediction_ks_gap") and not find(res, "mean_error_at_equal_target")
+    assert "not computed" in res.info["distribution_gaps"]
+    top = res.findings[0]
+    assert top.metric == "fairness.mean_error_difference" and top.severity == "warn"
+    assert "Without a histogram of the true values" in top.text

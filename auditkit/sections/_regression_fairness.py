@@ -343,10 +343,13 @@ def _how(rm: RegressionMetrics, g: tuple[str, ...], given: Mapping[str, str]) ->
 def _evidence_info(c: rec.RCtx, alpha: float, n_perm: int) -> dict[str, Any]:
     return {
         "tests": {
-            "between_groups, to_overall, to_reference": "null-shifted bootstrap (Hall & Wilson "
-            "1991): each group's bootstrap deviation stands for its sampling error around a "
-            "common value, which allows groups of different spread; p = (1 + #{as extreme}) / "
+            "between_groups, to_overall": "null-shifted bootstrap (Hall & Wilson 1991): each "
+            "group's bootstrap deviation stands for its sampling error around a common value, "
+            "which allows groups of different spread; p = (1 + #{as extreme}) / "
             "(1 + replicates); a ratio shares its difference's p-value",
+            "to_reference": "Wald test of the group's difference to the reference with its "
+            "bootstrap standard error (two-sided normal); a ratio shares its difference's "
+            "p-value",
             "prediction_ks_gap, prediction_wasserstein_gap": "exact permutation of the binned "
             f"predictions (multivariate hypergeometric bin counts), {n_perm} permutations",
             "mean_error_at_equal_target_difference": "two-sided z-test of the standardised "

@@ -42,6 +42,7 @@ IN_TARGET_UNITS = frozenset(
      "mean_error", "mean_error_at_equal_target", "prediction_wasserstein_gap"}
 )  # fmt: skip
 TEST_BOOT = "null_shifted_bootstrap"
+TEST_WALD = "bootstrap_wald"
 TEST_PERM = "permutation"
 TEST_Z = "z_test"
 
@@ -257,7 +258,7 @@ def _disparity_records(c: RCtx, feats: tuple[str, ...]) -> list[MetricValue]:
                     section=SECTION, name=name, value=v, feature=feats, group=labels[i],
                     ci=c.ci(key, i), n=int(n[i] + n[ref]), method="to_reference", flags=f2,
                     reason=r2, unit=unit, p_value=p, p_adjusted=p_adj,
-                    test=TEST_BOOT if p is not None else None,
+                    test=TEST_WALD if p is not None else None,
                 ))  # fmt: skip
     eq = c.equal.get(feats)
     if eq is not None:
