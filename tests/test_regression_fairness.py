@@ -381,3 +381,10 @@ def test_count_table_without_histogram_falls_back_to_the_plain_mean_error() -> N
     top = res.findings[0]
     assert top.metric == "fairness.mean_error_difference" and top.severity == "warn"
     assert "Without a histogram of the true values" in top.text
+
+
+def test_same_seed_same_section_and_weights_accepted() -> None:
+    c = _case(1)  # weighted
+    a = run(c["y"], c["pred"], c["sf"], w=c["w"], n_boot=60)
+    b = run(c["y"], c["pred"], c["sf"], w=c["w"], n_boot=60)
+    assert a.to_dict() == b.to_dict() and a.info["weighted"] is True
