@@ -388,3 +388,10 @@ def test_same_seed_same_section_and_weights_accepted() -> None:
     a = run(c["y"], c["pred"], c["sf"], w=c["w"], n_boot=60)
     b = run(c["y"], c["pred"], c["sf"], w=c["w"], n_boot=60)
     assert a.to_dict() == b.to_dict() and a.info["weighted"] is True
+
+
+def test_without_the_bootstrap_findings_say_no_test_ran() -> None:
+    c = _planted(n=1000)
+    res = run(c["y"], c["pred"], c["sf"], n_boot=0, counts=True, no_hist=True)
+    assert all(f.severity == "info" for f in res.findings)
+    assert "No test was run" in res.findings[0].text

@@ -93,6 +93,13 @@ def _severity(
     return "info", worse(size, pass_at)
 
 
+def _clause(sev: str, beyond: bool, p_adj: float | None, alpha: float, thr: str) -> str:
+    """Say what the evidence supports; without a test (``n_boot=0``), say so."""
+    if p_adj is None:
+        return " No test was run (the bootstrap is off: n_boot=0), so this is not judged."
+    return pl.evidence_clause(sev, beyond, p_adj, alpha, thr)
+
+
 def story(
     c: RCtx, small: Mapping[tuple[str, ...], list[tuple[str, ...]]], *, subject: str,
     target: str | None, target_std: float, alpha: float,
@@ -170,7 +177,7 @@ def _bias(
         f"{them}, the reference group" + (f" ({detail})." if detail else ".")
     )
     thr = f"the threshold of {amount(pass_at, c.unit)} (0.1 standard deviation of the true values)"
-    text += pl.evidence_clause(sev, beyond, p_adj, alpha, thr)
+    text += _clause(sev, beyond, p_adj, alpha, thr)
     if eq is None:
         text += (
             " Without a histogram of the true values the comparison at equal true values is "
@@ -229,7 +236,7 @@ def _miss(
         f"as large{detail}."
     )
     thr = f"the threshold (at most {1 / t.pass_at:.3g} times as large)"
-    text += pl.evidence_clause(sev, beyond, p_adj, alpha, thr)
+    text += _clause(sev, beyond, p_adj, alpha, thr)
     return [(_finding(sev, text, "mean_absolute_error_ratio", word), size)]
 
 
@@ -269,5 +276,5 @@ def _distribution(
         f"({'; '.join(parts)}){move}. Different true values can explain this; the bias for "
         "the same true value says whether like cases are treated alike."
     )
-    text += pl.evidence_clause(sev, beyond, p_adj, alpha, f"the {t.pass_at:g} threshold")
+    text += _clause(sev, beyond, p_adj, alpha, f"the {t.pass_at:g} threshold")
     return [(_finding(sev, text, "prediction_ks_gap", word), float(ks[i]))]
