@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from auditkit._core.catalog import CATALOG
 from auditkit.exceptions import DataValidationError, ParameterError
 from auditkit.metrics.regression import (
-    REGRESSION_CATALOG,
     regression_count_table,
     regression_from_count_table,
     regression_metrics,
@@ -257,11 +257,18 @@ def test_errors_name_the_problem() -> None:
 
 
 def test_catalog_entries_are_complete() -> None:
-    for name, (direction, kind, unit, text) in REGRESSION_CATALOG.items():
-        assert direction in ("higher", "lower", "descriptive")
-        assert kind and unit and text.endswith(".")
-        if name.endswith(("_error", "_gap")) and name != "mean_error":
-            assert direction == "lower"
+    regression = {n: s for n, s in CATALOG.items() if s.task == "regression"}
+    for name in ("mean_absolute_error", "r2_score", "mean_error", "median_absolute_error",
+                 "worst_group_mean_absolute_error", "prediction_ks_gap",
+                 "prediction_wasserstein_gap", "mean_error_at_equal_target",
+                 "equal_target_support", "mean_error_difference"):  # fmt: skip
+        assert name in regression, name
+    for name, s in regression.items():
+        assert s.direction in ("higher", "lower", "descriptive")
+        assert s.kind and s.unit and s.description.endswith(".")
+        if name.endswith(("_error", "_gap")) and name != "mean_error" and "at_equal" not in name:
+            assert s.direction == "lower", name
+    assert CATALOG["mean_error"].direction == "descriptive"
 
 
 @pytest.mark.parametrize("dense", [True, False])

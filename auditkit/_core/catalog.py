@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 Direction = Literal["higher", "lower", "descriptive"]
+Task = Literal["classification", "regression"]
 Kind = Literal[
     "rate",  # a share of rows (0..1)
     "score",  # a quality score (AUC, accuracy-like, F1)
@@ -93,6 +94,9 @@ class MetricSpec:
         How a sentence names it (``"false positive rate"``).
     base : tuple of str, default=()
         For disparities: the per-group metric(s) compared (equalized odds: both rates).
+    task : {"classification", "regression"} or None, default=None
+        The kind of model the metric is defined for; None: either (a count, an attribution, a
+        privacy attack). A policy rule naming a metric of the other task fails and says so.
     """
 
     name: str
@@ -102,6 +106,7 @@ class MetricSpec:
     description: str
     words: str = ""
     base: tuple[str, ...] = ()
+    task: Task | None = None
 
     @property
     def greater_is_better(self) -> bool | None:
@@ -114,10 +119,10 @@ CATALOG: dict[str, MetricSpec] = {}
 
 def _add(
     name: str, direction: Direction, kind: str, unit: str, description: str, words: str = "",
-    base: tuple[str, ...] = (),
+    base: tuple[str, ...] = (), task: Task | None = None,
 ) -> None:  # fmt: skip
     CATALOG[name] = MetricSpec(
-        name, direction, kind, unit, description, words or name.replace("_", " "), base
+        name, direction, kind, unit, description, words or name.replace("_", " "), base, task
     )
 
 
@@ -242,6 +247,100 @@ _add("mitigation_disparity_before", "lower", "disparity_difference", "difference
 _add("mitigation_disparity_after", "lower", "disparity_difference", "difference",
      "The same disparity with group-specific thresholds.")
 
+# ------------------------------------------------------------------------ classification only
+#: Metrics defined for classifiers only (class labels, probabilities, decisions), and their
+#: disparities; a policy rule naming one on a regression fails with the reason.
+CLASSIFICATION_METRICS = frozenset(
+    n for n, s in CATALOG.items()
+    if n not in ("count", "weight_sum")
+)  # fmt: skip
+for _n in CLASSIFICATION_METRICS:
+    CATALOG[_n] = replace(CATALOG[_n], task="classification")
+
+# ------------------------------------------------------------------------ regression
+# The target's unit: ``unit="target"`` (``"target squared"`` for squared errors) is the unit of
+# the predicted number (hours, EUR), which a record's ``unit`` names where it is known.
+_add("mean_absolute_error", "lower", "loss", "target",
+     "Average distance between the prediction and the true value, in the target's units.",
+     "mean absolute error (average miss, in the target's units)", task="regression")
+_add("mean_squared_error", "lower", "loss", "target squared",
+     "Average squared distance between the prediction and the true value; large misses count "
+     "most.", task="regression")
+_add("root_mean_squared_error", "lower", "loss", "target",
+     "Square root of the mean squared error, in the target's units: a typical miss, with large "
+     "misses counting more than in the mean absolute error.",
+     "root mean squared error (typical miss, in the target's units)", task="regression")
+_add("r2_score", "higher", "score", "score",
+     "Share of the variation of the true values that the predictions explain (1 is perfect, 0 "
+     "no better than predicting the average; negative is worse than that).", "R²",
+     task="regression")
+_add("mean_error", "descriptive", "statistic", "target",
+     "Average of prediction minus true value: positive when the model predicts too much on "
+     "average, negative when too little (signed bias). Its gap between groups is what can be "
+     "judged.", "mean error (average of prediction minus true value)", task="regression")
+_add("median_absolute_error", "lower", "loss", "target",
+     "Middle value of the distances between prediction and true value; insensitive to a few "
+     "large misses.", task="regression")
+_add("mean_prediction", "descriptive", "statistic", "target", "Average predicted value.",
+     "average prediction", task="regression")
+_add("mean_target", "descriptive", "statistic", "target", "Average true value.",
+     "average true value", task="regression")
+for _m in ("mean_absolute_error", "mean_squared_error", "root_mean_squared_error"):
+    _w = CATALOG[_m].words.split(" (")[0]
+    _add(f"worst_group_{_m}", "lower", "loss", CATALOG[_m].unit,
+         f"The largest {_w} of any group large enough to judge (bounded group loss): how badly "
+         "the model serves the group it serves worst.", f"worst group's {_w}",
+         task="regression")  # fmt: skip
+_add("mean_error_at_equal_target", "descriptive", "statistic", "target",
+     "Average of prediction minus true value compared within equal true values (true-value "
+     "bins), weighted as the whole population: the bias for the same true amount, which a "
+     "difference in true values between groups cannot explain.",
+     "mean error at equal true values", task="regression")
+_add("mean_error_at_equal_target_difference", "lower", "disparity_difference", "target",
+     "Gap in the mean error at equal true values between a group and the reference group "
+     "(to_reference, signed) or between the groups (between_groups): for people with the same "
+     "true value, how much more or less one group is predicted than another.",
+     "gap in the bias at equal true values", ("mean_error_at_equal_target",), "regression")
+_add("equal_target_support", "descriptive", "statistic", "share",
+     "Share of the population whose true values fall where the group has rows (the range the "
+     "comparison at equal true values covers).", task="regression")
+_add("prediction_ks_gap", "lower", "disparity_difference", "share",
+     "Largest gap between the shares of a group and of everyone else predicted below any value "
+     "(Kolmogorov-Smirnov; 0 same distribution, 1 no overlap).",
+     "gap between prediction distributions (Kolmogorov-Smirnov)", task="regression")
+_add("prediction_wasserstein_gap", "lower", "disparity_difference", "target",
+     "How far, on average, a group's predictions must move to match everyone else's "
+     "(Wasserstein-1 distance, in the target's units).",
+     "gap between prediction distributions (Wasserstein-1)", task="regression")
+
+#: Per-group regression metrics with ``_difference`` / ``_ratio`` disparities.
+REGRESSION_GROUP_METRICS = (
+    "mean_prediction", "mean_target", "mean_absolute_error", "mean_squared_error",
+    "root_mean_squared_error", "r2_score", "mean_error", "median_absolute_error",
+)  # fmt: skip
+#: Regression disparities whose ratio means little (values of either sign: read the
+#: difference) or that describe the data rather than the model.
+_DESCRIPTIVE_RATIOS = ("mean_error", "r2_score", "mean_target")
+for _m in REGRESSION_GROUP_METRICS:
+    _w = CATALOG[_m].words.split(" (")[0]
+    _unit = CATALOG[_m].unit
+    if _m == "mean_target":
+        _add(f"{_m}_difference", "descriptive", "statistic", _unit,
+             "Gap in the average true value between groups (a property of the data, not of the "
+             "model).", f"{_w} gap", (_m,), "regression")  # fmt: skip
+    else:
+        _add(f"{_m}_difference", "lower", "disparity_difference",
+             "score" if _unit == "score" else _unit, _DIFF_TEXT.format(w=_w)
+             + ("" if _unit == "score" else " In the target's units."), f"{_w} gap", (_m,),
+             "regression")  # fmt: skip
+    if _m in _DESCRIPTIVE_RATIOS:
+        _add(f"{_m}_ratio", "descriptive", "statistic", "ratio",
+             _RATIO_TEXT.format(w=_w) + " Values of either sign make this ratio hard to read; "
+             "read the difference.", f"{_w} ratio", (_m,), "regression")  # fmt: skip
+    else:
+        _add(f"{_m}_ratio", "higher", "disparity_ratio", "ratio", _RATIO_TEXT.format(w=_w),
+             f"{_w} ratio", (_m,), "regression")  # fmt: skip
+
 # ------------------------------------------------------------------------ explainability
 _add("importance", "descriptive", "attribution", "score",
      "Average absolute attribution of an input: how much it moves the model's output, "
@@ -336,7 +435,9 @@ def spec(name: str) -> MetricSpec | None:
     if stat in _FOLD_STATS and base in CATALOG:
         d, text = _FOLD_STATS[stat]
         b = CATALOG[base]
-        return MetricSpec(name, d, "statistic", b.unit, text.format(m=b.words), name, (base,))  # type: ignore[arg-type]
+        return MetricSpec(
+            name, d, "statistic", b.unit, text.format(m=b.words), name, (base,), b.task  # type: ignore[arg-type]
+        )  # fmt: skip
     return None
 
 
@@ -359,6 +460,20 @@ def direction(name: str) -> bool | None:
     if name.endswith(("_error", "_loss", "_gap", "_difference")):
         return False
     return None
+
+
+def metric_task(name: str) -> Task | None:
+    """Return the kind of model ``name`` is defined for (None: either, or unknown).
+
+    Examples
+    --------
+    >>> metric_task("demographic_parity_ratio"), metric_task("mean_error_difference")
+    ('classification', 'regression')
+    >>> metric_task("count") is None
+    True
+    """
+    s = spec(name)
+    return s.task if s is not None else None
 
 
 def describe(name: str) -> str | None:
@@ -500,6 +615,11 @@ class Threshold:
     option : str, default=None
         A key of the section's ``info`` whose value replaces both bounds (the fairness
         section's ``four_fifths_threshold``).
+    scale : str, default=None
+        A key of the section's ``info`` whose value multiplies both bounds: a bound in the
+        target's units given relative to the target's spread (``"target_std"``, the standard
+        deviation of the true values), so that one default fits hours, prices and scores.
+        Without that value in ``info`` the bounds are read as they are.
     """
 
     section: str
@@ -512,6 +632,7 @@ class Threshold:
     attack: str | None = None
     method: str = "between_groups"
     option: str | None = None
+    scale: str | None = None
 
     def up(self) -> bool | None:
         """Whether higher is better for the figure this rule compares."""
@@ -524,19 +645,39 @@ class Threshold:
         if self.option is not None and info is not None and _finite(info.get(self.option)):
             v = float(info[self.option])
             return v, v
+        k = self._scale(info)
+        if k is not None:
+            return self.pass_at * k, self.fail_at * k
         return self.pass_at, self.fail_at
+
+    def _scale(self, info: Mapping[str, Any] | None) -> float | None:
+        if self.scale is None or info is None:
+            return None
+        v: Any = info.get(self.scale)
+        return float(v) if _finite(v) and float(v) > 0 else None
 
     def describe(self, info: Mapping[str, Any] | None = None) -> str:
         """Return the rule in words: ``green ≥ 0.8, red < 0.7``."""
         pass_at, fail_at = self.bounds(info)
         good, bad = ("≥", "<") if self.up() else ("≤", ">")
-        text = f"green {good} {pass_at:g}, red {bad} {fail_at:g}"
+        text = f"green {good} {pass_at:.4g}, red {bad} {fail_at:.4g}"
+        if self._scale(info) is not None:
+            what = self.scale.replace("target_std", "the target's standard deviation")  # type: ignore[union-attr]
+            text += f" ({self.pass_at:g} and {self.fail_at:g} × {what})"
         if self.method == "to_reference":
             text += " (a gap to the reference group in either direction)"
         return text
 
 
 _RULE_OF_THUMB = "auditkit default (a rule of thumb); set your own in a policy"
+_RATIO_OF_ERRORS = (
+    "auditkit default, by analogy with the four-fifths rule: one group's typical miss at most "
+    "1.25 times another's is green, more than 1.5 times is red; set your own in a policy"
+)
+_STANDARDISED = (
+    "auditkit default: a gap of 0.1 standard deviation of the target is green, above 0.2 "
+    "(Cohen's 'small' effect size) red; set your own in target units in a policy"
+)
 _FOUR_FIFTHS = "US EEOC Uniform Guidelines on Employee Selection Procedures, 29 CFR 1607.4(D)"
 
 #: The default thresholds, used when no policy was checked.
@@ -580,6 +721,28 @@ DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
         "fairness", "true_positive_rate_difference", 0.1, 0.2,
         "True-positive-rate gap to the reference group", _RULE_OF_THUMB, per_feature=True,
         method="to_reference",
+    ),
+    # regression fairness: relative (ratios) or in the target's units (scaled by its spread)
+    Threshold(
+        "fairness", "mean_absolute_error_ratio", 0.8, 2.0 / 3.0,
+        "Typical miss of the best- against the worst-served group (mean absolute error ratio)",
+        _RATIO_OF_ERRORS, per_feature=True,
+    ),
+    Threshold(
+        "fairness", "mean_error_difference", 0.1, 0.2,
+        "Gap in the average over- or under-prediction between groups (mean error difference)",
+        _STANDARDISED, per_feature=True, scale="target_std",
+    ),
+    Threshold(
+        "fairness", "mean_error_at_equal_target_difference", 0.1, 0.2,
+        "Bias at equal true values against the reference group", _STANDARDISED,
+        per_feature=True, method="to_reference", scale="target_std",
+    ),
+    Threshold(
+        "fairness", "prediction_ks_gap", 0.1, 0.2,
+        "Gap between a group's predictions and everyone else's (Kolmogorov-Smirnov, worst group)",
+        "auditkit default (a rule of thumb): a 10-point gap between the shares predicted below "
+        "some value; set your own in a policy", per_feature=True,
     ),
     Threshold(
         "explainability", "completeness_delta_relative_p95", 0.05, 0.2,

@@ -86,8 +86,12 @@ Tests
 :meth:`RegressionMetrics.pvalues` tests "every group has the same metric value" with the
 null-shifted bootstrap (Hall & Wilson, 1991): each group's bootstrap deviation ``v*_g - v_g``
 stands for its sampling error around a common value, so the statistic recomputed from the
-deviations (``max - min``, ``max |dev_g - dev_overall|``, ``|dev_g - dev_ref|``) draws from its
-null distribution, and ``p = (1 + #{T* >= T}) / (B + 1)``. It allows groups of different
+deviations (``max - min``, ``max |dev_g - dev_overall|``) draws from its null distribution,
+and ``p = (1 + #{T* >= T}) / (B + 1)``. A group against the reference (``to_reference``, one
+signed difference) is a Wald test with the bootstrap standard error of ``dev_g - dev_ref``:
+``p = 2 Phi(-|v_g - v_ref| / se)``, which has no floor at ``1 / (B + 1)`` (a floor that the
+family's multiplicity control would otherwise turn into "no evidence" for a gap whose interval
+is far from 0). Both allow groups of different
 spread (a permutation of group labels would test equal distributions instead, and is invalid
 for equal means with unequal variances); it is asymptotic, and the simulations of the tests keep
 its false-alarm rate at the nominal level for groups of 50+ rows. A ratio tests the same
@@ -98,6 +102,7 @@ adjusted together with Benjamini-Hochberg, as the classification engine's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -120,6 +125,7 @@ from .regression_gaps import gap_permutation_pvalues, hist_gaps, row_gaps
 from .regression_table import (
     DEFAULT_HIST_BINS,
     DEFAULT_N_BLOCKS,
+    SUM_COLUMNS,
     RegressionRows,
     RegressionTable,
     check_rows,
@@ -130,7 +136,6 @@ from .stats import percentile_interval
 from .table import Key, _Grouping, _Table
 
 __all__ = [
-    "REGRESSION_CATALOG",
     "REGRESSION_METRICS",
     "RegressionMetrics",
     "regression_count_table",
@@ -140,44 +145,6 @@ __all__ = [
 
 _METHODS = ("between_groups", "to_overall", "to_reference")
 _GAPS = ("prediction_ks_gap", "prediction_wasserstein_gap")
-
-#: Catalog entries for ``auditkit._core.catalog`` (name -> direction, kind, unit, description).
-REGRESSION_CATALOG: dict[str, tuple[str, str, str, str]] = {
-    "mean_absolute_error": ("lower", "loss", "target", "Average distance between the "
-                            "prediction and the true value, in the target's units."),
-    "mean_squared_error": ("lower", "loss", "target squared", "Average squared distance between "
-                           "the prediction and the true value; large misses count most."),
-    "root_mean_squared_error": ("lower", "loss", "target", "Square root of the mean squared "
-                                "error, in the target's units."),
-    "r2_score": ("higher", "score", "score", "Share of the variation of the true values that the "
-                 "predictions explain (1 is perfect, 0 no better than predicting the average)."),
-    "mean_error": ("descriptive", "statistic", "target", "Average of prediction minus true "
-                   "value: positive when the model predicts too much on average, negative when "
-                   "too little (signed bias)."),
-    "median_absolute_error": ("lower", "loss", "target", "Middle value of the distances between "
-                              "prediction and true value; insensitive to a few large misses."),
-    "mean_prediction": ("descriptive", "statistic", "target", "Average predicted value."),
-    "mean_target": ("descriptive", "statistic", "target", "Average true value."),
-    "worst_group_mean_absolute_error": ("lower", "loss", "target", "The largest mean absolute "
-                                        "error of any group (bounded group loss)."),
-    "worst_group_mean_squared_error": ("lower", "loss", "target squared", "The largest mean "
-                                       "squared error of any group (bounded group loss)."),
-    "worst_group_root_mean_squared_error": ("lower", "loss", "target", "The largest root mean "
-                                            "squared error of any group."),
-    "mean_error_at_equal_target": ("descriptive", "statistic", "target", "Average of "
-                                   "prediction minus true value compared within equal true "
-                                   "values (true-value bins), weighted as the whole "
-                                   "population: the bias for the same true amount."),
-    "equal_target_support": ("descriptive", "statistic", "share", "Share of the population "
-                             "whose true values fall where the group has rows (the range the "
-                             "comparison at equal true values covers)."),
-    "prediction_ks_gap": ("lower", "disparity_difference", "share", "Largest gap between the "
-                          "shares of a group and of everyone else predicted below any value "
-                          "(Kolmogorov-Smirnov; 0 same distribution, 1 no overlap)."),
-    "prediction_wasserstein_gap": ("lower", "disparity_difference", "target", "How far, on "
-                                   "average, a group's predictions must move to match everyone "
-                                   "else's (Wasserstein-1 distance, in the target's units)."),
-}  # fmt: skip
 
 
 def regression_count_table(
@@ -502,6 +469,16 @@ class RegressionMetrics:
         """Total number of rows."""
         return int(round(float(self._table.sums[..., 0].sum())))
 
+    def target_std(self) -> float:
+        """Weighted standard deviation of the true values (population form), from the sums."""
+        s = self._table.sums.sum(axis=(0, 1))
+        i = {name: k for k, name in enumerate(SUM_COLUMNS)}
+        w = float(s[i["weight_sum"]])
+        if not w > 0:
+            return float("nan")
+        dev = float(s[i["y_sum"]]) / w - self._table.y_shift
+        return float(np.sqrt(max(float(s[i["y_dev_sq_sum"]]) / w - dev * dev, 0.0)))
+
     def groups(self, features: str | Sequence[str]) -> list[tuple[Any, ...]]:
         """Return the group labels (tuples of feature values) of a grouping, in order."""
         grouping = self._groupings[self._feats(features)]
@@ -684,7 +661,7 @@ class RegressionMetrics:
             if g == r:
                 continue
             hr = (m, feats, "to_reference", g)
-            fam.add(hr, permutation_pvalue(abs(float(v[g] - v[r])), np.abs(dev[:, g] - dev[:, r])))
+            fam.add(hr, wald_pvalue(float(v[g] - v[r]), dev[:, g] - dev[:, r]))
             for kind in ("difference", "ratio"):
                 keys[Key(f"{m}_{kind}", feats, g, "to_reference")] = hr
 
@@ -712,6 +689,15 @@ class RegressionMetrics:
         if v is None:
             return float("nan")
         return float(v[self.groups(feats).index(grp)])
+
+    def equal_target_inference(self, level: float = 0.95) -> dict[tuple[str, ...], Any]:
+        """Intervals of the mean error at equal true values, and each group against the reference.
+
+        See :mod:`auditkit.metrics.regression_equal`; empty without a target histogram.
+        """
+        from .regression_equal import equal_target_inference
+
+        return equal_target_inference(self._table, self._groupings, self._ref, level)
 
     # ---- plain-language facts
     def facts(self, features: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -764,6 +750,22 @@ class RegressionMetrics:
                     "text_at_equal_target": _fact_text(f, grp, eq, rel_eq, same=True),
                 })  # fmt: skip
         return out
+
+
+def wald_pvalue(d: float, null: np.ndarray) -> float | None:
+    """Two-sided Wald p-value of ``d`` with the spread of its bootstrap deviations ``null``.
+
+    None when ``d`` is undefined or fewer than half the replicates are; 1 when both the
+    difference and its spread are 0.
+    """
+    x = np.asarray(null, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if not np.isfinite(d) or x.size < 2 or x.size < 0.5 * np.size(null):
+        return None
+    se = float(np.std(x, ddof=1))
+    if not se > 0:
+        return 1.0 if d == 0 else None
+    return float(math.erfc(abs(d) / se / math.sqrt(2.0)))
 
 
 def _safe_share(x: np.ndarray) -> np.ndarray:

@@ -69,6 +69,24 @@ def hist_replicates(
     replicates are those of the binned statistics, centred on the binned values.
     """
     assert tab.hist is not None and tab.edges is not None
+    g, b = tab.hist.shape[0], tab.hist.shape[2]
+    widest = max([g, *(grouping.n_groups for grouping in groupings.values())])
+    chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // (2 * widest * b)))
+    parts: list[dict[Key, np.ndarray]] = []
+    done = 0
+    while done < n_boot:  # in chunks of replicates: (replicates, groups, bins) arrays are large
+        nb = min(chunk, n_boot - done)
+        parts.append(_hist_chunk(tab, groupings, refs, nb, rng))
+        done += nb
+    return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
+
+
+def _hist_chunk(
+    tab: RegressionTable, groupings: Mapping[tuple[str, ...], _Grouping],
+    refs: Mapping[tuple[str, ...], int], n_boot: int, rng: np.random.Generator,
+) -> dict[Key, np.ndarray]:  # fmt: skip
+    """:func:`hist_replicates` of ``n_boot`` replicates at once."""
+    assert tab.hist is not None and tab.edges is not None
     pred = _draws(tab.hist[:, 0], n_boot, rng, tab.weighted)
     absr = _draws(tab.hist[:, 1], n_boot, rng, tab.weighted)
     out: dict[Key, np.ndarray] = {}

@@ -22,8 +22,10 @@ SUM_COLUMNS = (
     "count", "weight_sum", "y_sum", "pred_sum", "residual_sum", "residual_sq_sum",
     "abs_residual_sum", "y_dev_sq_sum",
 )  # fmt: skip
-#: The additive columns of the histogram table.
-HIST_COLUMNS = ("count", "weight_sum", "weight_sq_sum", "residual_sum")
+#: The additive columns of the histogram table (``residual_sq_sum``, ``SUM(w * (yhat - y)^2)``
+#: per bin, is optional and read for ``"target"`` only: the spread of the residuals within
+#: a true-value bin, for the intervals of the mean error at equal true values; NaN when absent).
+HIST_COLUMNS = ("count", "weight_sum", "weight_sq_sum", "residual_sum", "residual_sq_sum")
 #: The histograms: of the predictions, of the absolute residuals ``|y_pred - y_true|``, and of
 #: the true values (whose ``residual_sum`` per bin gives the mean error at equal true values).
 HIST_KINDS = ("prediction", "abs_error", "target")
@@ -165,7 +167,11 @@ def reduce_rows(
         if w is not None:
             wcols += [("weight_sum", w), ("weight_sq_sum", w * w)]
         wcols.append(("residual_sum", r if w is None else w * r))
+        if k == 2:
+            wcols.append(("residual_sq_sum", r * r if w is None else w * r * r))
         hk, ht = _cell_sums(hcell, g_total * b, wcols)
+        if k != 2:
+            ht["residual_sq_sum"] = np.full(len(hk), np.nan)
         part = _keys(rows, hk // b, sizes)
         part["kind"] = np.full(len(hk), HIST_KINDS[k], dtype=object)
         part["bin"] = hk % b
@@ -245,9 +251,10 @@ class RegressionTable:
         Additive sums per finest group and bootstrap block.
     y_shift : float
         The constant subtracted from ``y`` in ``y_dev_sq_sum``.
-    hist : ndarray of shape (G, 3, n_bins, 4)
-        Histogram counts, weight sums, squared-weight sums and residual sums per group, kind
-        (:data:`HIST_KINDS`) and bin.
+    hist : ndarray of shape (G, 3, n_bins, 5)
+        Histogram counts, weight sums, squared-weight sums, residual sums and squared residual
+        sums per group, kind (:data:`HIST_KINDS`) and bin (the last NaN throughout when the
+        table has no ``residual_sq_sum``).
     edges : ndarray of shape (3, n_bins + 1)
         The shared bin edges of each kind's histogram.
     complete : bool
@@ -392,7 +399,7 @@ def _group_index(
 def _dense_hist(
     hist: Any, feats: Sequence[str], levels: list[np.ndarray], group_codes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the histogram table as (G, 3, B, 4) sums (:data:`HIST_COLUMNS`), and the edges.
+    """Return the histogram table as (G, 3, B, 5) sums (:data:`HIST_COLUMNS`), and the edges.
 
     A kind the table lacks (``"target"`` in an older table) has NaN edges and no rows.
     """
@@ -431,7 +438,10 @@ def _dense_hist(
     flat = (gid * nk + kind) * b + bins
     out = np.zeros((g * nk * b, len(HIST_COLUMNS)))
     for j, name in enumerate(HIST_COLUMNS):
-        if name == "residual_sum":
+        if name == "residual_sq_sum" and name not in avail:
+            out[:, j] = np.nan
+            continue
+        if name in ("residual_sum", "residual_sq_sum"):
             x = _col(hist, name)[keep].astype(np.float64) if name in avail else 0.0 * count[keep]
             x = np.nan_to_num(x)  # SQL NULL for the kinds that do not fill it
         elif name in avail and name != "count":

@@ -30,6 +30,28 @@ rule without ``group`` checks every group against the reference. ``agg = "mean"`
 records aggregated by mean (equalized odds); without it only Fairlearn's default aggregation
 matches. A failure names the groups behind the number: the lowest and highest group of the
 underlying metric, or the group and the reference, with their values and sizes.
+
+Rules on a regression name its metrics (the catalog's ``task="regression"`` entries), with
+thresholds in the target's units or as ratios::
+
+    [[rule]]
+    section = "fairness"
+    metric = "mean_absolute_error_ratio"    # smallest group MAE over the largest
+    feature = "sex"
+    op = ">="
+    threshold = 0.8
+
+    [[rule]]
+    section = "fairness"
+    metric = "mean_error_difference"        # gap in the signed bias, in the target's units
+    feature = "sex"
+    op = "<="
+    threshold = 2.0
+
+``worst_group_mean_absolute_error`` (bounded group loss) and ``prediction_ks_gap`` (the largest
+gap between a group's predictions and everyone else's) take a ``feature`` and no ``group``. A rule
+naming a classification metric on a regression (or a regression metric on a classification)
+fails with a message that names the rule and says why.
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .._core.catalog import SMALL_FLAGS, base_metrics
+from .._core.catalog import SMALL_FLAGS, base_metrics, metric_task
 from .._core.validation import did_you_mean
 from ..exceptions import PolicyError
 from ..result.records import AuditResult, MetricValue
 from .rules import DEFAULT_METHOD, OPS, Policy, Rule, fmt_value
 
-__all__ = ["CheckResult", "PolicyVerdict", "check"]
+__all__ = ["CheckResult", "PolicyVerdict", "check", "result_task"]
 
 
 @dataclass(frozen=True)
@@ -303,6 +303,46 @@ def _absent_message(rule: Rule, metrics: Sequence[MetricValue], result: AuditRes
     )  # fmt: skip
 
 
+#: Metrics a message suggests for each task when a rule names one of the other task.
+_EXAMPLES = {
+    "regression": "mean_absolute_error_ratio, mean_error_difference, "
+    "worst_group_mean_absolute_error, prediction_ks_gap, r2_score",
+    "classification": "demographic_parity_ratio, equalized_odds_difference, accuracy, roc_auc",
+}
+_TASK_WORDS = {
+    "regression": "a regression (a model that predicts a number)",
+    "classification": "a classification (a model that predicts classes)",
+}
+
+
+def result_task(result: AuditResult) -> str:
+    """Return ``"regression"`` or ``"classification"``: the kind of model the audit is of.
+
+    Read from ``data["task"]`` or ``model["task"]`` (written for a regression), else from a
+    section's ``info["task"]``; a result that says nothing is a classification.
+    """
+    for where in (result.data, result.model):
+        if isinstance(where, Mapping) and where.get("task") == "regression":
+            return "regression"
+    for s in result.sections:
+        if isinstance(s.info, Mapping) and s.info.get("task") == "regression":
+            return "regression"
+    return "classification"
+
+
+def _task_mismatch(rule: Rule, result: AuditResult) -> str | None:
+    """Return the message of a rule naming a metric of the other task, or None."""
+    want = metric_task(rule.metric)
+    task = result_task(result)
+    if want is None or want == task:
+        return None
+    return (
+        f"Rule {rule.id!r}: {rule.metric_id} is a {want} metric, but this audit is of "
+        f"{_TASK_WORDS[task]}, so the rule cannot be checked. Name a {task} metric instead "
+        f"(for example {_EXAMPLES[task]})."
+    )
+
+
 def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult) -> CheckResult:
     matched = [m for m in metrics if rule.matches(m)]
 
@@ -313,6 +353,9 @@ def _check_rule(rule: Rule, metrics: Sequence[MetricValue], result: AuditResult)
             severity=rule.severity, group=rule.group, n_matched=len(matched),
         )  # fmt: skip
 
+    mismatch = _task_mismatch(rule, result)
+    if mismatch is not None:
+        return out("failed", None, mismatch)
     if not matched:
         return out("failed", None, _absent_message(rule, metrics, result))
     # Groups too small to judge drive no verdict unless the rule asks for them.

@@ -70,6 +70,7 @@ from ._fairness_records import (
     _names_for,
     _overall_records,
 )
+from ._regression_fairness import run_regression_fairness
 from .registry import SECTIONS
 
 __all__ = ["FairnessOptions", "FairnessSection", "MAX_GROUPS_WITH_EMPTY"]
@@ -117,6 +118,8 @@ class FairnessSection:
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the fairness section from the context."""
+        if ctx.task == "regression":
+            return run_regression_fairness(ctx, ctx.options_for(FairnessOptions))
         p = ctx.predictions
         cfg = ctx.config
         opts = ctx.options_for(FairnessOptions)
