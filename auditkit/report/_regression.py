@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "REGRESSION_DIRECTIONS",
     "REGRESSION_TERMS",
+    "SIGNED_FIGURES",
     "is_regression",
     "regression_definition",
     "regression_direction",
@@ -104,6 +105,10 @@ REGRESSION_DIRECTIONS: dict[str, bool | None] = {
     "prediction_ks_gap": False, "prediction_wasserstein_gap": False,
     **{f"worst_group_{m}": False for m in _LOSSES},
 }  # fmt: skip
+
+#: Signed figures whose distance from 0 is what matters (a bias either way): a diff reads a
+#: move towards 0 as better.
+SIGNED_FIGURES = frozenset({"mean_error", "mean_error_at_equal_target"})
 
 #: Concepts of a regression card: term -> (definition, triggers), as the glossary's TERMS.
 REGRESSION_TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
