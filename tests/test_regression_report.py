@@ -130,7 +130,11 @@ def test_header_says_regression_and_names_the_target(result: AuditResult) -> Non
     assert details["Target"] == TARGET and details["Unit of the target"] == "hours"
     assert "Classes" not in details and "Positive class" not in details
     prov = dict(view["provenance"])
-    assert "Data target" not in prov and "Data unit" not in prov
+    assert "Data target" not in prov and "Data unit" not in prov and "Model task" not in prov
+    perf = next(s for s in view["sections"] if s["name"] == "performance")
+    assert perf["question"].startswith("How far are the predictions from the true values")
+    key = {k["label"]: k["value"] for k in perf["key_figures"]}
+    assert key["R²"] and key["Mean absolute error (MAE)"].endswith(" hours")
 
 
 def test_header_without_a_target_name() -> None:

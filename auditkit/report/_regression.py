@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "REGRESSION_DIRECTIONS",
+    "REGRESSION_QUESTIONS",
     "REGRESSION_TERMS",
     "SIGNED_FIGURES",
     "is_regression",
@@ -105,6 +106,11 @@ REGRESSION_DIRECTIONS: dict[str, bool | None] = {
     "prediction_ks_gap": False, "prediction_wasserstein_gap": False,
     **{f"worst_group_{m}": False for m in _LOSSES},
 }  # fmt: skip
+
+#: What an area asks of a regression, where it differs from a classification's question.
+REGRESSION_QUESTIONS = {
+    "performance": "How far are the predictions from the true values, and do they lean one way?",
+}
 
 #: Signed figures whose distance from 0 is what matters (a bias either way): a diff reads a
 #: move towards 0 as better.

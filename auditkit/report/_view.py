@@ -26,7 +26,7 @@ from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._charts import CardCharts
 from ._glossary import glossary_terms, metric_definition, metric_glossary
 from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
-from ._regression import is_regression, target_of
+from ._regression import REGRESSION_QUESTIONS, is_regression, target_of
 from ._training_view import training_view
 from ._views import SectionData, SectionView, section_view
 
@@ -328,6 +328,7 @@ def _sections(
         raw.setdefault(name, {"name": name, "status": "ok"})
     moved: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
+    questions = {**AREAS, **REGRESSION_QUESTIONS} if is_regression(d) else AREAS
     for name in section_order(list(raw)):
         s = raw[name]
         indexed = by_section.get(name, [])
@@ -348,7 +349,7 @@ def _sections(
                 "name": name,
                 "anchor": f"sec-{name}" if _PLAIN_ID.fullmatch(name) else f"sec-{len(out) + 1}",
                 "title": F.humanize(name),
-                "question": AREAS.get(name, ""),  # what the area answers, in plain words
+                "question": questions.get(name, ""),  # what the area answers, in plain words
                 "status": status,
                 "status_word": F.status_word(status),
                 "status_colour": F.status_colour(status),
@@ -629,8 +630,10 @@ def _provenance(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     mds = model.get("dataset")
     if isinstance(mds, Mapping) and mds.get("sha256"):
         out.append(("Training data sha256", str(mds["sha256"])))
-    shown_data = _SHOWN_DATA_KEYS | (_REGRESSION_DATA_KEYS if is_regression(d) else set())
-    for prefix, src, shown in (("Model", model, _SHOWN_MODEL_KEYS | _TRAINING_KEYS),
+    reg = is_regression(d)
+    shown_data = _SHOWN_DATA_KEYS | (_REGRESSION_DATA_KEYS if reg else set())
+    shown_model = _SHOWN_MODEL_KEYS | _TRAINING_KEYS | ({"task"} if reg else set())
+    for prefix, src, shown in (("Model", model, shown_model),
                                ("Data", ds, shown_data)):  # fmt: skip
         for k, v in src.items():
             if k not in shown and v not in (None, "", [], {}):
