@@ -54,10 +54,10 @@ def _axes(
     xlabel: str, ylabel: str,
 ) -> None:  # fmt: skip
     left, top, plot_w, plot_h = box
-    for t in ticks(*xs):
+    for t in ticks(xs[0], xs[1]):
         body.append(line(x(t), top, x(t), top + plot_h, stroke=LIGHT))
         body.append(text(x(t), top + plot_h + 12, fmt_num(t), anchor="middle", size=11, fill=GREY))
-    for t in ticks(*ys):
+    for t in ticks(ys[0], ys[1]):
         body.append(line(left, y(t), left + plot_w, y(t), stroke=LIGHT))
         body.append(text(left - 6, y(t), fmt_num(t), anchor="end", size=11, fill=GREY))
     body.append(
