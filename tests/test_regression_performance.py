@@ -86,6 +86,9 @@ def _case(seed: int):
     w = None
     if seed % 2:
         w = rng.exponential(1.0, n) if seed % 3 else rng.integers(1, 5, n).astype(float)
+        if seed % 5 == 1 and n > 3:  # some rows of weight 0
+            w[rng.random(n) < 0.3] = 0.0
+            w[0] = 1.0
     return y, p, w
 
 
@@ -278,7 +281,14 @@ def _truth(mu: float, sigma: float, tau: float) -> dict[str, float]:
     }  # fmt: skip
 
 
-def _coverage(reps: int, n: int, n_boot: int, seed: int) -> dict[str, float]:
+def _coverage(
+    reps: int, n: int, n_boot: int, seed: int, *, counts: bool = False, weighted: bool = False
+) -> dict[str, float]:
+    """Share of seeded repetitions whose interval holds the population value.
+
+    ``weighted``: every row gets a weight from {1, 2, 3} independent of its values, so the
+    weighted population values are the unweighted ones.
+    """
     mu, sigma, tau = 0.5, 2.0, 4.0
     truth = _truth(mu, sigma, tau)
     rng = np.random.default_rng(seed)
@@ -286,7 +296,12 @@ def _coverage(reps: int, n: int, n_boot: int, seed: int) -> dict[str, float]:
     for r in range(reps):
         y = rng.normal(0, tau, n)
         p = y + rng.normal(mu, sigma, n)
-        res = run_rows(y, p, n_boot=n_boot, seed=r)
+        w = rng.integers(1, 4, n).astype(float) if weighted else None
+        if counts:
+            groups = rng.choice(["a", "b"], n)
+            res = run_counts(y, p, w, groups, n_boot=n_boot, seed=r)
+        else:
+            res = run_rows(y, p, w, n_boot=n_boot, seed=r)
         for name in METRICS:
             ci = res.get(name).ci  # type: ignore[union-attr]
             hits[name] += int(ci is not None and ci[0] <= truth[name] <= ci[1])
@@ -295,14 +310,21 @@ def _coverage(reps: int, n: int, n_boot: int, seed: int) -> dict[str, float]:
 
 def test_interval_coverage_fast() -> None:
     """A seeded simulation with known truth: every 95% interval covers about 95% of the time."""
-    cov = _coverage(reps=60, n=300, n_boot=200, seed=11)
+    cov = _coverage(reps=40, n=300, n_boot=150, seed=11)
     for name, c in cov.items():
-        assert c >= 0.82, (name, c)  # 60 reps: 0.95 +- 2.8 sd is about 0.87 ... 1
+        assert c >= 0.8, (name, c)  # 40 reps: below 0.8 has probability about 0.001
+
+
+def test_interval_coverage_fast_weighted_counts() -> None:
+    cov = _coverage(reps=40, n=300, n_boot=200, seed=21, counts=True, weighted=True)
+    for name, c in cov.items():
+        assert c >= 0.8, (name, c)
 
 
 @pytest.mark.slow
-def test_interval_coverage_slow() -> None:
-    cov = _coverage(reps=500, n=400, n_boot=400, seed=12)
+@pytest.mark.parametrize(("counts", "weighted"), [(False, False), (True, True), (False, True)])
+def test_interval_coverage_slow(counts: bool, weighted: bool) -> None:
+    cov = _coverage(reps=400, n=400, n_boot=400, seed=12, counts=counts, weighted=weighted)
     for name, c in cov.items():
-        # 500 reps: sd about 0.01; percentile bootstrap intervals run slightly narrow
-        assert 0.91 <= c <= 0.98, (name, c)
+        # 400 reps: sd about 0.011; percentile bootstrap intervals run slightly narrow
+        assert 0.91 <= c <= 0.985, (name, c)

@@ -89,7 +89,8 @@ def run_regression_performance(ctx: AuditContext) -> SectionResult:
     cfg = ctx.config
     rng = ctx.rng("performance")
     target, unit = target_of(ctx)
-    info: dict[str, Any] = {"task": "regression", "target": target, "unit": unit}
+    info: dict[str, Any] = {"task": "regression"}
+    info.update({k: v for k, v in (("target", target), ("unit", unit)) if v is not None})
     if ctx.regression is not None:
         r = ctx.regression
         n = len(r.y_true)
