@@ -294,3 +294,20 @@ def test_a_classification_card_has_no_regression_parts() -> None:
     assert view["fact"]["Task"] == "binary"
     assert "Target" not in dict(view["details"])
     assert "Regression" not in dict(glossary_terms(res.to_dict()))
+
+
+def test_a_hostile_target_and_unit_are_escaped_everywhere() -> None:
+    y, p, _ = _data(3, n=300)
+    target, unit = '"><img src=x onerror=alert(1)>', "</text><script>x</script>"
+    perf = _performance(y, p, unit=unit, target=target, n_boot=20)
+    res = AuditResult(
+        schema_version=SCHEMA_VERSION, tool_version="0.0", created_at="2026-01-01T00:00:00Z",
+        run={"seed": 0, "n_boot": 20, "ci_level": 0.95}, model={"task": "regression"},
+        data={"task": "regression", "target": target, "unit": unit, "n_rows": 300},
+        sections=(perf,),
+    )  # fmt: skip
+    html, md = render_html(res.to_dict()), render_markdown(res.to_dict())
+    for bad in ("<img", "<script"):
+        assert bad not in html, bad
+        assert bad not in md.split("---\n", 2)[2], bad
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
