@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -39,14 +40,15 @@ def run_rows(y, p, w=None, *, n_boot=0, seed=0, target=None, unit=None, level=0.
     return PerformanceSection().run(ctx)
 
 
-def run_counts(y, p, w=None, groups=None, *, n_boot=0, seed=0, histogram=True):
+def run_counts(y, p, w=None, groups=None, *, n_boot=0, seed=0, histogram=True, options=None):
     g = np.zeros(len(y), dtype=int) if groups is None else groups
     s, h = regression_count_table(y, p, {"grp": g}, sample_weight=w, as_frame=False)
     if groups is None:  # a log reduced without sensitive features
         del s["grp"], h["grp"]
     rc = RegressionCounts(() if groups is None else ("grp",), s, h if histogram else None,
                           "numpy", "test")  # fmt: skip
-    ctx = AuditContext(config=_config(n_boot, seed), predictions=_EMPTY, regression_counts=rc)
+    cfg = dataclasses.replace(_config(n_boot, seed), options=options or {})
+    ctx = AuditContext(config=cfg, predictions=_EMPTY, regression_counts=rc)
     return PerformanceSection().run(ctx)
 
 
@@ -123,6 +125,14 @@ def test_counts_equal_rows(seed: int) -> None:
     exact = _value(rows, "median_absolute_error")
     assert abs(med.value - exact) <= bound * (1 + 1e-6) + 1e-12  # type: ignore[operator]
     assert tab.info["reduced_in"] == "numpy"
+
+
+def test_counts_take_the_unit_from_the_target_unit_option() -> None:
+    y, p, _ = _case(0)
+    res = run_counts(y, p, n_boot=20, options={"target_unit": "EUR"})
+    assert res.get("mean_absolute_error").unit == "EUR"  # type: ignore[union-attr]
+    assert res.info["unit"] == "EUR" and "target" not in res.info
+    assert " EUR on average" in res.findings[0].text
 
 
 def test_counts_without_histogram_say_why() -> None:

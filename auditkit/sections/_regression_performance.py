@@ -143,10 +143,14 @@ def run_regression_performance(ctx: AuditContext) -> SectionResult:
 
 
 def target_of(ctx: AuditContext) -> tuple[str | None, str | None]:
-    """Return the target's name and unit (from the rows, or what the count tables carry)."""
+    """Return the target's name and unit (``None`` when unknown).
+
+    From the rows (``RegressionPredictions.target`` / ``.unit``), or what the count tables
+    carry; the unit falls back to the audit's ``target_unit`` option.
+    """
     src: Any = ctx.regression if ctx.regression is not None else ctx.regression_counts
     name = getattr(src, "target", None)
-    unit = getattr(src, "unit", None)
+    unit = getattr(src, "unit", None) or ctx.option("target_unit")
     return (str(name) if name else None), (str(unit) if unit else None)
 
 
