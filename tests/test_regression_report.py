@@ -129,6 +129,7 @@ def test_header_says_regression_and_names_the_target(result: AuditResult) -> Non
     details = dict(view["details"])
     assert details["Target"] == TARGET and details["Unit of the target"] == "hours"
     assert "Classes" not in details and "Positive class" not in details
+    assert view["fact"]["Model"] == "none: a log of predictions was audited"
     prov = dict(view["provenance"])
     assert "Data target" not in prov and "Data unit" not in prov and "Model task" not in prov
     perf = next(s for s in view["sections"] if s["name"] == "performance")
@@ -270,6 +271,9 @@ def test_front_matter_says_regression(cards: tuple[str, str]) -> None:
     _, md = cards
     front = yaml.safe_load(md.split("---\n")[1])
     assert "tabular-regression" in front["tags"]
+    d = regression_result().to_dict()
+    d["data"]["modality"] = "predictions"  # a prediction log is tabular
+    assert "tabular-regression" in render_markdown(d).split("---\n")[1]
     res = front["model-index"][0]["results"][0]
     assert res["task"]["type"] == "tabular-regression"
     types = {m["type"] for m in res["metrics"]}

@@ -30,6 +30,12 @@ _TASKS = {
     "image": ("image-classification", "Image classification"),
     "text": ("text-classification", "Text classification"),
 }
+#: The same for a regression (a prediction log is tabular).
+_REGRESSION_TASKS = {
+    "tabular": ("tabular-regression", "Tabular regression"),
+    "image": ("image-regression", "Image regression"),
+    "text": ("text-regression", "Text regression"),
+}
 #: Whole-population figures of each section that go into ``model-index``.
 _INDEX_OVERALL = {
     "performance": ("accuracy", "balanced_accuracy", "roc_auc", "log_loss", "brier_score",
@@ -165,7 +171,7 @@ def front_matter_data(data: Mapping[str, Any]) -> dict[str, Any]:
     modality = str(ds.get("modality") or "tabular")
     task_type, task_name = _TASKS.get(modality, _TASKS["tabular"])
     if is_regression(data):
-        task_type, task_name = f"{modality}-regression", f"{modality.capitalize()} regression"
+        task_type, task_name = _REGRESSION_TASKS.get(modality, _REGRESSION_TASKS["tabular"])
     ran = [str(s.get("name")) for s in data.get("sections") or [] if s.get("status") == "ok"]
     tags = ["auditkit", "model-card", task_type]
     tags += [f"{s}-audit" for s in ran]

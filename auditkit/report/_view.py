@@ -654,7 +654,11 @@ def _regression_header(
         task = f"Regression: the model predicts {name}" + (f" (in {unit})" if unit else "")
     elif unit:
         task += f" (in {unit})"
-    facts = [(k, task if k == "Task" else v) for k, v in facts]
+    log = "none: a log of decisions was audited"
+    facts = [
+        (k, task if k == "Task" else "none: a log of predictions was audited" if v == log else v)
+        for k, v in facts
+    ]
     details = [
         ("Target", name or F.MISSING),
         ("Unit of the target", unit or "not given"),

@@ -365,8 +365,8 @@ def _bias_finding(
     near = min(abs(lo), abs(hi))
     material = math.isfinite(mae) and mae > 0 and near >= MATERIAL_BIAS * mae
     text = (
-        f"The model predicts {fmt_amount(abs(me), unit, ref)} {word} on average"
-        f"{_paren(ci, level, ref)}"
+        f"The model predicts {fmt_amount(abs(me), unit, ref)} {word} on average (mean error "
+        f"{fmt_amount(me, unit, ref)}{_interval_text(ci, level, ref)})"
     )
     if math.isfinite(mae) and mae > 0:
         text += f", {abs(me) / mae:.0%} of the typical error"
