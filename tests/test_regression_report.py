@@ -315,3 +315,28 @@ def test_a_hostile_target_and_unit_are_escaped_everywhere() -> None:
         assert bad not in html, bad
         assert bad not in md.split("---\n", 2)[2], bad
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_a_card_from_count_tables_draws_binned_charts() -> None:
+    from auditkit.inputs.context import RegressionCounts
+    from auditkit.metrics.regression import regression_count_table
+
+    y, p, sex = _data(4, n=2000)
+    s, h = regression_count_table(y, p, {"sex": sex}, as_frame=False)
+    rc = RegressionCounts(("sex",), s, h, "duckdb", "log.parquet")
+    cfg = AuditConfig(sections=("performance",), n_boot=50, options={"target_unit": "EUR"})
+    perf = PerformanceSection().run(AuditContext(config=cfg, predictions=_EMPTY,
+                                                 regression_counts=rc))  # fmt: skip
+    res = AuditResult(
+        schema_version=SCHEMA_VERSION, tool_version="0.0", created_at="2026-01-01T00:00:00Z",
+        run={"seed": 0, "n_boot": 50, "ci_level": 0.95}, model={"task": "regression"},
+        data={"task": "regression", "target": "price", "unit": "EUR", "n_rows": 2000},
+        sections=(perf,),
+    )  # fmt: skip
+    html, md = render_html(res.to_dict()), render_markdown(res.to_dict())
+    assert 'class="chart-error"' not in html
+    assert "Mean prediction against the true value" in html
+    assert "Absolute errors: |prediction - true value|" in html
+    assert "Absolute errors: \\|prediction - true value\\|" in md  # escaped in Markdown
+    assert "read from a histogram" in html and "histogram_estimate" in html
+    assert "Histogram error bound" in dict(glossary_terms(res.to_dict()))
