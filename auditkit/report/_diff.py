@@ -23,6 +23,7 @@ from .._core.catalog import harm
 from ..result.records import AuditResult
 from . import _filters as F
 from ._lights import direction
+from ._regression import SIGNED_FIGURES
 
 __all__ = [
     "KEY_FIELDS",
@@ -217,6 +218,8 @@ def _move(
     name = str(key[KEY_FIELDS.index("name")])
     up = direction(name)
     better = None if up is None else (delta > 0) == up
+    if name in SIGNED_FIGURES:  # a signed bias: closer to 0 is better
+        better = None if abs(new) == abs(old) else abs(float(new)) < abs(float(old))
     if key[KEY_FIELDS.index("method")] == "to_reference":  # signed: a gap either way harms
         h_old, _, h_up = harm(name, float(old), None)
         h_new, _, _ = harm(name, float(new), None)

@@ -319,6 +319,11 @@ _METRIC_LABELS = {
     "completeness_delta_p50": "Completeness gap (median)",
     "completeness_delta_p95": "Completeness gap (95th percentile)",
     "completeness_delta_max": "Completeness gap (largest)",
+    "mean_absolute_error": "Mean absolute error (MAE)",
+    "mean_squared_error": "Mean squared error (MSE)",
+    "root_mean_squared_error": "Root mean squared error (RMSE)",
+    "r2_score": "R²",
+    "mean_error": "Mean error (prediction minus true value)",
 }
 
 

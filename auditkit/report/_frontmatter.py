@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from ._regression import is_regression
+
 __all__ = ["front_matter", "front_matter_data", "model_index_metrics"]
 
 _HAZARDS = frozenset('<>&[]`*|\\"{}')
@@ -28,10 +30,17 @@ _TASKS = {
     "image": ("image-classification", "Image classification"),
     "text": ("text-classification", "Text classification"),
 }
+#: The same for a regression (a prediction log is tabular).
+_REGRESSION_TASKS = {
+    "tabular": ("tabular-regression", "Tabular regression"),
+    "image": ("image-regression", "Image regression"),
+    "text": ("text-regression", "Text regression"),
+}
 #: Whole-population figures of each section that go into ``model-index``.
 _INDEX_OVERALL = {
     "performance": ("accuracy", "balanced_accuracy", "roc_auc", "log_loss", "brier_score",
-                    "expected_calibration_error"),
+                    "expected_calibration_error", "mean_absolute_error", "mean_squared_error",
+                    "root_mean_squared_error", "r2_score", "mean_error", "median_absolute_error"),
     "privacy": ("membership_auc", "membership_advantage", "generalization_gap_accuracy",
                 "dp_epsilon"),
     "explainability": ("completeness_delta_relative_p95",),
@@ -41,6 +50,12 @@ _INDEX_OVERALL = {
 #: (The last is for multiclass tasks, which have no selection-rate disparities.)
 _INDEX_FAIRNESS = ("demographic_parity_ratio", "demographic_parity_difference",
                    "equalized_odds_difference", "accuracy_difference")  # fmt: skip
+#: The same for a regression.
+_INDEX_FAIRNESS_REGRESSION = (
+    "mean_absolute_error_difference",
+    "root_mean_squared_error_difference",
+    "mean_error_difference",
+)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -82,7 +97,7 @@ def _whole(m: Mapping[str, Any]) -> bool:
 def _label(name: str) -> str:
     text = name.replace("_", " ")
     for a, b in (("roc auc", "ROC AUC"), ("auc", "AUC"), ("std", "standard deviation"),
-                 ("dp ", "DP ")):  # fmt: skip
+                 ("dp ", "DP "), ("r2 score", "R²")):  # fmt: skip
         text = text.replace(a, b)
     return text[:1].upper() + text[1:]
 
@@ -98,6 +113,8 @@ def model_index_metrics(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     fair_names = {str(m.get("name")) for m in data.get("metrics") or []
                   if m.get("section") == "fairness"}  # fmt: skip
     fairness = [n for n in _INDEX_FAIRNESS[:-1] if n in fair_names] or list(_INDEX_FAIRNESS[-1:])
+    if is_regression(data):
+        fairness = list(_INDEX_FAIRNESS_REGRESSION)
     for m in data.get("metrics") or []:
         name, section, value = str(m.get("name")), str(m.get("section")), m.get("value")
         if value is None or isinstance(value, bool):
@@ -152,8 +169,11 @@ def front_matter_data(data: Mapping[str, Any]) -> dict[str, Any]:
     else:
         out["license"] = "unknown"
     modality = str(ds.get("modality") or "tabular")
+    task_type, task_name = _TASKS.get(modality, _TASKS["tabular"])
+    if is_regression(data):
+        task_type, task_name = _REGRESSION_TASKS.get(modality, _REGRESSION_TASKS["tabular"])
     ran = [str(s.get("name")) for s in data.get("sections") or [] if s.get("status") == "ok"]
-    tags = ["auditkit", "model-card", _TASKS.get(modality, _TASKS["tabular"])[0]]
+    tags = ["auditkit", "model-card", task_type]
     tags += [f"{s}-audit" for s in ran]
     extra = card.get("tags")
     if isinstance(extra, list):
@@ -165,7 +185,6 @@ def front_matter_data(data: Mapping[str, Any]) -> dict[str, Any]:
     metrics = model_index_metrics(data)
     if metrics:
         out["metrics"] = list(dict.fromkeys(m["type"] for m in metrics))
-        task_type, task_name = _TASKS.get(modality, _TASKS["tabular"])
         dataset: dict[str, Any] = {
             "name": ds_name or "evaluation data",
             "type": ds_name or "custom",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._core.catalog import CATALOG, describe
+from ._regression import REGRESSION_TERMS, is_regression, regression_definition
 
 __all__ = ["METRIC_DEFINITIONS", "TERMS", "glossary_terms", "metric_definition", "present_keys"]
 
@@ -26,12 +27,15 @@ METRIC_DEFINITIONS: dict[str, str] = {name: s.description for name, s in CATALOG
 def metric_definition(name: str) -> str | None:
     """Return the plain definition of a metric name, or None when it is unknown.
 
+    The metric catalog's description; for a regression figure the catalog does not hold, the
+    card's own words (:func:`auditkit.report._regression.regression_definition`).
+
     Examples
     --------
     >>> metric_definition("accuracy_std")
     'Standard deviation of accuracy over the cross-validation folds: how much it moves.'
     """
-    return describe(name)
+    return describe(name) or regression_definition(name)
 
 
 #: Concept -> (definition, triggers). A term is in a card when one of its triggers is present
@@ -286,6 +290,8 @@ def present_keys(data: Mapping[str, Any]) -> set[str]:
             keys.add("ci")
         if "too_small" in (m.get("flags") or ()):
             keys.add("too_small")
+        if "histogram_estimate" in (m.get("flags") or ()):
+            keys.add("histogram_estimate")
         for k in ("p_value", "p_adjusted"):
             if m.get(k) is not None:
                 keys.add(k)
@@ -298,6 +304,8 @@ def present_keys(data: Mapping[str, Any]) -> set[str]:
     ds = data.get("data") or {}
     if ds.get("task") == "binary":
         keys.add("binary")
+    if is_regression(data):
+        keys.add("task:regression")
     model = data.get("model") or {}
     if model.get("history"):
         keys.add("history")
@@ -310,7 +318,8 @@ def present_keys(data: Mapping[str, Any]) -> set[str]:
 def glossary_terms(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(term, definition)`` for every concept the card of ``data`` uses, alphabetically."""
     keys = present_keys(data)
-    out = [(t, d) for t, (d, triggers) in TERMS.items() if any(k in keys for k in triggers)]
+    terms = {**TERMS, **REGRESSION_TERMS}
+    out = [(t, d) for t, (d, triggers) in terms.items() if any(k in keys for k in triggers)]
     return sorted(out, key=lambda p: p[0].lower())
 
 

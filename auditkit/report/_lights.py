@@ -38,10 +38,11 @@ from .._core.catalog import (
     NOT_DISTINGUISHABLE,
     SMALL_FLAGS,
     Threshold,
-    direction,
     evidence_p,
     harm,
 )
+from .._core.catalog import direction as _catalog_direction
+from ._regression import regression_direction
 
 __all__ = [
     "AREAS",
@@ -72,6 +73,22 @@ AREAS: dict[str, str] = {
 DIRECTIONS: dict[str, bool | None] = {n: s.greater_is_better for n, s in CATALOG.items()}
 
 _AUTO: Any = object()
+
+
+def direction(name: str) -> bool | None:
+    """Return whether a higher ``name`` is better (None: descriptive, or unknown).
+
+    The catalog's direction, except for regression figures whose name would mislead: a
+    signed ``mean_error`` (prediction minus true value) and the data's own figures are
+    descriptive, never a loss (:data:`auditkit.report._regression.REGRESSION_DIRECTIONS`).
+
+    Examples
+    --------
+    >>> direction("mean_error"), direction("mean_absolute_error"), direction("roc_auc")
+    (None, False, True)
+    """
+    known, up = regression_direction(name)
+    return up if known else _catalog_direction(name)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._charts import CardCharts
 from ._glossary import glossary_terms, metric_definition, metric_glossary
 from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
+from ._regression import REGRESSION_QUESTIONS, is_regression, target_of
 from ._training_view import training_view
 from ._views import SectionData, SectionView, section_view
 
@@ -64,6 +65,8 @@ _SHOWN_DATA_KEYS = {"name", "sha256", "split", "n_rows", "task", "classes", "pos
                     "sensitive_features", "dataset_sha256", "file", "file_sha256", "schema",
                     "modality", "n_train_rows"}  # fmt: skip
 _SHOWN_RUN_KEYS = {"seed", "n_boot", "ci_level", "command", "sections", "min_group_size"}
+#: Data-block keys a regression card shows in its header (not repeated in the provenance).
+_REGRESSION_DATA_KEYS = {"target", "target_name", "target_unit", "unit"}
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -325,6 +328,7 @@ def _sections(
         raw.setdefault(name, {"name": name, "status": "ok"})
     moved: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
+    questions = {**AREAS, **REGRESSION_QUESTIONS} if is_regression(d) else AREAS
     for name in section_order(list(raw)):
         s = raw[name]
         indexed = by_section.get(name, [])
@@ -345,7 +349,7 @@ def _sections(
                 "name": name,
                 "anchor": f"sec-{name}" if _PLAIN_ID.fullmatch(name) else f"sec-{len(out) + 1}",
                 "title": F.humanize(name),
-                "question": AREAS.get(name, ""),  # what the area answers, in plain words
+                "question": questions.get(name, ""),  # what the area answers, in plain words
                 "status": status,
                 "status_word": F.status_word(status),
                 "status_colour": F.status_colour(status),
@@ -354,7 +358,8 @@ def _sections(
                 "key_figures": _key_figures(indexed, view),
                 "metric_tables": _metric_tables(indexed),
                 "n_metrics": len(indexed),
-                "tables": [_table_view(t) for t in s.get("tables") or []],
+                "tables": [_table_view(t) for t in [*(s.get("tables") or []),
+                                                    *view.tables(data)]],
                 "charts": section_charts,
                 "moved_charts": [m["chart"].get("title", "") for m in moved if m["from"] == name],
                 "small_groups": _small_groups(indexed),
@@ -625,8 +630,11 @@ def _provenance(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     mds = model.get("dataset")
     if isinstance(mds, Mapping) and mds.get("sha256"):
         out.append(("Training data sha256", str(mds["sha256"])))
-    for prefix, src, shown in (("Model", model, _SHOWN_MODEL_KEYS | _TRAINING_KEYS),
-                               ("Data", ds, _SHOWN_DATA_KEYS)):  # fmt: skip
+    reg = is_regression(d)
+    shown_data = _SHOWN_DATA_KEYS | (_REGRESSION_DATA_KEYS if reg else set())
+    shown_model = _SHOWN_MODEL_KEYS | _TRAINING_KEYS | ({"task"} if reg else set())
+    for prefix, src, shown in (("Model", model, shown_model),
+                               ("Data", ds, shown_data)):  # fmt: skip
         for k, v in src.items():
             if k not in shown and v not in (None, "", [], {}):
                 out.append((f"{prefix} {k.replace('_', ' ')}", F.detail_text(v)))
@@ -634,6 +642,29 @@ def _provenance(d: Mapping[str, Any]) -> list[tuple[str, str]]:
         if k not in _SHOWN_RUN_KEYS:
             out.append((f"Run {k.replace('_', ' ')}", F.detail_text(v)))
     return out
+
+
+def _regression_header(
+    d: Mapping[str, Any], facts: list[tuple[str, str]], details: list[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Say "Regression" and name the target and its unit in the header of a regression card."""
+    name, unit = target_of(d)
+    task = "Regression: the model predicts a number"
+    if name:
+        task = f"Regression: the model predicts {name}" + (f" (in {unit})" if unit else "")
+    elif unit:
+        task += f" (in {unit})"
+    log = "none: a log of decisions was audited"
+    facts = [
+        (k, task if k == "Task" else "none: a log of predictions was audited" if v == log else v)
+        for k, v in facts
+    ]
+    details = [
+        ("Target", name or F.MISSING),
+        ("Unit of the target", unit or "not given"),
+        *[(k, v) for k, v in details if k not in ("Classes", "Positive class")],
+    ]
+    return facts, details
 
 
 # ------------------------------------------------------------------------------- the view
@@ -687,6 +718,8 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
         ("Input kind", str(ds.get("modality") or F.MISSING)),
         ("Training rows available to the audit", F.fmt_num(ds.get("n_train_rows"))),
     ]
+    if is_regression(d):
+        facts, details = _regression_header(d, facts, details)
     names = [str(m.get("name")) for m in d.get("metrics") or []]
     return {
         "title": title,

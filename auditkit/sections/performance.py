@@ -54,6 +54,7 @@ from ._performance_records import (
     confusion_tables,
     row_scores,
 )
+from ._regression_performance import run_regression_performance
 from .registry import SECTIONS
 
 __all__ = ["PerformanceOptions", "PerformanceSection", "confusion_metrics", "score_metrics"]
@@ -92,6 +93,8 @@ class PerformanceSection:
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the performance section from the context."""
+        if ctx.task == "regression":
+            return run_regression_performance(ctx)
         p = ctx.predictions
         cfg = ctx.config
         names = p.classes

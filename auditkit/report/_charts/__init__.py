@@ -5,7 +5,8 @@ shown twice: drawn in the HTML card (:func:`render_chart`: inline SVG, or HTML f
 ``images`` and ``tokens``) and as the table of its numbers (:func:`chart_numbers`: the chart's
 form in the Markdown card, and "the numbers behind this chart" in the HTML card). Both look the
 kind up in :data:`CHART_KINDS`, the one place chart kinds are dispatched: ``bar``, ``line``,
-``heatmap``, ``images`` and ``tokens``, one module each. A new kind is one drawing function
+``heatmap``, ``images`` and ``tokens``, one module each, and a regression's
+``predicted_actual`` and ``histogram`` (:mod:`.regression`). A new kind is one drawing function
 registered with :func:`register_chart_kind` (its table is optional).
 
 :func:`render_chart` returns :class:`markupsafe.Markup`: the only place the HTML card marks text
@@ -23,7 +24,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import bar, heatmap, images, line, tokens
+from . import bar, heatmap, images, line, regression, tokens
 from .draw import ChartDataError, esc
 
 __all__ = [
@@ -72,6 +73,8 @@ CHART_KINDS: dict[str, ChartKind] = {
     "heatmap": ChartKind(heatmap.draw, heatmap.numbers),
     "images": ChartKind(images.draw, images.numbers),
     "tokens": ChartKind(tokens.draw, tokens.numbers),
+    "predicted_actual": ChartKind(regression.draw_predicted_actual, regression.predicted_numbers),
+    "histogram": ChartKind(regression.draw_histogram, regression.histogram_numbers),
 }
 
 

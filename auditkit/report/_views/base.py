@@ -67,6 +67,13 @@ class SectionView:
         """
         return [c for c in section.charts if str(c.get("name")) not in self.moved]
 
+    def tables(self, section: SectionData) -> list[Mapping[str, Any]]:
+        """Return tables the view adds after the section's own (``Table.to_dict()`` form).
+
+        The default: none.
+        """
+        return []
+
     def is_key_figure(self, record: Mapping[str, Any]) -> bool:
         """Whether a metric record is one of the section's key figures (first 16 shown).
 

@@ -1,4 +1,7 @@
-"""The fairness section's view: its impact-ratio line and its mitigation trade-off chart.
+"""The fairness section's view: four-fifths line, mitigation trade-off, a regression's tables.
+
+A regression's fairness records are also laid out as tables of groups and gaps
+(:mod:`.regression`).
 
 The impact-ratio chart's reference line is drawn at the section's own four-fifths threshold
 (``info["four_fifths_threshold"]``), and the what-if mitigation figures of its records are drawn
@@ -13,6 +16,7 @@ from typing import Any
 from ..._core.catalog import threshold
 from .. import _filters as F
 from .base import SectionData, SectionView
+from .regression import regression_fairness_tables
 
 __all__ = ["FairnessView", "four_fifths_threshold"]
 
@@ -27,6 +31,10 @@ class FairnessView(SectionView):
         if trade is not None:
             out.append(trade)
         return out
+
+    def tables(self, section: SectionData) -> list[Mapping[str, Any]]:
+        """Return a regression's per-group and gap tables (none for a classification)."""
+        return list(regression_fairness_tables(section))
 
 
 def four_fifths_threshold(info: Any) -> float:
