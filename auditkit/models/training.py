@@ -54,7 +54,8 @@ def train(
     Parameters
     ----------
     name : str
-        A registered model: ``"adult-mlp"``, ``"iris-mlp"``, ``"mnist-mlp"``,
+        A registered model: ``"adult-mlp"``, ``"adult-hours"`` (a regression of Adult's
+        ``hours-per-week``), ``"iris-mlp"``, ``"mnist-mlp"``,
         ``"cifar10-cnn"`` or ``"imdb-lstm"`` (``auditkit models`` lists them).
     out : str or path-like
         Where to write the ``.ckpt`` file (atomically).
@@ -143,7 +144,11 @@ def train(
     if limit_train_rows is not None and limit_train_rows < len(y):
         from ..data._datasets import stratified_split
 
-        _, keep = stratified_split(y, limit_train_rows / len(y), seed=seed)
+        if cls.task == "regression":  # a number: a seeded sample of the rows
+            rng = np.random.default_rng(seed)
+            keep = np.sort(rng.choice(len(y), size=limit_train_rows, replace=False))
+        else:
+            _, keep = stratified_split(y, limit_train_rows / len(y), seed=seed)
         X, y = _take(X, keep), y[keep]
     if show_progress and _rank_zero():
         print(f"Training {name} on {cls.dataset_name} ({len(y)} rows)...", file=sys.stderr)
@@ -160,6 +165,8 @@ def train(
     test = _test_metrics(module, ds.test.X, ds.test.y)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        # a regression checkpoint says so; a classifier's metadata is unchanged
+        **({"task": "regression"} if cls.task == "regression" else {}),
         "model_name": name,
         "model_class": type(module).__qualname__,
         "hparams": dict(module.hp),
@@ -200,8 +207,12 @@ def train(
         meta["dp"] = info["dp"]
     path = save_checkpoint(module, out_path, meta, overwrite=overwrite)
     if show_progress:
+        score = (
+            f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test
+            else f"test RMSE {test['root_mean_squared_error']:.4g}, R² {test['r2_score']:.4f}"
+        )  # fmt: skip
         print(
-            f"{name}: test accuracy {test['accuracy']:.4f} after {info['epochs_run']} epochs "
+            f"{name}: {score} after {info['epochs_run']} epochs "
             f"({info['wall_time_s']:.1f} s) -> {path}",
             file=sys.stderr,
         )
