@@ -74,6 +74,10 @@ class ExplainabilitySection:
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the section from the context."""
+        if ctx.task == "regression":
+            from ._regression_explain import run_regression_explainability
+
+            return run_regression_explainability(ctx)
         from ..explanation import explain
 
         modality = _modality(ctx)

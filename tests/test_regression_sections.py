@@ -1,0 +1,191 @@
+"""Explainability, privacy and stability sections of a regression, on contexts built directly.
+
+The adapters of regressors (scikit-learn, torch with one output) belong to the inputs stage; the
+tests here use a small :class:`ModelAdapter` of their own (``task="regression"``, ``_values``,
+``refit``, optional ``torch_parts``) so the sections are checked on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditkit.adapters.base import ModelAdapter, TorchParts
+from auditkit.inputs.context import (
+    AuditConfig,
+    AuditContext,
+    Predictions,
+    RegressionPredictions,
+    TrainData,
+)
+
+EMPTY = Predictions(np.empty(0, int), np.empty(0, int), None, (), None)
+
+
+class Regressor(ModelAdapter):
+    """A scikit-learn regressor over numeric columns and one-hot ``sex`` (a regression adapter)."""
+
+    kind = "sklearn"
+    task = "regression"
+    has_scores = False
+
+    def __init__(self, factory: Any, est: Any = None) -> None:
+        super().__init__(est, name=type(factory()).__name__)
+        self.factory = factory
+        self.est = est
+
+    @staticmethod
+    def matrix(X: pd.DataFrame) -> np.ndarray:
+        num = X.drop(columns=["sex"]).to_numpy(dtype=np.float64)
+        return np.column_stack([num, (X["sex"].astype(str) == "F").to_numpy(dtype=np.float64)])
+
+    def _values(self, X: Any) -> Any:
+        return self.est.predict(self.matrix(X))
+
+    @property
+    def can_refit(self) -> bool:
+        return True
+
+    def refit(self, X: Any, y: Any, *, random_state: int = 0) -> Regressor:
+        est = self.factory()
+        if "random_state" in est.get_params():
+            est.set_params(random_state=random_state)
+        return Regressor(self.factory, est.fit(self.matrix(X), np.asarray(y, dtype=np.float64)))
+
+
+class TorchRegressor(Regressor):
+    """A one-output torch module (linear) with torch parts, as a checkpoint would give."""
+
+    kind = "torch"
+
+    def __init__(self, module: Any, columns: list[str]) -> None:
+        ModelAdapter.__init__(self, module, name="torch-linear")
+        self.module, self.columns = module, columns
+
+    def _encode(self, X: pd.DataFrame) -> Any:
+        import torch
+
+        return torch.as_tensor(np.array(X[self.columns], dtype=np.float32))
+
+    def _values(self, X: Any) -> Any:
+        import torch
+
+        with torch.no_grad():
+            return self.module(self._encode(X)).double().numpy()[:, 0]
+
+    def torch_parts(self) -> TorchParts:
+        return TorchParts(module=self.module, encode=self._encode, feature_names=self.columns)
+
+    @property
+    def can_refit(self) -> bool:
+        return False
+
+
+def make_data(n: int, seed: int, noise: float = 1.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows with two numeric inputs, a sex column (input) and y = 3 a - 2 b + 1.5 [sex=F]."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "sex": rng.choice(["F", "M"], size=n),
+        }
+    )
+    y = 3 * X["a"] - 2 * X["b"] + 1.5 * (X["sex"] == "F") + noise * rng.normal(size=n)
+    return X, y.to_numpy(dtype=np.float64)
+
+
+def context(
+    model: ModelAdapter,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    train: tuple[pd.DataFrame, np.ndarray] | None,
+    *,
+    sections: tuple[str, ...],
+    options: dict[str, Any] | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> AuditContext:
+    """An AuditContext of a regression, as the inputs stage builds it."""
+    sens = pd.DataFrame({"sex": X["sex"].astype(str).to_numpy()})
+    tr = None
+    if train is not None:
+        Xt, yt = train
+        tr = TrainData(Xt, yt, sensitive=pd.DataFrame({"sex": Xt["sex"].astype(str).to_numpy()}))
+    return AuditContext(
+        config=AuditConfig(
+            sections=sections, n_boot=n_boot, random_state=seed, options=options or {}
+        ),
+        predictions=EMPTY,
+        regression=RegressionPredictions(
+            y_true=y, y_pred=model.predict_values(X), target="hours", unit="hours"
+        ),
+        model=model,
+        X=X,
+        sensitive=sens,
+        train=tr,
+    )
+
+
+def fitted(factory: Any, X: pd.DataFrame, y: np.ndarray) -> Regressor:
+    return Regressor(factory).refit(X, y)
+
+
+def _by(result: Any, name: str, **fields: Any) -> list[Any]:
+    return [
+        m
+        for m in result.metrics
+        if m.name == name and all(getattr(m, k) == v for k, v in fields.items())
+    ]
+
+
+# ----------------------------------------------------------------------------- explainability
+def test_explainability_of_a_linear_regressor_recovers_the_coefficients() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from auditkit.sections.explainability import ExplainabilitySection
+
+    X, y = make_data(400, 0, noise=0.1)
+    model = fitted(LinearRegression, X, y)
+    ctx = context(model, X, y, None, sections=("explainability",), n_boot=100)
+    res = ExplainabilitySection().run(ctx)
+    assert res.status == "ok"
+    imp = {m.input_feature: m for m in _by(res, "importance", feature=None)}
+    assert set(imp) == {"a", "b", "sex"}
+    # feature ablation against the median row: |coef| * mean |x - median|
+    for f, coef in (("a", 3.0), ("b", 2.0)):
+        expected = coef * np.mean(np.abs(X[f] - X[f].median()))
+        assert imp[f].value == pytest.approx(expected, rel=0.05)
+        assert imp[f].unit == "hours"
+    assert res.info["target"].startswith("the predicted hours")
+    words = " ".join(f.text for f in res.findings)
+    assert "contribution to the predicted hours" in words
+    # sex is an input: the prediction moves by about 1.5 hours when it alone changes
+    cf = _by(res, "counterfactual_mean_change", group=None)
+    assert cf and cf[0].value == pytest.approx(1.5, abs=0.1)
+    assert any(t.name == "local_explanations" for t in res.tables)
+
+
+def test_explainability_of_a_torch_regressor_uses_integrated_gradients() -> None:
+    import torch
+
+    from auditkit.sections.explainability import ExplainabilitySection
+
+    X, y = make_data(300, 1)
+    X = X.assign(sex=(X["sex"] == "F").astype(float).astype(str))
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight[:] = torch.tensor([[3.0, -2.0]])
+        net.bias[:] = 0.5
+    model = TorchRegressor(net, ["a", "b"])
+    ctx = context(model, X, y, None, sections=("explainability",), n_boot=50)
+    res = ExplainabilitySection().run(ctx)
+    assert res.status == "ok" and res.info["method"] == "integrated_gradients"
+    imp = {m.input_feature: m.value for m in _by(res, "importance", feature=None)}
+    # zero baseline: attribution = w * x exactly
+    assert imp["a"] == pytest.approx(3 * np.mean(np.abs(X["a"])), rel=1e-4)
+    p95 = _by(res, "completeness_delta_p95")[0]
+    assert p95.value < 1e-4 and p95.unit == "hours"
