@@ -189,3 +189,80 @@ def test_explainability_of_a_torch_regressor_uses_integrated_gradients() -> None
     assert imp["a"] == pytest.approx(3 * np.mean(np.abs(X["a"])), rel=1e-4)
     p95 = _by(res, "completeness_delta_p95")[0]
     assert p95.value < 1e-4 and p95.unit == "hours"
+
+
+# ----------------------------------------------------------------------------------- stability
+def test_stability_of_a_regressor_equals_cross_validate() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import KFold, cross_validate
+
+    from auditkit.sections.stability import StabilitySection
+
+    X, y = make_data(300, 2)
+    Xt, yt = make_data(500, 3)
+    model = fitted(Ridge, Xt, yt)
+    ctx = context(model, X, y, (Xt, yt), sections=("stability",), options={"cv": 4})
+    res = StabilitySection().run(ctx)
+    assert res.status == "ok" and res.info["splitter"] == "KFold"
+    cv = cross_validate(
+        Ridge(), Regressor.matrix(Xt), yt, cv=KFold(4, shuffle=True, random_state=0),
+        scoring=("neg_mean_absolute_error", "neg_root_mean_squared_error", "r2"),
+    )  # fmt: skip
+    for name, key, sign in (
+        ("mean_absolute_error", "test_neg_mean_absolute_error", -1),
+        ("root_mean_squared_error", "test_neg_root_mean_squared_error", -1),
+        ("r2_score", "test_r2", 1),
+    ):
+        folds = sorted(_by(res, name), key=lambda m: m.fold)
+        np.testing.assert_allclose([m.value for m in folds], sign * cv[key], rtol=1e-10)
+        std = _by(res, f"{name}_std")[0]
+        assert std.value == pytest.approx(np.std(cv[key]))
+    mae_std = _by(res, "mean_absolute_error_std")[0]
+    assert mae_std.test == "cochran_q" and 0 <= mae_std.p_value <= 1
+    spread = _by(res, "fold_prediction_std_mean", feature=None)[0]
+    assert spread.unit == "hours" and 0 < spread.value < 0.5  # a linear fit on 375 rows
+    assert {m.group for m in _by(res, "fold_prediction_std_mean", feature=("sex",))} == {
+        ("F",),
+        ("M",),
+    }
+    words = " ".join(f.text for f in res.findings)
+    assert "retrained models' predictions of hours for the same row differ by" in words
+    assert "sampling noise" in words
+
+
+def test_stability_spread_test_false_alarm_rate() -> None:
+    """A stable model (linear, no real fold differences): p < 0.05 in about 5% of the runs."""
+    from sklearn.linear_model import LinearRegression
+
+    from auditkit.sections._regression_folds import get_regression_folds
+    from auditkit.sections._regression_stability import spread_p_value
+
+    hits = {"mean_absolute_error": 0, "root_mean_squared_error": 0}
+    reps = 200
+    for rep in range(reps):
+        Xt, yt = make_data(400, 1000 + rep)
+        model = fitted(LinearRegression, Xt, yt)
+        ctx = context(model, Xt[:10], yt[:10], (Xt, yt), sections=("stability",), seed=rep)
+        folds = get_regression_folds(ctx)
+        for name in hits:
+            p = spread_p_value(name, folds)
+            assert p is not None
+            hits[name] += p < 0.05
+    for name, k in hits.items():
+        # binomial(200, 0.05): 10 expected; 3..20 covers > 99.5%
+        assert 3 <= k <= 20, (name, k)
+
+
+def test_stability_spread_test_finds_unequal_folds() -> None:
+    """Folds with truly different errors (noise that differs by fold) are found."""
+    from auditkit.sections._regression_folds import RegressionFolds
+    from auditkit.sections._regression_stability import spread_p_value
+
+    rng = np.random.default_rng(0)
+    k, n = 5, 200
+    y = rng.normal(size=k * n)
+    idx = tuple(np.arange(i * n, (i + 1) * n) for i in range(k))
+    pred = tuple(y[ix] + rng.normal(scale=1.0 + 0.3 * i, size=n) for i, ix in enumerate(idx))
+    folds = RegressionFolds("refit", "train", k, 0, "KFold", y, idx, pred, ())
+    assert spread_p_value("root_mean_squared_error", folds) < 1e-3
+    assert spread_p_value("mean_absolute_error", folds) < 1e-3

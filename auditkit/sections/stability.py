@@ -272,6 +272,10 @@ class StabilitySection:
         with the reason; a single fold that cannot be retrained is left out of the spread,
         its records ``None`` with the reason and the flag ``"skipped"``.
         """
+        if ctx.task == "regression":
+            from ._regression_stability import run_regression_stability
+
+            return run_regression_stability(ctx)
         try:
             folds = get_folds(ctx)
         except DataValidationError as exc:
