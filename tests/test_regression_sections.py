@@ -266,3 +266,87 @@ def test_stability_spread_test_finds_unequal_folds() -> None:
     folds = RegressionFolds("refit", "train", k, 0, "KFold", y, idx, pred, ())
     assert spread_p_value("root_mean_squared_error", folds) < 1e-3
     assert spread_p_value("mean_absolute_error", folds) < 1e-3
+
+
+# ------------------------------------------------------------------------------------- privacy
+def _privacy(
+    model: Regressor, train: tuple[pd.DataFrame, np.ndarray], n_eval: int, seed: int,
+    **opts: Any,
+) -> Any:  # fmt: skip
+    from auditkit.sections.privacy import PrivacySection
+
+    X, y = make_data(n_eval, seed + 7)
+    ctx = context(model, X, y, train, sections=("privacy",), options=opts, n_boot=200, seed=seed)
+    return PrivacySection().run(ctx)
+
+
+def test_privacy_finds_a_memorising_regressor() -> None:
+    """1-nearest-neighbour reproduces its training targets: both attacks tell members apart."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    Xt, yt = make_data(600, 4, noise=2.0)
+    model = fitted(lambda: KNeighborsRegressor(n_neighbors=1), Xt, yt)
+    res = _privacy(model, (Xt, yt), 600, 4, cv=3)
+    assert res.status == "ok"
+    for attack in ("loss", "reference"):
+        auc = _by(res, "membership_auc", attack=attack, feature=None)[0]
+        assert auc.value > 0.8 and auc.ci[0] > 0.5, (attack, auc.value)
+        adv = _by(res, "membership_advantage", attack=attack, feature=None)[0]
+        assert adv.value > 0.5
+    gap = _by(res, "generalization_gap_mae")[0]
+    assert gap.value > 1.0 and gap.ci[0] > 0 and gap.unit == "hours"
+    assert any(f.severity == "fail" for f in res.findings)
+    assert {m.group for m in _by(res, "membership_auc", attack="loss", feature=("sex",))} == {
+        ("F",),
+        ("M",),
+    }
+
+
+def test_privacy_deep_tree_leaks_too() -> None:
+    from sklearn.tree import DecisionTreeRegressor
+
+    Xt, yt = make_data(500, 5, noise=2.0)
+    model = fitted(DecisionTreeRegressor, Xt, yt)
+    res = _privacy(model, (Xt, yt), 500, 5, membership_reference=False)
+    auc = _by(res, "membership_auc", attack="loss", feature=None)[0]
+    assert auc.value > 0.8
+    assert _by(res, "membership_auc", attack="reference", feature=None)[0].value is None
+
+
+def _linear_run(rep: int, reference: bool) -> tuple[Any, Any]:
+    from sklearn.linear_model import LinearRegression
+
+    Xt, yt = make_data(2000, 100 + rep)
+    model = fitted(LinearRegression, Xt, yt)
+    res = _privacy(model, (Xt, yt), 2000, rep, membership_reference=reference, cv=3,
+                   privacy_max_rows=600, privacy_population=500)  # fmt: skip
+    loss = _by(res, "membership_auc", attack="loss", feature=None)[0]
+    ref = _by(res, "membership_auc", attack="reference", feature=None)[0]
+    return loss, ref
+
+
+def test_privacy_linear_model_on_much_data_is_at_chance() -> None:
+    """A model that cannot memorise: the interval holds 0.5 at about the nominal rate."""
+    reps = 40
+    covered = 0
+    for rep in range(reps):
+        loss, _ = _linear_run(rep, reference=False)
+        covered += loss.ci[0] <= 0.5 <= loss.ci[1]
+    # nominal 95%: binomial(40, 0.95) gives at least 34 with probability > 99%
+    assert covered >= 34, covered
+    loss, ref = _linear_run(0, reference=True)
+    assert ref.ci[0] <= 0.5 <= ref.ci[1] and abs(ref.value - 0.5) < 0.06
+
+
+@pytest.mark.slow
+def test_privacy_interval_coverage_at_chance_slow() -> None:
+    """200 runs of both attacks on a linear model: coverage of 0.5 near 95% (slow)."""
+    reps = 200
+    cov = {"loss": 0, "reference": 0}
+    for rep in range(reps):
+        loss, ref = _linear_run(rep, reference=True)
+        cov["loss"] += loss.ci[0] <= 0.5 <= loss.ci[1]
+        cov["reference"] += ref.ci[0] <= 0.5 <= ref.ci[1]
+    for attack, k in cov.items():
+        # binomial(200, 0.95): 190 expected; 181 or more with probability > 99%
+        assert k >= 181, (attack, k)

@@ -81,6 +81,10 @@ class PrivacySection:
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the section (see the module docstring)."""
+        if ctx.task == "regression":
+            from ._regression_privacy import run_regression_privacy
+
+            return run_regression_privacy(ctx)
         assert ctx.train is not None and ctx.model is not None  # ensured by ``requires``
         p_eval = ctx.predictions
         p_train = ctx.train_predictions()
