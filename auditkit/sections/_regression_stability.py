@@ -9,9 +9,10 @@ Records (section ``"stability"``): per fold (``fold`` set) ``mean_absolute_error
 scikit-learn's values on the fold's held-out rows; across folds ``<name>_mean``, ``<name>_std``
 (population standard deviation, as scikit-learn's ``std_test_score``), ``<name>_min`` and
 ``<name>_max``. The ``_std`` records of the mean absolute and root mean squared errors carry
-Cochran's Q p-value of "every fold has the same true error" (``test="cochran_q"``; each fold's
-sampling variance from its held-out rows: ``var(|e|) / n`` for the MAE, the delta method
-``var(e^2) / (4 n MSE)`` for the RMSE). A spread is a warning only when it is large (standard
+Cochran's Q p-value of "every fold has the same true error" (``test="cochran_q"``; a fold's
+sampling variance is ``s² / n`` with ``s²`` the within-fold variance of ``|e|`` pooled over the
+folds, and for the RMSE the delta method ``var(e²) / (4 n MSE)`` with pooled ``var(e²)`` and
+MSE). A spread is a warning only when it is large (standard
 deviation over 5% of the mean, :data:`UNSTABLE_RELATIVE`) *and* the test says it exceeds what
 sampling noise gives with folds of that size.
 
@@ -72,31 +73,34 @@ def fold_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
 def spread_p_value(name: str, folds: RegressionFolds) -> float | None:
     """Return Cochran's Q p-value of "every fold has the same true ``name``" (None: no test).
 
-    For ``mean_absolute_error`` and ``root_mean_squared_error`` of retrained folds; each fold's
-    variance is estimated from its own held-out errors (see the module docstring).
+    For ``mean_absolute_error`` and ``root_mean_squared_error`` of retrained folds; the fold
+    variances come from the within-fold variance pooled over folds (see the module docstring).
     """
     from scipy.stats import chi2
 
     if folds.mode != "refit" or name not in ("mean_absolute_error", "root_mean_squared_error"):
         return None
-    xs, ws = [], []
+    # per fold: |e| (MAE) or e² (MSE) of the held-out rows
+    parts = []
     for idx, pred in zip(folds.test_index, folds.pred):
         e = np.asarray(pred, dtype=np.float64) - folds.y[idx]
-        if len(e) < 2:
-            continue
-        if name == "mean_absolute_error":
-            x, var = float(np.mean(np.abs(e))), float(np.var(np.abs(e), ddof=1)) / len(e)
-        else:
-            mse = float(np.mean(e**2))
-            x = float(np.sqrt(mse))
-            var = float(np.var(e**2, ddof=1)) / len(e) / max(4.0 * mse, 1e-300)
-        xs.append(x)
-        ws.append(1.0 / max(var, 1e-300))
-    if len(xs) < 2:
+        if len(e) >= 2:
+            parts.append(np.abs(e) if name == "mean_absolute_error" else e**2)
+    if len(parts) < 2:
         return None
-    x, w = np.asarray(xs), np.asarray(ws)
+    sizes = np.asarray([len(v) for v in parts], dtype=np.float64)
+    means = np.asarray([v.mean() for v in parts])
+    # variance within folds, pooled (under the null every fold has the same distribution)
+    within = sum(float(np.sum((v - v.mean()) ** 2)) for v in parts) / (sizes.sum() - len(parts))
+    var = np.full(len(parts), max(within, 1e-300)) / sizes
+    x = means
+    if name == "root_mean_squared_error":  # the delta method: var(sqrt(m)) = var(m) / (4 m)
+        pooled = float(np.sum(sizes * means) / sizes.sum())
+        x = np.sqrt(means)
+        var = var / max(4.0 * pooled, 1e-300)
+    w = 1.0 / np.maximum(var, 1e-300)
     q = float(np.sum(w * (x - np.sum(w * x) / np.sum(w)) ** 2))
-    return float(chi2.sf(q, len(xs) - 1))
+    return float(chi2.sf(q, len(x) - 1))
 
 
 def _summaries(name: str, values: list[float | None], unit: str | None) -> list[MetricValue]:
