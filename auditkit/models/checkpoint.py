@@ -401,6 +401,17 @@ _REGRESSION_HISTORY_KEYS = ("epoch", "train_loss", "val_loss")
 _OPTIONAL_BLOCKS = ("dataset", "test_metrics", "training", "hardware", "versions", "dp")
 
 
+def _is_regression(meta: dict[str, Any]) -> bool:
+    """Whether the metadata says regression, or names a registered regression model."""
+    from . import MODEL_REGISTRY
+
+    name = meta.get("model_name")
+    registered = isinstance(name, str) and name in MODEL_REGISTRY
+    return meta.get("task") == "regression" or (
+        registered and MODEL_REGISTRY.get(name).task == "regression"
+    )
+
+
 def _check_optional_metadata(meta: dict[str, Any], name: str) -> None:
     """Refuse a malformed ``history`` or an optional block that is not a dict."""
     for key in _OPTIONAL_BLOCKS:
@@ -417,7 +428,7 @@ def _check_optional_metadata(meta: dict[str, Any], name: str) -> None:
             f"Checkpoint file {name!r} has invalid auditkit metadata: 'history' is a "
             f"{type(history).__name__}, expected a list of per-epoch records."
         )
-    keys = _REGRESSION_HISTORY_KEYS if meta.get("task") == "regression" else _HISTORY_KEYS
+    keys = _REGRESSION_HISTORY_KEYS if _is_regression(meta) else _HISTORY_KEYS
     for i, row in enumerate(history):
         if not isinstance(row, dict):
             raise CheckpointError(

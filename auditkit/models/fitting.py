@@ -169,7 +169,7 @@ def _regression_targets(y: Any) -> np.ndarray:
     if nonfinite.any():
         i = int(np.flatnonzero(nonfinite)[0])
         raise DataValidationError(
-            f"y must hold finite numbers for a regression model; row {i} holds {v[i]!r}."
+            f"y must hold finite numbers for a regression model; row {i} holds {float(v[i])!r}."
         )
     return v
 
