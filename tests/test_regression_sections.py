@@ -350,3 +350,35 @@ def test_privacy_interval_coverage_at_chance_slow() -> None:
     for attack, k in cov.items():
         # binomial(200, 0.95): 190 expected; 181 or more with probability > 99%
         assert k >= 181, (attack, k)
+
+
+# ------------------------------------------------------------------ with the library's adapters
+def test_sections_with_a_wrapped_scikit_learn_pipeline() -> None:
+    """A scikit-learn regression pipeline wrapped by auditkit: refit, explain, attack."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from auditkit.adapters import wrap
+    from auditkit.sections.explainability import ExplainabilitySection
+    from auditkit.sections.privacy import PrivacySection
+    from auditkit.sections.stability import StabilitySection
+
+    Xt, yt = make_data(400, 8)
+    X, y = make_data(300, 9)
+    pipe = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["sex"]), remainder="passthrough"), Ridge()
+    )
+    model = wrap(pipe.fit(Xt, yt))
+    assert model.task == "regression"
+    ctx = context(model, X, y, (Xt, yt), sections=("stability",), options={"cv": 3}, n_boot=50)
+    ex = ExplainabilitySection().run(ctx)
+    assert ex.status == "ok" and ex.info["method"] == "feature_ablation"
+    imp = {m.input_feature: m.value for m in _by(ex, "importance", feature=None)}
+    assert imp["a"] > imp["b"] > 0
+    st = StabilitySection().run(ctx)
+    assert st.status == "ok" and st.info["mode"] == "refit"
+    pr = PrivacySection().run(ctx)
+    aucs = {m.attack: m for m in _by(pr, "membership_auc", feature=None)}
+    assert set(aucs) == {"loss", "reference"} and all(m.value is not None for m in aucs.values())
