@@ -405,11 +405,12 @@ def _is_regression(meta: dict[str, Any]) -> bool:
     """Whether the metadata says regression, or names a registered regression model."""
     from . import MODEL_REGISTRY
 
+    if meta.get("task") == "regression":
+        return True
     name = meta.get("model_name")
-    registered = isinstance(name, str) and name in MODEL_REGISTRY
-    return meta.get("task") == "regression" or (
-        registered and MODEL_REGISTRY.get(name).task == "regression"
-    )
+    if not isinstance(name, str) or name not in MODEL_REGISTRY:
+        return False
+    return MODEL_REGISTRY.get(name).task == "regression"
 
 
 def _check_optional_metadata(meta: dict[str, Any], name: str) -> None:

@@ -28,7 +28,18 @@ from .._core.rows import take_rows
 from ..exceptions import ParameterError
 from ..inputs.context import AuditContext, RegressionPredictions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Table
-from ._explain_common import SECTION, ExplainOptions, _ci, _is_frame, _pct, _Run
+from ._explain_common import (
+    MAX_ROWS,
+    N_STEPS,
+    SECTION,
+    ExplainOptions,
+    _beyond_float32,
+    _ci,
+    _is_frame,
+    _modality,
+    _pct,
+    _Run,
+)
 from ._explain_importance import _bootstrap_means, _global_importance, _group_profiles
 from ._explain_proxies import _proxies
 from ._explain_trust import _completeness, _sanity
@@ -47,7 +58,6 @@ def target_words(r: RegressionPredictions) -> tuple[str, str]:
 def run_regression_explainability(ctx: AuditContext) -> SectionResult:
     """Compute the explainability section of a regression (see the module docstring)."""
     from ..explanation import explain
-    from .explainability import MAX_ROWS, N_STEPS, _beyond_float32, _modality
 
     r = ctx.regression
     if r is None or ctx.model is None or ctx.X is None:

@@ -45,6 +45,7 @@ from ._privacy_attacks import (
     _roc_charts,
     _sample_rows,
 )
+from ._privacy_identifiers import identifier_records
 from ._privacy_training import _bootstrap_mean_diff, _dp, _dp_budget, _learning_curves
 from ._regression_folds import get_regression_folds
 
@@ -70,8 +71,6 @@ def gaussian_likelihood(y: np.ndarray, pred: np.ndarray, sigma2: float) -> np.nd
 
 def run_regression_privacy(ctx: AuditContext) -> SectionResult:
     """Compute the privacy section of a regression (see the module docstring)."""
-    from .privacy import PrivacySection
-
     r = ctx.regression
     tr = ctx.train_regression()
     if r is None or tr is None or ctx.model is None:
@@ -96,7 +95,7 @@ def run_regression_privacy(ctx: AuditContext) -> SectionResult:
             sev: Severity = "warn" if "overfit" in note and "no clear sign" not in note else "info"
             findings.append(Finding(SECTION, sev, note))
             info["learning_curve_note"] = note
-    rec_id, find_id, id_note = PrivacySection._identifiers(ctx)
+    rec_id, find_id, id_note = identifier_records(ctx)
     records += rec_id
     findings += find_id
     info["identifier_scan"] = id_note
