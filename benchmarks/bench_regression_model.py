@@ -47,7 +47,9 @@ def baselines(ds: object) -> dict[str, tuple[float, float, float]]:
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     tr, te = ds.train, ds.test  # type: ignore[attr-defined]
-    cats = [c for c in tr.X.columns if tr.X[c].dtype == object]
+    import pandas as pd
+
+    cats = [c for c in tr.X.columns if not pd.api.types.is_numeric_dtype(tr.X[c])]
     nums = [c for c in tr.X.columns if c not in cats]
     out = {"training mean": scores(te.y, np.full(len(te.y), tr.y.mean()))}
     for name, est in (

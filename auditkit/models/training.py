@@ -140,15 +140,8 @@ def train(
     ds = load_dataset(cls.dataset_name)
     X, y = ds.train.X, ds.train.y
     n_split = len(y)
-    keep = np.arange(n_split)
-    if limit_train_rows is not None and limit_train_rows < len(y):
-        from ..data._datasets import stratified_split
-
-        if cls.task == "regression":  # a number: a seeded sample of the rows
-            rng = np.random.default_rng(seed)
-            keep = np.sort(rng.choice(len(y), size=limit_train_rows, replace=False))
-        else:
-            _, keep = stratified_split(y, limit_train_rows / len(y), seed=seed)
+    keep = _kept_rows(cls.task, y, limit_train_rows, seed)
+    if len(keep) < n_split:
         X, y = _take(X, keep), y[keep]
     if show_progress and _rank_zero():
         print(f"Training {name} on {cls.dataset_name} ({len(y)} rows)...", file=sys.stderr)
@@ -217,6 +210,23 @@ def train(
             file=sys.stderr,
         )
     return path
+
+
+def _kept_rows(task: str, y: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Rows of the training split to train on: all, or ``limit`` of them (seeded).
+
+    A classifier's subset is stratified by class; a regression's is a plain seeded sample.
+    """
+    n = len(y)
+    if limit is None or limit >= n:
+        return np.arange(n)
+    if task == "regression":
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(n, size=limit, replace=False))
+    from ..data._datasets import stratified_split
+
+    _, keep = stratified_split(y, limit / n, seed=seed)
+    return keep
 
 
 def _rank_zero() -> bool:
