@@ -234,8 +234,8 @@ def test_stability_spread_test_false_alarm_rate() -> None:
     """A stable model (linear, no real fold differences): p < 0.05 in about 5% of the runs."""
     from sklearn.linear_model import LinearRegression
 
-    from auditkit.sections._regression_folds import get_regression_folds
     from auditkit.sections._regression_stability import spread_p_value
+    from auditkit.sections._regression_stability_folds import get_regression_folds
 
     hits = {"mean_absolute_error": 0, "root_mean_squared_error": 0}
     reps = 200
@@ -255,8 +255,8 @@ def test_stability_spread_test_false_alarm_rate() -> None:
 
 def test_stability_spread_test_finds_unequal_folds() -> None:
     """Folds with truly different errors (noise that differs by fold) are found."""
-    from auditkit.sections._regression_folds import RegressionFolds
     from auditkit.sections._regression_stability import spread_p_value
+    from auditkit.sections._regression_stability_folds import RegressionFolds
 
     rng = np.random.default_rng(0)
     k, n = 5, 200

@@ -43,6 +43,7 @@ from ._explain_common import (
 from ._explain_importance import _bootstrap_means, _global_importance, _group_profiles
 from ._explain_proxies import _proxies
 from ._explain_trust import _completeness, _sanity
+from ._regression_stability_folds import regression_rows
 
 __all__ = ["run_regression_explainability", "target_words"]
 
@@ -59,7 +60,7 @@ def run_regression_explainability(ctx: AuditContext) -> SectionResult:
     """Compute the explainability section of a regression (see the module docstring)."""
     from ..explanation import explain
 
-    r = ctx.regression
+    r = regression_rows(ctx)
     if r is None or ctx.model is None or ctx.X is None:
         why = (
             "needs the model and its input rows; a regression log of predictions has neither"

@@ -8,10 +8,11 @@ Mann-Whitney p-values, findings, ROC charts, the table), fed with a regression's
   ``(y - ŷ)²``: members (training rows) tend to have lower squared errors than non-members
   (evaluation rows), so the score is the negative squared error;
 * ``attack="reference"``: offline RMIA (:func:`~auditkit.sections._mia.reference_attack_scores`)
-  on the cross-validation fold models of :mod:`~auditkit.sections._regression_folds`, each
-  candidate compared with exactly one fold model that did not train on it. Its likelihoods are
-  Gaussian in the residual: ``p(x) = exp(-(y - ŷ)² / (2 σ²))`` (the density relative to its
-  peak), with ``σ²`` the target model's mean squared error on the evaluation rows, the same for
+  on the cross-validation fold models
+  (:mod:`~auditkit.sections._regression_stability_folds`), each candidate compared with
+  exactly one fold model that did not train on it. Its likelihoods are Gaussian in the
+  residual: ``p(x) = exp(-(y - ŷ)² / (2 σ²))`` (the density relative to its peak), with
+  ``σ²`` the target model's mean squared error on the evaluation rows, the same for
   the target and the reference models.
 
 Records (section ``"privacy"``), with ``attack`` set: ``membership_auc``,
@@ -47,7 +48,7 @@ from ._privacy_attacks import (
 )
 from ._privacy_identifiers import identifier_records
 from ._privacy_training import _bootstrap_mean_diff, _dp, _dp_budget, _learning_curves
-from ._regression_folds import get_regression_folds
+from ._regression_stability_folds import get_regression_folds, regression_rows
 
 __all__ = ["gaussian_likelihood", "run_regression_privacy", "squared_error_scores"]
 
@@ -71,7 +72,7 @@ def gaussian_likelihood(y: np.ndarray, pred: np.ndarray, sigma2: float) -> np.nd
 
 def run_regression_privacy(ctx: AuditContext) -> SectionResult:
     """Compute the privacy section of a regression (see the module docstring)."""
-    r = ctx.regression
+    r = regression_rows(ctx)
     tr = ctx.train_regression()
     if r is None or tr is None or ctx.model is None:
         return SectionResult(

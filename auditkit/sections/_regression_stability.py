@@ -1,8 +1,9 @@
 """Stability of a regression: cross-validation by retraining, the spread of its errors and values.
 
-The fold models come from :func:`~auditkit.sections._regression_folds.get_regression_folds`
-(retrained on ``KFold`` folds of the training data; bootstrap resamples of the evaluation data
-when the model cannot be retrained). Each fold model is scored on the rows it did not train on.
+The fold models come from
+:func:`~auditkit.sections._regression_stability_folds.get_regression_folds` (retrained on
+``KFold`` folds of the training data; bootstrap resamples of the evaluation data when the model
+cannot be retrained). Each fold model is scored on the rows it did not train on.
 
 Records (section ``"stability"``): per fold (``fold`` set) ``mean_absolute_error``,
 ``root_mean_squared_error``, ``r2_score`` and ``mean_error`` (mean of prediction minus target),
@@ -38,7 +39,7 @@ from ..inputs.context import AuditContext, RegressionPredictions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._explain_common import _ci
 from ._explain_importance import _bootstrap_means
-from ._regression_folds import RegressionFolds, get_regression_folds
+from ._regression_stability_folds import RegressionFolds, get_regression_folds, regression_rows
 
 __all__ = ["fold_scores", "run_regression_stability", "spread_p_value"]
 
@@ -117,7 +118,7 @@ def _summaries(name: str, values: list[float | None], unit: str | None) -> list[
 
 def run_regression_stability(ctx: AuditContext) -> SectionResult:
     """Compute the stability section of a regression (see the module docstring)."""
-    r = ctx.regression
+    r = regression_rows(ctx)
     if r is None:
         return SectionResult(
             name=SECTION, status="skipped",

@@ -7,13 +7,14 @@ random_state=seed)``: a number cannot be stratified on; the evaluation data when
 data was given) and predicts its held-out fold; a model that cannot be retrained is
 re-evaluated on ``k`` bootstrap resamples of the evaluation data instead. The stability section
 reports the spread across folds; the privacy section uses the fold models as the "out"
-reference models of its reference attack. Both call :func:`get_regression_folds`; the options
-(``cv``, ``fold_threads``) are the classifier's (:class:`~auditkit.sections._folds.FoldOptions`).
+reference models of its reference attack. Both call :func:`get_regression_folds`; the
+options (``cv``, ``fold_threads``) are the classifier's
+(:class:`~auditkit.sections._folds.FoldOptions`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,26 @@ from .._core.progress import progress
 from .._core.rows import take_rows
 from ..adapters.base import ModelAdapter
 from ..exceptions import DataValidationError
-from ..inputs.context import AuditContext
+from ..inputs.context import AuditContext, RegressionPredictions
 from ._folds import FoldOptions, Mode, Source, _fold_threads, _torch_threads, refit_error
 
-__all__ = ["RegressionFolds", "get_regression_folds"]
+__all__ = ["RegressionFolds", "get_regression_folds", "regression_rows"]
+
+
+def regression_rows(ctx: AuditContext) -> RegressionPredictions | None:
+    """Return ``ctx.regression`` with the target's name and unit, where the data declare them.
+
+    A regression's predictions carry the target's name and unit when the caller gave them; a
+    reference checkpoint's schema declares both (``hours-per-week``, ``hours``), so the words
+    of findings fall back to it.
+    """
+    r = ctx.regression
+    schema = ctx.schema if ctx.schema is not None else getattr(ctx.model, "schema", None)
+    if r is None or schema is None or not getattr(schema, "is_regression", False):
+        return r
+    if r.unit is not None and r.target is not None:
+        return r
+    return replace(r, target=r.target or schema.target, unit=r.unit or schema.unit)
 
 
 @dataclass(frozen=True)
