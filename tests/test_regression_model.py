@@ -207,17 +207,22 @@ def test_train_and_audit_adult_hours_end_to_end(tmp_path: Path) -> None:
     )  # fmt: skip
     loaded = auditkit.load_checkpoint(out)
     assert loaded.meta["test_metrics"]["r2_score"] > 0.05
+    # the sections of this part of issue 17 (performance and fairness have their own tests)
     result = auditkit.audit(
         loaded,
-        sections=("performance", "fairness", "explainability", "privacy", "stability"),
+        sections=("explainability", "privacy", "stability"),
         options={"cv": 2, "explain_max_rows": 500, "privacy_max_rows": 1000},
         n_boot=100,
     )
     d = result.to_dict()
     assert d["data"]["task"] == "regression" and d["model"]["task"] == "regression"
     status = {s["name"]: s["status"] for s in d["sections"]}
-    assert all(v == "ok" for v in status.values()), status
+    assert status == dict.fromkeys(("explainability", "privacy", "stability"), "ok"), status
     words = " ".join(f["text"] for s in d["sections"] for f in s["findings"])
     assert "contribution to the predicted hours-per-week" in words
-    frame = pd.DataFrame(d["sections"])
-    assert len(frame) == 5
+    assert " hours on average" in words  # the unit comes from the checkpoint's schema
+    recs = pd.DataFrame([m.to_dict() for m in result.metrics])
+    auc = recs[(recs["name"] == "membership_auc") & recs["feature"].isna()]
+    assert set(auc["attack"]) == {"loss", "reference"}
+    # a small MLP trained for 3 epochs does not memorise: both attacks near chance
+    assert ((auc["value"] > 0.4) & (auc["value"] < 0.6)).all()
