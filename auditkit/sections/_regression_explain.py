@@ -254,7 +254,8 @@ def _counterfactual_change(
         uses = ci is not None and ci[0] > 0 and rel > flip
         text = (
             f"Changing only {sf} moves {what} by {mean:.3g}{unit} on average (interval "
-            f"{ci[0]:.3g} to {ci[1]:.3g}), {_pct(rel)} of the typical spread of the predictions"
+            f"{ci[0]:.3g} to {ci[1]:.3g}), {_pct(rel)} of the predictions' typical spread (mean "
+            "absolute deviation)"
             if ci is not None
             else f"Changing only {sf} moves {what} by {mean:.3g}{unit} on average"
         )
