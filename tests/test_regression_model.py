@@ -123,7 +123,7 @@ def test_explain_the_checkpoint(hours_ckpt: Path) -> None:
     assert (e.target == 0).all() and e.info["output"] == "the predicted value"
     # completeness: contributions add up to prediction minus the baseline's, in hours
     spread = float(np.std(loaded.predict_values(ds.test.X.iloc[:40])))
-    assert np.abs(e.delta).max() < 0.05 * spread
+    assert e.delta is not None and np.abs(e.delta).max() < 0.05 * spread
 
 
 def _ctx(adapter: Any, sections: tuple[str, ...], n: int, options: dict[str, Any]) -> Any:
