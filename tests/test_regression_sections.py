@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from auditkit.adapters.base import ModelAdapter, ModelKind, Task, TorchParts
+from auditkit.exceptions import ParameterError
 from auditkit.inputs.context import (
     AuditConfig,
     AuditContext,
@@ -383,3 +384,37 @@ def test_sections_with_a_wrapped_scikit_learn_pipeline() -> None:
     pr = PrivacySection().run(ctx)
     aucs = {m.attack: m for m in _by(pr, "membership_auc", feature=None)}
     assert set(aucs) == {"loss", "reference"} and all(m.value is not None for m in aucs.values())
+
+
+# ------------------------------------------------------------------------------- explain() API
+@pytest.mark.parametrize("method", ["feature_ablation", "shapley_value_sampling", "kernel_shap"])
+def test_explain_a_scikit_learn_regressor(method: str) -> None:
+    """Attributions of the predicted value: for a linear model, coef * (x - reference row)."""
+    from sklearn.linear_model import LinearRegression
+
+    import auditkit
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = 3 * X["a"] - 2 * X["b"] + rng.normal(size=200)
+    est = LinearRegression().fit(X, y)
+    e = auditkit.explain(est, X.iloc[:25], method=method)
+    assert e.feature_names == ["a", "b"] and (e.target == 0).all()
+    assert e.info["output"] == "the predicted value"
+    ref = X.iloc[:25].median().to_numpy()  # the reference row: medians of the rows explained
+    expected = (X.iloc[:25].to_numpy() - ref) * est.coef_
+    np.testing.assert_allclose(e.values, expected, rtol=1e-5, atol=1e-5)  # float32 sums
+
+
+def test_explain_a_one_output_torch_module() -> None:
+    import torch
+
+    import auditkit
+
+    net = torch.nn.Linear(3, 1)
+    x = torch.randn(6, 3)
+    e = auditkit.explain(net, x)
+    assert e.values.shape == (6, 3) and (e.target == 0).all()
+    np.testing.assert_allclose(e.values, (x * net.weight.detach()).numpy(), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ParameterError, match="has 1 output"):
+        auditkit.explain(net, x, target=1)
