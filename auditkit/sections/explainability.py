@@ -34,6 +34,9 @@ scoring devices by default), ``explain_proxy_auc`` (0.7), ``explain_proxy_share`
 The work is split by theme: ``_explain_importance`` (global and per-group importance),
 ``_explain_proxies`` (proxies, counterfactual flips), ``_explain_views`` (local views) and
 ``_explain_trust`` (completeness, randomisation test); ``_explain_common`` holds what they share.
+
+A regression (``ctx.task == "regression"``) runs :mod:`._regression_explain`: attributions of the
+predicted value (the model's one output, no target class), in the target's units.
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ reference attack, default True), ``rmia_offline_a`` (default 0.3), declared in
 
 The attacks are in ``_privacy_attacks`` (sampling, scores, records, findings, charts), the
 generalisation gap, learning curves and DP bounds in ``_privacy_training``.
+
+A regression (``ctx.task == "regression"``) runs :mod:`._regression_privacy`: the same attacks
+with the squared error as the loss, the reference attack on the regression fold models, and the
+generalisation gap of the mean absolute error.
 """
 
 from __future__ import annotations
