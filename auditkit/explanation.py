@@ -66,9 +66,11 @@ class Explanation:
     method : str
         The attribution method used.
     target : ndarray of int64, shape (n_samples,)
-        The output (class index) each row's attributions explain.
+        The output (class index) each row's attributions explain; 0 for a regression (its one
+        output, the predicted value).
     outputs : ndarray of shape (n_samples, n_outputs) or None
-        The model's outputs (logits for torch models, probabilities otherwise) on the rows,
+        The model's outputs (logits for torch models, probabilities otherwise; the predicted
+        value, one column, for a regression) on the rows,
         where they were computed (for the default target or the deltas).
     encoded_values : ndarray or None
         For tabular torch models: the attributions of the encoded columns before folding.
@@ -160,6 +162,7 @@ class _Subject:
     row_independent: bool | None = None
     description: str = "model"
     masked_padding: bool = False  # the module masks ``pad_id`` (cut it: runtime.attribution)
+    regression: bool = False
 
 
 class _FrameCodec:
@@ -288,6 +291,22 @@ def _proba_module(adapter: Any, codec: _FrameCodec) -> nn.Module:
     return ProbaModule()
 
 
+def _values_module(adapter: Any, codec: _FrameCodec) -> nn.Module:
+    import torch
+    from torch import nn
+
+    class ValuesModule(nn.Module):
+        """``predict_values`` of a regressor behind a torch forward: one output, the value."""
+
+        def __init__(self) -> None:
+            super().__init__()
+
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return torch.as_tensor(adapter.predict_values(codec.decode(t))).reshape(-1, 1)
+
+    return ValuesModule()
+
+
 def _to_tensor(X: Any) -> torch.Tensor:
     import torch
 
@@ -373,12 +392,16 @@ def _subject(model: Any, X: Any) -> _Subject:
             encode=lambda v: _to_tensor(parts.encode(v)),
             description=f"{adapter.kind} model {adapter.name}",
             masked_padding=bool(extras.get("padding_masked", False)),
+            regression=getattr(adapter, "task", "classification") == "regression",
         )  # fmt: skip
     codec = _FrameCodec(X)
     x = codec.encode(X)
     kind = "image" if x.ndim >= 3 else "tabular"
+    regression = getattr(adapter, "task", "classification") == "regression"
+    forward = _values_module if regression else _proba_module
     return _Subject(
-        module=_proba_module(adapter, codec), x=x, kind=kind, differentiable=False,
+        regression=regression, module=forward(adapter, codec), x=x, kind=kind,
+        differentiable=False,
         feature_names=codec.feature_names, encode=codec.encode, reference=codec.reference(X),
         row_independent=True, description=f"{adapter.kind} model {adapter.name}",
     )  # fmt: skip
@@ -615,6 +638,9 @@ def explain(
         :func:`auditkit.load_model` (or the path of either; a pickle is refused), a torch
         module returning logits (then ``X`` is a tensor or array), or a fitted scikit-learn
         estimator, ONNX model or ``predict_proba`` callable (perturbation methods only).
+        A regression model (a scikit-learn regressor, a torch module with one output, the
+        ``adult-hours`` checkpoint) is explained through its one output: the attributions are
+        contributions to the predicted value, in the target's units.
     X : DataFrame, ndarray, Tensor or sequence of str
         The rows to explain, raw as the model takes them (a checkpoint encodes them itself).
     method : str, default=None
@@ -625,7 +651,8 @@ def explain(
         ``"kernel_shap"``. None: integrated gradients for a torch model (at the token embeddings
         for text), else feature ablation (a table) or occlusion (images).
     target : int or array-like of int, default=None
-        The output explained for each row; None explains the predicted class of each row.
+        The output explained for each row; None explains the predicted class of each row (the
+        predicted value of a regression: output 0).
     baselines : number, array-like, Tensor or DataFrame, default=None
         Reference input: a number, one row, or one row per input (encoded as the model takes
         it; a DataFrame is encoded by the checkpoint). For ``gradient_shap`` a set of rows to
@@ -748,6 +775,8 @@ def explain(
         else None,
         "kind": subject.kind,
         "model": subject.description,
+        # a regression's attributions explain its one output (a classifier's info is unchanged)
+        **({"output": "the predicted value"} if subject.regression else {}),
         **run.info,
         **special,
     }  # fmt: skip

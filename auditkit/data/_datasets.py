@@ -8,6 +8,9 @@ Splits (fixed and documented):
   a seeded permutation (seed 0): 4,000 train, 1,000 test.
 * ``cifar10``: the bundled arrays as they are: 2,000 train, 1,000 test images.
 * ``imdb``: the file's ``split`` column: 2,500 train and 2,500 test reviews.
+* ``adult-hours``: the ``adult`` rows and splits with ``hours-per-week`` as a regression target
+  (float64, in hours); its features are Adult's columns without ``hours-per-week`` and without
+  ``income`` (the classification label, an outcome rather than an input).
 * ``iris``: scikit-learn's copy, split 70/30 stratified by species, seed 0: 105 train, 45 test.
 """
 
@@ -169,6 +172,38 @@ def load_adult(source: Source = "bundled", data_home_: Path | None = None) -> Da
     return Dataset(
         "adult", Split(Xtr, ytr), Split(Xte, yte), schema, _hash(train_raw, test_raw),
         "UCI Adult (Becker & Kohavi, 1996), CC BY 4.0; train = adult.data, test = adult.test.",
+    )  # fmt: skip
+
+
+#: The regression target of ``adult-hours`` and the Adult columns its model does not read.
+ADULT_HOURS_TARGET = "hours-per-week"
+
+
+@DATASETS.register("adult-hours")
+def load_adult_hours(source: Source = "bundled", data_home_: Path | None = None) -> Dataset:
+    """Load Adult with ``hours-per-week`` as a regression target (same rows and splits)."""
+    base = load_adult(source, data_home_)
+    drop = (ADULT_HOURS_TARGET, "income")
+
+    def _split(part: Split) -> Split:
+        X = part.X.drop(columns=[ADULT_HOURS_TARGET])
+        return Split(X, part.X[ADULT_HOURS_TARGET].to_numpy(dtype=np.float64))
+
+    schema = DatasetSchema(
+        name="adult-hours",
+        modality="tabular",
+        features=tuple(f for f in base.schema.features if f.name not in drop),
+        target=ADULT_HOURS_TARGET,
+        class_names=(),
+        sensitive=base.schema.sensitive,
+        derived=base.schema.derived,
+        task="regression",
+        unit="hours",
+    )
+    return Dataset(
+        "adult-hours", _split(base.train), _split(base.test), schema, base.sha256,
+        "UCI Adult (Becker & Kohavi, 1996), CC BY 4.0; hours-per-week as the target; train = "
+        "adult.data, test = adult.test.",
     )  # fmt: skip
 
 
@@ -341,7 +376,7 @@ def load_dataset(
 
     Parameters
     ----------
-    name : {"adult", "mnist", "cifar10", "imdb", "iris"}
+    name : {"adult", "adult-hours", "mnist", "cifar10", "imdb", "iris"}
         The dataset.
     source : {"bundled", "download"}, default="bundled"
         ``"bundled"`` reads the compressed copy shipped inside the package (no network);

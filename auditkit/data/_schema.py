@@ -158,6 +158,16 @@ class DatasetSchema:
         Sensitive columns computed from features (for example Adult's ``age_band``).
     positive_class : str, default=None
         The favourable outcome for binary tasks (defaults to the last class).
+    task : {"classification", "regression"}, default="classification"
+        What the target is: class labels, or a number (then ``class_names`` is empty and
+        ``y`` holds float64 values).
+    unit : str, default=None
+        The unit of a regression target (``"hours"``), for the words of findings.
+
+    Notes
+    -----
+    :meth:`to_dict` writes ``task`` and ``unit`` only for a regression, so the plain data of a
+    classification schema (in checkpoints and audit results) is what it always was.
     """
 
     name: str
@@ -168,6 +178,8 @@ class DatasetSchema:
     sensitive: tuple[str, ...] = ()
     derived: tuple[DerivedColumn, ...] = field(default_factory=tuple)
     positive_class: str | None = None
+    task: Literal["classification", "regression"] = "classification"
+    unit: str | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -176,8 +188,13 @@ class DatasetSchema:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes."""
+        """Number of classes (0 for a regression)."""
         return len(self.class_names)
+
+    @property
+    def is_regression(self) -> bool:
+        """True when the target is a number (``task == "regression"``)."""
+        return self.task == "regression"
 
     def feature(self, name: str) -> FeatureSpec:
         """Return the spec of feature ``name``."""
@@ -216,6 +233,8 @@ class DatasetSchema:
             "sensitive": list(self.sensitive),
             "derived": [d.to_dict() for d in self.derived],
             "positive_class": self.positive_class,
+            # only for a regression: a classification schema keeps its plain data unchanged
+            **({"task": self.task, "unit": self.unit} if self.task == "regression" else {}),
         }
 
     @classmethod
@@ -242,9 +261,20 @@ class DatasetSchema:
                 sensitive=tuple(str(s) for s in d.get("sensitive", ())),
                 derived=tuple(DerivedColumn.from_dict(x) for x in d.get("derived", ())),
                 positive_class=d.get("positive_class"),
+                task=_task(d.get("task", "classification")),
+                unit=None if d.get("unit") is None else str(d.get("unit")),
             )
         except RecursionError as exc:
             raise ValueError("the schema holds values nested too deeply to read") from exc
+
+
+def _task(value: Any) -> Literal["classification", "regression"]:
+    """Read a schema's ``task`` (ValueError for anything else)."""
+    if value == "classification":
+        return "classification"
+    if value == "regression":
+        return "regression"
+    raise ValueError(f"schema task must be 'classification' or 'regression', not {value!r}")
 
 
 def _mapping(value: Any, what: str) -> None:
@@ -261,8 +291,9 @@ class Split:
     ----------
     X : DataFrame, ndarray of uint8, or ndarray of str (object)
         Raw inputs: a DataFrame for tabular data, ``uint8`` images, raw review strings.
-    y : ndarray of int64
-        Class indices into ``schema.class_names``.
+    y : ndarray of int64 or float64
+        Class indices into ``schema.class_names``; for a regression, the target values
+        (float64).
     """
 
     X: Any

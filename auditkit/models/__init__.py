@@ -4,6 +4,7 @@
 name       dataset  model
 ========== ======== ==========================================================
 adult-mlp  adult    MLP, one-hot categoricals, standardised numerics, dropout
+adult-hours adult-hours MLP regression of hours-per-week (MSE, standardised target)
 iris-mlp   iris     small MLP, weight decay, dropout
 mnist-mlp  mnist    MLP over normalised pixels, dropout
 cifar10-cnn cifar10 small CNN, batch norm, dropout, crop+flip augmentation
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 from ._base import MODEL_REGISTRY as MODEL_REGISTRY
 from ._base import AuditableModule as AuditableModule
+from ._regression import AdultHoursMLP as AdultHoursMLP
+from ._regression import TabularRegressor as TabularRegressor
 from ._tabular import AdultMLP as AdultMLP
 from ._tabular import IrisMLP as IrisMLP
 from ._tabular import TabularMLP as TabularMLP
@@ -27,6 +30,7 @@ from ._vision import MnistMLP as MnistMLP
 
 __all__ = [
     "MODEL_REGISTRY",
+    "AdultHoursMLP",
     "AdultMLP",
     "AuditableModule",
     "Cifar10CNN",
@@ -34,6 +38,7 @@ __all__ = [
     "IrisMLP",
     "MnistMLP",
     "TabularMLP",
+    "TabularRegressor",
     "list_models",
     "tokenize",
 ]

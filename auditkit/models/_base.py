@@ -179,6 +179,8 @@ class AuditableModule(pl.LightningModule):
     dataset_name: ClassVar[str] = ""
     #: ``"tabular"``, ``"image"`` or ``"text"``.
     modality: ClassVar[str] = ""
+    #: ``"classification"`` (class logits) or ``"regression"`` (one output: the predicted value).
+    task: ClassVar[str] = "classification"
     #: One line for ``auditkit models``.
     description: ClassVar[str] = ""
     #: The model's own hyper-parameters, merged over :data:`COMMON_HPARAMS`.
@@ -198,7 +200,8 @@ class AuditableModule(pl.LightningModule):
         self.schema_dict: dict[str, Any] = to_plain(schema, where="schema")
         self.schema = DatasetSchema.from_dict(self.schema_dict)
         self.preprocessing: dict[str, Any] = to_plain(preprocessing, where="preprocessing")
-        self.n_classes = self.schema.n_classes
+        # outputs of the network: one per class, or the one predicted value of a regression
+        self.n_classes = self.schema.n_classes if self.task == "classification" else 1
         self.history: list[dict[str, float]] = []
         self.fit_info: dict[str, Any] = {}
         self._stats: dict[str, list[Any]] = {"train": [0.0, 0.0, 0], "val": [0.0, 0.0, 0]}
@@ -225,7 +228,12 @@ class AuditableModule(pl.LightningModule):
                 f"{cls.model_name} is a {cls.modality} model; the data {schema.name!r} is "
                 f"{schema.modality}."
             )
-        if schema.n_classes < 2:
+        if schema.task != cls.task:
+            raise ParameterError(
+                f"{cls.model_name} is a {cls.task} model; the target of {schema.name!r} "
+                f"({schema.target!r}) is a {schema.task} target."
+            )
+        if cls.task == "classification" and schema.n_classes < 2:
             raise ParameterError(
                 f"{cls.model_name} needs at least two classes; the schema of {schema.name!r} "
                 f"has {schema.n_classes}."
@@ -274,9 +282,25 @@ class AuditableModule(pl.LightningModule):
 
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Return class probabilities of shape (n_samples, n_classes), float64, for raw ``X``."""
+        if self.task == "regression":
+            raise ParameterError(
+                f"{self.model_name} is a regression model: it predicts values "
+                "(predict_values), not class probabilities."
+            )
         logits = self.logits_from_encoded(self.encode(X), batch_size=batch_size)
         proba: np.ndarray = torch.softmax(logits.double(), dim=1).numpy()
         return proba
+
+    def predict_values(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """Return the predicted values of a regression model, shape (n_samples,), float64."""
+        if self.task != "regression":
+            raise ParameterError(
+                f"{self.model_name} is a classifier: it predicts class probabilities "
+                "(predict_proba), not values."
+            )
+        out = self.logits_from_encoded(self.encode(X), batch_size=batch_size)
+        values: np.ndarray = out.double().numpy()[:, 0]
+        return values
 
     # -- Lightning hooks ---------------------------------------------------------------------
     def _accumulate(

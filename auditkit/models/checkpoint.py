@@ -396,7 +396,21 @@ def _check_weights_present(sd: dict[str, Any], name: str) -> None:
 
 
 _HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+#: A regression model's learning curves have losses (and RMSEs), no accuracy.
+_REGRESSION_HISTORY_KEYS = ("epoch", "train_loss", "val_loss")
 _OPTIONAL_BLOCKS = ("dataset", "test_metrics", "training", "hardware", "versions", "dp")
+
+
+def _is_regression(meta: dict[str, Any]) -> bool:
+    """Whether the metadata says regression, or names a registered regression model."""
+    from . import MODEL_REGISTRY
+
+    if meta.get("task") == "regression":
+        return True
+    name = meta.get("model_name")
+    if not isinstance(name, str) or name not in MODEL_REGISTRY:
+        return False
+    return MODEL_REGISTRY.get(name).task == "regression"
 
 
 def _check_optional_metadata(meta: dict[str, Any], name: str) -> None:
@@ -415,13 +429,14 @@ def _check_optional_metadata(meta: dict[str, Any], name: str) -> None:
             f"Checkpoint file {name!r} has invalid auditkit metadata: 'history' is a "
             f"{type(history).__name__}, expected a list of per-epoch records."
         )
+    keys = _REGRESSION_HISTORY_KEYS if _is_regression(meta) else _HISTORY_KEYS
     for i, row in enumerate(history):
         if not isinstance(row, dict):
             raise CheckpointError(
                 f"Checkpoint file {name!r} has invalid auditkit metadata: history[{i}] is a "
-                f"{type(row).__name__}, expected a dict with {', '.join(_HISTORY_KEYS)}."
+                f"{type(row).__name__}, expected a dict with {', '.join(keys)}."
             )
-        for key in _HISTORY_KEYS:
+        for key in keys:
             value = row.get(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 got = "missing" if key not in row else f"{type(value).__name__} {value!r}"[:80]
@@ -486,6 +501,13 @@ def _validate(ckpt: Any, name: str) -> dict[str, Any]:
         raise CheckpointError(
             f"Checkpoint file {name!r} names the model {meta['model_name']!r}, which is not a "
             f"registered model. Available: {', '.join(sorted(MODEL_REGISTRY.names()))}."
+        )
+    task = meta.get("task", "classification")
+    expected = MODEL_REGISTRY.get(meta["model_name"]).task
+    if task != expected:
+        raise CheckpointError(
+            f"Checkpoint file {name!r} has invalid auditkit metadata: its task is {task!r} but "
+            f"{meta['model_name']} is a {expected} model."
         )
     return meta
 

@@ -112,13 +112,18 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of row indices into (train, validation), stratified where possible."""
+def _validation_split(
+    y: np.ndarray, fraction: float, seed: int, *, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of row indices into (train, validation), stratified where possible.
+
+    ``y`` empty with ``n`` given (a regression target): a plain seeded split of ``n`` rows.
+    """
     from ..data._datasets import stratified_split
 
-    n = len(y)
+    n = len(y) if n is None else n
     _, counts = np.unique(y, return_counts=True)
-    if counts.min() >= 2:
+    if len(counts) and counts.min() >= 2:
         tr, va = stratified_split(y, fraction, seed=seed)
         if len(va) >= 1 and len(tr) >= 2:
             return tr, va
@@ -148,6 +153,40 @@ def _class_codes(y: Any, schema: DatasetSchema) -> np.ndarray:
             f"{int(codes.min())} to {int(codes.max())}."
         )
     return codes
+
+
+def _regression_targets(y: Any) -> np.ndarray:
+    """Return a regression target as finite float64 values (errors name the row)."""
+    arr = to_1d(y, name="y")
+    try:
+        v = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = next((x for x in arr.tolist() if not _is_number(x)), arr[0])
+        raise DataValidationError(
+            f"y must hold numbers for a regression model; got the value {bad!r}."
+        ) from None
+    nonfinite = ~np.isfinite(v)
+    if nonfinite.any():
+        i = int(np.flatnonzero(nonfinite)[0])
+        raise DataValidationError(
+            f"y must hold finite numbers for a regression model; row {i} holds {float(v[i])!r}."
+        )
+    return v
+
+
+def _is_number(x: Any) -> bool:
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _targets(cls: Any, y: Any, schema: DatasetSchema) -> np.ndarray:
+    """Class codes of a classifier, float64 values of a regression model."""
+    if getattr(cls, "task", "classification") == "regression":
+        return _regression_targets(y)
+    return _class_codes(y, schema)
 
 
 def fit_model(
@@ -246,7 +285,8 @@ def fit_model(
     if dp is not None:  # DP: no model selection on the validation split
         hp.update(patience=hp["max_epochs"], restore_best=False)
     cls.check_schema(schema)
-    codes = _class_codes(y, schema)
+    codes = _targets(cls, y, schema)
+    regression = codes.dtype.kind == "f"
     n = check_same_length(X=X, y=codes)
     if n < 4:
         raise DataValidationError(f"fit_model needs at least 4 training rows; got {n}.")
@@ -278,15 +318,18 @@ def fit_model(
     t0 = time.perf_counter()
     with quiet_workers(), _torch_flags(), _threads(num_threads) as n_threads:
         pl.seed_everything(seed, verbose=False)
-        tr_idx, va_idx = _validation_split(codes, hp["val_fraction"], seed)
+        tr_idx, va_idx = _validation_split(
+            codes[:0] if regression else codes,
+            hp["val_fraction"], seed, n=len(codes),
+        )  # fmt: skip
         X_tr, X_va = _take(X, tr_idx), _take(X, va_idx)
         prep = cls.fit_preprocessing(X_tr, codes[tr_idx], schema, hp)
         module = cls(schema=schema.to_dict(), preprocessing=prep, **hp)
         data = (
             module.encode(X_tr),
-            torch.from_numpy(codes[tr_idx]),
+            torch.from_numpy(_as_label_tensor(codes[tr_idx])),
             module.encode(X_va),
-            torch.from_numpy(codes[va_idx]),
+            torch.from_numpy(_as_label_tensor(codes[va_idx])),
         )
         if world is None:  # this process: one device, or one rank of an outside launcher
             with EnergyMeter() as meter:  # NVML where there is a GPU, else an estimate
@@ -321,6 +364,11 @@ def fit_model(
     if dp_record is not None:
         module.fit_info["dp"] = dp_record
     return module, list(module.history)
+
+
+def _as_label_tensor(y: np.ndarray) -> np.ndarray:
+    """Class codes as they are; regression targets as float32 (the network's precision)."""
+    return y.astype(np.float32) if y.dtype.kind == "f" else y
 
 
 def _rank_zero_outcome(module: Any, results: list[Any]) -> dict[str, Any]:
@@ -538,6 +586,16 @@ class _BestWeights(pl.Callback):
 
 
 def _test_metrics(module: AuditableModule, X: Any, y: np.ndarray) -> dict[str, Any]:
+    if module.task == "regression":
+        pred = module.predict_values(X)
+        err = pred - np.asarray(y, dtype=np.float64)
+        ss_tot = float(np.sum((y - np.mean(y)) ** 2))
+        return {
+            "mean_absolute_error": float(np.mean(np.abs(err))),
+            "root_mean_squared_error": float(np.sqrt(np.mean(err**2))),
+            "r2_score": 1.0 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else float("nan"),
+            "n": int(len(y)),
+        }
     proba = module.predict_proba(X)
     p_true = np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)
     return {

@@ -171,6 +171,52 @@ class LoadedModel:
             )
         return self.module.predict_proba(X, batch_size=batch_size)
 
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"`` (the model predicts a number)."""
+        return str(self.module.task)
+
+    def predict_values(
+        self,
+        X: Any,
+        *,
+        batch_size: int | None = None,
+        devices: int | None = None,
+        accelerator: str = "auto",
+        show_progress: bool = False,
+    ) -> np.ndarray:
+        """Return the predicted values of a regression model, float64 of shape (n_samples,).
+
+        In the target's units (the network un-standardises its output). ``devices`` scores in
+        that many processes as :meth:`predict_proba` does; rows are encoded at once (a
+        regression has one output per row, so scoring needs little memory beyond the input).
+
+        Raises
+        ------
+        ParameterError
+            For a classifier (use :meth:`predict_proba`) or an invalid ``devices``.
+        """
+        from .._core.validation import check_int
+        from ..runtime import scoring
+
+        if self.task != "regression":
+            raise ParameterError(
+                f"{self.name} is a classifier: it predicts class probabilities "
+                "(predict_proba), not values."
+            )
+        if batch_size is not None:
+            batch_size = check_int(batch_size, param="batch_size", func="predict_values", low=1)
+        if devices is not None:
+            devices = check_int(devices, param="devices", func="predict_values", low=1)
+        if devices is not None and devices > 1:
+            out = scoring.logits_on_devices(
+                self.module, self.module.encode(X), devices=devices, accelerator=accelerator,
+                batch_size=batch_size, memory_budget_mb=None, show_progress=show_progress,
+            )  # fmt: skip
+            values: np.ndarray = out.double().numpy()[:, 0]
+            return values
+        return self.module.predict_values(X, batch_size=batch_size)
+
     def predict(self, X: Any) -> np.ndarray:
         """Return predicted class indices (argmax of :meth:`predict_proba`)."""
         return np.asarray(self.predict_proba(X).argmax(axis=1), dtype=np.int64)
@@ -242,7 +288,10 @@ class CheckpointModel(ModelAdapter):
             )
         #: The table column the texts are read from (None: the checkpoint's own text column).
         self.text_column = text_column
-        self.classes_ = np.arange(loaded.n_classes)
+        if loaded.task == "regression":  # one predicted value per row, no classes or scores
+            self.task = "regression"
+            self.has_scores = False
+        self.classes_ = np.arange(loaded.n_classes) if self.task == "classification" else None
         #: Scoring options passed to :meth:`LoadedModel.predict_proba` (devices, memory budget).
         self.scoring: dict[str, Any] = {
             "devices": devices,
@@ -264,6 +313,10 @@ class CheckpointModel(ModelAdapter):
 
     def _proba(self, X: Any) -> Any:
         return self.loaded.predict_proba(self._texts(X), **self.scoring)
+
+    def _values(self, X: Any) -> Any:
+        opts = {k: self.scoring[k] for k in ("devices", "accelerator")}
+        return self.loaded.predict_values(self._texts(X), **opts)
 
     def torch_parts(self) -> TorchParts:
         """Return the module (encoded input -> logits), its encoder and the feature layout."""

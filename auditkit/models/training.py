@@ -54,7 +54,8 @@ def train(
     Parameters
     ----------
     name : str
-        A registered model: ``"adult-mlp"``, ``"iris-mlp"``, ``"mnist-mlp"``,
+        A registered model: ``"adult-mlp"``, ``"adult-hours"`` (a regression of Adult's
+        ``hours-per-week``), ``"iris-mlp"``, ``"mnist-mlp"``,
         ``"cifar10-cnn"`` or ``"imdb-lstm"`` (``auditkit models`` lists them).
     out : str or path-like
         Where to write the ``.ckpt`` file (atomically).
@@ -139,11 +140,8 @@ def train(
     ds = load_dataset(cls.dataset_name)
     X, y = ds.train.X, ds.train.y
     n_split = len(y)
-    keep = np.arange(n_split)
-    if limit_train_rows is not None and limit_train_rows < len(y):
-        from ..data._datasets import stratified_split
-
-        _, keep = stratified_split(y, limit_train_rows / len(y), seed=seed)
+    keep = _kept_rows(cls.task, y, limit_train_rows, seed)
+    if len(keep) < n_split:
         X, y = _take(X, keep), y[keep]
     if show_progress and _rank_zero():
         print(f"Training {name} on {cls.dataset_name} ({len(y)} rows)...", file=sys.stderr)
@@ -160,6 +158,8 @@ def train(
     test = _test_metrics(module, ds.test.X, ds.test.y)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        # a regression checkpoint says so; a classifier's metadata is unchanged
+        **({"task": "regression"} if cls.task == "regression" else {}),
         "model_name": name,
         "model_class": type(module).__qualname__,
         "hparams": dict(module.hp),
@@ -200,12 +200,33 @@ def train(
         meta["dp"] = info["dp"]
     path = save_checkpoint(module, out_path, meta, overwrite=overwrite)
     if show_progress:
+        score = (
+            f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test
+            else f"test RMSE {test['root_mean_squared_error']:.4g}, R² {test['r2_score']:.4f}"
+        )  # fmt: skip
         print(
-            f"{name}: test accuracy {test['accuracy']:.4f} after {info['epochs_run']} epochs "
+            f"{name}: {score} after {info['epochs_run']} epochs "
             f"({info['wall_time_s']:.1f} s) -> {path}",
             file=sys.stderr,
         )
     return path
+
+
+def _kept_rows(task: str, y: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Rows of the training split to train on: all, or ``limit`` of them (seeded).
+
+    A classifier's subset is stratified by class; a regression's is a plain seeded sample.
+    """
+    n = len(y)
+    if limit is None or limit >= n:
+        return np.arange(n)
+    if task == "regression":
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(n, size=limit, replace=False))
+    from ..data._datasets import stratified_split
+
+    _, keep = stratified_split(y, limit / n, seed=seed)
+    return keep
 
 
 def _rank_zero() -> bool:

@@ -14,6 +14,13 @@ from ..inputs.options import SectionOptions, option, register
 
 SECTION = "explainability"
 
+#: Default rows attributed, per modality (a random sample beyond that; the intervals say how
+#: precise the global figures are). Proxies and counterfactual flips use every row. All of
+#: Adult's test split (16,281 rows) fits the tabular default.
+MAX_ROWS = {"tabular": 20_000, "image": 48, "text": 24}
+#: Default integration steps per modality (image and text models are costly per step).
+N_STEPS = {"tabular": 50, "image": 16, "text": 16}
+
 
 @register
 @dataclass(frozen=True)
@@ -165,3 +172,63 @@ def _token_values(run: _Run, i: int) -> np.ndarray:
     toks = run.tokens[i]
     v = run.values[i].reshape(-1)
     return v[: len(toks)]
+
+
+def _modality(ctx: AuditContext) -> str:
+    if ctx.schema is not None and ctx.schema.modality in ("tabular", "image", "text"):
+        return str(ctx.schema.modality)
+    X = ctx.X
+    if _is_frame(X):
+        return "tabular"
+    arr = np.asarray(X) if not hasattr(X, "detach") else X
+    if getattr(arr, "dtype", None) is not None and arr.dtype == object:
+        return "text"
+    return "image" if getattr(arr, "ndim", 2) >= 3 else "tabular"
+
+
+#: The largest finite float32: torch models are attributed on float32 tensors.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _beyond_float32(X: Any) -> str | None:
+    """Return why the inputs cannot be attributed when a float feature exceeds float32's range.
+
+    Torch models are attributed on float32 tensors; a finite value beyond about 3.4e38 would become
+    infinite there and the model would be asked about inputs it was never given. The reason
+    names the columns (the feature indices of an array) and their largest magnitude.
+    """
+    if hasattr(X, "detach"):
+        return None  # a torch tensor is float32 (or integer) already
+    if _is_frame(X):
+        cols = [(str(c), X.iloc[:, j]) for j, c in enumerate(X.columns)]
+        cols = [(c, v.to_numpy()) for c, v in cols if getattr(v.dtype, "kind", "O") == "f"]
+    else:
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError):
+            return None
+        if arr.dtype.kind != "f" or arr.ndim == 0:
+            return None
+        if arr.ndim == 2:
+            cols = [(f"feature {j}", arr[:, j]) for j in range(arr.shape[1])]
+        else:
+            cols = [("the input array", arr)]
+    big: list[tuple[str, float]] = []
+    for name, v in cols:
+        with np.errstate(invalid="ignore"):
+            a = np.abs(np.asarray(v, dtype=np.float64))
+        finite = a[np.isfinite(a)]
+        if finite.size and float(finite.max()) > _FLOAT32_MAX:
+            big.append((name, float(finite.max())))
+    if not big:
+        return None
+    shown = ", ".join(
+        (f"'{n}'" if not n.startswith(("feature ", "the ")) else n) + f" (up to {m:.3g})"
+        for n, m in big[:5]
+    )
+    more = f" and {len(big) - 5} more" if len(big) > 5 else ""
+    return (
+        "values outside the float32 range that attributions are computed in (about 3.4e38 "
+        f"in magnitude): {shown}{more}; rescale these features (other units) to explain the "
+        "model"
+    )

@@ -37,6 +37,10 @@ reference attack, default True), ``rmia_offline_a`` (default 0.3), declared in
 
 The attacks are in ``_privacy_attacks`` (sampling, scores, records, findings, charts), the
 generalisation gap, learning curves and DP bounds in ``_privacy_training``.
+
+A regression (``ctx.task == "regression"``) runs :mod:`._regression_privacy`: the same attacks
+with the squared error as the loss, the reference attack on the regression fold models, and the
+generalisation gap of the mean absolute error.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ import numpy as np
 
 from ..inputs.context import AuditContext, Predictions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Severity, Table
-from ._identifiers import scan_identifiers
 from ._privacy_attacks import ATTACK_LABELS as ATTACK_LABELS
 from ._privacy_attacks import ATTACK_METRICS as ATTACK_METRICS
 from ._privacy_attacks import AUC_FAIL as AUC_FAIL
@@ -57,6 +60,7 @@ from ._privacy_attacks import _attack_findings, _group_records, _membership
 from ._privacy_attacks import _sample_rows as _sample_rows
 from ._privacy_attacks import auc_p_value as auc_p_value
 from ._privacy_attacks import exposed_group as exposed_group
+from ._privacy_identifiers import identifier_records
 from ._privacy_training import OVERFIT_ACCURACY_GAP as OVERFIT_ACCURACY_GAP
 from ._privacy_training import _dp, _dp_budget, _generalisation, _learning_curves
 from ._privacy_training import history_series as history_series
@@ -78,9 +82,14 @@ class PrivacySection:
     # the tests call these two as methods
     _attack_findings = staticmethod(_attack_findings)
     _group_records = staticmethod(_group_records)
+    _identifiers = staticmethod(identifier_records)
 
     def run(self, ctx: AuditContext) -> SectionResult:
         """Compute the section (see the module docstring)."""
+        if ctx.task == "regression":
+            from ._regression_privacy import run_regression_privacy
+
+            return run_regression_privacy(ctx)
         assert ctx.train is not None and ctx.model is not None  # ensured by ``requires``
         p_eval = ctx.predictions
         p_train = ctx.train_predictions()
@@ -140,58 +149,6 @@ class PrivacySection:
             charts=tuple(charts),
             info=info,
         )
-
-    # -- identifiers ------------------------------------------------------------------------
-    @staticmethod
-    def _identifiers(ctx: AuditContext) -> tuple[list[MetricValue], list[Finding], str]:
-        import pandas as pd
-
-        assert ctx.train is not None
-        X = ctx.train.X if isinstance(ctx.train.X, pd.DataFrame) else ctx.X
-        if not isinstance(X, pd.DataFrame):
-            return (
-                [],
-                [],
-                (
-                    "The identifier scan applies to tabular inputs (columns); these inputs are "
-                    "not "
-                    "a table."
-                ),
-            )
-        flags = scan_identifiers(X, seed=ctx.config.random_state)
-        recs = [
-            MetricValue(
-                section="privacy",
-                name="identifier_risk",
-                value=f.score,
-                input_feature=f.column,
-                reason=f.reason,
-                n=len(X),
-            )
-            for f in flags
-        ]
-        finds = [
-            Finding(
-                "privacy",
-                "warn",
-                f"Input column {f.column!r} looks like a direct identifier ({f.reason}). "
-                "Identifiers rarely help a model and let it memorise individuals; drop or "
-                "pseudonymise the column unless it is needed.",
-                metric="privacy.identifier_risk",
-            )
-            for f in flags
-        ]
-        if not flags:
-            finds.append(
-                Finding(
-                    "privacy",
-                    "pass",
-                    f"None of the {X.shape[1]} input columns looks like a direct identifier "
-                    "(names, e-mail, phone or ID numbers, dates of birth, values unique per row).",
-                )
-            )
-        note = f"{len(flags)} of {X.shape[1]} input columns look like direct identifiers."
-        return recs, finds, note
 
 
 SECTIONS.register("privacy")(PrivacySection())

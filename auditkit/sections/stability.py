@@ -23,6 +23,10 @@ effective size ``C^2 / sum(1/n_c)`` for balanced accuracy, Hanley and McNeil's v
 AUC) must give a p-value below ``1 - ci_level``; otherwise the spread is reported as not
 distinguishable from noise. The ``<name>_std`` record of those three carries that p-value
 (``p_value``, ``test="cochran_q"``), so the card's light follows the same evidence.
+
+A regression (``ctx.task == "regression"``) runs :mod:`._regression_stability`: ``KFold``
+fold models, per-fold MAE, RMSE, R² and mean error, and the spread of each row's prediction
+across the fold models.
 """
 
 from __future__ import annotations
@@ -272,6 +276,10 @@ class StabilitySection:
         with the reason; a single fold that cannot be retrained is left out of the spread,
         its records ``None`` with the reason and the flag ``"skipped"``.
         """
+        if ctx.task == "regression":
+            from ._regression_stability import run_regression_stability
+
+            return run_regression_stability(ctx)
         try:
             folds = get_folds(ctx)
         except DataValidationError as exc:
