@@ -1,0 +1,327 @@
+"""Drift section: is the evaluation data from the population the model learned from.
+
+It runs when training data is given (``audit(model, X, y, train=(X_train, y_train))``) and
+compares the inputs only (``X`` against ``X_train``), so it works the same for classifiers and
+regressors; it reads no prediction.
+
+Per input column (tabular inputs; images and texts are skipped with the reason):
+
+* ``population_stability_index``: the PSI of the evaluation data against the training data,
+  over the deciles of the training data (numbers) or the categories (see
+  :mod:`auditkit.sections._drift_stats` for the bins, the ``1e-4`` proportion of an empty bin
+  and the PSI expected from sampling alone);
+* ``ks_statistic`` (numbers: the two-sample Kolmogorov-Smirnov statistic D of the present values,
+  ``scipy.stats.ks_2samp``) or ``chi2_statistic`` (categories: Pearson's chi-squared statistic of
+  the 2 x k table, rare categories pooled).
+
+Both records carry the column (``input_feature``), the evaluation rows (``n``), the test's
+``p_value``, ``test`` and ``p_adjusted``: Holm's adjustment over the input columns. Missing
+values (NaN, None, NaT) are a bin and a category of their own; for a numeric column with missing
+values the test also compares the share of missing values (Bonferroni with the KS test).
+
+The same records per sensitive group (``feature=`` the sensitive feature, ``group=`` the group):
+the group's training rows against its evaluation rows, where the sensitive values of the
+training rows are known (a sensitive column of ``X_train``, or the dataset's declared ones).
+The within-group family of one sensitive feature (every group large enough to judge, every
+input column) is adjusted together (Holm). A group with fewer than ``min_group_size`` rows on
+either side is flagged ``too_small``: its figures are reported but lead no finding.
+
+Findings: a column whose PSI is above 0.25 with an adjusted p-value below ``drift_alpha`` is a
+large shift (red), 0.1 to 0.25 with that evidence a moderate one (amber); a PSI above 0.1 that
+the test cannot tell from chance (few rows) is stated as exactly that, with the PSI that
+sampling alone gives; small shifts that only large samples detect are noted.
+
+Options (:class:`DriftOptions`): ``drift_bins`` (quantile bins of numeric columns, default 10)
+and ``drift_alpha`` (the adjusted p-value below which a shift has evidence; None: ``1 -
+ci_level``).
+
+The section is registered by :mod:`auditkit.sections.registry` (which imports this module), so
+that every import of the sections package registers it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import DataValidationError
+from ..inputs.context import AuditContext
+from ..inputs.options import SectionOptions, option, register
+from ..metrics.evidence import holm
+from ..result.records import MetricValue, SectionResult
+from ._drift_data import column_values, frames, tabular_reason
+from ._drift_stats import (
+    MISSING_LABEL,
+    Bins,
+    ColumnTest,
+    Kind,
+    category_bins,
+    column_test,
+    numeric_bins,
+    population_stability_index,
+    psi_by_chance,
+    psi_from_counts,
+)
+from ._drift_story import drift_findings, drift_tables
+
+__all__ = [
+    "ColumnDrift",
+    "DriftOptions",
+    "DriftSection",
+    "compare_column",
+    "population_stability_index",
+]
+
+SECTION = "drift"
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class DriftOptions(SectionOptions):
+    """The drift section's options (``audit(..., options={...})``)."""
+
+    owner = "drift"
+
+    drift_bins: int = option(
+        10,
+        low=2,
+        high=100,
+        doc="Quantile bins of the training data for a numeric column's PSI (10: deciles).",
+    )
+    drift_alpha: float | None = option(
+        None,
+        kind="float",
+        low=0.0,
+        high=1.0,
+        nullable=True,
+        doc="The Holm-adjusted p-value below which a shift has evidence (None: 1 - ci_level).",
+    )
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """One column compared between the training and the evaluation rows (of a group).
+
+    Attributes
+    ----------
+    column : str
+    kind : {"numeric", "categorical"}
+    bins : Bins
+    psi : float or None
+    contributions : ndarray
+        Each bin's share of the PSI.
+    chance : float or None
+        The PSI expected under no shift with these rows (:func:`psi_by_chance`).
+    test : ColumnTest
+    n_train, n_eval : int
+    missing_train, missing_eval : int
+        Missing values on each side.
+    unseen : tuple of (str, int)
+        Categories of the evaluation rows that the training rows lack, with their rows.
+    feature, group : str or None
+        The sensitive feature and group (None for the whole population).
+    small : str or None
+        Why the group is too small to judge (None when it is not).
+    p_adjusted : float or None
+        The test's p-value adjusted over its family (Holm).
+    """
+
+    column: str
+    kind: Kind
+    bins: Bins
+    psi: float | None
+    contributions: np.ndarray
+    chance: float | None
+    test: ColumnTest
+    n_train: int
+    n_eval: int
+    missing_train: int
+    missing_eval: int
+    unseen: tuple[tuple[str, int], ...] = ()
+    feature: str | None = None
+    group: str | None = None
+    small: str | None = None
+    p_adjusted: float | None = None
+
+    @property
+    def p_value(self) -> float | None:
+        """The test's raw p-value."""
+        return self.test.p_value
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def compare_column(
+    column: str, kind: Kind, train: np.ndarray, eval: np.ndarray, *, n_bins: int = 10
+) -> ColumnDrift:
+    """Compare one column of the training rows with the evaluation rows (PSI and test)."""
+    bins = numeric_bins(train, eval, n_bins) if kind == "numeric" else category_bins(train, eval)
+    psi, contrib = psi_from_counts(bins.train, bins.eval)
+    if len(train) == 0 or len(eval) == 0:
+        side = "training" if len(train) == 0 else "evaluation"
+        test = ColumnTest(
+            "kolmogorov_smirnov" if kind == "numeric" else "chi_squared", None, None,
+            reason=f"no {side} rows",
+        )  # fmt: skip
+    else:
+        test = column_test(kind, train, eval, bins)
+    is_missing = bins.labels[-1:] == (MISSING_LABEL,)
+    unseen = tuple(
+        (lab, int(ce))
+        for lab, ct, ce in zip(bins.labels, bins.train.tolist(), bins.eval.tolist())
+        if kind == "categorical" and ct == 0 and ce > 0 and lab != MISSING_LABEL
+    )
+    return ColumnDrift(
+        column=column, kind=kind, bins=bins, psi=_finite(psi), contributions=contrib,
+        chance=_finite(psi_by_chance(bins)), test=test, n_train=len(train), n_eval=len(eval),
+        missing_train=int(bins.train[-1]) if is_missing else 0,
+        missing_eval=int(bins.eval[-1]) if is_missing else 0, unseen=unseen,
+    )  # fmt: skip
+
+
+def _adjust(items: list[ColumnDrift]) -> list[ColumnDrift]:
+    """Holm-adjust the p-values of ``items`` that are judged (groups too small left out)."""
+    idx = [i for i, c in enumerate(items) if c.small is None and c.p_value is not None]
+    adj = holm(np.array([items[i].p_value for i in idx], dtype=np.float64)).tolist()
+    out = list(items)
+    for i, a in zip(idx, adj):
+        out[i] = dataclasses.replace(items[i], p_adjusted=_finite(a))
+    return out
+
+
+def _records(c: ColumnDrift) -> list[MetricValue]:
+    common: dict[str, Any] = {
+        "section": SECTION,
+        "n": c.n_eval,
+        "input_feature": c.column,
+        "feature": None if c.feature is None else (c.feature,),
+        "group": None if c.group is None else (c.group,),
+        "p_value": c.test.p_value,
+        "p_adjusted": c.p_adjusted,
+        "test": c.test.test,
+        "flags": ("too_small",) if c.small else (),
+    }
+    psi_reason = c.small or (None if c.psi is not None else c.test.reason or "no rows")
+    return [
+        MetricValue(name="population_stability_index", value=c.psi, reason=psi_reason, **common),
+        MetricValue(
+            name=c.test.statistic_name,
+            value=c.test.statistic,
+            reason=c.small or c.test.reason,
+            **common,
+        ),  # fmt: skip
+    ]
+
+
+def _groups(ctx: AuditContext) -> tuple[list[str], str]:
+    """Return the sensitive features whose groups can be compared, and a note for ``info``."""
+    sens, sens_tr = ctx.sensitive, ctx.train.sensitive if ctx.train is not None else None
+    if sens is None or sens.shape[1] == 0:
+        return [], "no sensitive features were given, so there is no comparison within groups"
+    if sens_tr is None:
+        return [], (
+            "not compared within groups: the sensitive values were given for the evaluation "
+            "rows only (name a column of X, or the dataset's declared ones, to compare groups)"
+        )
+    feats = [str(f) for f in sens.columns if f in set(sens_tr.columns)]
+    return feats, (
+        "each group's training rows against its evaluation rows, for "
+        + ", ".join(repr(f) for f in feats)
+    )
+
+
+class DriftSection:
+    """PSI and two-sample tests of every input column, training against evaluation data."""
+
+    name = SECTION
+    requires: tuple[str, ...] = ("train_data", "features")
+
+    def run(self, ctx: AuditContext) -> SectionResult:
+        """Compute the section (see the module docstring)."""
+        assert ctx.train is not None  # ensured by ``requires``
+        modality = getattr(ctx.schema, "modality", None)
+        why = tabular_reason(ctx.X, modality) or tabular_reason(ctx.train.X, modality)
+        if why is not None:
+            return SectionResult(name=self.name, status="skipped", reason=why)
+        opts = ctx.options_for(DriftOptions)
+        alpha = (
+            opts.drift_alpha
+            if opts.drift_alpha is not None
+            else round(1.0 - ctx.config.ci_level, 12)
+        )
+        tr, ev = frames(ctx.train.X, ctx.X, ctx.schema)
+        if len(tr) == 0 or len(ev) == 0:
+            raise DataValidationError("The drift section needs rows on both sides; one is empty.")
+        declared = {
+            f.name: f.kind for f in (getattr(ctx.schema, "features", None) or ())
+        }  # fmt: skip
+        cols: list[tuple[str, Kind, np.ndarray, np.ndarray]] = []
+        for c in ev.columns:
+            kind, a, b = column_values(tr[c], ev[c], declared.get(c))
+            cols.append((c, kind, a, b))
+        overall = _adjust(
+            [compare_column(c, k, a, b, n_bins=opts.drift_bins) for c, k, a, b in cols]
+        )
+        feats, group_note = _groups(ctx)
+        within: list[ColumnDrift] = []
+        for f in feats:
+            within += self._within(ctx, f, cols, opts.drift_bins)
+        records = [r for c in overall + within for r in _records(c)]
+        info = {
+            "n_train": len(tr),
+            "n_eval": len(ev),
+            "n_columns": len(cols),
+            "bins": (
+                f"numbers: {opts.drift_bins} quantile bins of the training data (deciles for "
+                "10), right-closed; categories: one bin each; missing values: a bin of their "
+                "own; an empty bin counts as a proportion of 0.0001"
+            ),
+            "tests": (
+                "numbers: two-sample Kolmogorov-Smirnov (with the share of missing values, "
+                "Bonferroni, where there are some); categories: chi-squared, rare categories "
+                f"pooled; Holm-adjusted over the input columns; evidence below {alpha:g}"
+            ),
+            "missing_values": "counted as their own category (a bin of their own)",
+            "within_groups": group_note,
+            "alpha": alpha,
+        }
+        return SectionResult(
+            name=self.name,
+            status="ok",
+            metrics=tuple(records),
+            tables=tuple(drift_tables(overall, within)),
+            findings=tuple(drift_findings(overall, within, alpha=alpha, ci_level=1 - alpha)),
+            info=info,
+        )
+
+    @staticmethod
+    def _within(
+        ctx: AuditContext, feature: str, cols: list[tuple[str, Kind, np.ndarray, np.ndarray]],
+        n_bins: int,
+    ) -> list[ColumnDrift]:  # fmt: skip
+        """Every input column within every group of ``feature`` (one Holm family)."""
+        assert ctx.train is not None
+        s_ev = np.asarray(ctx.sensitive[feature].astype(str).to_numpy(), dtype=str)
+        s_tr = np.asarray(ctx.train.sensitive[feature].astype(str).to_numpy(), dtype=str)
+        groups = sorted(set(s_ev.tolist()) | set(s_tr.tolist()))
+        out: list[ColumnDrift] = []
+        for g in groups:
+            m_tr, m_ev = s_tr == g, s_ev == g
+            n_tr, n_ev = int(m_tr.sum()), int(m_ev.sum())
+            small = None
+            if min(n_tr, n_ev) < ctx.config.min_group_size:
+                small = (
+                    f"{n_tr} training and {n_ev} evaluation rows, fewer than "
+                    f"min_group_size={ctx.config.min_group_size} on one side"
+                )
+            for c, kind, a, b in cols:
+                if c == feature:
+                    continue  # the column that defines the groups
+                cd = compare_column(c, kind, a[m_tr], b[m_ev], n_bins=n_bins)
+                out.append(dataclasses.replace(cd, feature=feature, group=g, small=small))
+        return _adjust(out)
