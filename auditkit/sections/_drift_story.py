@@ -11,16 +11,13 @@ that large samples make visible (``info``). Groups too small to judge lead no fi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._core.catalog import evidence_word
 from ..result.records import Finding, Severity, Table
+from ._drift_compare import ColumnDrift
 from ._drift_stats import MISSING_LABEL, PSI_LARGE, PSI_MODERATE, shift_word
-
-if TYPE_CHECKING:
-    from .drift import ColumnDrift
 
 __all__ = ["drift_findings", "drift_tables"]
 
