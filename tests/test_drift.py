@@ -502,3 +502,29 @@ def test_end_to_end_audit_with_a_sklearn_model(tmp_path) -> None:
     res = auditkit.audit(model, X_ev, y_ev, sections=["drift"], n_boot=20)
     assert res.section("drift").status == "skipped"
     assert "training data" in res.section("drift").reason
+
+
+# ------------------------------------------------------------------------------ the card
+def test_the_drift_view_shows_each_columns_psi_as_a_key_figure() -> None:
+    from auditkit.report._view import build_view
+    from auditkit.report._views import SECTION_VIEWS, register_section_view
+    from auditkit.report._views.drift import DriftView
+    from auditkit.result.records import AuditResult
+
+    X_tr, X_ev = _shifted(shift=0.8, n_tr=300, n_ev=300)
+    sens = pd.DataFrame({"s": np.where(np.arange(300) % 2, "a", "b")})
+    res = DRIFT.run(_context(X_tr, X_ev, sens_tr=sens, sens_ev=sens))
+    doc = AuditResult("1.0", "t", "1970-01-01T00:00:00Z", {}, {}, {}, (res,)).to_dict()
+    old = SECTION_VIEWS.get("drift")
+    register_section_view("drift", DriftView())
+    try:
+        (sec,) = [s for s in build_view(doc)["sections"] if s["name"] == "drift"]
+    finally:
+        if old is None:
+            SECTION_VIEWS.pop("drift")
+        else:
+            SECTION_VIEWS["drift"] = old
+    labels = [k["label"] for k in sec["key_figures"]]
+    assert len(labels) == 3 and "input age" in labels[0]
+    assert {t["title"] for t in sec["tables"]} >= {"Drift per input column"}
+    assert [t["title"] for t in sec["metric_tables"]] == ["Whole population", "By s"]

@@ -33,6 +33,12 @@ _TABLE_TESTS = {
 }
 
 
+def _psi(x: float | None) -> str:
+    if x is None:
+        return "unknown"
+    return f"{x:.2f}" if x >= 0.01 else f"{x:.3f}"
+
+
 def _p(p: float | None) -> str:
     if p is None:
         return "p not available"
@@ -65,7 +71,7 @@ def _where(c: ColumnDrift) -> str:
 
 def _shift_text(c: ColumnDrift, alpha: float) -> str:
     word = shift_word(c.psi)
-    return f"PSI {c.psi:.2f}, a {word} shift; {_test(c)} adjusted {_p(c.p_adjusted)}"
+    return f"PSI {_psi(c.psi)}, a {word} shift; {_test(c)} adjusted {_p(c.p_adjusted)}"
 
 
 def _column_findings(
@@ -118,7 +124,7 @@ def _column_findings(
         out.append(
             Finding(
                 SECTION, "info",
-                f"{c.column}'s PSI is {c.psi:.2f} (a {shift_word(c.psi)} shift by the usual "
+                f"{c.column}'s PSI is {_psi(c.psi)} (a {shift_word(c.psi)} shift by the usual "
                 f"reading), but the {_test(c)} test cannot tell it from chance (adjusted "
                 f"{_p(c.p_adjusted)}): it rests on {c.n_train:,} training and {c.n_eval:,} "
                 f"evaluation rows, with which sampling alone gives a PSI of about {chance}.",
@@ -142,7 +148,7 @@ def _column_findings(
         )
     if not shifted:
         top = ranked[0] if ranked and ranked[0].psi is not None else None
-        largest = f" (largest PSI {top.psi:.2f}, for {top.column})" if top is not None else ""
+        largest = f" (largest PSI {_psi(top.psi)}, for {top.column})" if top is not None else ""
         out.append(
             Finding(
                 SECTION,
