@@ -25,7 +25,10 @@ SECTION = "drift"
 _METRIC = "drift.population_stability_index"
 #: Columns named one by one in findings; the rest are counted.
 _LISTED = 10
-_TEST_WORDS = {"chi_squared": "chi-squared"}
+_TEST_WORDS = {
+    "chi_squared": "chi-squared",
+    "kolmogorov_smirnov_and_missing_share": "KS and missing-share",
+}
 _TABLE_TESTS = {
     "chi_squared": "chi-squared",
     "kolmogorov_smirnov": "KS",
@@ -225,7 +228,7 @@ def _group_findings(within: Sequence[ColumnDrift], alpha: float, ci_level: float
                 evidence_word(best, ci_level),
             )  # fmt: skip
         )
-    small = {}
+    small: dict[tuple[str, str], ColumnDrift] = {}
     for c in within:
         if c.small is not None and c.feature is not None and c.group is not None:
             small.setdefault((c.feature, c.group), c)

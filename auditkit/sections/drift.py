@@ -2,7 +2,7 @@
 
 It runs when training data is given (``audit(model, X, y, train=(X_train, y_train))``) and
 compares the inputs only (``X`` against ``X_train``), so it works the same for classifiers and
-regressors; it reads no prediction.
+regressors; it reads no prediction. Sample weights are not used: it compares the rows as given.
 
 Per input column (tabular inputs; images and texts are skipped with the reason):
 
