@@ -149,18 +149,30 @@ def _column_findings(
                 _METRIC,
             )  # fmt: skip
         )
-    if not shifted:
+    if not shifted and noisy:
+        out.append(
+            Finding(
+                SECTION, "info",
+                (f"None of the {len(overall)} input columns shifts with evidence, but "
+                 f"{len(noisy)} of them have a PSI of {PSI_MODERATE:g} or more that these rows "
+                 "cannot tell from chance"
+                 if len(overall) > 1 else
+                 f"The input column does not shift with evidence: its PSI is "
+                 f"{PSI_MODERATE:g} or more, but these rows cannot tell it from chance")
+                + ": the data is too thin to say whether the evaluation population is the one "
+                "the model learned from.", _METRIC,
+            )
+        )  # fmt: skip
+    elif not shifted:
         top = ranked[0] if ranked and ranked[0].psi is not None else None
         largest = f" (largest PSI {_psi(top.psi)}, for {top.column})" if top is not None else ""
         out.append(
             Finding(
-                SECTION,
-                "pass",
+                SECTION, "pass",
                 f"The evaluation data looks like the training data: none of the "
-                f"{len(overall)} input columns shifts with evidence{largest}.",
-                _METRIC,
-            )  # fmt: skip
-        )
+                f"{len(overall)} input columns shifts with evidence{largest}.", _METRIC,
+            )
+        )  # fmt: skip
     return out
 
 
