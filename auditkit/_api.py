@@ -59,8 +59,14 @@ def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
         else:
             try:
                 res = section.run(ctx)
-            except AuditkitError:
-                raise
+            except AuditkitError as exc:
+                if ctx.task != "regression" or ctx.config.strict:
+                    raise
+                # a section that does not know regressions yet fails alone (inputs are
+                # checked before any section runs, so this is the section's limit, not the data)
+                res = SectionResult(
+                    name=name, status="failed", reason=f"{type(exc).__name__}: {exc}"
+                )
             except Exception as exc:  # noqa: BLE001 - a broken section must not stop the audit
                 if ctx.config.strict:
                     raise SectionError(f"Section {name!r} failed: {exc}") from exc
@@ -142,6 +148,7 @@ def audit(
     max_groups: int = DEFAULT_MAX_GROUPS,
     max_classes: int = DEFAULT_MAX_CLASSES,
     provenance: Mapping[str, str] | None = None,
+    task: str = "auto",
 ) -> AuditResult:
     """Audit a trained model on evaluation data and return the result.
 
@@ -218,6 +225,16 @@ def audit(
         Where the audit came from, recorded in the result: ``command`` (the command line, in
         ``run.command``) and ``data_name`` (the data's name, for a log of decisions). Other
         keys are refused.
+    task : {"auto", "classification", "regression"}, default="auto"
+        What the model predicts. ``"auto"``: a scikit-learn regressor (or a pipeline ending
+        in one), a Hugging Face model whose ``problem_type`` is ``"regression"`` and an ONNX
+        regressor graph are regressions; a torch, ONNX or Lightning model with one output, or
+        a callable, is a regression when ``y`` is continuous (numbers with fractions, more
+        than 10 distinct values), a classifier otherwise; a continuous ``y`` with a model that
+        only classifies is refused. A regression audit's ``y`` holds finite numbers, its
+        ``data`` and ``model`` blocks say ``task: "regression"``, and ``pos_label``,
+        ``label_names`` and ``favourable`` do not apply (the target's unit is the option
+        ``target_unit``).
 
     Returns
     -------
@@ -236,12 +253,12 @@ def audit(
         "audit", 3, sections=sections, n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
         strict=strict, options=options, custom_metrics=custom_metrics, provenance=provenance,
-        max_groups=max_groups, max_classes=max_classes,
+        max_groups=max_groups, max_classes=max_classes, task=task,
     )  # fmt: skip
     prepared = prepare_model(
         config, model, X, y, train=train, sensitive_features=sensitive_features,
         pos_label=pos_label, label_names=label_names, favourable=favourable,
-        reference_groups=reference_groups, sample_weight=sample_weight,
+        reference_groups=reference_groups, sample_weight=sample_weight, task=task,
     )  # fmt: skip
     return _finish(prepared, policy=policy, card_info=card_info)
 
@@ -275,6 +292,7 @@ def audit_predictions(
     max_groups: int = DEFAULT_MAX_GROUPS,
     max_classes: int = DEFAULT_MAX_CLASSES,
     provenance: Mapping[str, str] | None = None,
+    task: str = "auto",
 ) -> AuditResult:
     """Audit a log of decisions with no model (the compliance case).
 
@@ -283,7 +301,7 @@ def audit_predictions(
     y_true, y_pred : array-like of shape (n_samples,) or str
         True labels and decisions; column names of ``data`` when ``data`` is given. A
         ``y_pred`` of non-integer numbers that are not labels (scores) is refused: pass them
-        as ``y_score``. A continuous ``y_true`` is refused (regression audits do not exist yet).
+        as ``y_score``. A continuous ``y_true`` makes the audit a regression (see ``task``).
     y_score : array-like of shape (n_samples,) or (n_samples, n_classes), or str, default=None
         Scores: the positive-class probability (binary) or class probabilities.
     sensitive_features : column name(s), Series, DataFrame, dict or array
@@ -321,6 +339,14 @@ def audit_predictions(
         Renames ``y_pred``'s labels onto ``y_true``'s (``{"Yes": "yes", "No": "no"}``). Without
         it, labels that differ only in case, spaces or punctuation, or two label sets that
         share no value, are refused with both sets shown.
+    task : {"auto", "classification", "regression"}, default="auto"
+        ``"auto"``: a log whose ``y_true`` is continuous (numbers with fractions, more than 10
+        distinct values), or whose ``y_pred`` is continuous and ``y_true`` holds more than 10
+        distinct numbers, is a regression; any other log a classification (a log reduced in
+        its engine is judged from its first 10,000 rows). ``"classification"`` refuses a
+        continuous ``y_true``. A regression takes no ``y_score``, ``pos_label``,
+        ``label_names``, ``favourable`` or ``label_map``; its target's name is the ``y_true``
+        column's (else ``"target"``) and its unit the option ``target_unit``.
 
     Returns
     -------
@@ -334,12 +360,12 @@ def audit_predictions(
         "audit_predictions", 2, sections=sections, n_boot=n_boot, ci_level=ci_level,
         random_state=random_state, min_group_size=min_group_size, show_progress=show_progress,
         strict=strict, options=options, custom_metrics=custom_metrics, provenance=provenance,
-        max_groups=max_groups, max_classes=max_classes,
+        max_groups=max_groups, max_classes=max_classes, task=task,
     )  # fmt: skip
     prepared = prepare_log(
         config, y_true, y_pred, y_score=y_score, sensitive_features=sensitive_features,
         data=data, reduce=reduce, memory_limit=memory_limit, pos_label=pos_label,
         label_names=label_names, favourable=favourable, reference_groups=reference_groups,
-        sample_weight=sample_weight, label_map=label_map,
+        sample_weight=sample_weight, label_map=label_map, task=task,
     )  # fmt: skip
     return _finish(prepared, policy=policy, card_info=card_info)

@@ -25,6 +25,7 @@ from .options import (  # noqa: F401 - class_codes and split_list are imported f
     _with_file,
     class_codes,
     split_list,
+    unit_option,
 )
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
@@ -125,6 +126,18 @@ def _add_log_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-group-size", type=int, default=30, help="smaller groups are flagged")
     p.add_argument(
         "--pos-label", metavar="LABEL", help="the positive class of the metrics (binary tasks)"
+    )
+    p.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="what the model or log predicts (default auto: a regressor, or a continuous "
+        "target, is a regression)",
+    )
+    p.add_argument(
+        "--target-unit",
+        metavar="UNIT",
+        help="the unit of a regression's target, for the card (for example EUR or hours)",
     )
 
 
@@ -239,6 +252,7 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
         y_pred=args.y_pred,
         y_score=args.y_score,
         sensitive_features=sens,
+        options=unit_option(args),
         provenance={"command": " ".join(args.argv), "data_name": path.name},
         **kwargs,
     )
@@ -320,7 +334,7 @@ def _audit_log_out_of_core(
         y_pred=args.y_pred,
         y_score=args.y_score,
         sensitive_features=sens,
-        options={"log_loss": args.log_loss},
+        options={"log_loss": args.log_loss, **unit_option(args)},
         provenance={"command": " ".join(args.argv), "data_name": desc},
         reduce=True,
         memory_limit=args.memory_limit,

@@ -27,6 +27,7 @@ from .options import (
     _with_file,
     class_codes,
     split_list,
+    unit_option,
 )
 
 #: What each kind is, in the words of the one line that says what was found.
@@ -188,6 +189,8 @@ def found_line(kind: str, model: Any, path: str) -> str:
         classes = [str(c) for c in _class_names(model) or []]
     shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
     what = f"{len(classes)} classes: {shown}" if classes else "classes from the labels"
+    if getattr(model, "task", None) == "regression":
+        what = "regression: predicts a number"
     return f"Model: {KIND_NAMES[kind]} {name} ({modality}; {what})"
 
 
@@ -299,7 +302,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
         y,
         sensitive_features=sens,
         train=train,
-        options=_explain_rows(args),
+        options={**_explain_rows(args), **unit_option(args)},
         provenance={"command": " ".join(args.argv)},
         **kwargs,
     )
@@ -360,12 +363,16 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
     names = getattr(model, "class_names", None)
     if names and data_file is not None:
         y = class_codes(y, names)  # labels written as the model's class names
+    if data_file is not None and args.target and not hasattr(y, "name"):
+        import pandas as pd
+
+        y = pd.Series(y, name=args.target)  # a regression's card names its target
     result = audit(
         model,
         X,
         y,
         sensitive_features=sensitive,
-        options=_explain_rows(args),
+        options={**_explain_rows(args), **unit_option(args)},
         provenance={"command": " ".join(args.argv)},
         **kwargs,
     )

@@ -75,6 +75,7 @@ def _model_lines(kind: str, model: Any, d: dict[str, Any]) -> list[str]:
     if not names and getattr(model, "classes_", None) is not None:
         names = [str(c) for c in model.classes_]
     sha = d.get("file_sha256") or d.get("sha256")
+    regression = getattr(model, "task", None) == "regression"
     lines = [
         f"model         {d.get('path') or model.name}",
         f"kind          {KIND_NAMES[kind]} ({d.get('kind')})",
@@ -82,7 +83,9 @@ def _model_lines(kind: str, model: Any, d: dict[str, Any]) -> list[str]:
         f"what          {_what(kind, model, d)}",
         "classes       "
         + (
-            ", ".join(str(c) for c in names)
+            "none: a regression predicts a number"
+            if regression
+            else ", ".join(str(c) for c in names)
             if names
             else "not recorded (labels are the output indices)"
         ),  # fmt: skip

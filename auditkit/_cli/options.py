@@ -32,6 +32,12 @@ def _explain_rows(args: argparse.Namespace) -> dict[str, list[int]]:
     return {"explain_rows": values}
 
 
+def unit_option(args: argparse.Namespace) -> dict[str, str]:
+    """Return ``{"target_unit": ...}`` from ``--target-unit`` (empty when not given)."""
+    unit = getattr(args, "target_unit", None)
+    return {} if unit is None else {"target_unit": unit}
+
+
 def split_list(text: str | None, *, option: str) -> list[str] | None:
     """Split ``"a, b"`` into ``["a", "b"]``; None stays None."""
     if text is None:
@@ -71,6 +77,7 @@ def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "reference_groups": _references(getattr(args, "reference", None)),
         "max_groups": getattr(args, "max_groups", DEFAULT_MAX_GROUPS),
         "max_classes": getattr(args, "max_classes", DEFAULT_MAX_CLASSES),
+        "task": getattr(args, "task", "auto"),
     }
 
 

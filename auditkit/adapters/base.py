@@ -9,6 +9,7 @@ attributions, and ``refit`` where the model can be retrained. Each kind has its 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -17,11 +18,30 @@ import numpy as np
 
 from .._core.validation import check_probabilities
 from ..data._schema import DatasetSchema
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, ParameterError
 
 ModelKind = Literal[
     "checkpoint", "sklearn", "torch", "callable", "huggingface", "onnx", "lightning"
 ]
+Task = Literal["classification", "regression"]
+#: The values of the ``task`` parameter of ``audit``, ``audit_predictions`` and ``wrap``.
+TASKS = ("auto", "classification", "regression")
+
+
+def check_task(task: Any, *, func: str) -> str:
+    """Return ``task`` when it is ``"auto"``, ``"classification"`` or ``"regression"``.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the function and the accepted values.
+    """
+    if not isinstance(task, str) or task not in TASKS:
+        raise ParameterError(
+            f"The 'task' parameter of {func} must be one of 'auto', 'classification' or "
+            f"'regression'; got {task!r} instead."
+        )
+    return task
 
 
 @runtime_checkable
@@ -78,11 +98,17 @@ class ModelAdapter:
     task : {"classification", "regression"}
         What the model predicts: class probabilities (:meth:`predict_proba`) or numbers
         (:meth:`predict_values`).
+    can_regress : bool
+        Whether a model of this kind may also be read as a regression (one output taken as
+        the predicted number: a torch module, an ONNX graph, a LightningModule, a callable);
+        :meth:`with_task` then gives that reading. A scikit-learn estimator and a Hugging
+        Face model say themselves what they are.
     """
 
     kind: ModelKind = "callable"
     has_scores: bool = True
-    task: Literal["classification", "regression"] = "classification"
+    task: Task = "classification"
+    can_regress: bool = False
 
     def __init__(self, raw: Any, *, name: str, schema: DatasetSchema | None = None) -> None:
         self.raw = raw
@@ -139,6 +165,31 @@ class ModelAdapter:
             )
         return v
 
+    def with_task(self, task: str) -> ModelAdapter:
+        """Return this adapter read as ``task`` (itself when it already is).
+
+        Raises
+        ------
+        ParameterError
+            When the model cannot be read that way (a scikit-learn regressor as a classifier,
+            a classifier that has no single-output reading as a regression).
+        """
+        if task in ("auto", self.task):
+            return self
+        if task == "regression" and not self.can_regress:
+            raise ParameterError(
+                f"task='regression' was asked for, but model {self.name!r} ({self.kind}) is a "
+                "classifier: it predicts class probabilities, not a number."
+            )
+        if task == "classification" and not self.can_regress:
+            raise ParameterError(
+                f"task='classification' was asked for, but model {self.name!r} ({self.kind}) "
+                "is a regressor: it predicts a number, not classes."
+            )
+        out = copy.copy(self)
+        out.task = "regression" if task == "regression" else "classification"
+        return out
+
     # -- optional capabilities --------------------------------------------------------------
     def torch_parts(self) -> TorchParts | None:
         """Return the torch module and encoder for gradient methods, or None."""
@@ -159,4 +210,7 @@ class ModelAdapter:
 
     def describe(self) -> dict[str, Any]:
         """Return plain data about the model for the result's ``model`` block."""
-        return {"name": self.name, "kind": self.kind, "sha256": self.fingerprint()}
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "sha256": self.fingerprint()}
+        if self.task == "regression":  # a classifier's block stays as it was
+            d["task"] = "regression"
+        return d

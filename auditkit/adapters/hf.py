@@ -16,7 +16,7 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -67,6 +67,34 @@ def _texts(X: Any, column: str | None) -> list[str]:
     return values
 
 
+def hf_task(config: Any) -> Literal["classification", "regression"]:
+    """Return what a transformers model predicts, from its config.
+
+    ``problem_type == "regression"``, or one output (``num_labels == 1``) with no problem type
+    (transformers then trains it with a squared error), is a regression.
+
+    Raises
+    ------
+    ParameterError
+        For a multi-label classifier, which auditkit does not audit.
+    """
+    problem = getattr(config, "problem_type", None)
+    if problem == "multi_label_classification":
+        raise ParameterError(
+            f"The model's problem_type is {problem!r}; auditkit audits single-label "
+            "classifiers and regressions."
+        )
+    n = int(getattr(config, "num_labels", 0) or 0)
+    if problem == "regression" or (problem is None and n == 1):
+        if n != 1:
+            raise ParameterError(
+                f"The model's problem_type is 'regression' but it has {n} outputs "
+                "(num_labels); auditkit audits regressions with one output."
+            )
+        return "regression"
+    return "classification"
+
+
 def _logits_module(model: Any, pad_id: int | None, kind: str) -> Any:
     """Return a torch module mapping the encoded input (token ids or pixel values) to logits."""
     from torch import nn
@@ -99,6 +127,9 @@ def _logits_module(model: Any, pad_id: int | None, kind: str) -> Any:
 
 class HuggingFaceModel(ModelAdapter):
     """A transformers sequence or image classifier with its tokenizer or image processor.
+
+    A model whose ``config.problem_type`` is ``"regression"`` (one output) is a regression:
+    it predicts ``logits[:, 0]``.
 
     Parameters
     ----------
@@ -147,18 +178,18 @@ class HuggingFaceModel(ModelAdapter):
             )
         config = model.config
         n = int(getattr(config, "num_labels", 0) or 0)
-        if getattr(config, "problem_type", None) in ("regression", "multi_label_classification"):
-            raise ParameterError(
-                f"The model's problem_type is {config.problem_type!r}; auditkit audits "
-                "single-label classifiers."
-            )
-        if n < 2:
+        self.task = hf_task(config)
+        if self.task == "classification" and n < 2:
             raise ParameterError(
                 f"The model has {n} output(s) (num_labels); auditkit audits classifiers with at "
-                "least 2 classes."
+                "least 2 classes, and regressions with one output."
             )
         id2label = {int(k): str(v) for k, v in (getattr(config, "id2label", None) or {}).items()}
-        self.class_names = [id2label.get(i, f"LABEL_{i}") for i in range(n)]
+        self.class_names = (
+            [id2label.get(i, f"LABEL_{i}") for i in range(n)]
+            if self.task == "classification"
+            else []
+        )
         self.modality = "text" if tokenizer is not None else "image"
         self.path = Path(os.fsdecode(path)) if path is not None else None
         name = str(getattr(config, "_name_or_path", "") or "") or type(model).__name__
@@ -180,7 +211,7 @@ class HuggingFaceModel(ModelAdapter):
         self.text_column = text_column
         self.batch_size = int(batch_size)
         self.max_length = int(max_length) if max_length is not None else self._default_length()
-        self.classes_ = np.arange(n)
+        self.classes_ = np.arange(n) if self.task == "classification" else None
         self._forward_args = set(inspect.signature(model.forward).parameters)
         self._sha: str | None = None
 
@@ -209,7 +240,8 @@ class HuggingFaceModel(ModelAdapter):
         out: torch.Tensor = self.image_processor(images, return_tensors="pt")["pixel_values"]
         return out
 
-    def _proba(self, X: Any) -> Any:
+    def _forward(self, X: Any, width: int, finish: Any) -> np.ndarray:
+        """Run the model on ``X`` in batches; ``finish`` maps each batch's float64 logits."""
         import torch
 
         dev = self._device()
@@ -221,7 +253,7 @@ class HuggingFaceModel(ModelAdapter):
             order = list(range(len(X)))
         b = self.batch_size
         batches = [order[s : s + b] for s in range(0, len(order), b)]
-        out = np.zeros((len(order), len(self.class_names)), dtype=np.float64)
+        out = np.zeros((len(order), width), dtype=np.float64)
         with torch.inference_mode():
             for idx in batches:
                 if self.modality == "text":
@@ -229,8 +261,22 @@ class HuggingFaceModel(ModelAdapter):
                 else:
                     inputs = {"pixel_values": self._pixels([X[i] for i in idx])}
                 logits = self.raw(**{k: v.to(dev) for k, v in inputs.items()}).logits
-                out[idx] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+                out[idx] = finish(logits.double()).cpu().numpy()
         return out
+
+    def _proba(self, X: Any) -> Any:
+        import torch
+
+        if self.task == "regression":
+            raise DataValidationError(
+                f"{self.name} is a regression model (problem_type 'regression'): it predicts a "
+                "number, not class probabilities."
+            )
+        return self._forward(X, len(self.class_names), lambda z: torch.softmax(z, dim=1))
+
+    def _values(self, X: Any) -> Any:
+        """Return the regression head's output (``logits[:, 0]``)."""
+        return self._forward(X, 1, lambda z: z.reshape(len(z), -1)[:, :1])[:, 0]
 
     # -- gradients ------------------------------------------------------------------------
     def encode(self, X: Any) -> torch.Tensor:
@@ -273,6 +319,8 @@ class HuggingFaceModel(ModelAdapter):
         module = _logits_module(self.raw, pad, self.modality)
         module.eval()
         extras: dict[str, Any] = {"modality": self.modality, "model_name": self.name}
+        if self.task == "regression":
+            extras["task"] = "regression"  # output 0 of the logits is the predicted number
         if text:
             extras.update(
                 padding_masked=pad is not None,  # TokenLogits masks ``ids == pad``

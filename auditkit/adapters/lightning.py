@@ -26,9 +26,9 @@ import numpy as np
 from ..data._schema import DatasetSchema, FeatureSpec
 from ..exceptions import DataValidationError, ParameterError
 from ._files import file_sha256
-from .base import ModelAdapter, TorchParts
+from .base import ModelAdapter, TorchParts, check_task
 from .errors import ModelFileError, UnsafeModelError
-from .torch import _as_float32
+from .torch import _as_float32, one_output
 
 if TYPE_CHECKING:
     import torch
@@ -168,9 +168,13 @@ class UserLightningModel(ModelAdapter):
     batch_size : int, default=256
     path : path-like, default=None
         The checkpoint file.
+    task : {"classification", "regression"}, default="classification"
+        A regression's ``forward`` returns one number per row (shape (n,) or (n, 1)): the
+        predicted value, taken as it is.
     """
 
     kind = "lightning"
+    can_regress = True
 
     def __init__(
         self,
@@ -185,7 +189,9 @@ class UserLightningModel(ModelAdapter):
         batch_size: int = 256,
         path: str | os.PathLike[str] | None = None,
         model_class: str | None = None,
+        task: str = "classification",
     ) -> None:
+        regression = check_task(task, func="UserLightningModel") == "regression"
         hp = dict(getattr(module, "hparams", {}) or {})
         self.path = Path(os.fsdecode(path)) if path is not None else None
         self.model_class = model_class or f"{type(module).__module__}:{type(module).__qualname__}"
@@ -201,11 +207,17 @@ class UserLightningModel(ModelAdapter):
         self._user_encode = encode if encode is not None else own if callable(own) else None
         self.batch_size = int(batch_size)
         names = list(class_names) if class_names is not None else hp.get("class_names")
+        if regression:
+            if class_names is not None:
+                raise ParameterError(
+                    "class_names name the outputs of a classifier; a regression has none."
+                )
+            names = None
         modality: Literal["tabular", "image"] = (
             "image" if self.image_size is not None else "tabular"
         )
         schema = None
-        if modality == "image" or names:
+        if (modality == "image" and not regression) or names:
             k = len(names) if names else self._n_outputs(module)
             names = [str(n) for n in names] if names else [str(i) for i in range(k)]
             feats = (
@@ -218,6 +230,8 @@ class UserLightningModel(ModelAdapter):
                 features=feats, target="label", class_names=tuple(names),
             )  # fmt: skip
         super().__init__(module, name=type(module).__name__, schema=schema)
+        if regression:
+            self.task = "regression"
         self.class_names = names
         if names:
             self.classes_ = np.arange(len(names))
@@ -289,7 +303,8 @@ class UserLightningModel(ModelAdapter):
         return t
 
     # -- prediction -----------------------------------------------------------------------
-    def _proba(self, X: Any) -> Any:
+    def _outputs(self, X: Any, finish: Any) -> list[Any]:
+        """Run ``forward`` on ``X`` in batches; ``finish`` maps each (n, k) float64 output."""
         import torch
 
         x = self.encode(X)
@@ -299,14 +314,27 @@ class UserLightningModel(ModelAdapter):
         with torch.no_grad():
             for s in range(0, len(x), self.batch_size):
                 o = self.raw(x[s : s + self.batch_size].to(dev)).double()
-                o = o.reshape(len(o), -1)
-                if o.shape[1] == 1:
-                    p = torch.sigmoid(o[:, 0])
-                    o = torch.stack([1 - p, p], dim=1)
-                else:
-                    o = torch.softmax(o, dim=1)
-                outs.append(o.cpu())
+                outs.append(finish(o.reshape(len(o), -1)).cpu())
+        return outs
+
+    def _proba(self, X: Any) -> Any:
+        import torch
+
+        def finish(o: Any) -> Any:
+            if o.shape[1] == 1:
+                p = torch.sigmoid(o[:, 0])
+                return torch.stack([1 - p, p], dim=1)
+            return torch.softmax(o, dim=1)
+
+        outs = self._outputs(X, finish)
         return torch.cat(outs).numpy() if outs else np.zeros((0, 2))
+
+    def _values(self, X: Any) -> Any:
+        """Return ``forward``'s output as it is (one number per row for a regression)."""
+        import torch
+
+        outs = self._outputs(X, lambda o: o)
+        return torch.cat(outs).numpy() if outs else np.zeros((0, 1))
 
     def torch_parts(self) -> TorchParts:
         """Return the module (it maps :meth:`encode`'s tensor to logits) and the encoder."""
@@ -314,10 +342,11 @@ class UserLightningModel(ModelAdapter):
             names = ["pixels"]
         else:
             names = list(self.features) if self.features is not None else []
-        return TorchParts(
-            module=self.raw, encode=self.encode, feature_names=names,
-            extras={"modality": "image" if self.image_size else "tabular"},
-        )  # fmt: skip
+        extras: dict[str, Any] = {"modality": "image" if self.image_size else "tabular"}
+        module = self.raw
+        if self.task == "regression":  # attributions explain output 0, the predicted number
+            module, extras["task"] = one_output(self.raw), "regression"
+        return TorchParts(module=module, encode=self.encode, feature_names=names, extras=extras)
 
     # -- description ----------------------------------------------------------------------
     def fingerprint(self) -> str | None:
@@ -407,6 +436,7 @@ def load_user_lightning(
     features: Sequence[str] | None = None,
     image_size: int | tuple[int, int] | None = None,
     class_names: Sequence[str] | None = None,
+    task: str = "classification",
 ) -> UserLightningModel:
     """Load a user's LightningModule checkpoint, weights-only, and return its adapter.
 
@@ -419,7 +449,7 @@ def load_user_lightning(
         ``"package.module:Class"``, ``"path/to/file.py:Class"`` or the class itself.
     map_location : optional
         Where the weights go (as in :func:`torch.load`); default: the CPU.
-    features, image_size, class_names
+    features, image_size, class_names, task
         See :class:`UserLightningModel`.
 
     Returns
@@ -442,5 +472,5 @@ def load_user_lightning(
     module = _load_module(cls, p, map_location)
     return UserLightningModel(
         module, features=features, image_size=image_size, class_names=class_names, path=p,
-        model_class=spec,
+        model_class=spec, task=task,
     )  # fmt: skip

@@ -22,7 +22,7 @@ import numpy as np
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError, ParameterError
 from ._files import file_sha256
-from .base import ModelAdapter
+from .base import ModelAdapter, Task, check_task
 from .errors import ModelFileError, missing_dependency
 from .torch import _as_float32
 
@@ -74,6 +74,10 @@ class OnnxModel(ModelAdapter):
     path : path-like, default=None
         The file the session was read from (for ``describe`` and the hash).
     schema : DatasetSchema, default=None
+    task : {"classification", "regression"}, default="classification"
+        What the chosen output holds: scores of classes, or (a regression) one number per row,
+        returned as it is. :func:`load_onnx` reads it from the graph (a scikit-learn regressor
+        exported by skl2onnx ends in a ``*Regressor`` node).
 
     Attributes
     ----------
@@ -82,6 +86,7 @@ class OnnxModel(ModelAdapter):
     """
 
     kind = "onnx"
+    can_regress = True
 
     def __init__(
         self,
@@ -94,9 +99,12 @@ class OnnxModel(ModelAdapter):
         batch_size: int | None = None,
         path: str | os.PathLike[str] | None = None,
         schema: DatasetSchema | None = None,
+        task: str = "classification",
     ) -> None:
         name = Path(os.fsdecode(path)).name if path is not None else "onnx model"
         super().__init__(session, name=name, schema=schema)
+        if check_task(task, func="OnnxModel") == "regression":
+            self.task = "regression"
         if output not in ("auto", "proba", "logits"):
             raise ParameterError(f"output must be 'auto', 'proba' or 'logits'; got {output!r}.")
         self.path = Path(os.fsdecode(path)) if path is not None else None
@@ -228,6 +236,22 @@ class OnnxModel(ModelAdapter):
             return np.zeros((0, k))
         return np.concatenate(parts, axis=0)
 
+    def _values(self, X: Any) -> Any:
+        """Return the chosen output as it is: one number per row for a regression."""
+        feeds, _ = self._feeds(X)
+        name = self.outputs[self.output_index].name
+        parts = []
+        for f in feeds:
+            out = self.raw.run([name], f)[0]
+            if isinstance(out, list):
+                raise DataValidationError(
+                    f"The ONNX model {self.name} returns class probabilities ({name!r}), not "
+                    "the number a regression predicts."
+                )
+            arr = np.asarray(out, dtype=np.float64)
+            parts.append(arr.reshape(len(arr), -1))
+        return np.concatenate(parts, axis=0) if parts else np.zeros((0, 1))
+
     def _to_proba(self, out: Any) -> np.ndarray:
         if isinstance(out, list):  # ZipMap: one {class: probability} dict per row
             keys = list(out[0]) if out else []
@@ -266,7 +290,7 @@ class OnnxModel(ModelAdapter):
                 for i in self.inputs
             ],
             output=self.outputs[self.output_index].name,
-            output_holds=self.output,
+            output_holds="values" if self.task == "regression" else self.output,
             gradients=False,
         )
         if self.mode == "columns":
@@ -294,15 +318,35 @@ def _proba_output(outputs: list[Any]) -> int:
     return 1 if len(outputs) > 1 else 0
 
 
-def _graph_classes(path: Path) -> list[Any] | None:
-    """Class labels from the graph's classifier node (skl2onnx writes them), when onnx is here."""
+#: Nodes of the ai.onnx.ml domain that end a regressor (skl2onnx writes them).
+_REGRESSOR_OPS = ("LinearRegressor", "TreeEnsembleRegressor", "SVMRegressor")
+
+
+def _graph(path: Path) -> Any:
+    """Return the graph of an ONNX file, read by ``onnx`` when it is here (else None)."""
     try:
         import onnx
     except ImportError:
         return None
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception:  # noqa: BLE001 - the session already read the file; this is a bonus
+        return None
+
+
+def _graph_task(model: Any) -> Task:
+    """``"regression"`` for a graph with a regressor node and no classifier node."""
+    if model is None:
+        return "classification"
+    ops = {node.op_type for node in model.graph.node}
+    if ops & set(_REGRESSOR_OPS) and not any(op.endswith("Classifier") for op in ops):
+        return "regression"
+    return "classification"
+
+
+def _graph_classes(model: Any) -> list[Any] | None:
+    """Class labels from the graph's classifier node (skl2onnx writes them)."""
+    if model is None:
         return None
     for node in model.graph.node:
         for a in node.attribute:
@@ -366,7 +410,13 @@ def load_onnx(
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{p} is not an ONNX model onnxruntime can run: {first}") from exc
-    return OnnxModel(
+    graph = _graph(p)
+    task = _graph_task(graph)
+    adapter = OnnxModel(
         session, features=features, input_map=input_map, output=output,
-        classes=_graph_classes(p), path=p, schema=schema,
+        classes=_graph_classes(graph) if task == "classification" else None, path=p,
+        schema=schema, task=task,
     )  # fmt: skip
+    if task == "regression":  # its nodes say it is a regressor: never read as a classifier
+        adapter.can_regress = False
+    return adapter

@@ -9,13 +9,39 @@ import numpy as np
 
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError, ParameterError
-from .base import ModelAdapter, ModelKind
+from .base import ModelAdapter, ModelKind, Task
+
+
+def sklearn_task(est: Any) -> Task:
+    """Return what a scikit-learn estimator (or pipeline) predicts.
+
+    A regressor (``sklearn.base.is_regressor``, a pipeline ending in one) predicts a number;
+    so does an estimator with ``predict`` but neither ``predict_proba``, ``decision_function``
+    nor ``classes_`` (and that does not declare itself a classifier).
+    """
+    from sklearn.base import is_classifier, is_regressor
+
+    try:  # scikit-learn's tags need a BaseEstimator; duck-typed models have none
+        regressor, classifier = is_regressor(est), is_classifier(est)
+    except (AttributeError, TypeError):
+        regressor, classifier = False, False
+    if regressor:
+        return "regression"
+    if (
+        classifier
+        or hasattr(est, "predict_proba")
+        or hasattr(est, "decision_function")
+        or getattr(est, "classes_", None) is not None
+    ):
+        return "classification"
+    return "regression" if hasattr(est, "predict") else "classification"
 
 
 class SklearnModel(ModelAdapter):
     """A fitted scikit-learn estimator or pipeline.
 
-    Scores come from ``predict_proba``, else ``decision_function``, else ``predict``.
+    Scores come from ``predict_proba``, else ``decision_function``, else ``predict``. A
+    regressor (:func:`sklearn_task`) predicts values with ``predict``.
     """
 
     kind: ModelKind = "sklearn"
@@ -24,7 +50,12 @@ class SklearnModel(ModelAdapter):
         super().__init__(est, name=type(est).__name__, schema=schema)
         classes = getattr(est, "classes_", None)
         self.classes_ = np.asarray(classes) if classes is not None else None
-        if hasattr(est, "predict_proba"):
+        self.task = sklearn_task(est)
+        if self.task == "regression":
+            self.response_method = "predict"
+            self.has_scores = False
+            self.classes_ = None
+        elif hasattr(est, "predict_proba"):
             self.response_method = "predict_proba"
         elif hasattr(est, "decision_function"):
             self.response_method = "decision_function"
@@ -32,8 +63,16 @@ class SklearnModel(ModelAdapter):
             self.response_method = "predict"
             self.has_scores = False
 
+    def _values(self, X: Any) -> Any:
+        return self.raw.predict(X)
+
     def _proba(self, X: Any) -> Any:
         est = self.raw
+        if self.task == "regression":
+            raise DataValidationError(
+                f"{self.name} is a regressor: it predicts numbers (predict), not class "
+                "probabilities."
+            )
         if self.response_method == "predict_proba":
             return est.predict_proba(X)
         if self.response_method == "decision_function":
@@ -58,11 +97,11 @@ class SklearnModel(ModelAdapter):
         return True
 
     def refit(self, X: Any, y: Any, *, random_state: int = 0) -> SklearnModel:
-        """Clone the estimator and fit it on ``(X, y)``."""
+        """Clone the estimator and fit it on ``(X, y)`` (labels; numbers for a regressor)."""
         from sklearn.base import clone
 
         est = clone(self.raw)
-        est.fit(X, y)
+        est.fit(X, np.asarray(y, dtype=np.float64) if self.task == "regression" else y)
         return SklearnModel(est, schema=self.schema)
 
     def fingerprint(self) -> str | None:
@@ -90,5 +129,5 @@ def _check_fitted(est: Any) -> None:
         raise ParameterError(
             f"The {type(est).__name__} passed to audit is not fitted; call fit first."
         ) from exc
-    except TypeError:
+    except (TypeError, AttributeError):  # not a BaseEstimator: duck-typed, trusted as fitted
         pass

@@ -8,13 +8,17 @@ import numpy as np
 
 from ..data._schema import DatasetSchema
 from ..exceptions import DataValidationError, ParameterError
-from .base import ModelAdapter, ModelKind, TorchParts
+from .base import ModelAdapter, ModelKind, TorchParts, check_task
 
 
 class TorchModel(ModelAdapter):
-    """A bare ``torch.nn.Module`` mapping a float tensor to logits (or probabilities)."""
+    """A bare ``torch.nn.Module`` mapping a float tensor to logits (or probabilities).
+
+    As a regression (``task="regression"``) its single output is the predicted number.
+    """
 
     kind: ModelKind = "torch"
+    can_regress = True
 
     def __init__(
         self,
@@ -23,10 +27,13 @@ class TorchModel(ModelAdapter):
         output: Literal["logits", "proba"] = "logits",
         schema: DatasetSchema | None = None,
         batch_size: int = 4096,
+        task: str = "classification",
     ) -> None:
         super().__init__(module, name=type(module).__name__, schema=schema)
         if output not in ("logits", "proba"):
             raise ParameterError(f"output must be 'logits' or 'proba'; got {output!r}.")
+        if check_task(task, func="TorchModel") == "regression":
+            self.task = "regression"
         self.output = output
         self.batch_size = batch_size
         self._independent: bool | None = None
@@ -62,7 +69,8 @@ class TorchModel(ModelAdapter):
                 self._independent = False
         return bool(self._independent)
 
-    def _proba(self, X: Any) -> Any:
+    def _raw_outputs(self, X: Any, finish: Any) -> list[Any]:
+        """Run the module on ``X`` in batches; ``finish`` maps each batch's output (no grad)."""
         import torch
 
         from ..runtime.attribution import score_chunk
@@ -75,20 +83,61 @@ class TorchModel(ModelAdapter):
                 chunk = t[i : i + self.batch_size]
                 # a batch of one takes other kernels (thread-dependent last bits)
                 indep = len(chunk) == 1 and self._rows_independent(t)
-                o = score_chunk(self.raw, chunk, independent=indep)
-                if o.ndim == 1 or o.shape[1] == 1:
-                    o = o.reshape(-1)
-                    o = torch.sigmoid(o) if self.output == "logits" else o
-                    o = torch.stack([1 - o, o], dim=1)
-                elif self.output == "logits":
-                    o = torch.softmax(o, dim=1)
-                outs.append(o.double().cpu())
+                outs.append(finish(score_chunk(self.raw, chunk, independent=indep)))
+        return outs
+
+    def _proba(self, X: Any) -> Any:
+        import torch
+
+        def finish(o: Any) -> Any:
+            if o.ndim == 1 or o.shape[1] == 1:
+                o = o.reshape(-1)
+                o = torch.sigmoid(o) if self.output == "logits" else o
+                o = torch.stack([1 - o, o], dim=1)
+            elif self.output == "logits":
+                o = torch.softmax(o, dim=1)
+            return o.double().cpu()
+
+        outs = self._raw_outputs(X, finish)
         return torch.cat(outs).numpy() if outs else np.zeros((0, 2))
 
+    def _values(self, X: Any) -> Any:
+        """Return the module's output itself: one number per row (shape (n,) or (n, 1))."""
+        import torch
+
+        outs = self._raw_outputs(X, lambda o: o.double().cpu().reshape(len(o), -1))
+        return torch.cat(outs).numpy() if outs else np.zeros((0, 1))
+
     def torch_parts(self) -> TorchParts | None:
-        """Return the module itself, fed with float tensors."""
+        """Return the module itself, fed with float tensors.
+
+        For a regression the module is wrapped to return shape (n, 1): attributions explain
+        output 0, the predicted number.
+        """
         names = list(self.schema.feature_names) if self.schema is not None else []
-        return TorchParts(module=self.raw, encode=self._tensor, feature_names=names)
+        module = one_output(self.raw) if self.task == "regression" else self.raw
+        extras = {"task": "regression"} if self.task == "regression" else {}
+        return TorchParts(module=module, encode=self._tensor, feature_names=names, extras=extras)
+
+
+def one_output(module: Any) -> Any:
+    """Wrap a regression module so that it returns shape (n, 1) (output 0 is the number)."""
+    from torch import nn
+
+    class OneOutput(nn.Module):
+        """The wrapped module's prediction as a column (n, 1)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = module
+
+        def forward(self, x: Any) -> Any:
+            out = self.model(x)
+            return out.reshape(len(out), -1)[:, :1]
+
+    wrapped = OneOutput()
+    wrapped.train(module.training)
+    return wrapped
 
 
 #: The largest finite float32: torch modules compute in float32.

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..data._schema import DatasetSchema
 from ..exceptions import ParameterError
-from .base import ModelAdapter, SupportsPredictProba
+from .base import ModelAdapter, SupportsPredictProba, check_task
 from .callable import CallableModel
 from .sklearn import SklearnModel, _check_fitted
 from .torch import TorchModel, _is_torch_module
@@ -21,6 +21,7 @@ def wrap(
     output: str = "logits",
     text_column: str | None = None,
     features: Sequence[str] | None = None,
+    task: str = "auto",
 ) -> ModelAdapter:
     """Return a :class:`ModelAdapter` for ``model``.
 
@@ -42,13 +43,32 @@ def wrap(
     features : sequence of str, default=None
         The columns fed, in order, to an ONNX model with one input or to a LightningModule
         (default: the schema's features, else every column of the table).
+    task : {"auto", "classification", "regression"}, default="auto"
+        What the model predicts. ``"auto"``: a scikit-learn regressor (or a pipeline ending in
+        one) and a Hugging Face model whose ``problem_type`` is ``"regression"`` are
+        regressions, anything else a classifier (the audit also reads a one-output torch,
+        ONNX or Lightning model, or a callable, as a regression when its target is
+        continuous). ``"regression"`` reads such a model's single output, or a callable's
+        return value, as the predicted number.
 
     Raises
     ------
     ParameterError
-        When ``model`` is none of the above, or a Hugging Face model comes without its
-        tokenizer or image processor.
+        When ``model`` is none of the above, a Hugging Face model comes without its
+        tokenizer or image processor, ``task`` is not one of its values, or the model cannot
+        be read as ``task`` (a scikit-learn regressor as a classifier...).
     """
+    check_task(task, func="wrap")
+    return _wrap(
+        model, schema=schema, output=output, text_column=text_column, features=features
+    ).with_task(task)
+
+
+def _wrap(
+    model: Any, *, schema: DatasetSchema | None, output: str, text_column: str | None,
+    features: Sequence[str] | None,
+) -> ModelAdapter:  # fmt: skip
+    """Return the adapter of ``model``'s kind (see :func:`wrap`)."""
     if isinstance(model, ModelAdapter):
         return model
     import os

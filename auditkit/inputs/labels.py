@@ -9,9 +9,10 @@ The rules, in the order they are applied to a log of decisions
 ---------------------------------------------------------------
 1. ``label_map`` renames ``y_pred``'s labels (keys matched by value, then by text).
 2. A continuous ``y_true`` (non-integer numbers, more than :data:`CONTINUOUS_MIN_VALUES`
-   distinct) is refused: regression audits do not exist yet. A ``y_pred`` holding non-integer
-   numbers that are not labels of ``y_true`` is refused as scores given as decisions, naming
-   ``y_score``.
+   distinct) is not a classification: :mod:`auditkit.inputs.task` makes it a regression (or
+   refuses it with ``task="classification"``) before the labels are encoded. A ``y_pred``
+   holding non-integer numbers that are not labels of ``y_true`` is refused as scores given
+   as decisions, naming ``y_score``.
 3. More distinct labels than ``max_classes`` are refused (before any per-class work).
 4. ``y_true`` and ``y_pred`` whose labels differ only in case, spaces or punctuation (``yes``
    / ``Yes``), or share no label at all, are refused with both sets, unless ``label_map``
@@ -324,8 +325,8 @@ def check_target(levels: np.ndarray, *, name: str, func: str) -> None:
         ex = float(nt[_fraction(nt)][0])
         raise DataValidationError(
             f"{name} holds {len(levels):,} distinct values with fractions (for example {ex!r}): "
-            f"a continuous target. {func} audits classifiers (class labels); regression audits "
-            "are not supported yet. Give class labels (for example a binned target) instead."
+            f"a continuous target, not class labels. Audit it as a regression (task='regression'; "
+            f"--task regression), or give {func} class labels (for example a binned target)."
         )
 
 
@@ -436,8 +437,8 @@ def log_labels(
         raise DataValidationError(
             f"y_true and {pred_name} hold {len(values):,} distinct labels, more than the "
             f"ceiling of {max_classes:,} classes (max_classes={max_classes}); a target with "
-            "this many values is usually continuous or an identifier (regression audits are "
-            f"not supported yet). If the task really has that many classes, pass "
+            "this many values is usually continuous (audit it as a regression: task='regression', "
+            "--task regression) or an identifier. If the task really has that many classes, pass "
             f"max_classes={len(values)} (--max-classes {len(values)})."
         )
     # rule 4: labels that do not correspond

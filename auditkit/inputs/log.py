@@ -22,7 +22,9 @@ from .context import AuditConfig
 from .fingerprint import data_fingerprint, small_codes
 from .groups import sensitive_frame
 from .labels import log_labels, outcome_semantics
+from .log_regression import peek_task, prepare_log_regression, prepare_reduced_regression
 from .prepare import Outcome, Prepared, assemble
+from .task import log_task, refuse_class_parameters, target_name
 from .weights import row_weights
 
 __all__ = ["prepare_log"]
@@ -34,11 +36,23 @@ def prepare_log(
     config: AuditConfig, y_true: Any, y_pred: Any, *, y_score: Any, sensitive_features: Any,
     data: Any, reduce: bool | None, memory_limit: str | None, pos_label: Any,
     label_names: Any, favourable: Any, reference_groups: Any, sample_weight: Any,
-    label_map: Any,
+    label_map: Any, task: str = "auto",
 ) -> Prepared:  # fmt: skip
-    """Encode a log of decisions and build the audit's context (see ``audit_predictions``)."""
+    """Encode a log of decisions and build the audit's context (see ``audit_predictions``).
+
+    The task is decided here, once (:mod:`auditkit.inputs.task`): a log whose target (and
+    predictions) are continuous numbers is a regression.
+    """
     source_name = "the predictions"
     weight_source: str | None = None
+    target = y_true if isinstance(y_true, str) and data is not None else None
+    class_params = {
+        "pos_label": pos_label,
+        "label_names": label_names,
+        "favourable": favourable,
+        "label_map": label_map,
+        "y_score": y_score,
+    }
     if data is not None:
         from ..scale._reduce import data_kind
 
@@ -50,6 +64,13 @@ def prepare_log(
                 )
             )
         if kind == "counts" or (reduce if reduce is not None else kind != "pandas"):
+            if peek_task(task, data, kind, y_true, y_pred) == "regression":
+                refuse_class_parameters(FUNC, **class_params)
+                return prepare_reduced_regression(
+                    config, data, y_true=y_true, y_pred=y_pred,
+                    sensitive_features=sensitive_features, sample_weight=sample_weight,
+                    memory_limit=memory_limit, reference_groups=reference_groups,
+                )  # fmt: skip
             from .counts import prepare_counts
 
             return prepare_counts(
@@ -75,6 +96,13 @@ def prepare_log(
         raise DataValidationError("The predictions have no rows.")
     if sensitive_features is None:
         raise ParameterError("audit_predictions needs sensitive_features (the groups to compare).")
+    if log_task(task, yt, yp, func=FUNC) == "regression":
+        refuse_class_parameters(FUNC, **class_params)
+        return prepare_log_regression(
+            config, yt, yp, sensitive_features=sensitive_features, data=data,
+            source_name=source_name, sample_weight=sample_weight, weight_source=weight_source,
+            reference_groups=reference_groups, target=target or target_name(yt),
+        )  # fmt: skip
     labels = log_labels(
         yt, yp, pos_label=pos_label, label_names=label_names, label_map=label_map,
         max_classes=config.max_classes, func=FUNC,

@@ -19,14 +19,15 @@ from .._core.validation import (
 )
 from ..adapters import ModelAdapter, wrap
 from ..exceptions import AuditkitError, DataValidationError, ParameterError
-from .context import AuditConfig, TrainData, predict_from_proba
+from .context import AuditConfig, RegressionPredictions, TrainData, predict_from_proba
 from .fingerprint import data_fingerprint
 from .groups import sensitive_frame, train_sensitive
 from .labels import check_target, encode_labels, factorize, outcome_semantics
-from .prepare import Outcome, Prepared, assemble
+from .prepare import Outcome, Prepared, assemble, assemble_regression
+from .task import model_task, refuse_class_parameters, target_name, target_values
 from .weights import row_weights
 
-__all__ = ["model_proba", "prepare_model"]
+__all__ = ["model_proba", "model_values", "prepare_model"]
 
 FUNC = "audit"
 
@@ -34,16 +35,17 @@ FUNC = "audit"
 def prepare_model(
     config: AuditConfig, model: Any, X: Any, y: Any, *, train: Any, sensitive_features: Any,
     pos_label: Any, label_names: Any, favourable: Any, reference_groups: Any,
-    sample_weight: Any,
+    sample_weight: Any, task: str = "auto",
 ) -> Prepared:  # fmt: skip
     """Open and wrap ``model``, score it once on ``X`` and build the audit's context.
 
     ``X=None`` audits a reference checkpoint on its dataset's test split (and, without
-    ``train``, on the training rows its weights were fitted on).
+    ``train``, on the training rows its weights were fitted on). The task (classification or
+    regression) is decided here, once (:mod:`auditkit.inputs.task`).
     """
     from ..models.files import open_model
 
-    adapter = wrap(open_model(model))
+    adapter = wrap(open_model(model), task=task)
     schema = adapter.schema
     X, y, train, extra = _default_data(adapter, X, y, train)
     if y is None:
@@ -58,6 +60,15 @@ def prepare_model(
         func=FUNC,
     )  # fmt: skip
     weights = None if sample_weight is None else row_weights(sample_weight, n, FUNC)
+    adapter = model_task(adapter, y_arr, task, func=FUNC)
+    if adapter.task == "regression":
+        refuse_class_parameters(
+            FUNC, pos_label=pos_label, label_names=label_names, favourable=favourable
+        )
+        return _prepare_regression(
+            config, adapter, X, y, y_arr, train=train, sensitive_features=sensitive_features,
+            groups=groups, weights=weights, reference_groups=reference_groups, extra=extra,
+        )  # fmt: skip
     classes, uniq = _declared_classes(adapter, y_arr, config.max_classes)
     proba = model_proba(adapter, X)
     if len(proba) != n:
@@ -86,6 +97,63 @@ def prepare_model(
         weights=weights, weight_source=None if weights is None else "sample_weight (array)",
         model=adapter, X=X, train=train_data, schema=schema,
     )  # fmt: skip
+
+
+def _prepare_regression(
+    config: AuditConfig, adapter: ModelAdapter, X: Any, y: Any, y_arr: np.ndarray, *,
+    train: Any, sensitive_features: Any, groups: Any, weights: np.ndarray | None,
+    reference_groups: Any, extra: dict[str, Any],
+) -> Prepared:  # fmt: skip
+    """Score a regression once on ``X`` and build its context (``ctx.regression``)."""
+    schema = adapter.schema
+    y_true = target_values(y_arr, name="y")
+    y_pred = model_values(adapter, X)
+    if len(y_pred) != len(y_true):
+        raise DataValidationError(
+            f"The model returned {len(y_pred)} predictions for {len(y_true)} rows."
+        )
+    target = target_name(y, schema.target if schema is not None else None)
+    unit = config.options.get("target_unit")
+    train_data = _train_data(
+        train, X, None, sensitive_features, groups, schema=schema, config=config
+    )
+    data_info: dict[str, Any] = {
+        "name": (schema.name if schema is not None else None) or "user data",
+        "sha256": data_fingerprint(X, y_true, weights),
+        "modality": schema.modality if schema is not None else "tabular",
+        "n_train_rows": len(train_data.y) if train_data is not None else None,
+        **extra,
+    }
+    if schema is not None:
+        data_info["schema"] = schema.to_dict()
+    reg = RegressionPredictions(
+        y_true=y_true, y_pred=y_pred, sample_weight=weights, target=target, unit=unit
+    )
+    return assemble_regression(
+        config, func=FUNC, regression=reg, groups=groups, reference_groups=reference_groups,
+        data_info=data_info, weight_source=None if weights is None else "sample_weight (array)",
+        model=adapter, X=X, train=train_data, schema=schema, target=target, unit=unit,
+    )  # fmt: skip
+
+
+def model_values(adapter: ModelAdapter, X: Any) -> np.ndarray:
+    """Return a regression's predicted values on ``X``; a user model's error is a data error.
+
+    As :func:`model_proba`, for :meth:`~auditkit.adapters.base.ModelAdapter.predict_values`.
+    """
+    if getattr(adapter, "kind", None) == "checkpoint":
+        return np.asarray(adapter.predict_values(X))
+    try:
+        values: np.ndarray = adapter.predict_values(X)
+    except AuditkitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any error of the user's model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DataValidationError(
+            f"The model {adapter.name!r} ({adapter.kind}) could not predict on X: "
+            f"{type(exc).__name__}: {first[:300]}"
+        ) from exc
+    return values
 
 
 def _default_data(
@@ -215,10 +283,14 @@ def model_proba(adapter: ModelAdapter, X: Any) -> np.ndarray:
 
 
 def _train_data(
-    train: Any, X: Any, values: np.ndarray, sensitive_features: Any, groups: Any, *,
+    train: Any, X: Any, values: np.ndarray | None, sensitive_features: Any, groups: Any, *,
     schema: Any, config: AuditConfig,
 ) -> TrainData | None:  # fmt: skip
-    """Return the training rows (privacy, stability), aligned with ``X``, encoded like ``y``."""
+    """Return the training rows (privacy, stability), aligned with ``X``, encoded like ``y``.
+
+    ``values`` are the classes ``y_train`` is encoded against; None for a regression, whose
+    ``y_train`` is kept as finite float64 numbers.
+    """
     if train is None:
         return None
     if not (isinstance(train, (tuple, list)) and len(train) == 2):
@@ -231,7 +303,10 @@ def _train_data(
     ytr = to_1d(train[1], name="y_train")
     check_same_length(X_train=train[0], y_train=ytr)
     X_train = _align_train(X, train[0])
-    tr_codes, _, _ = encode_labels(ytr, values, name="y_train")
+    if values is None:
+        tr_codes = target_values(ytr, name="y_train")
+    else:
+        tr_codes, _, _ = encode_labels(ytr, values, name="y_train")
     tr_sens = train_sensitive(
         sensitive_features, None if groups is None else groups.frame, X_train, len(ytr),
         schema=schema, max_groups=config.max_groups, func=FUNC,

@@ -17,10 +17,18 @@ import numpy as np
 
 from ..adapters.base import ModelAdapter
 from ..data._schema import DatasetSchema
-from .context import AuditConfig, AuditContext, Counts, Predictions, TrainData
+from .context import (
+    AuditConfig,
+    AuditContext,
+    Counts,
+    Predictions,
+    RegressionCounts,
+    RegressionPredictions,
+    TrainData,
+)
 from .groups import SensitiveFrame, reference_groups_of
 
-__all__ = ["LOG_MODEL_INFO", "Outcome", "Prepared", "assemble"]
+__all__ = ["LOG_MODEL_INFO", "Outcome", "Prepared", "assemble", "assemble_regression"]
 
 #: The ``model`` block of an audit of a log of decisions.
 LOG_MODEL_INFO: dict[str, Any] = {
@@ -81,6 +89,15 @@ def label_info(
     fav = preds.favourable_index
     if fav is not None:
         info["favourable_class"] = preds.classes[fav]
+    info.update(group_info(full_labels, reference, weight_source))
+    return info
+
+
+def group_info(
+    full_labels: Mapping[str, Any], reference: Mapping[str, str], weight_source: str | None
+) -> dict[str, Any]:
+    """Describe the references, weights and long group labels of an audit (data block)."""
+    info: dict[str, Any] = {}
     if reference:
         info["reference_groups"] = dict(reference)
     if weight_source is not None:
@@ -135,4 +152,57 @@ def assemble(
         ),
     }
     model_info = model.describe() if model is not None else dict(LOG_MODEL_INFO)
+    return Prepared(context=ctx, model_info=model_info, data_info=info, groups=groups)
+
+
+#: The empty classification predictions of a regression's context (never read).
+_NO_CLASSES = Predictions(
+    y_true=np.zeros(0, dtype=np.int64), y_pred=np.zeros(0, dtype=np.int64), y_proba=None,
+    classes=(), pos_label=None, has_scores=False,
+)  # fmt: skip
+
+
+def assemble_regression(
+    config: AuditConfig, *, func: str, regression: RegressionPredictions | None,
+    groups: SensitiveFrame | None, reference_groups: Any, data_info: Mapping[str, Any],
+    weight_source: str | None = None, model: ModelAdapter | None = None, X: Any = None,
+    train: TrainData | None = None, schema: DatasetSchema | None = None,
+    counts: RegressionCounts | None = None, target: str | None = None,
+    unit: str | None = None,
+) -> Prepared:  # fmt: skip
+    """Build the context of a regression (rows in ``regression``, or reduced in ``counts``).
+
+    The ``data`` block says ``task: "regression"`` with the target's name (and unit), the
+    ``model`` block ``task: "regression"``; the groups, references and weights are described
+    as for a classification.
+    """
+    reference = reference_groups_of(reference_groups, groups, func=func)
+    ctx = AuditContext(
+        config=dataclasses.replace(config, reference_groups=reference),
+        predictions=_NO_CLASSES,
+        model=model,
+        X=X,
+        sensitive=groups.frame if groups is not None and counts is None else None,
+        train=train,
+        schema=schema,
+        regression=regression,
+        regression_counts=counts,
+    )
+    info: dict[str, Any] = {
+        "n_rows": ctx.n_rows,
+        "sensitive_features": list(groups.frame.columns) if groups is not None else [],
+        "task": "regression",
+        "target": target,
+    }
+    if unit is not None:
+        info["unit"] = unit
+    info.update(data_info)
+    info.update(
+        group_info(groups.full_labels if groups is not None else {}, reference, weight_source)
+    )
+    if model is not None:
+        model_info = model.describe()
+        model_info["task"] = "regression"
+    else:
+        model_info = {**LOG_MODEL_INFO, "task": "regression"}
     return Prepared(context=ctx, model_info=model_info, data_info=info, groups=groups)

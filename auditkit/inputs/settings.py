@@ -27,6 +27,7 @@ from ..scale._table import AUC_BINS
 from .context import AuditConfig
 from .labels import check_max
 from .options import SectionOptions, option, register, validate_options
+from .task import check_task
 
 __all__ = ["PROVENANCE_KEYS", "AuditOptions", "check_settings"]
 
@@ -52,6 +53,13 @@ class AuditOptions(SectionOptions):
         AUC_BINS,
         doc="Fine score bins of the ROC AUC histogram of a log reduced to count tables.",
         low=1,
+    )
+    target_unit: str | None = option(
+        None,
+        kind="str",
+        nullable=True,
+        doc="The unit of a regression's target (for example 'EUR' or 'hours'), for the card "
+        "and the words of findings.",
     )
 
 
@@ -120,8 +128,12 @@ def check_settings(
     *, func: str, sections: tuple[str, ...], n_boot: Any, ci_level: Any, random_state: Any,
     min_group_size: Any, show_progress: bool, strict: bool, options: Any, custom_metrics: Any,
     provenance: Any, max_groups: Any, max_classes: Any, stacklevel: int = 3,
+    task: Any = "auto",
 ) -> AuditConfig:  # fmt: skip
     """Check every plain parameter of ``func``; return the audit's configuration.
+
+    ``task`` (``"auto"``, ``"classification"`` or ``"regression"``) is checked here with the
+    others; the inputs stage decides the task itself (:mod:`auditkit.inputs.task`).
 
     ``stacklevel`` points the :class:`FutureWarning` of provenance given in ``options`` at the
     user's line (3: the caller of the function that calls this one).
@@ -133,6 +145,7 @@ def check_settings(
     RegistryKeyError
         For a section that is not registered.
     """
+    check_task(task, func=func)
     max_groups = check_max(max_groups, param="max_groups", func=func)
     max_classes = check_max(max_classes, param="max_classes", func=func)
     options, prov = _provenance(provenance, options, func, stacklevel + 1)
