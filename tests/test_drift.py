@@ -436,6 +436,27 @@ def test_regression_reads_only_the_inputs() -> None:
     assert res.get("population_stability_index", input_feature="age").value > 0.25
 
 
+def test_end_to_end_regression_audit() -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(8)
+    X = pd.DataFrame({"a": rng.normal(size=600), "sex": rng.choice(["F", "M"], 600)})
+    X.loc[300:, "a"] += 1.0
+    y = 2 * X["a"].to_numpy() + rng.normal(size=600)
+    model = make_pipeline(make_column_transformer(("passthrough", ["a"])), LinearRegression())
+    model.fit(X[:300], y[:300])
+    res = auditkit.audit(
+        model, X[300:], y[300:], train=(X[:300], y[:300]), sensitive_features="sex",
+        sections=["drift"],
+    )  # fmt: skip
+    assert res.data.get("task") == "regression"
+    d = res.section("drift")
+    assert d.status == "ok" and d.get("population_stability_index", input_feature="a").value > 0.25
+    assert d.get("population_stability_index", feature="sex", group="M", input_feature="a")
+
+
 def test_options_are_checked_and_read() -> None:
     X_tr, X_ev = _shifted(shift=0.2, n_tr=500, n_ev=500)
     with pytest.raises(ParameterError, match="drift_bins"):
