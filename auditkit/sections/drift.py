@@ -113,7 +113,7 @@ def _records(c: ColumnDrift) -> list[MetricValue]:
     ]
 
 
-def _groups(ctx: AuditContext) -> tuple[list[str], str]:
+def _groups(ctx: AuditContext) -> tuple[list[Any], str]:
     """Return the sensitive features whose groups can be compared, and a note for ``info``."""
     sens, sens_tr = ctx.sensitive, ctx.train.sensitive if ctx.train is not None else None
     if sens is None or sens.shape[1] == 0:
@@ -123,10 +123,10 @@ def _groups(ctx: AuditContext) -> tuple[list[str], str]:
             "not compared within groups: the sensitive values were given for the evaluation "
             "rows only (name a column of X, or the dataset's declared ones, to compare groups)"
         )
-    feats = [str(f) for f in sens.columns if f in set(sens_tr.columns)]
+    feats = [f for f in sens.columns if f in set(sens_tr.columns)]
     return feats, (
         "each group's training rows against its evaluation rows, for "
-        + ", ".join(repr(f) for f in feats)
+        + ", ".join(repr(str(f)) for f in feats)
     )
 
 
@@ -196,10 +196,11 @@ class DriftSection:
 
     @staticmethod
     def _within(
-        ctx: AuditContext, feature: str, cols: list[tuple[str, Kind, np.ndarray, np.ndarray]],
+        ctx: AuditContext, feature: Any, cols: list[tuple[str, Kind, np.ndarray, np.ndarray]],
         n_bins: int,
     ) -> list[ColumnDrift]:  # fmt: skip
-        """Every input column within every group of ``feature`` (one Holm family)."""
+        """Return every input column within every group of ``feature`` (one Holm family)."""
+        name = str(feature)
         assert ctx.train is not None
         s_ev = np.asarray(ctx.sensitive[feature].astype(str).to_numpy(), dtype=str)
         s_tr = np.asarray(ctx.train.sensitive[feature].astype(str).to_numpy(), dtype=str)
@@ -215,8 +216,8 @@ class DriftSection:
                     f"min_group_size={ctx.config.min_group_size} on one side"
                 )
             for c, kind, a, b in cols:
-                if c == feature:
+                if c == name:
                     continue  # the column that defines the groups
                 cd = compare_column(c, kind, a[m_tr], b[m_ev], n_bins=n_bins)
-                out.append(dataclasses.replace(cd, feature=feature, group=g, small=small))
+                out.append(dataclasses.replace(cd, feature=name, group=g, small=small))
         return adjust(out)
