@@ -124,6 +124,9 @@ def test_a_shifted_column_has_psi_above_025_and_an_unshifted_one_below_01() -> N
     assert "a large shift; KS adjusted p < 0.001" in bad[0].text
     assert "did not learn from" in bad[0].text
     assert not any("income" in f.text or "city" in f.text for f in bad)
+    (chart,) = res.charts
+    assert chart.kind == "bar" and chart.data["labels"][0] == "age"
+    assert chart.data["reference"] == 0.25 and "age 0." in chart.description
 
 
 def test_a_moderate_shift_is_amber() -> None:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._core.catalog import evidence_word
-from ..result.records import Finding, Severity, Table
+from ..result.records import Chart, Finding, Severity, Table
 from ._drift_compare import ColumnDrift
 from ._drift_stats import MISSING_LABEL, PSI_LARGE, PSI_MODERATE, shift_word
 
-__all__ = ["drift_findings", "drift_tables"]
+__all__ = ["drift_chart", "drift_findings", "drift_tables"]
 
 SECTION = "drift"
 _METRIC = "drift.population_stability_index"
@@ -367,3 +367,33 @@ def drift_tables(overall: Sequence[ColumnDrift], within: Sequence[ColumnDrift]) 
             )  # fmt: skip
         )
     return tables
+
+
+#: Columns drawn in the PSI chart (the most shifted ones).
+_CHART_COLUMNS = 20
+
+
+def drift_chart(overall: Sequence[ColumnDrift]) -> Chart | None:
+    """Return a bar chart of each column's PSI (largest first), with the large-shift line."""
+    ranked = [c for c in sorted(overall, key=lambda c: -(c.psi or 0.0)) if c.psi is not None]
+    if not ranked:
+        return None
+    shown = ranked[:_CHART_COLUMNS]
+    more = f" The {len(shown)} most shifted of {len(ranked)} columns." if len(ranked) > len(
+        shown
+    ) else ""  # fmt: skip
+    listing = "; ".join(f"{c.column} {_psi(c.psi)}" for c in shown[:8])
+    return Chart(
+        name="psi_by_column", kind="bar",
+        title="Population stability index of each input column (training to evaluation)",
+        data={
+            "labels": [c.column for c in shown], "values": [c.psi for c in shown],
+            "reference": PSI_LARGE, "reference_label": f"large shift ({PSI_LARGE:g})",
+            "xlabel": "PSI", "ylabel": "input column", "horizontal": True,
+        },
+        description=(
+            f"PSI of each input column, largest first ({listing}). Below {PSI_MODERATE:g} no "
+            f"material shift, {PSI_MODERATE:g} to {PSI_LARGE:g} moderate, above {PSI_LARGE:g} "
+            f"large; a bar past the line is a finding only with a test's evidence.{more}"
+        ),
+    )  # fmt: skip

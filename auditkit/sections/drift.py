@@ -53,7 +53,7 @@ from ..result.records import MetricValue, SectionResult
 from ._drift_compare import ColumnDrift, adjust, compare_column
 from ._drift_data import column_values, frames, tabular_reason
 from ._drift_stats import Kind, population_stability_index
-from ._drift_story import drift_findings, drift_tables
+from ._drift_story import drift_chart, drift_findings, drift_tables
 
 __all__ = [
     "ColumnDrift",
@@ -190,6 +190,7 @@ class DriftSection:
             status="ok",
             metrics=tuple(records),
             tables=tuple(drift_tables(overall, within)),
+            charts=tuple(c for c in (drift_chart(overall),) if c is not None),
             findings=tuple(drift_findings(overall, within, alpha=alpha, ci_level=1 - alpha)),
             info=info,
         )
