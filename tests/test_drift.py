@@ -554,3 +554,17 @@ def test_the_drift_view_shows_each_columns_psi_as_a_key_figure() -> None:
     assert len(labels) == 3 and "input age" in labels[0]
     assert {t["title"] for t in sec["tables"]} >= {"Drift per input column"}
     assert [t["title"] for t in sec["metric_tables"]] == ["Whole population", "By s"]
+
+
+def test_hostile_column_names_are_escaped_in_the_card() -> None:
+    from auditkit.result.records import AuditResult
+
+    bad = '<script>alert(1)</script>"onmouseover='
+    rng = np.random.default_rng(9)
+    X_tr = pd.DataFrame({bad: rng.normal(size=300), "k": rng.choice([bad, "b"], 300)})
+    X_ev = pd.DataFrame({bad: rng.normal(2, 1, size=300), "k": rng.choice([bad, "c"], 300)})
+    res = DRIFT.run(_context(X_tr, X_ev))
+    assert any(bad in f.text for f in res.findings)
+    doc = AuditResult("1.0", "t", "1970-01-01T00:00:00Z", {}, {}, {}, (res,)).to_dict()
+    html = auditkit.render_html(doc)
+    assert "<script>alert" not in html and '"onmouseover=' not in html
