@@ -568,3 +568,21 @@ def test_hostile_column_names_are_escaped_in_the_card() -> None:
     doc = AuditResult("1.0", "t", "1970-01-01T00:00:00Z", {}, {}, {}, (res,)).to_dict()
     html = auditkit.render_html(doc)
     assert "<script>alert" not in html and '"onmouseover=' not in html
+
+
+def test_identifier_columns_are_compared_but_not_judged() -> None:
+    rng = np.random.default_rng(10)
+    X_tr = pd.DataFrame({"customer_id": np.arange(400), "v": rng.normal(size=400)})
+    X_ev = pd.DataFrame({"customer_id": np.arange(400, 700), "v": rng.normal(size=300)})
+    X_tr["email"] = [f"u{i}@example.com" for i in range(400)]
+    X_ev["email"] = [f"w{i}@example.com" for i in range(300)]
+    res = check_section(DRIFT, _context(X_tr, X_ev))
+    cid = res.get("population_stability_index", input_feature="customer_id")
+    assert cid.value > 0.25 and cid.flags == ("identifier",) and cid.p_adjusted is None
+    assert "direct identifier" in cid.reason
+    assert not [f for f in res.findings if f.severity in ("fail", "warn")]
+    texts = [f.text for f in res.findings]
+    assert any(t.startswith("customer_id, email look like direct identifiers") for t in texts)
+    assert not any("categories the training data lacks" in t for t in texts)
+    v = res.get("population_stability_index", input_feature="v")
+    assert v.p_adjusted == v.p_value  # the family holds the one judged column

@@ -47,6 +47,9 @@ class ColumnDrift:
         The sensitive feature and group (None for the whole population).
     small : str or None
         Why the group is too small to judge (None when it is not).
+    identifier : bool
+        Whether the column looks like a direct identifier (values unique to each row): its
+        values differ between any two samples, so its PSI says nothing about the population.
     p_adjusted : float or None
         The test's p-value adjusted over its family (Holm).
     """
@@ -66,6 +69,7 @@ class ColumnDrift:
     feature: str | None = None
     group: str | None = None
     small: str | None = None
+    identifier: bool = False
     p_adjusted: float | None = None
 
     @property
@@ -107,8 +111,11 @@ def compare_column(
 
 
 def adjust(items: list[ColumnDrift]) -> list[ColumnDrift]:
-    """Holm-adjust the p-values of ``items`` that are judged (groups too small left out)."""
-    idx = [i for i, c in enumerate(items) if c.small is None and c.p_value is not None]
+    """Holm-adjust the p-values of ``items`` that are judged (small groups, identifiers out)."""
+    idx = [
+        i for i, c in enumerate(items)
+        if c.small is None and not c.identifier and c.p_value is not None
+    ]  # fmt: skip
     adj = holm(np.array([items[i].p_value for i in idx], dtype=np.float64)).tolist()
     out = list(items)
     for i, a in zip(idx, adj):

@@ -266,8 +266,22 @@ def drift_findings(
     ci_level: float,
 ) -> list[Finding]:  # fmt: skip
     """Return the section's findings (worst first): columns, groups, then the data's notes."""
-    out = _column_findings(overall, alpha, ci_level) + _group_findings(within, alpha, ci_level)
-    out += _data_findings(overall)
+    judged = [c for c in overall if not c.identifier]
+    out = _column_findings(judged, alpha, ci_level) if judged else []
+    out += _group_findings([c for c in within if not c.identifier], alpha, ci_level)
+    out += _data_findings(judged)
+    idents = [c.column for c in overall if c.identifier]
+    if idents:
+        out.append(
+            Finding(
+                SECTION, "info",
+                f"{', '.join(idents[:_LISTED])}"
+                + (f" and {len(idents) - _LISTED} more" if len(idents) > _LISTED else "")
+                + (" look" if len(idents) > 1 else " looks")
+                + " like direct identifiers (values unique to each row): compared but not "
+                "judged, since their values differ between any two samples.",
+            )
+        )  # fmt: skip
     order = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
     return sorted(out, key=lambda f: order[f.severity])
 
@@ -281,7 +295,8 @@ def drift_tables(overall: Sequence[ColumnDrift], within: Sequence[ColumnDrift]) 
     ranked = sorted(overall, key=lambda c: -(c.psi or 0.0))
     rows = tuple(
         (
-            c.column, c.kind, _num(c.psi), shift_word(c.psi), _num(c.chance),
+            c.column, c.kind, _num(c.psi),
+            "not judged (identifier)" if c.identifier else shift_word(c.psi), _num(c.chance),
             _TABLE_TESTS.get(c.test.test, c.test.test), _num(c.test.statistic),
             _num(c.p_adjusted), c.n_train, c.n_eval,
             c.missing_train / max(c.n_train, 1), c.missing_eval / max(c.n_eval, 1),
@@ -317,7 +332,7 @@ def drift_tables(overall: Sequence[ColumnDrift], within: Sequence[ColumnDrift]) 
     ]
     bin_rows = []
     for c in ranked:
-        if shift_word(c.psi) not in ("large", "moderate"):
+        if c.identifier or shift_word(c.psi) not in ("large", "moderate"):
             continue
         n_tr, n_ev = max(int(c.bins.train.sum()), 1), max(int(c.bins.eval.sum()), 1)
         for i in np.argsort(-np.nan_to_num(c.contributions), kind="stable")[:3].tolist():
@@ -340,7 +355,7 @@ def drift_tables(overall: Sequence[ColumnDrift], within: Sequence[ColumnDrift]) 
             by.setdefault((c.feature, c.group), []).append(c)
     group_rows = []
     for (feat, group), cs in by.items():
-        top = max(cs, key=lambda c: c.psi if c.psi is not None else -1.0)
+        top = max(cs, key=lambda c: c.psi if c.psi is not None and not c.identifier else -1.0)
         group_rows.append(
             (feat, group, top.n_train, top.n_eval, top.column, _num(top.psi),
              shift_word(top.psi), _num(top.p_adjusted), top.small or "")
@@ -375,7 +390,10 @@ _CHART_COLUMNS = 20
 
 def drift_chart(overall: Sequence[ColumnDrift]) -> Chart | None:
     """Return a bar chart of each column's PSI (largest first), with the large-shift line."""
-    ranked = [c for c in sorted(overall, key=lambda c: -(c.psi or 0.0)) if c.psi is not None]
+    ranked = [
+        c for c in sorted(overall, key=lambda c: -(c.psi or 0.0))
+        if c.psi is not None and not c.identifier
+    ]  # fmt: skip
     if not ranked:
         return None
     shown = ranked[:_CHART_COLUMNS]

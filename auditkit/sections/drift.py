@@ -64,6 +64,11 @@ __all__ = [
 ]
 
 SECTION = "drift"
+#: Why an identifier column is compared but not judged.
+IDENTIFIER_NOTE = (
+    "looks like a direct identifier (values unique to each row): its values differ between any "
+    "two samples, so its PSI says nothing about the population; not judged"
+)
 
 
 @register
@@ -99,9 +104,10 @@ def _records(c: ColumnDrift) -> list[MetricValue]:
         "p_value": c.test.p_value,
         "p_adjusted": c.p_adjusted,
         "test": c.test.test,
-        "flags": ("too_small",) if c.small else (),
+        "flags": (("too_small",) if c.small else ()) + (("identifier",) if c.identifier else ()),
     }
-    psi_reason = c.small or (None if c.psi is not None else c.test.reason or "no rows")
+    ident = IDENTIFIER_NOTE if c.identifier else None
+    psi_reason = c.small or ident or (None if c.psi is not None else c.test.reason or "no rows")
     return [
         MetricValue(name="population_stability_index", value=c.psi, reason=psi_reason, **common),
         MetricValue(
@@ -128,6 +134,13 @@ def _groups(ctx: AuditContext) -> tuple[list[Any], str]:
         "each group's training rows against its evaluation rows, for "
         + ", ".join(repr(str(f)) for f in feats)
     )
+
+
+def _identifiers(ev: Any, seed: int) -> set[str]:
+    """Return the columns whose values are unique to each row (the privacy section's scan)."""
+    from ._identifiers import scan_identifiers
+
+    return {f.column for f in scan_identifiers(ev, seed=seed) if "unique to each row" in f.reason}
 
 
 class DriftSection:
@@ -159,13 +172,19 @@ class DriftSection:
         for c in ev.columns:
             kind, a, b = column_values(tr[c], ev[c], declared.get(c))
             cols.append((c, kind, a, b))
+        idents = _identifiers(ev, ctx.config.random_state)
         overall = adjust(
-            [compare_column(c, k, a, b, n_bins=opts.drift_bins) for c, k, a, b in cols]
+            [
+                dataclasses.replace(
+                    compare_column(c, k, a, b, n_bins=opts.drift_bins), identifier=c in idents
+                )
+                for c, k, a, b in cols
+            ]
         )
         feats, group_note = _groups(ctx)
         within: list[ColumnDrift] = []
         for f in feats:
-            within += self._within(ctx, f, cols, opts.drift_bins)
+            within += self._within(ctx, f, cols, opts.drift_bins, idents)
         records = [r for c in overall + within for r in _records(c)]
         info = {
             "n_train": len(tr),
@@ -198,7 +217,7 @@ class DriftSection:
     @staticmethod
     def _within(
         ctx: AuditContext, feature: Any, cols: list[tuple[str, Kind, np.ndarray, np.ndarray]],
-        n_bins: int,
+        n_bins: int, idents: set[str],
     ) -> list[ColumnDrift]:  # fmt: skip
         """Return every input column within every group of ``feature`` (one Holm family)."""
         name = str(feature)
@@ -220,5 +239,9 @@ class DriftSection:
                 if c == name:
                     continue  # the column that defines the groups
                 cd = compare_column(c, kind, a[m_tr], b[m_ev], n_bins=n_bins)
-                out.append(dataclasses.replace(cd, feature=name, group=g, small=small))
+                out.append(
+                    dataclasses.replace(
+                        cd, feature=name, group=g, small=small, identifier=c in idents
+                    )
+                )
         return adjust(out)
