@@ -26,6 +26,10 @@ The within-group family of one sensitive feature (every group large enough to ju
 input column) is adjusted together (Holm). A group with fewer than ``min_group_size`` rows on
 either side is flagged ``too_small``: its figures are reported but lead no finding.
 
+A column that looks like a direct identifier (values unique to each row, by the privacy
+section's scan) is compared but not judged (flag ``identifier``; out of the Holm family): its
+values differ between any two samples.
+
 Findings: a column whose PSI is above 0.25 with an adjusted p-value below ``drift_alpha`` is a
 large shift (red), 0.1 to 0.25 with that evidence a moderate one (amber); a PSI above 0.1 that
 the test cannot tell from chance (few rows) is stated as exactly that, with the PSI that
