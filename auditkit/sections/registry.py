@@ -9,6 +9,7 @@ from .._core.validation import PARAM_MSG
 from ..exceptions import ParameterError
 from ..inputs.context import AuditContext
 from ..result.records import SectionResult
+from .drift import DriftSection
 
 __all__ = ["SECTIONS", "SECTION_ORDER", "Section", "resolve_sections"]
 
@@ -25,7 +26,11 @@ class Section(Protocol):
 
 SECTIONS: Registry[Section] = Registry("section")
 #: The canonical order sections run and render in.
-SECTION_ORDER = ("performance", "fairness", "explainability", "privacy", "stability")
+#: ``drift`` (the inputs of the training against the evaluation data) comes after the sections
+#: about the model on the evaluation data and before those that also read the training data.
+SECTION_ORDER = (
+    "performance", "fairness", "explainability", "drift", "privacy", "stability",
+)  # fmt: skip
 
 
 def resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
@@ -47,3 +52,8 @@ def resolve_sections(sections: Any, func: str) -> tuple[str, ...]:
         SECTIONS.get(s)
     order = {s: i for i, s in enumerate(SECTION_ORDER)}
     return tuple(sorted(names, key=lambda s: order.get(s, len(order))))
+
+
+# The drift section is registered here (this module is imported by every section module, so by
+# any import of the sections package); drift.py does not import the registry.
+SECTIONS.register("drift")(DriftSection())
