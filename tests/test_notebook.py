@@ -12,8 +12,10 @@ import dataclasses
 import html.parser
 import json
 import math
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +229,42 @@ def test_fragment_renders_in_chromium_without_network_requests(tmp_path):
     control = _page(tmp_path, frag + '<img alt="" src="http://127.0.0.1:9/control.png">', "c.html")
     _, urls = _chromium(control, tmp_path)
     assert urls == ["http://127.0.0.1:9/control.png"]
+
+
+AXE = Path(
+    os.environ.get("AUDITKIT_AXE")
+    or Path(sys.prefix) / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+@pytest.mark.skipif(not AXE.is_file(), reason=f"axe-core is not installed ({AXE})")
+def test_fragment_has_no_serious_accessibility_violation(tmp_path):
+    """axe-core (WCAG 2.2 AA and best practices) in the light and the dark colour scheme."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    page_path = _page(tmp_path, f"<main><h1>Notebook</h1>{rich_result()._repr_html_()}</main>",
+                      "axe.html")  # fmt: skip
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            for scheme in ("light", "dark"):
+                ctx = browser.new_context(color_scheme=scheme)
+                page = ctx.new_page()
+                page.goto(page_path.as_uri())
+                page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+                res = page.evaluate(
+                    "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", tags
+                )
+                ctx.close()
+                bad = [(v["id"], v["impact"]) for v in res["violations"]
+                       if v["impact"] in ("serious", "critical")]  # fmt: skip
+                assert bad == [], (scheme, bad)
+        finally:
+            browser.close()
 
 
 # ------------------------------------------------------------------------------- to_frame

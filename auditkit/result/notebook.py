@@ -218,7 +218,8 @@ def _sections(s: Summary, prefix: str) -> str:
         body = f'<ul style="margin:4px 0;padding-left:1.4em">{items}</ul>' if items else ""
         parts.append(
             f'<details id="{prefix}-{_t(e.anchor)}" style="margin:2px 0">'
-            f'<summary style="cursor:pointer">{head}</summary>{body}</details>'
+            f'<summary style="cursor:pointer;min-height:24px;padding:3px 0">{head}</summary>'
+            f"{body}</details>"
         )
     if not parts:
         return ""
