@@ -33,8 +33,9 @@ order::
 So ``fairness.sex.demographic_parity_difference`` (between groups),
 ``fairness.sex.Female.selection_rate``, ``fairness.sex.Female.selection_rate_difference.
 to_reference``, ``performance.accuracy``, ``performance.precision.label_1``. When two records
-would get the same name (values that differ only in characters made safe, such as ``A/B`` and
-``A B``, both ``A_B``), every one of them gets ``-`` and the first 8 hexadecimal
+would get the same name, or names that differ only in case (values that differ only in
+characters made safe, such as ``A/B`` and ``A B``, both ``A_B``; ``F`` and ``f``: some stores
+compare names without case), every one of them gets ``-`` and the first 8 hexadecimal
 digits of the SHA-256 of its identity (the record's identifying fields, as JSON) appended:
 deterministic, independent of the records' order, and the same in every audit of the same
 data. A name longer than MLflow's 250 characters is cut and gets the same suffix. The artifact
@@ -180,11 +181,12 @@ def metric_keys(
             ident = _identity(m, n)  # the same record twice: its occurrence tells them apart
         items.append((base, m, ident))
     count: dict[str, int] = {}
-    for base, _, _ in items:
-        count[base] = count.get(base, 0) + 1
+    for base, _, _ in items:  # case folded: some stores (MySQL) compare names without case
+        count[base.lower()] = count.get(base.lower(), 0) + 1
     out: dict[str, tuple[MetricValue, str]] = {}
     for base, m, ident in items:
-        name = base if count[base] == 1 and len(base) <= MAX_KEY else _suffixed(base, ident)
+        plain = count[base.lower()] == 1 and len(base) <= MAX_KEY
+        name = base if plain else _suffixed(base, ident)
         while name in out:  # a suffixed name equal to another record's plain name
             ident += "+"
             name = _suffixed(base, ident)

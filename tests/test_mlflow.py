@@ -218,3 +218,5 @@ def test_names_are_safe_stable_and_disambiguated():
         assert ":" not in name and len(name) <= am.MAX_KEY
     dup = am.metric_keys(_result(c, c))  # the same record twice
     assert len(dup) == 2
+    lower = dataclasses.replace(c, group=("c",))  # names differing only in case
+    assert all("-" in k for k in am.metric_keys(_result(c, lower)))
