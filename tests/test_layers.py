@@ -39,6 +39,7 @@ STAGES: dict[str, int] = {
     "auditkit.report": 9,
     "auditkit._api": 10,
     "auditkit._compat": 10,
+    "auditkit.mlflow": 10,
     "auditkit.testing": 11,
     "auditkit": 12,
     "auditkit.cli": 13,

@@ -370,6 +370,40 @@ class AuditResult:
                 return s
         return None
 
+    def __repr__(self) -> str:
+        """One short line: the model, the sections with their status, the verdict."""
+        from .notebook import summary_line
+
+        return summary_line(self)
+
+    def _repr_html_(self) -> str:
+        """Return the notebook summary: verdict, lights, what needs attention, the sections.
+
+        A self-contained HTML fragment with every data string escaped and nothing fetched
+        from the network (see :mod:`auditkit.result.notebook`).
+        """
+        from .notebook import summary_html
+
+        return summary_html(self)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Return the metric records as flat dicts, one per record (see :meth:`to_frame`)."""
+        from .frame import metric_records
+
+        return metric_records(self.metrics)
+
+    def to_frame(self) -> Any:
+        """Return the metric records as a pandas DataFrame, one row per record.
+
+        The columns are :data:`auditkit.result.frame.FRAME_COLUMNS`, always in that order
+        (``section``, ``name``, ``feature``, ``group``, ``value``, ``ci_low``, ``ci_high``,
+        ``n``, ...). ``pandas.read_json("audit.json")`` cannot read the nested document: use
+        ``auditkit.load_result("audit.json").to_frame()``.
+        """
+        from .frame import metrics_frame
+
+        return metrics_frame(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the plain-data form written to JSON (validates against the shipped schema)."""
         return {
