@@ -23,7 +23,13 @@ from ..result.records import Finding, MetricValue, Table
 from . import _plain_language as pl
 from ._fairness_records import SECTION, _finding
 
-__all__ = ["CONSTRAINTS", "MitigationOutcome", "mitigation_results", "threshold_what_if"]
+__all__ = [
+    "CONSTRAINTS",
+    "MitigationOutcome",
+    "mitigation_results",
+    "threshold_what_if",
+    "what_if",
+]
 
 #: Constraint -> the disparity it targets (Fairlearn names).
 CONSTRAINTS = {
@@ -343,3 +349,42 @@ def _table(rows: list[tuple[Any, ...]]) -> Table:
         note="Group-specific thresholds learned on one half of the evaluation data and "
         "measured on the other half; the model itself is unchanged.",
     )
+
+
+def what_if(
+    ctx: Any,
+    y01: np.ndarray,
+    p01: np.ndarray,
+    score: np.ndarray,
+    feats: tuple[str, ...],
+    *,
+    gap: float = 0.1,
+) -> tuple[list[MetricValue], list[Finding], list[Table], list[Any], dict[str, Any]]:
+    """Run the ThresholdOptimizer what-if and the trade-off curve (binary task with scores).
+
+    Returns the records, findings, tables, charts and ``info`` of both: the what-if's exactly
+    as :func:`threshold_what_if` and :func:`mitigation_results` give them, then the
+    trade-off's (:func:`._tradeoff_results.tradeoff_results`), whose ``info`` is
+    ``info["tradeoff"]``.
+
+    Parameters
+    ----------
+    ctx : AuditContext
+    y01, p01 : ndarray of int
+        Labels and the model's decisions, 1 = the positive class.
+    score : ndarray
+        The positive-class score.
+    feats : tuple of str
+        The sensitive features.
+    gap : float, default=0.1
+        The section's ``fairness_gap_threshold`` (the trade-off's findings quote the cost of
+        bringing the disparity under it).
+    """
+    from ._tradeoff_results import tradeoff_results
+
+    outcomes = threshold_what_if(y01, p01, score, ctx.sensitive, ctx.rng("mitigation"))
+    records, findings, tables, info = mitigation_results(outcomes, feats, ctx.config.ci_level)
+    t_rec, t_find, t_tab, t_charts, info["tradeoff"] = tradeoff_results(
+        ctx, y01, p01, score, feats, gap=gap
+    )
+    return records + t_rec, findings + t_find, tables + t_tab, t_charts, info
