@@ -22,6 +22,8 @@ from ..metrics.stats import wilson_interval
 from ..result.records import Finding, MetricValue, Table
 from . import _plain_language as pl
 from ._fairness_records import SECTION, _finding
+from ._tradeoff import half_split as _split
+from ._tradeoff import joined_groups as _joined
 
 __all__ = [
     "CONSTRAINTS",
@@ -91,49 +93,6 @@ def _score_model() -> Any:
     model = ScoreModel()
     model.classes_ = np.array([0, 1])
     return model
-
-
-def _joined(sensitive: Any, cols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Return each row's intersection as text (values joined by US) and its code, vectorised."""
-    import pandas as pd
-
-    codes, levels = [], []
-    for c in cols:
-        k, lv = pd.factorize(sensitive[c])
-        codes.append(np.asarray(k, dtype=np.int64))
-        levels.append([str(v) for v in np.asarray(lv, dtype=object).tolist()])
-    sizes = tuple(len(lv) for lv in levels)
-    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2**62:
-        cell = np.ravel_multi_index(tuple(codes), sizes) if len(cols) > 1 else codes[0]
-        uniq, inv = np.unique(cell, return_inverse=True)
-        parts = np.unravel_index(uniq, sizes)
-    else:  # pragma: no cover - astronomically many combinations
-        rows, inv = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
-        uniq, parts = rows, tuple(rows[:, j] for j in range(len(cols)))
-    names = np.empty(len(uniq), dtype=object)
-    names[:] = ["\x1f".join(levels[j][parts[j][i]] for j in range(len(cols)))
-                for i in range(len(uniq))]  # fmt: skip
-    inv = np.asarray(inv).ravel()
-    return names[inv], inv
-
-
-def _split(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Half/half split, stratified when every stratum has two rows or more."""
-    n = len(strata)
-    _, codes, counts = np.unique(strata, return_inverse=True, return_counts=True)
-    perm = rng.permutation(n)
-    if counts.min() >= 2:
-        order = perm[np.argsort(codes[perm], kind="stable")]
-        # alternate rows within each stratum between the halves
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n)
-        first = np.r_[0, np.cumsum(counts)[:-1]]
-        within = rank - first[codes]
-        fit = within % 2 == 0
-    else:
-        fit = np.zeros(n, dtype=bool)
-        fit[perm[: n // 2]] = True
-    return np.flatnonzero(fit), np.flatnonzero(~fit)
 
 
 def threshold_what_if(

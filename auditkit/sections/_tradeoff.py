@@ -45,10 +45,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "half_split",
+    "joined_groups",
     "CONSTRAINTS",
     "DISPARITY",
     "MAX_STARTS",
@@ -86,6 +89,49 @@ _EPS = 1e-12
 
 
 # ------------------------------------------------------------------------------ basics
+def joined_groups(sensitive: Any, cols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's intersection as text (values joined by US) and its code, vectorised."""
+    import pandas as pd  # only with sensitive columns, which are a DataFrame
+
+    codes, levels = [], []
+    for c in cols:
+        k, lv = pd.factorize(sensitive[c])
+        codes.append(np.asarray(k, dtype=np.int64))
+        levels.append([str(v) for v in np.asarray(lv, dtype=object).tolist()])
+    sizes = tuple(len(lv) for lv in levels)
+    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2**62:
+        cell = np.ravel_multi_index(tuple(codes), sizes) if len(cols) > 1 else codes[0]
+        uniq, inv = np.unique(cell, return_inverse=True)
+        parts = np.unravel_index(uniq, sizes)
+    else:  # pragma: no cover - astronomically many combinations
+        rows, inv = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+        uniq, parts = rows, tuple(rows[:, j] for j in range(len(cols)))
+    names = np.empty(len(uniq), dtype=object)
+    names[:] = ["\x1f".join(levels[j][parts[j][i]] for j in range(len(cols)))
+                for i in range(len(uniq))]  # fmt: skip
+    inv = np.asarray(inv).ravel()
+    return names[inv], inv
+
+
+def half_split(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Half/half split, stratified when every stratum has two rows or more."""
+    n = len(strata)
+    _, codes, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    perm = rng.permutation(n)
+    if counts.min() >= 2:
+        order = perm[np.argsort(codes[perm], kind="stable")]
+        # alternate rows within each stratum between the halves
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        first = np.r_[0, np.cumsum(counts)[:-1]]
+        within = rank - first[codes]
+        fit = within % 2 == 0
+    else:
+        fit = np.zeros(n, dtype=bool)
+        fit[perm[: n // 2]] = True
+    return np.flatnonzero(fit), np.flatnonzero(~fit)
+
+
 def candidate_thresholds(score: np.ndarray, max_thresholds: int = MAX_THRESHOLDS) -> np.ndarray:
     """Return the thresholds tried, highest first: the distinct scores (or an even spread).
 

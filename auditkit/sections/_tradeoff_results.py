@@ -40,6 +40,8 @@ from ._tradeoff import (
     DISPARITY,
     FrontPoint,
     cross_fitted_front,
+    half_split,
+    joined_groups,
     measure,
     threshold_curve,
 )
@@ -110,14 +112,12 @@ def tradeoff_results(
         The section's warning gap (``fairness_gap_threshold``): the findings quote the cost
         of bringing the disparity under it (or under half of today's, when already below).
     """
-    from ._mitigation import _joined, _split
-
     y = np.asarray(y01, dtype=np.int64)
     d = np.asarray(p01, dtype=np.int64)
     s = np.asarray(score, dtype=np.float64)
     w = ctx.predictions.sample_weight
-    names, group = _joined(ctx.sensitive, list(ctx.sensitive.columns))
-    folds = _split(group * 2 + y, ctx.rng("fairness.tradeoff"))
+    names, group = joined_groups(ctx.sensitive, list(ctx.sensitive.columns))
+    folds = half_split(group * 2 + y, ctx.rng("fairness.tradeoff"))
     info: dict[str, Any] = {
         "status": "ok",
         "method": "every common threshold on all rows; group-specific thresholds (Fairlearn's "
