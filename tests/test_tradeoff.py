@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -160,6 +161,12 @@ def test_no_shift_no_gain() -> None:
     assert max(q.accuracy for q in front) <= best + 0.01
 
 
+def _score(ctx: Any) -> np.ndarray:
+    s = ctx.predictions.y_score
+    assert s is not None
+    return np.asarray(s)
+
+
 def _weighted_ctx(seed: int = 0):  # type: ignore[no-untyped-def]
     ctx = make_context(n=500, seed=seed, n_boot=0)
     w = np.random.default_rng(seed).random(len(ctx.predictions.y_true)) * 2 + 0.1
@@ -178,7 +185,7 @@ def test_operating_point_equals_the_sections_own_accuracy_and_disparity(weighted
     feats = tuple(str(c) for c in ctx.sensitive.columns)
     y01 = (p.y_true == 1).astype(np.int64)
     p01 = (p.y_pred == 1).astype(np.int64)
-    records, findings, tables, charts, info = what_if(ctx, y01, p01, p.y_score, feats)
+    records, findings, tables, charts, info = what_if(ctx, y01, p01, _score(ctx), feats)
 
     def own(name: str) -> float:
         (m,) = [m for m in section.metrics if m.name == name and m.feature in (None, feats)
@@ -214,7 +221,9 @@ def test_records_table_chart_and_findings_render() -> None:
     ctx = make_context(n=400, n_boot=0)
     p = ctx.predictions
     feats = tuple(str(c) for c in ctx.sensitive.columns)
-    out = what_if(ctx, (p.y_true == 1).astype(int), (p.y_pred == 1).astype(int), p.y_score, feats)
+    out = what_if(
+        ctx, (p.y_true == 1).astype(int), (p.y_pred == 1).astype(int), _score(ctx), feats
+    )
     records, findings, tables, charts, info = out
     trade = [m for m in records if m.name.startswith("tradeoff_")]
     assert {(m.label, m.method) for m in trade} == {
@@ -255,6 +264,6 @@ def test_skipped_when_a_half_has_one_class() -> None:
     y = np.zeros(len(p.y_true), np.int64)
     y[0] = 1
     feats = tuple(str(c) for c in ctx.sensitive.columns)
-    out = tradeoff_results(ctx, y, (p.y_pred == 1).astype(int), p.y_score, feats)
+    out = tradeoff_results(ctx, y, (p.y_pred == 1).astype(int), _score(ctx), feats)
     assert out[:4] == ([], [], [], []) and out[4]["status"] == "skipped"
     assert "single class" in out[4]["reason"]

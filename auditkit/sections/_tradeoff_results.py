@@ -230,7 +230,7 @@ def _chart(
             "x": [p.disparity for p in front],
             "y": [p.accuracy for p in front],
         },
-        {"name": "today: the model's own decisions", "x": [disp], "y": [acc]},
+        {"name": "today: the model's own decisions", "x": [disp], "y": [acc], "marker": True},
     ]
     return Chart(
         name=f"tradeoff_{c}",
@@ -253,20 +253,20 @@ def _chart(
 
 
 def _fmt_thr(t: float) -> str:
-    return "nobody" if not np.isfinite(t) else f"{t:.4g}"
+    return "nobody" if not np.isfinite(t) else f"score ≥ {t:.4g}"
 
 
 def _thresholds_text(p: FrontPoint, groups: np.ndarray) -> str:
     parts = []
     for i, learned in enumerate(p.thresholds, start=1):
         if isinstance(learned, np.ndarray):
-            pairs = [f"{str(groups[g]).replace(chr(31), ' × ')} ≥ {_fmt_thr(t)}"
+            pairs = [f"{str(groups[g]).replace(chr(31), ' × ')}: {_fmt_thr(t)}"
                      for g, t in enumerate(learned)]  # fmt: skip
             if len(pairs) > 6:
                 pairs = pairs[:6] + [f"… ({len(learned) - 6} more)"]
             parts.append(f"half {i}: " + ", ".join(pairs))
         else:
-            parts.append(f"half {i}: ≥ {_fmt_thr(float(learned))}")  # type: ignore[arg-type]
+            parts.append(f"half {i}: {_fmt_thr(float(learned))}")  # type: ignore[arg-type]
     return "; ".join(parts)
 
 
@@ -290,7 +290,7 @@ def _table(rows: list[tuple[Any, ...]], feats: tuple[str, ...]) -> Table:
             "constraint",
             "method",
             "tolerance",
-            "thresholds (score ≥)",
+            "thresholds learned",
             "disparity",
             "accuracy",
             "accuracy change",
