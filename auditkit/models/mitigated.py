@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -232,10 +233,15 @@ class GroupThresholdModel(ModelAdapter):
             return {"kind": "file", "path": stored, "sha256": _sha256(src)}
         est = getattr(self.base, "raw", None)
         if getattr(self.base, "kind", None) == "sklearn" and est is not None:
-            import skops.io as sio
-
             out = p.with_name(p.stem + ".base.skops")
-            sio.dump(est, out)
+            with warnings.catch_warnings():  # skops looks names up in every loaded module,
+                # auditkit's old import paths (auditkit._compat) included, which warn
+                warnings.filterwarnings(
+                    "ignore", message=".*moved to auditkit", category=FutureWarning
+                )
+                import skops.io as sio
+
+                sio.dump(est, out)
             return {"kind": "skops", "path": out.name, "sha256": _sha256(out)}
         raise ParameterError(
             f"Cannot save the base model {self.base.name!r} ({self.base.kind}) safely: save it "
