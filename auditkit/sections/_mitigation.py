@@ -7,6 +7,9 @@ the second; accuracy and the disparity the constraint targets are measured on th
 before (the model's own decisions) and after. Nothing is refitted and the model is not changed:
 this is an estimate of the trade-off, not a fix. :func:`mitigation_results` turns the outcomes
 into the fairness section's records, findings, table and ``info``.
+
+:func:`what_if` is the fairness section's entry point: the what-if above, then the trade-off
+curve of every threshold (:mod:`._tradeoff_results`), with their charts.
 """
 
 from __future__ import annotations
