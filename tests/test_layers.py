@@ -38,6 +38,7 @@ STAGES: dict[str, int] = {
     "auditkit.policy": 8,
     "auditkit.report": 9,
     "auditkit._api": 10,
+    "auditkit.mitigation": 10,
     "auditkit._compat": 10,
     "auditkit.mlflow": 10,
     "auditkit.testing": 11,

@@ -7,6 +7,9 @@ the second; accuracy and the disparity the constraint targets are measured on th
 before (the model's own decisions) and after. Nothing is refitted and the model is not changed:
 this is an estimate of the trade-off, not a fix. :func:`mitigation_results` turns the outcomes
 into the fairness section's records, findings, table and ``info``.
+
+:func:`what_if` is the fairness section's entry point: the what-if above, then the trade-off
+curve of every threshold (:mod:`._tradeoff_results`), with their charts.
 """
 
 from __future__ import annotations
@@ -22,8 +25,16 @@ from ..metrics.stats import wilson_interval
 from ..result.records import Finding, MetricValue, Table
 from . import _plain_language as pl
 from ._fairness_records import SECTION, _finding
+from ._tradeoff import half_split as _split
+from ._tradeoff import joined_groups as _joined
 
-__all__ = ["CONSTRAINTS", "MitigationOutcome", "mitigation_results", "threshold_what_if"]
+__all__ = [
+    "CONSTRAINTS",
+    "MitigationOutcome",
+    "mitigation_results",
+    "threshold_what_if",
+    "what_if",
+]
 
 #: Constraint -> the disparity it targets (Fairlearn names).
 CONSTRAINTS = {
@@ -85,49 +96,6 @@ def _score_model() -> Any:
     model = ScoreModel()
     model.classes_ = np.array([0, 1])
     return model
-
-
-def _joined(sensitive: Any, cols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Return each row's intersection as text (values joined by US) and its code, vectorised."""
-    import pandas as pd
-
-    codes, levels = [], []
-    for c in cols:
-        k, lv = pd.factorize(sensitive[c])
-        codes.append(np.asarray(k, dtype=np.int64))
-        levels.append([str(v) for v in np.asarray(lv, dtype=object).tolist()])
-    sizes = tuple(len(lv) for lv in levels)
-    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2**62:
-        cell = np.ravel_multi_index(tuple(codes), sizes) if len(cols) > 1 else codes[0]
-        uniq, inv = np.unique(cell, return_inverse=True)
-        parts = np.unravel_index(uniq, sizes)
-    else:  # pragma: no cover - astronomically many combinations
-        rows, inv = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
-        uniq, parts = rows, tuple(rows[:, j] for j in range(len(cols)))
-    names = np.empty(len(uniq), dtype=object)
-    names[:] = ["\x1f".join(levels[j][parts[j][i]] for j in range(len(cols)))
-                for i in range(len(uniq))]  # fmt: skip
-    inv = np.asarray(inv).ravel()
-    return names[inv], inv
-
-
-def _split(strata: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Half/half split, stratified when every stratum has two rows or more."""
-    n = len(strata)
-    _, codes, counts = np.unique(strata, return_inverse=True, return_counts=True)
-    perm = rng.permutation(n)
-    if counts.min() >= 2:
-        order = perm[np.argsort(codes[perm], kind="stable")]
-        # alternate rows within each stratum between the halves
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n)
-        first = np.r_[0, np.cumsum(counts)[:-1]]
-        within = rank - first[codes]
-        fit = within % 2 == 0
-    else:
-        fit = np.zeros(n, dtype=bool)
-        fit[perm[: n // 2]] = True
-    return np.flatnonzero(fit), np.flatnonzero(~fit)
 
 
 def threshold_what_if(
@@ -343,3 +311,42 @@ def _table(rows: list[tuple[Any, ...]]) -> Table:
         note="Group-specific thresholds learned on one half of the evaluation data and "
         "measured on the other half; the model itself is unchanged.",
     )
+
+
+def what_if(
+    ctx: Any,
+    y01: np.ndarray,
+    p01: np.ndarray,
+    score: np.ndarray,
+    feats: tuple[str, ...],
+    *,
+    gap: float = 0.1,
+) -> tuple[list[MetricValue], list[Finding], list[Table], list[Any], dict[str, Any]]:
+    """Run the ThresholdOptimizer what-if and the trade-off curve (binary task with scores).
+
+    Returns the records, findings, tables, charts and ``info`` of both: the what-if's exactly
+    as :func:`threshold_what_if` and :func:`mitigation_results` give them, then the
+    trade-off's (:func:`._tradeoff_results.tradeoff_results`), whose ``info`` is
+    ``info["tradeoff"]``.
+
+    Parameters
+    ----------
+    ctx : AuditContext
+    y01, p01 : ndarray of int
+        Labels and the model's decisions, 1 = the positive class.
+    score : ndarray
+        The positive-class score.
+    feats : tuple of str
+        The sensitive features.
+    gap : float, default=0.1
+        The section's ``fairness_gap_threshold`` (the trade-off's findings quote the cost of
+        bringing the disparity under it).
+    """
+    from ._tradeoff_results import tradeoff_results
+
+    outcomes = threshold_what_if(y01, p01, score, ctx.sensitive, ctx.rng("mitigation"))
+    records, findings, tables, info = mitigation_results(outcomes, feats, ctx.config.ci_level)
+    t_rec, t_find, t_tab, t_charts, info["tradeoff"] = tradeoff_results(
+        ctx, y01, p01, score, feats, gap=gap
+    )
+    return records + t_rec, findings + t_find, tables + t_tab, t_charts, info
