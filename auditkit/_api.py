@@ -59,14 +59,8 @@ def run_sections(ctx: AuditContext) -> tuple[SectionResult, ...]:
         else:
             try:
                 res = section.run(ctx)
-            except AuditkitError as exc:
-                if ctx.task != "regression" or ctx.config.strict:
-                    raise
-                # a section that does not know regressions yet fails alone (inputs are
-                # checked before any section runs, so this is the section's limit, not the data)
-                res = SectionResult(
-                    name=name, status="failed", reason=f"{type(exc).__name__}: {exc}"
-                )
+            except AuditkitError:
+                raise
             except Exception as exc:  # noqa: BLE001 - a broken section must not stop the audit
                 if ctx.config.strict:
                     raise SectionError(f"Section {name!r} failed: {exc}") from exc

@@ -196,8 +196,10 @@ def test_continuous_target_is_refused_at_once() -> None:
     y = rng.normal(size=n)
     g = rng.choice(["a", "b"], n)
     t0 = time.perf_counter()
-    with pytest.raises(DataValidationError, match="continuous target.*regression"):
-        auditkit.audit_predictions(y, y + rng.normal(size=n), sensitive_features=g)
+    with pytest.raises(DataValidationError, match="continuous.*task='classification'"):
+        auditkit.audit_predictions(
+            y, y + rng.normal(size=n), sensitive_features=g, task="classification"
+        )
     assert time.perf_counter() - t0 < 1.0
 
 

@@ -174,48 +174,24 @@ def prepare_reduced_regression(
 
 
 def _reduce_regression(data: Any, **kwargs: Any) -> Any:
-    """Call :func:`auditkit.scale.reduce_regression`; a clear error until it exists."""
-    from .. import scale
+    """Reduce the log in its engine (:func:`auditkit.scale.reduce_regression`)."""
+    from ..scale import reduce_regression
 
-    reduce = getattr(scale, "reduce_regression", None)
-    if reduce is None:
-        raise ParameterError(
-            "Reducing a regression log in its engine (Parquet/CSV files, Polars, DuckDB, Spark) "
-            "is not available yet in this build; audit its rows in memory (reduce=False, or "
-            "--in-memory on the command line)."
-        )
-    return reduce(data, **kwargs)
+    return reduce_regression(data, **kwargs)
 
 
 def _decode(reduced: Any, config: AuditConfig) -> tuple[RegressionCounts, Any]:
-    """Group values of the sums (and histogram) as the strings of the row path."""
-    features = tuple(reduced.features)
-    sums = {k: np.asarray(v) for k, v in reduced.sums.items()}
-    hist = None if reduced.histogram is None else {
-        k: np.asarray(v) for k, v in reduced.histogram.items()
-    }  # fmt: skip
-    n_sums = len(sums["count"])
+    """Decode the group values as the strings of the row path; return the counts and groups."""
+    from .counts import regression_counts
+
+    counts = regression_counts(reduced, max_groups=config.max_groups, func=FUNC)
+    n_sums = len(np.asarray(counts.sums["count"]))
     cells = sensitive_frame(
-        {f: sums[f] for f in features}, None, n_sums, max_groups=config.max_groups, func=FUNC
-    )
-    assert cells is not None
-    for f in features:
-        raw, text = sums[f], cells.frame[f].to_numpy(dtype=object)
-        sums[f] = text
-        if hist is not None:  # the histogram's cells take the strings of the same values
-            lookup = {_key(v): t for v, t in zip(raw.tolist(), text.tolist(), strict=True)}
-            hist[f] = np.asarray(
-                [lookup.get(_key(v), str(v)) for v in hist[f].tolist()], dtype=object
-            )
-    counts = RegressionCounts(
-        features=features, sums=sums, histogram=hist, engine=str(reduced.engine),
-        source=str(reduced.source),
+        {f: counts.sums[f] for f in counts.features}, None, n_sums,
+        max_groups=config.max_groups, func=FUNC,
     )  # fmt: skip
+    assert cells is not None
     return counts, cells
-
-
-def _key(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _fingerprint(counts: RegressionCounts) -> str:

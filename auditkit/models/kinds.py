@@ -31,7 +31,7 @@ from ..exceptions import CheckpointError, ModelFileError
 __all__ = ["KINDS", "model_kind", "open_model_file"]
 
 #: Every kind of model path, in the order of the table above.
-KINDS = ("huggingface", "onnx", "skops", "pickle", "lightning", "checkpoint")
+KINDS = ("huggingface", "onnx", "skops", "pickle", "lightning", "checkpoint", "group_thresholds")
 _SUFFIXES = {
     ".onnx": "onnx",
     ".skops": "skops",
@@ -101,6 +101,11 @@ def model_kind(path: str | os.PathLike[str], *, model_class: Any = None) -> str:
             f"{p} holds only weights; pass the folder that holds it with config.json and the "
             "tokenizer or image processor."
         )
+    if suffix == ".json":
+        from .mitigated import is_group_thresholds_file
+
+        if is_group_thresholds_file(p):
+            return "group_thresholds"
     kind = _SUFFIXES.get(suffix) or _sniff(p)
     if kind is None:
         raise ModelFileError(f"{p} is of no model kind auditkit opens; a model is {_ACCEPTED}.")
@@ -164,6 +169,10 @@ def open_model_file(
         cuda = str(device).startswith("cuda") if device is not None else False
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None
         return load_onnx(path, features=features, providers=providers)
+    if kind == "group_thresholds":
+        from .mitigated import load_group_thresholds
+
+        return load_group_thresholds(path, trust=trust)
     if kind == "skops":
         from ..adapters.sklearn_files import load_skops
 

@@ -297,7 +297,8 @@ def finish(
 
     ``sums`` has the feature columns under :func:`feature_alias` names, ``block``, and the
     additive sums (``weight_sum`` only when weighted); ``hists`` one table per kind of
-    :data:`HIST_KINDS` with the feature aliases, ``bin``, ``count``, ``residual_sum`` and,
+    :data:`HIST_KINDS` with the feature aliases, ``bin``, ``count``, ``residual_sum``,
+    ``residual_sq_sum`` and,
     when weighted, ``weight_sum`` and ``weight_sq_sum``.
 
     Raises
@@ -356,9 +357,11 @@ def _hist_part(table: Any, k: int, binning: Binning, spec: Spec) -> dict[str, np
     part["bin_low"] = binning.edges[part["bin"]]
     part["bin_high"] = binning.edges[part["bin"] + 1]
     part["count"] = _numpy(table.column("count")).astype(np.int64)[order]
-    names = ("weight_sum", "weight_sq_sum", "residual_sum") if spec.weighted else (
-        "residual_sum",
+    names = ("weight_sum", "weight_sq_sum", "residual_sum", "residual_sq_sum") if spec.weighted else (
+        "residual_sum", "residual_sq_sum",
     )  # fmt: skip
     for name in names:
         part[name] = _numpy(table.column(name)).astype(np.float64)[order]
+    if HIST_KINDS[k] != "target":  # read for the true-value bins only (as the row path)
+        part["residual_sq_sum"] = np.full(len(order), np.nan)
     return part

@@ -138,7 +138,7 @@ def group_queries(
         f"SELECT {keys}, block, {', '.join(sums)} FROM __r GROUP BY {keys}, block",
         [*feats, "block", *(x.rsplit(" AS ", 1)[1] for x in sums)],
     )]  # fmt: skip
-    h = ["COUNT(*) AS count", wt("e") + " AS residual_sum"]
+    h = ["COUNT(*) AS count", wt("e") + " AS residual_sum", wt("e * e") + " AS residual_sq_sum"]
     if spec.weighted:
         h[1:1] = ["SUM(w) AS weight_sum", "SUM(w * w) AS weight_sq_sum"]
     for j in range(len(HIST_KINDS)):

@@ -120,6 +120,7 @@ def _group_bys(F: Any, base: Any, spec: Spec, plan: Any, feats: list[str]) -> li
     if spec.weighted:
         h += [F.sum(w).alias("weight_sum"), F.sum(w * w).alias("weight_sq_sum")]
     h.append(F.sum(terms["residual_sum"]).alias("residual_sum"))
+    h.append(F.sum(terms["residual_sq_sum"]).alias("residual_sq_sum"))
     xs = (p, F.abs(e), y)
     for j in range(len(HIST_KINDS)):
         binned = base.select("*", _bins(F, xs[j], plan.bins[j]).alias("bin"))

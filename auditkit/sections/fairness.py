@@ -51,7 +51,7 @@ from ..exceptions import ParameterError
 from ..inputs.context import AuditContext
 from ..inputs.options import CommonOptions, SectionOptions, option, register
 from ..metrics.engine import GroupMetrics, from_count_table, group_metrics
-from ..result.records import Finding, MetricValue, SectionResult, Table
+from ..result.records import Chart, Finding, MetricValue, SectionResult, Table
 from . import _fairness_evidence as _fe
 from . import _fairness_story as _story
 from ._fairness_charts import _charts
@@ -163,14 +163,14 @@ class FairnessSection:
         )  # fmt: skip
         charts = _charts(c, pair, fav_pos, four_fifths)
         info = section_info(ctx, gm, feats, pos, refs, ev, four_fifths, alpha)
-        m_recs, m_find, m_tabs = _rows_only(ctx, opts, custom, feats, pos, score, info)
+        m_recs, m_find, m_tabs, m_charts = _rows_only(ctx, opts, custom, feats, pos, score, info)
         return SectionResult(
             name=self.name,
             status="ok",
             metrics=tuple(metrics + m_recs),
             tables=tuple(tables + m_tabs),
             findings=tuple(findings + m_find),
-            charts=tuple(charts),
+            charts=tuple(charts + m_charts),
             info=info,
         )
 
@@ -278,13 +278,14 @@ def _rows_only(
     pos: int | None,
     score: np.ndarray | None,
     info: dict[str, Any],
-) -> tuple[list[MetricValue], list[Finding], list[Table]]:
-    """Run the parts that need the rows (mitigation, custom metrics); fill ``info``."""
+) -> tuple[list[MetricValue], list[Finding], list[Table], list[Chart]]:
+    """Run the parts that need the rows (mitigation, trade-off, custom metrics); fill ``info``."""
     p = ctx.predictions
     counts = ctx.counts
     metrics: list[MetricValue] = []
     findings: list[Finding] = []
     tables: list[Table] = []
+    charts: list[Chart] = []
     if counts is not None:
         info["reduced_in"] = counts.engine
         info["mitigation"] = {
@@ -296,8 +297,8 @@ def _rows_only(
         assert pos is not None
         y01 = (p.y_true == pos).astype(np.int64)
         p01 = (p.y_pred == pos).astype(np.int64)
-        metrics, findings, tables, info["mitigation"] = _mitigation(
-            ctx, bool(opts.mitigation), y01, p01, score, feats
+        metrics, findings, tables, charts, info["mitigation"] = _mitigation(
+            ctx, bool(opts.mitigation), y01, p01, score, feats, float(opts.fairness_gap_threshold)
         )
     else:
         y01, p01 = p.y_true, p.y_pred
@@ -320,7 +321,7 @@ def _rows_only(
             "labels": "binary: 0/1 with 1 = the positive class; multiclass: class indices",
             **c_info,
         }
-    return metrics, findings, tables
+    return metrics, findings, tables, charts
 
 
 def _mitigation(
@@ -330,15 +331,23 @@ def _mitigation(
     p01: np.ndarray,
     score: np.ndarray | None,
     feats: tuple[str, ...],
-) -> tuple[list[MetricValue], list[Finding], list[Table], dict[str, Any]]:
-    """Run the ThresholdOptimizer what-if when it can run; else say why it was skipped."""
-    from ._mitigation import mitigation_results, threshold_what_if
+    gap: float,
+) -> tuple[list[MetricValue], list[Finding], list[Table], list[Chart], dict[str, Any]]:
+    """Run the ThresholdOptimizer what-if and the trade-off; else say why they were skipped."""
+    from ._mitigation import what_if
 
     p = ctx.predictions
     if not enabled:
-        return [], [], [], {"status": "skipped", "reason": "turned off (options mitigation=False)"}
+        return (
+            [],
+            [],
+            [],
+            [],
+            {"status": "skipped", "reason": "turned off (options mitigation=False)"},
+        )
     if p.task != "binary":
         return (
+            [],
             [],
             [],
             [],
@@ -349,13 +358,13 @@ def _mitigation(
             [],
             [],
             [],
+            [],
             {
                 "status": "skipped",
                 "reason": "ThresholdOptimizer needs scores (a model's probabilities or y_score)",
             },
         )
-    outcomes = threshold_what_if(y01, p01, score, ctx.sensitive, ctx.rng("mitigation"))
-    return mitigation_results(outcomes, feats, ctx.config.ci_level)
+    return what_if(ctx, y01, p01, score, feats, gap=gap)
 
 
 SECTIONS.register("fairness")(FairnessSection())

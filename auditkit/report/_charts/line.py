@@ -2,7 +2,9 @@
 
 ``data``: ``series`` (a list of ``{"name", "x", "y"}``; a None ``y`` breaks the line), optional
 ``xlabel``, ``ylabel``, ``logx`` (a log-scale x axis), ``diagonal`` (the y = x chance line) and
-``markers`` (draw every point: hollow, the last one filled).
+``markers`` (draw every point: hollow, the last one filled); a series with ``"marker": true``
+has each of its points drawn as a filled circle whatever ``markers`` says (an operating point
+on a curve).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def draw(chart: Mapping[str, Any], uid: str) -> str:
     diagonal = bool(data.get("diagonal", False))
     markers = bool(data.get("markers", False))
     series: list[tuple[str, list[float], list[float | None]]] = []
+    marked: set[int] = set()
     for k, s in enumerate(series_raw):
         if not isinstance(s, Mapping):
             raise ChartDataError(f"series {k} must be an object")
@@ -55,6 +58,8 @@ def draw(chart: Mapping[str, Any], uid: str) -> str:
             pts_x.append(math.log10(xv) if logx else xv)
             pts_y.append(yv)
         series.append((str(s.get("name", f"series {k + 1}")), pts_x, pts_y))
+        if s.get("marker") is True:
+            marked.add(k)
     all_x: list[float] = [v for _, xs, _ in series for v in xs]
     all_y: list[float] = [v for _, _, ys in series for v in ys if v is not None]
     if diagonal:  # y = x: the chance line of ROC-type curves
@@ -114,17 +119,17 @@ def draw(chart: Mapping[str, Any], uid: str) -> str:
                 runs.append([])
             else:
                 runs[-1].append(f"{px(x(xv))},{px(y(yv))}")
-        if markers:  # hollow: every point but the last; filled: the last (where it ends up)
+        if markers or k in marked:  # hollow: every point but the last; filled: the last
             marks = [(xv, yv) for xv, yv in zip(xs, ys) if yv is not None]
             for j, (xm, ym) in enumerate(marks):
-                last = j == len(marks) - 1
+                last = j == len(marks) - 1 or k in marked
                 body.append(
                     f'<circle cx="{px(x(xm))}" cy="{px(y(ym))}" r="4.5" '
                     f'fill="{colour if last else "#ffffff"}" stroke="{colour}" stroke-width="2">'
                     f"<title>{esc(name)}: {esc(fmt_num(ym))}</title></circle>"
                 )
         for run in runs:
-            if len(run) == 1:
+            if len(run) == 1 and k not in marked:
                 cx, cy = run[0].split(",")
                 body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
             elif run:
