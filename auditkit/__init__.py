@@ -22,9 +22,11 @@ if TYPE_CHECKING:  # the heavier names load on first use (PEP 562)
     from .adapters import wrap as wrap
     from .explanation import Explanation as Explanation
     from .explanation import explain as explain
+    from .mitigation import mitigate as mitigate
     from .models.checkpoint import LoadedModel as LoadedModel
     from .models.checkpoint import load_checkpoint as load_checkpoint
     from .models.files import load_model as load_model
+    from .models.mitigated import GroupThresholdModel as GroupThresholdModel
     from .models.training import train as train
     from .policy import Policy as Policy
     from .policy import check as check
@@ -46,12 +48,15 @@ _LAZY = {
     "render_markdown": "report",
     "explain": "explanation",
     "Explanation": "explanation",
+    "mitigate": "mitigation",
+    "GroupThresholdModel": "models.mitigated",
 }
 
 __all__ = [
     "AuditResult",
     "AuditkitError",
     "Explanation",
+    "GroupThresholdModel",
     "LoadedModel",
     "Policy",
     "__version__",
@@ -62,6 +67,7 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "load_result",
+    "mitigate",
     "render_html",
     "render_markdown",
     "to_json",

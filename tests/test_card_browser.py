@@ -128,7 +128,7 @@ def test_card_opens_offline_with_every_part_visible(
         for i in range(sections.count()):
             assert sections.nth(i).is_visible()
         names = [sections.nth(i).get_attribute("data-section") for i in range(sections.count())]
-        order = ["performance", "fairness", "explainability", "privacy", "stability"]
+        order = ["performance", "fairness", "explainability", "drift", "privacy", "stability"]
         assert names == sorted(names, key=lambda n: order.index(n) if n in order else 9)
         # first screen: the facts and the verdict are above the fold of a laptop screen
         for label in ("Model", "Version", "Dataset", "Date"):

@@ -21,7 +21,7 @@ from auditkit.report import (
 )
 from auditkit.report._frontmatter import front_matter, model_index_metrics
 from auditkit.report._glossary import TERMS, glossary_terms, metric_definition
-from auditkit.report._lights import (
+from auditkit.result.lights import (
     AREAS,
     DEFAULT_THRESHOLDS,
     DIRECTIONS,

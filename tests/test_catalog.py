@@ -21,7 +21,7 @@ from auditkit._core.catalog import (
     spec,
 )
 from auditkit.report._glossary import METRIC_DEFINITIONS, metric_definition
-from auditkit.report._lights import DIRECTIONS
+from auditkit.result.lights import DIRECTIONS
 
 #: Names another helper adds to the metric registry at the same time (issue 14, part 7).
 NEW_NAMES = (

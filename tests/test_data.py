@@ -7,7 +7,7 @@ from auditkit.exceptions import DataValidationError, ParameterError, RegistryKey
 
 
 def test_list_datasets():
-    assert set(list_datasets()) == {"adult", "mnist", "cifar10", "imdb", "iris"}
+    assert set(list_datasets()) == {"adult", "adult-hours", "mnist", "cifar10", "imdb", "iris"}
 
 
 def test_adult_splits_and_schema():

@@ -168,6 +168,41 @@ def test_cli_hook_logs_the_written_files(experiment, tmp_path):
     assert got == paths["html"].read_text(encoding="utf-8")
 
 
+def test_cli_flag_logs_the_audit(experiment, tmp_path, capsys):
+    from auditkit.cli import main
+
+    rng = np.random.default_rng(4)
+    n = 400
+    y = rng.integers(0, 2, n)
+    log = pd.DataFrame({"y": y, "p": np.where(rng.random(n) < 0.8, y, 1 - y),
+                        "grp": rng.choice(["a", "b"], n)})  # fmt: skip
+    log.to_csv(tmp_path / "log.csv", index=False)
+    out = tmp_path / "out"
+    args = ["audit", "--predictions", str(tmp_path / "log.csv"), "--y-true", "y", "--y-pred",
+            "p", "--sensitive", "grp", "--out", str(out), "--n-boot", "50", "--mlflow"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    line = next(x for x in printed if x.startswith("Logged to MLflow: run "))
+    rid = line.split()[4]
+    run = mlflow.MlflowClient().get_run(rid)
+    assert run.data.tags["auditkit.verdict_word"]
+    assert run.info.experiment_id == mlflow.get_experiment_by_name(experiment).experiment_id
+    got = _artifact_text(rid, "auditkit/audit.json", tmp_path / "dl")
+    assert got == (out / "audit.json").read_text(encoding="utf-8")
+
+
+def test_cli_flag_without_mlflow_fails_before_the_audit(tmp_path, monkeypatch, capsys):
+    from auditkit.cli import main
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    args = ["audit", "--predictions", str(tmp_path / "none.csv"), "--y-true", "y", "--y-pred",
+            "p", "--out", str(tmp_path / "out"), "--mlflow"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "auditkit[mlflow]" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_errors_name_what_is_wrong(experiment):
     with pytest.raises(ParameterError, match="run_id 'no-such-run'"):
         am.log_audit(rich_result(), run_id="no-such-run")

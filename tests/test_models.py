@@ -24,10 +24,10 @@ from auditkit.models._tabular import (
 from auditkit.models._text import build_vocab, encode_texts
 from auditkit.models._vision import encode_images, fit_image_preprocessing
 
-NAMES = ["adult-mlp", "iris-mlp", "mnist-mlp", "cifar10-cnn", "imdb-lstm"]
+NAMES = ["adult-hours", "adult-mlp", "iris-mlp", "mnist-mlp", "cifar10-cnn", "imdb-lstm"]
 
 
-def test_registry_holds_the_five_models() -> None:
+def test_registry_holds_the_reference_models() -> None:
     assert sorted(MODEL_REGISTRY.names()) == sorted(NAMES)
     for name in NAMES:
         cls = MODEL_REGISTRY.get(name)
@@ -40,7 +40,7 @@ def test_registry_holds_the_five_models() -> None:
 
 
 def test_unknown_model_lists_available() -> None:
-    with pytest.raises(RegistryKeyError, match="Available: adult-mlp") as info:
+    with pytest.raises(RegistryKeyError, match="Available: adult-hours, adult-mlp") as info:
         MODEL_REGISTRY.get("adult-mpl")
     assert "did you mean 'adult-mlp'" in str(info.value)
 

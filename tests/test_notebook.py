@@ -321,6 +321,7 @@ def test_diff_to_frame(log_result):
     assert (df["status"] == "removed").sum() == 1
     assert str(df["beyond_intervals"].dtype) == "boolean"
     assert set(df["status"]) <= {"moved", "unchanged", "added", "removed", "undefined"}
+    pd.testing.assert_frame_equal(d.to_frame(), df)  # the method users call on a diff
 
 
 def test_load_result_roundtrip_keeps_repr(tmp_path, log_result):

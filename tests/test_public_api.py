@@ -5,9 +5,9 @@ import sys
 import auditkit
 
 EXPECTED = [
-    "AuditResult", "AuditkitError", "Explanation", "LoadedModel", "Policy", "__version__",
-    "audit", "audit_predictions", "check", "explain", "load_checkpoint", "load_model",
-    "load_result", "render_html", "render_markdown", "to_json", "train", "wrap",
+    "AuditResult", "AuditkitError", "Explanation", "GroupThresholdModel", "LoadedModel",
+    "Policy", "__version__", "audit", "audit_predictions", "check", "explain",
+    "load_checkpoint", "load_model", "load_result", "mitigate", "render_html", "render_markdown", "to_json", "train", "wrap",
 ]  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from auditkit.report import AuditResult, MetricValue, SectionResult, render_html
 from auditkit.report._charts import chart_numbers, render_chart
 from auditkit.report._diff import diff_results
 from auditkit.report._glossary import glossary_terms, metric_definition
-from auditkit.report._lights import default_lights, direction, judge
+from auditkit.result.lights import default_lights, direction, judge
 from auditkit.report._view import build_view
 from auditkit.result.json_io import to_json
 from auditkit.result.records import SCHEMA_VERSION
@@ -187,7 +187,9 @@ def test_mean_error_is_never_judged_as_a_loss(result: AuditResult) -> None:
     assert direction("mean_absolute_error") is False and direction("r2_score") is True
     assert judge(5.0, (4.0, 6.0), metric="mean_error", pass_at=0.0, fail_at=1.0)[0] == "info"
     lights = default_lights(result.to_dict())
-    assert not any("mean error" in lt.label.lower() for lt in lights)
+    # the bias itself is never a light; its gap between groups is a fairness figure
+    assert not any("(mean error)" in lt.label.lower() for lt in lights)
+    assert all(lt.area == "fairness" for lt in lights if "mean error" in lt.label.lower())
     # a diff reads a bias moving towards 0 as better, whatever its sign
     a = result.to_dict()
     b = json.loads(json.dumps(a))

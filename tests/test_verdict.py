@@ -17,7 +17,7 @@ import pytest
 import auditkit
 from auditkit._core.catalog import DEFAULT_THRESHOLDS
 from auditkit.report import AuditResult, Finding, MetricValue, SectionResult, render_html
-from auditkit.report._lights import AREAS, worst
+from auditkit.result.lights import AREAS, worst
 from auditkit.report._view import build_view, rank_findings
 
 _SEVERITIES = ("info", "pass", "warn", "fail")
@@ -153,7 +153,7 @@ def test_the_card_prints_the_verdict_it_computes() -> None:
 def test_judge_with_evidence_against_a_direct_reading(seed: int) -> None:
     """Red or amber only beyond the bound, with p below 1 - ci_level, and no small group;
     beyond the bound without that evidence: neutral, with the words."""
-    from auditkit.report._lights import judge
+    from auditkit.result.lights import judge
 
     rng = np.random.default_rng(seed)
     for t in DEFAULT_THRESHOLDS:

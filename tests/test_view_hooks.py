@@ -64,7 +64,7 @@ def restore_registries() -> Iterator[None]:
 
 # ------------------------------------------------------------------------- section hooks
 def test_built_in_hooks_and_the_default() -> None:
-    assert set(SECTION_VIEWS) == {"fairness", "explainability", "privacy"}
+    assert set(SECTION_VIEWS) == {"fairness", "explainability", "privacy", "drift"}
     for name in ("performance", "stability", USER, ""):
         assert section_view(name) is DEFAULT_VIEW
     assert type(DEFAULT_VIEW) is SectionView
@@ -147,7 +147,9 @@ def test_explainability_randomization_check_is_a_key_figure_per_class() -> None:
 
 # ----------------------------------------------------------------------------- chart kinds
 def test_one_registry_draws_and_tabulates_every_kind() -> None:
-    assert set(CHART_KINDS) == {"bar", "line", "heatmap", "images", "tokens"}
+    assert set(CHART_KINDS) == {
+        "bar", "line", "heatmap", "images", "tokens", "predicted_actual", "histogram"
+    }  # fmt: skip
     from auditkit.report import _svg
 
     assert _svg.CHART_KINDS is CHART_KINDS and _svg.render_chart is render_chart

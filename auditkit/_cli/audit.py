@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import DataValidationError, OutputError, ParameterError
+from ..exceptions import AuditkitError, DataValidationError, OutputError, ParameterError
 from ..inputs import DEFAULT_MAX_CLASSES, DEFAULT_MAX_GROUPS, INTERSECTION_FACTOR, parse_pairs
 from ..result import AuditResult
 from .audit_model import add_model_arguments
@@ -119,6 +119,12 @@ def _add_log_arguments(p: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="replace audit.json, card.html and card.md when they exist in --out",
+    )
+    p.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="also log the audit to MLflow (metrics, verdict tags, the three files); the store "
+        "and experiment come from MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_NAME",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
@@ -392,6 +398,10 @@ def run(args: argparse.Namespace) -> int:
     from ..report import load_card_info, write_outputs
 
     _check_out(args)  # fail before the work, not after it
+    if getattr(args, "mlflow", False):
+        from ..mlflow import require_mlflow
+
+        require_mlflow()  # a missing extra is said before the audit, not after it
     card_info = load_card_info(args.card_info) if args.card_info else {}  # fail early
     if args.predictions is not None:
         result = _audit_predictions(args)
@@ -408,7 +418,27 @@ def run(args: argparse.Namespace) -> int:
     if args.card_info:
         result = dataclasses.replace(result, card_info=card_info)
     paths = write_outputs(result, args.out, overwrite=bool(getattr(args, "force", False)))
-    return report_outputs(result, paths)
+    code = report_outputs(result, paths)
+    if getattr(args, "mlflow", False):
+        _log_to_mlflow(result, paths)
+    return code
+
+
+def _log_to_mlflow(result: AuditResult, paths: dict[str, Path]) -> None:
+    """Log the written outputs to MLflow and print the run; a store's failure is one line."""
+    from ..mlflow import log_from_cli
+    from ..report import visible
+
+    try:
+        line = log_from_cli(result, {k: str(v) for k, v in paths.items()})
+    except AuditkitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow's own errors (store, URI) become one line
+        raise OutputError(
+            f"The audit was written to {paths['json'].parent}, but logging it to MLflow failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    print(visible(line, keep_lines=False))
 
 
 def _check_out(args: argparse.Namespace) -> None:

@@ -179,7 +179,10 @@ def _checkpoint(args: argparse.Namespace) -> int:
         f"dataset       {ds.get('name')} (sha256 {str(ds.get('sha256'))[:16]}..., "
         f"{ds.get('n_train')} train / {ds.get('n_val')} validation / "
         f"{ds.get('n_test')} test rows)",
-        f"classes       {', '.join(loaded.schema.class_names)}",
+        f"target        {loaded.schema.target} (regression"
+        + (f", in {loaded.schema.unit})" if loaded.schema.unit else ")")
+        if loaded.schema.task == "regression"
+        else f"classes       {', '.join(loaded.schema.class_names)}",
         "test          " + ", ".join(f"{k} {_fmt(v)}" for k, v in test.items()),
         f"training      {training.get('epochs_run')} epochs (best {training.get('best_epoch')}, "
         f"max {training.get('max_epochs')}), {_fmt(meta.get('wall_time_s'))} s, "
@@ -191,11 +194,14 @@ def _checkpoint(args: argparse.Namespace) -> int:
     ]
     history = meta.get("history") or []
     if history:
-        lines.append("epoch  train_loss  train_acc  val_loss  val_acc")
+        # a classifier logs accuracy; a regression its root mean squared error (target units)
+        score = "accuracy" if "train_accuracy" in history[0] else "rmse"
+        short = "acc" if score == "accuracy" else "rmse"
+        lines.append(f"epoch  train_loss  train_{short:<4} val_loss  val_{short}")
         for h in history:
             lines.append(
-                f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {h['train_accuracy']:>9.4f}  "
-                f"{h['val_loss']:>8.4f}  {h['val_accuracy']:>7.4f}"
+                f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {_fmt(h.get('train_' + score)):>10}  "
+                f"{h['val_loss']:>8.4f}  {_fmt(h.get('val_' + score)):>7}"
             )
     _print(lines)
     return 0

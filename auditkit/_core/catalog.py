@@ -174,6 +174,12 @@ _add("false_omission_rate", "lower", "rate", "share",
 _add("false_discovery_rate", "lower", "rate", "share",
      "Share of the rows decided positive that are truly negative.")
 _add("count", "descriptive", "count", "rows", "Number of rows in the group.")
+_add("count_difference", "descriptive", "statistic", "rows",
+     "Gap between the sizes of groups: a fact of the data, not a verdict on the model.",
+     "difference in group size")
+_add("count_ratio", "descriptive", "statistic", "ratio",
+     "Ratio of the sizes of groups (smaller over larger): a fact of the data, not a verdict on "
+     "the model.", "ratio of group sizes")
 _add("weight_sum", "descriptive", "count", "weight",
      "Sum of the sample weights of the rows (weighted audits).")
 _add("impact_ratio", "higher", "disparity_ratio", "ratio",
@@ -362,6 +368,9 @@ _add("proxy_auc", "lower", "score", "AUC",
      "than chance).")
 _add("counterfactual_flip_rate", "lower", "rate", "share",
      "Share of predictions that change when only the sensitive attribute is changed.")
+_add("counterfactual_mean_change", "lower", "statistic", "target",
+     "Average size of the change in a regression's prediction when only the sensitive "
+     "attribute is changed, in the target's units.", task="regression")
 _add("completeness_delta_p50", "lower", "statistic", "score",
      "Median gap between the sum of a row's attributions and the change in the model's output "
      "they should explain (integrated gradients' completeness; 0 is exact).")
@@ -400,6 +409,18 @@ _add("train_accuracy", "descriptive", "score", "share", "Accuracy on the trainin
 _add("eval_accuracy", "higher", "score", "share", "Accuracy on the evaluation rows.")
 _add("train_log_loss", "descriptive", "loss", "nats", "Log loss on the training rows.")
 _add("eval_log_loss", "lower", "loss", "nats", "Log loss on the evaluation rows.")
+_add("train_mean_absolute_error", "descriptive", "loss", "target",
+     "Mean absolute error on the training rows, in the target's units.", task="regression")
+_add("eval_mean_absolute_error", "lower", "loss", "target",
+     "Mean absolute error on the evaluation rows, in the target's units.", task="regression")
+_add("train_root_mean_squared_error", "descriptive", "loss", "target",
+     "Root mean squared error on the training rows, in the target's units.", task="regression")
+_add("eval_root_mean_squared_error", "lower", "loss", "target",
+     "Root mean squared error on the evaluation rows, in the target's units.",
+     task="regression")
+_add("generalization_gap_mae", "lower", "statistic", "target",
+     "Mean absolute error on new rows minus that on the training rows, in the target's units: "
+     "a large gap means the model memorised its training data.", task="regression")
 _add("identifier_risk", "lower", "statistic", "score",
      "How much an input column looks like a direct identifier (names, e-mail addresses, ID "
      "numbers, values unique to each row).")
@@ -408,6 +429,38 @@ _add("dp_epsilon", "lower", "bound", "epsilon",
      "that no single training row changes the model much.")
 _add("dp_delta", "lower", "bound", "score",
      "Differential-privacy delta: the small probability that the epsilon bound fails.")
+
+_add("fold_prediction_std_mean", "lower", "statistic", "target",
+     "Average over rows of the standard deviation of a row's prediction across the models "
+     "refitted on the cross-validation folds, in the target's units: how much a prediction "
+     "depends on which rows the model learned from.", task="regression")
+_add("fold_prediction_std_p95", "lower", "statistic", "target",
+     "The same spread of a row's prediction across the folds' models at its 95th percentile "
+     "over rows.", task="regression")
+_add("fold_prediction_std_max", "lower", "statistic", "target",
+     "The largest spread of a row's prediction across the folds' models.", task="regression")
+
+# ------------------------------------------------------------------------ drift
+_add("population_stability_index", "lower", "statistic", "score",
+     "Population stability index of an input between the training rows and the evaluation "
+     "rows (the sum over bins of (q - p) ln(q / p)): 0 is the same distribution; below 0.1 "
+     "is commonly read as no shift, above 0.25 as a large one.", "population stability index")
+_add("ks_statistic", "lower", "statistic", "score",
+     "Two-sample Kolmogorov-Smirnov statistic of a numeric input: the largest gap between its "
+     "distribution functions in the training and the evaluation rows (0: the same).",
+     "Kolmogorov-Smirnov statistic")
+_add("chi2_statistic", "lower", "statistic", "score",
+     "Chi-squared statistic of a categorical input: how far its category counts in the "
+     "evaluation rows are from the training rows' shares (0: the same shares).",
+     "chi-squared statistic")
+
+# ------------------------------------------------------------------------ trade-off
+_add("tradeoff_accuracy", "descriptive", "score", "share",
+     "Accuracy at one point of the accuracy-fairness trade-off: the decisions a mitigation "
+     "method (its label) would make, on the evaluation rows.", "accuracy at a trade-off point")
+_add("tradeoff_disparity", "descriptive", "statistic", "difference",
+     "The disparity between groups at the same point of the accuracy-fairness trade-off.",
+     "disparity at a trade-off point")
 
 _FOLD_STATS = {
     "mean": ("descriptive", "Average of {m} over the cross-validation folds."),

@@ -114,6 +114,8 @@ def _prepare_regression(
         )
     target = target_name(y, schema.target if schema is not None else None)
     unit = config.options.get("target_unit")
+    if unit is None and schema is not None:  # a checkpoint's schema knows its target's unit
+        unit = getattr(schema, "unit", None)
     train_data = _train_data(
         train, X, None, sensitive_features, groups, schema=schema, config=config
     )

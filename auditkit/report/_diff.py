@@ -22,7 +22,7 @@ from typing import Any, Literal
 from .._core.catalog import harm
 from ..result.records import AuditResult
 from . import _filters as F
-from ._lights import direction
+from ..result.lights import direction
 from ._regression import SIGNED_FIGURES
 
 __all__ = [
@@ -170,6 +170,16 @@ class AuditDiff:
     def beyond(self) -> tuple[MetricMove, ...]:
         """Moved records whose move is larger than their intervals, largest first."""
         return tuple(m for m in self.moves if m.status == "moved" and m.beyond_intervals)
+
+    def to_frame(self) -> Any:
+        """Return the moves as a pandas DataFrame, one row per figure.
+
+        Columns :data:`auditkit.result.frame.DIFF_COLUMNS` (``status``, ``old``, ``new``,
+        ``delta``, ``beyond_intervals``, ``better``, ...): the same rows as ``diff.md``.
+        """
+        from ..result.frame import diff_frame
+
+        return diff_frame(self)
 
 
 def _as_data(result: AuditResult | Mapping[str, Any]) -> dict[str, Any]:

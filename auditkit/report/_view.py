@@ -25,7 +25,7 @@ from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._charts import CardCharts
 from ._glossary import glossary_terms, metric_definition, metric_glossary
-from ._lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
+from ..result.lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
 from ._regression import REGRESSION_QUESTIONS, is_regression, target_of
 from ._training_view import training_view
 from ._views import SectionData, SectionView, section_view

@@ -65,6 +65,7 @@ AREAS: dict[str, str] = {
     "performance": "How often is the model right, and can its scores be trusted?",
     "fairness": "Does the model treat groups of people differently?",
     "explainability": "What does the model rely on, and can its explanations be trusted?",
+    "drift": "Is the evaluation data like the data the model learned from?",
     "privacy": "Could someone tell from the model who was in its training data?",
     "stability": "Do the figures hold when the data changes a little?",
 }

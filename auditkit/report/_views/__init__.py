@@ -6,13 +6,15 @@ name, and a section without one (a user's own section included) gets the default
 :class:`SectionView`. A hook reads the JSON (:class:`SectionData`), never a section object.
 
 Built-in hooks: ``fairness`` (the four-fifths line, the mitigation trade-off chart),
-``explainability`` (the per-class randomization check among the key figures) and ``privacy``
-(its learning curves drawn under Training); ``performance`` and ``stability`` use the default.
+``explainability`` (the per-class randomization check among the key figures), ``privacy``
+(its learning curves drawn under Training) and ``drift``; ``performance`` and ``stability`` use
+the default.
 """
 
 from __future__ import annotations
 
 from .base import SectionData, SectionView
+from .drift import DriftView
 from .explainability import ExplainabilityView
 from .fairness import FairnessView
 from .privacy import PrivacyView
@@ -34,6 +36,7 @@ SECTION_VIEWS: dict[str, SectionView] = {
     "fairness": FairnessView(),
     "explainability": ExplainabilityView(),
     "privacy": PrivacyView(),
+    "drift": DriftView(),
 }
 
 
