@@ -86,7 +86,7 @@ def mitigate(
     GroupThresholdModel
         A model adapter: ``audit(mitigated, X, y, sensitive_features=...)`` audits it;
         ``mitigated.save("model.json")`` writes it (JSON, plus a skops file for a scikit-learn
-        base model); :func:`auditkit.models.mitigated.load_group_thresholds` reads it back.
+        base model); :func:`auditkit.load_model` reads it back.
 
     Raises
     ------

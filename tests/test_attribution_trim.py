@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from auditkit import explain
-from auditkit.runtime.attribution import _trim_order, attribute
+from auditkit.runtime._trim import trim_order
+from auditkit.runtime.attribution import attribute
 
 transformers = pytest.importorskip("transformers")
 
@@ -33,13 +34,13 @@ def _tiny_bert(seed: int = 0):
 
 def test_trim_order_lengths_and_inverse():
     x = torch.tensor([[5, 6, 0, 0], [5, 0, 0, 0], [5, 6, 7, 8], [0, 0, 0, 0]])
-    t = _trim_order(x, 0)
+    t = trim_order(x, 0)
     assert t is not None
     assert t.lengths.tolist() == [4, 2, 1, 0]
     assert t.order.tolist() == [2, 0, 1, 3]
     assert t.order[t.inverse].tolist() == [0, 1, 2, 3]
-    assert _trim_order(torch.tensor([[1, 2], [3, 4]]), 0) is None  # no padding
-    assert _trim_order(x.float(), 0) is None  # not token ids
+    assert trim_order(torch.tensor([[1, 2], [3, 4]]), 0) is None  # no padding
+    assert trim_order(x.float(), 0) is None  # not token ids
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -83,10 +84,10 @@ def test_unmasked_token_model_is_not_cut():
 
 
 def test_cut_pass_size_grows_with_the_cut_in_whole_steps():
-    from auditkit.runtime.attribution import _cut_pass_size
+    from auditkit.runtime._trim import cut_pass_size
 
-    assert _cut_pass_size(None, 3, 128, 64) is None
-    assert _cut_pass_size(9, 3, 128, 128) == 9
-    assert _cut_pass_size(9, 3, 128, 64) == 18
-    assert _cut_pass_size(9, 3, 128, 50) == 21  # 9 * 128 / 50 = 23.04 -> whole steps of 3
-    assert _cut_pass_size(4, 4, 128, 120) == 4  # never below one step of the chunk's rows
+    assert cut_pass_size(None, 3, 128, 64) is None
+    assert cut_pass_size(9, 3, 128, 128) == 9
+    assert cut_pass_size(9, 3, 128, 64) == 18
+    assert cut_pass_size(9, 3, 128, 50) == 21  # 9 * 128 / 50 = 23.04 -> whole steps of 3
+    assert cut_pass_size(4, 4, 128, 120) == 4  # never below one step of the chunk's rows

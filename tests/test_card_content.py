@@ -21,6 +21,7 @@ from auditkit.report import (
 )
 from auditkit.report._frontmatter import front_matter, model_index_metrics
 from auditkit.report._glossary import TERMS, glossary_terms, metric_definition
+from auditkit.report._view import build_view
 from auditkit.result.lights import (
     AREAS,
     DEFAULT_THRESHOLDS,
@@ -30,7 +31,6 @@ from auditkit.result.lights import (
     judge,
     policy_lights,
 )
-from auditkit.report._view import build_view
 
 
 # ---------------------------------------------------------------------------- lights

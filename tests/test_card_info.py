@@ -27,6 +27,11 @@ ethical_considerations:
     mitigation: Report group metrics with intervals.
   - Binary sex only.
 tradeoffs: A lower threshold raises recall and the selection-rate gap.
+risk_management: Reviewed by the model-risk board before each release.
+data_governance: The 1994 census; examined for bias by sex and race.
+human_oversight: A reviewer sees every refusal and can override it.
+record_keeping: Each decision is logged with the model version.
+post_market_monitoring: A monthly audit of the logged decisions.
 owners:
   - {name: Jane Doe, contact: jane@example.org}
   - Audit team

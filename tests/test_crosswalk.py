@@ -73,3 +73,67 @@ def test_records_policy_and_training():
     v = crosswalk_view(d, field_titles=TITLES)
     assert _row(v, "MEASURE 2.12")["status"] == "covered"
     assert any(e["anchor"] == "policy" for e in _row(v, "Art. 9")["evidence"])
+
+
+# ------------------------------------------------------------------------------ in the cards
+def _card_result(card_info=None):
+    import numpy as np
+
+    import auditkit
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, n)
+    p = np.where(rng.random(n) < 0.8, y, 1 - y)
+    g = rng.choice(["a", "b"], n)
+    return auditkit.audit_predictions(y, p, sensitive_features=g, n_boot=50,
+                                      card_info=card_info)  # fmt: skip
+
+
+def test_the_html_card_shows_every_item_with_working_links():
+    import re
+
+    from auditkit.report import render_html
+
+    html = render_html(_card_result())
+    assert '<section id="crosswalk"' in html and 'href="#crosswalk"' in html
+    part = html.split('<section id="crosswalk"', 1)[1].split("</section>", 1)[0]
+    assert part.count("<tr data-status=") == len(REQUIREMENTS)
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    for target in re.findall(r'href="#([^"]+)"', part):
+        assert target in ids, target
+    # no card information: the provider's items are gaps, and the card says so
+    assert 'data-status="not provided"' in part and "Human oversight: not provided" in part
+    assert "not a conformity assessment" in part
+
+
+def test_card_info_fields_appear_as_written_and_escaped():
+    from auditkit.report import render_html, render_markdown
+
+    info = {"human_oversight": "A clerk <b>reviews</b> | every refusal.",
+            "post_market_monitoring": "Monthly re-audit."}  # fmt: skip
+    res = _card_result(info)
+    html = render_html(res)
+    assert "A clerk &lt;b&gt;reviews&lt;/b&gt; | every refusal." in html
+    assert "<b>reviews</b>" not in html
+    part = html.split('<section id="crosswalk"', 1)[1].split("</section>", 1)[0]
+    row = part.split("<th scope=\"row\">Annex IV 2(e)</th>", 1)[1].split("</tr>", 1)[0]
+    assert ">covered<" in row and 'href="#about"' in row
+    md = render_markdown(res)
+    assert "## Governance and regulatory crosswalk" in md and "### Human oversight" in md
+    assert "<b>" not in md and "every refusal" in md
+    table = md.split("### Crosswalk (EU AI Act, NIST AI RMF)", 1)[1].split("## Glossary", 1)[0]
+    rows = [x for x in table.splitlines() if x.startswith("| ") and "---" not in x]
+    assert len(rows) == len(REQUIREMENTS) + 1  # the header and one row per item
+    assert all(x.count(" | ") == 5 for x in rows)  # no cell broke the table
+
+
+def test_the_example_card_info_file_loads_with_every_governance_field():
+    from pathlib import Path
+
+    from auditkit.report import load_card_info
+
+    info = load_card_info(Path(__file__).parents[1] / "examples" / "card-info.yaml")
+    for f in ("intended_use", "human_oversight", "risk_management", "data_governance",
+              "record_keeping", "post_market_monitoring"):  # fmt: skip
+        assert isinstance(info[f], str) and info[f], f

@@ -17,7 +17,6 @@ from auditkit.mitigation import mitigate
 from auditkit.models.mitigated import (
     GroupThresholdModel,
     is_group_thresholds_file,
-    load_group_thresholds,
 )
 
 
@@ -72,7 +71,7 @@ def test_save_load_audit_round_trip_gives_the_same_predictions(
     assert doc["format"] == "auditkit.group_thresholds" and len(doc["groups"]) == 4
     assert doc["base"]["kind"] == "skops" and len(doc["base"]["sha256"]) == 64
     assert is_group_thresholds_file(path)
-    loaded = load_group_thresholds(path)
+    loaded = auditkit.load_model(path)
     np.testing.assert_array_equal(loaded.predict_proba(Xt), m.predict_proba(Xt))
     r1 = auditkit.audit(m, Xt, yt, sensitive_features=["sex", "region"],
                         sections=["performance", "fairness"], n_boot=0)  # fmt: skip
@@ -106,10 +105,10 @@ def test_a_base_model_opened_from_a_file_is_referenced_by_path_and_hash(
     doc = json.loads(path.read_text())
     assert doc["base"] == {"kind": "file", "path": "base.skops", "sha256": doc["base"]["sha256"]}
     assert not (tmp_path / "models" / "mit.base.skops").exists()
-    np.testing.assert_array_equal(load_group_thresholds(path).decide(Xt), m.decide(Xt))
+    np.testing.assert_array_equal(auditkit.load_model(path).decide(Xt), m.decide(Xt))
     base.write_bytes(base.read_bytes() + b"\0")  # another file under the same name
     with pytest.raises(ModelFileError, match="sha256 differs"):
-        load_group_thresholds(path)
+        auditkit.load_model(path)
 
 
 def test_drop_sensitive_feeds_the_base_model_without_the_column(tmp_path: Path) -> None:
@@ -119,7 +118,7 @@ def test_drop_sensitive_feeds_the_base_model_without_the_column(tmp_path: Path) 
     X = X[["x1", "x2", "sex"]]
     est = LogisticRegression().fit(X[["x1", "x2"]][:800], y[:800])
     m = mitigate(est, X[800:], y[800:], sensitive_features="sex", drop_sensitive=True)
-    loaded = load_group_thresholds(m.save(tmp_path / "m.json"))
+    loaded = auditkit.load_model(m.save(tmp_path / "m.json"))
     np.testing.assert_array_equal(loaded.decide(X[800:]), m.decide(X[800:]))
     res = auditkit.audit(loaded, X[800:], y[800:], sensitive_features="sex",
                          sections=["fairness"], n_boot=0)  # fmt: skip
@@ -154,5 +153,5 @@ def test_clear_errors(fitted: Any, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something else"}')
     assert not is_group_thresholds_file(bad)
-    with pytest.raises(ModelFileError, match="not a group-threshold model"):
-        load_group_thresholds(bad)
+    with pytest.raises(ModelFileError, match="bad.json is of no model kind auditkit opens"):
+        auditkit.load_model(bad)

@@ -179,7 +179,8 @@ def test_cli_flag_logs_the_audit(experiment, tmp_path, capsys):
     log.to_csv(tmp_path / "log.csv", index=False)
     out = tmp_path / "out"
     args = ["audit", "--predictions", str(tmp_path / "log.csv"), "--y-true", "y", "--y-pred",
-            "p", "--sensitive", "grp", "--out", str(out), "--n-boot", "50", "--mlflow"]  # fmt: skip
+            "p", "--sensitive", "grp", "--out", str(out), "--n-boot", "50",
+            "--mlflow"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out.splitlines()
     line = next(x for x in printed if x.startswith("Logged to MLflow: run "))

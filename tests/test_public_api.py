@@ -7,7 +7,8 @@ import auditkit
 EXPECTED = [
     "AuditResult", "AuditkitError", "Explanation", "GroupThresholdModel", "LoadedModel",
     "Policy", "__version__", "audit", "audit_predictions", "check", "explain",
-    "load_checkpoint", "load_model", "load_result", "mitigate", "render_html", "render_markdown", "to_json", "train", "wrap",
+    "load_checkpoint", "load_model", "load_result", "mitigate", "render_html",
+    "render_markdown", "to_json", "train", "wrap",
 ]  # fmt: skip
 
 

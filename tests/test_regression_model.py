@@ -226,3 +226,18 @@ def test_train_and_audit_adult_hours_end_to_end(tmp_path: Path) -> None:
     assert set(auc["attack"]) == {"loss", "reference"}
     # a small MLP trained for 3 epochs does not memorise: both attacks near chance
     assert ((auc["value"] > 0.4) & (auc["value"] < 0.6)).all()
+    # the command a user runs: every section, the three outputs, a regression card
+    cards = tmp_path / "card"
+    done = subprocess.run(
+        [sys.executable, "-m", "auditkit", "audit", str(out), "--out", str(cards),
+         "--n-boot", "100"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    full = auditkit.load_result(cards / "audit.json").to_dict()
+    status = {s["name"]: s["status"] for s in full["sections"]}
+    assert status["performance"] == "ok" and status["fairness"] == "ok", status
+    assert "failed" not in status.values(), status
+    html = (cards / "card.html").read_text(encoding="utf-8")
+    assert "Regression" in html and "hours-per-week" in html
+    assert "mean absolute error" in (cards / "card.md").read_text(encoding="utf-8").lower()

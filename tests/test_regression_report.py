@@ -18,9 +18,9 @@ from auditkit.report import AuditResult, MetricValue, SectionResult, render_html
 from auditkit.report._charts import chart_numbers, render_chart
 from auditkit.report._diff import diff_results
 from auditkit.report._glossary import glossary_terms, metric_definition
-from auditkit.result.lights import default_lights, direction, judge
 from auditkit.report._view import build_view
 from auditkit.result.json_io import to_json
+from auditkit.result.lights import default_lights, direction, judge
 from auditkit.result.records import SCHEMA_VERSION
 from auditkit.sections.performance import PerformanceSection
 

@@ -316,42 +316,26 @@ def test_audit_result_blocks_and_json() -> None:
 
 
 # ------------------------------------------------------------------------- the reduced path
-def test_reduced_log_waits_for_reduce_regression(tmp_path: Any, monkeypatch: Any) -> None:
-    import auditkit.scale as scale
-
+def test_a_reduced_regression_log_becomes_the_context(tmp_path: Any) -> None:
+    """A Parquet log reduced in its engine: the context holds its tables, equal to the rows'."""
     X, y = _table()
     f = tmp_path / "log.parquet"
     X.assign(y=y, yhat=y + 0.5).to_parquet(f)
-    if not hasattr(scale, "reduce_regression"):
-        with pytest.raises(ParameterError, match="not available yet.*reduce=False"):
-            log_context("y", "yhat", data=str(f), sensitive_features=["sex"])
-    calls: dict[str, Any] = {}
-
-    class Reduced:
-        features = ("sex",)
-        sums = {"sex": np.array([0, 1]), "count": np.array([150, 150]),
-                "y_sum": np.array([1.0, 2.0])}  # fmt: skip
-        histogram = {"sex": np.array([1, 0, 1]), "kind": np.array(["prediction"] * 3),
-                     "count": np.array([1, 2, 3])}  # fmt: skip
-        engine = "duckdb"
-        source = "log.parquet"
-
-    def fake(data: Any, **kw: Any) -> Reduced:
-        calls.update(kw, data=data)
-        return Reduced()
-
-    monkeypatch.setattr(scale, "reduce_regression", fake, raising=False)
     p = log_context("y", "yhat", data=str(f), sensitive_features=["sex"], sample_weight=None,
                     memory_limit="1GB", options={"target_unit": "EUR"})  # fmt: skip
-    assert calls == {"y_true": "y", "y_pred": "yhat", "sensitive_features": ["sex"],
-                     "sample_weight": None, "memory_limit": "1GB", "data": str(f)}  # fmt: skip
     ctx = p.context
     assert ctx.task == "regression" and ctx.regression is None and ctx.n_rows == 300
     rc = ctx.regression_counts
-    assert rc.sums["sex"].tolist() == ["0", "1"] and rc.histogram["sex"].tolist() == [
-        "1", "0", "1",
-    ]  # fmt: skip
-    assert p.data_info["task"] == "regression" and p.data_info["engine"] == "duckdb"
+    assert rc.features == ("sex",) and set(rc.sums["sex"].tolist()) == {"f", "m"}
+    assert set(rc.histogram["sex"].tolist()) == {"f", "m"}
+    for g in ("f", "m"):  # the sums of each group are the rows' sums
+        rows = (X["sex"] == g).to_numpy()
+        cells = rc.sums["sex"] == g
+        assert int(rc.sums["count"][cells].sum()) == int(rows.sum())
+        np.testing.assert_allclose(rc.sums["y_sum"][cells].sum(), y[rows].sum(), rtol=1e-12)
+        np.testing.assert_allclose(rc.sums["residual_sum"][cells].sum(), 0.5 * rows.sum(),
+                                   rtol=1e-9)  # fmt: skip
+    assert p.data_info["task"] == "regression" and p.data_info["engine"] == rc.engine
     assert p.data_info["target"] == "y" and p.data_info["unit"] == "EUR"
     # a classification log still takes the count-table path
     y01 = (y > y.median()).astype(int)

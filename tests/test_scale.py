@@ -107,7 +107,7 @@ def values(result: auditkit.AuditResult) -> dict[tuple[Any, ...], float | None]:
             continue
         assert sec.status == "ok", sec.reason
         for m in sec.metrics:
-            if m.name.startswith("mitigation_"):
+            if m.name.startswith(("mitigation_", "tradeoff_")):
                 continue
             if name == "fairness" and m.name.startswith("roc_auc"):
                 continue  # ROC AUC by group needs the rows' ranks: row audits only
@@ -587,7 +587,7 @@ def test_cli_reads_a_glob_out_of_core(tmp_path: Path, capsys: pytest.CaptureFixt
     }  # fmt: skip
     n_checked = 0
     for m in ref.metrics:
-        if m.section not in SECTIONS or m.name.startswith("mitigation_"):
+        if m.section not in SECTIONS or m.name.startswith(("mitigation_", "tradeoff_")):
             continue
         if m.section == "fairness" and m.name.startswith("roc_auc"):
             continue  # ROC AUC by group needs the rows' ranks: row audits only

@@ -17,8 +17,8 @@ import pytest
 import auditkit
 from auditkit._core.catalog import DEFAULT_THRESHOLDS
 from auditkit.report import AuditResult, Finding, MetricValue, SectionResult, render_html
-from auditkit.result.lights import AREAS, worst
 from auditkit.report._view import build_view, rank_findings
+from auditkit.result.lights import AREAS, worst
 
 _SEVERITIES = ("info", "pass", "warn", "fail")
 _EVIDENCE = (None, "none", "weak", "moderate", "strong")

@@ -209,7 +209,7 @@ def test_the_view_carries_only_keys_the_templates_read() -> None:
     view = build_view(_user_result(Chart("c", "bar", "C", {"labels": ["a"], "values": [1]})))
     assert set(view) == {
         "title", "tool_version", "facts", "fact", "details", "ci_head", "summary", "sections",
-        "training", "policy", "about", "glossary", "metric_glossary", "provenance",
+        "training", "policy", "about", "crosswalk", "glossary", "metric_glossary", "provenance",
     }  # fmt: skip
     (chart,) = _section(view)["charts"]
     assert set(chart) == {"name", "title", "description", "drawing", "text"}

@@ -172,7 +172,7 @@ def open_model_file(
     if kind == "group_thresholds":
         from .mitigated import load_group_thresholds
 
-        return load_group_thresholds(path, trust=trust)
+        return load_group_thresholds(path, open_base=lambda src: open_model_file(src, trust=trust))
     if kind == "skops":
         from ..adapters.sklearn_files import load_skops
 

@@ -18,7 +18,7 @@ classes and how the thresholds were chosen) plus the base model in its own safe 
   anything :func:`auditkit.load_model` opens) is referenced by its path (relative to the JSON
   when it lies beside or below it) and its sha256, and opened by the same loader.
 
-Either way the JSON records the base file's sha256 and :func:`load_group_thresholds` refuses a
+Either way the JSON records the base file's sha256 and :func:`auditkit.load_model` refuses a
 base file whose bytes changed. Nothing is ever pickled.
 """
 
@@ -29,7 +29,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -278,16 +278,21 @@ def is_group_thresholds_file(path: str | os.PathLike[str]) -> bool:
 
 
 def load_group_thresholds(
-    path: str | os.PathLike[str], *, trust: str | Iterable[str] = ()
+    path: str | os.PathLike[str], *, open_base: Callable[[Path], Any]
 ) -> GroupThresholdModel:
     """Open a model written by :meth:`GroupThresholdModel.save` (no unpickling).
+
+    Users call ``auditkit.load_model(path)`` (or audit the path), which passes the opener of
+    model files (:func:`auditkit.models.kinds.open_model_file`, with its ``trust``) as
+    ``open_base``; this module does not import it, so the two modules form no cycle.
 
     Parameters
     ----------
     path : str or path-like
         The JSON file.
-    trust : str or iterable of str, default=()
-        Types the base model's skops file may create besides scikit-learn, numpy and scipy.
+    open_base : callable
+        Opens the base model's file (its path) safely: a skops file with only trusted types,
+        never a pickle unless the user allowed it.
 
     Raises
     ------
@@ -334,9 +339,8 @@ def load_group_thresholds(
             "the thresholds were learned on another model's scores."
         )
     from ..adapters.wrapping import wrap
-    from .kinds import open_model_file
 
-    base = wrap(open_model_file(src, trust=trust))
+    base = wrap(open_base(src))
     if base.classes_ is None:
         base.classes_ = np.asarray(classes)
     return GroupThresholdModel(

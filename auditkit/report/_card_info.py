@@ -28,6 +28,11 @@ Example file::
       - name: Historical bias in the labels.
         mitigation: Report group metrics with intervals; do not deploy.
     tradeoffs: A lower threshold raises recall for everyone and the selection-rate gap.
+    risk_management: Risks reviewed quarterly by the model-risk board (EU AI Act Art. 9).
+    data_governance: Training data from the 1994 census; examined for bias (Art. 10).
+    human_oversight: An analyst reviews every adverse decision and can override it (Art. 14).
+    record_keeping: Every decision is logged with the model version for 10 years (Art. 12).
+    post_market_monitoring: Monthly audit of logged decisions; drift alerts (Art. 72).
     owners:
       - {name: Jane Doe, contact: jane@example.org}
     license: apache-2.0
@@ -63,6 +68,11 @@ CARD_INFO_FIELDS: dict[str, str] = {
     "limitations": "text",
     "ethical_considerations": "considerations",
     "tradeoffs": "text",
+    "risk_management": "text",
+    "data_governance": "text",
+    "human_oversight": "text",
+    "record_keeping": "text",
+    "post_market_monitoring": "text",
     "owners": "owners",
     "license": "string",
     "references": "references",
@@ -80,6 +90,11 @@ FIELD_TITLES: dict[str, str] = {
     "limitations": "Limitations",
     "ethical_considerations": "Ethical considerations",
     "tradeoffs": "Trade-offs",
+    "risk_management": "Risk management",
+    "data_governance": "Data governance",
+    "human_oversight": "Human oversight",
+    "record_keeping": "Record-keeping",
+    "post_market_monitoring": "Post-market monitoring",
     "owners": "Owners",
     "license": "Licence",
     "references": "References",

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._core.catalog import harm
+from ..result.lights import direction
 from ..result.records import AuditResult
 from . import _filters as F
-from ..result.lights import direction
 from ._regression import SIGNED_FIGURES
 
 __all__ = [

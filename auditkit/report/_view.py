@@ -21,11 +21,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._core.catalog import NOT_DISTINGUISHABLE
+from ..result.lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._charts import CardCharts
+from ._crosswalk import crosswalk_view
 from ._glossary import glossary_terms, metric_definition, metric_glossary
-from ..result.lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
 from ._regression import REGRESSION_QUESTIONS, is_regression, target_of
 from ._training_view import training_view
 from ._views import SectionData, SectionView, section_view
@@ -733,6 +734,9 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
         "training": training,
         "policy": _policy_view(d.get("policy") or {}),
         "about": _about(card_info),
+        "crosswalk": crosswalk_view(
+            d, field_titles=FIELD_TITLES, anchors={s["name"]: s["anchor"] for s in sections}
+        ),
         "glossary": glossary_terms(d),
         "metric_glossary": metric_glossary(names),
         "provenance": _provenance(d),

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from .._core.progress import progress_bar
+from ._trim import cut_pass_size, permuted, restore_order, trim_order
 from .probes import (
     _ACTIVATION_FACTOR as _ACTIVATION_FACTOR,
 )
@@ -427,9 +428,9 @@ def attribute(
         target = target.to(torch.long).cpu()
         fast = independent and method in GRADIENT_METHODS
         lig = fast and method == "layer_integrated_gradients"
-        trim = _trim_order(x, masked_pad_id) if lig else None
+        trim = trim_order(x, masked_pad_id) if lig else None
         if trim is not None:
-            x, target, outputs, baselines = _permuted(trim.order, x, target, outputs, baselines)
+            x, target, outputs, baselines = permuted(trim.order, x, target, outputs, baselines)
         plan_bpr = _plan_bytes_per_row(model, x, bpr, method=method, layer=layer, fast=fast)
         expansion = {
             "integrated_gradients": n_steps,
@@ -451,18 +452,8 @@ def attribute(
             ),
             batch_perturbations=device.type != "cpu",
         )
-        if isinstance(baselines, torch.Tensor):
-            baselines = baselines.to(device)
-            same_kind = baselines.dtype == x.dtype or not x.dtype.is_floating_point
-            if method != "gradient_shap" and not same_kind:
-                baselines = baselines.to(x.dtype)
-        if feature_mask is not None:
-            feature_mask = feature_mask.to(device)
-
-        if fast:
-            fwd: nn.Module = TargetSum(model, halves=method == "deeplift")
-        else:
-            fwd = Outputs2d(model)
+        baselines, feature_mask = _on_device(baselines, feature_mask, x, method, device)
+        fwd = TargetSum(model, halves=method == "deeplift") if fast else Outputs2d(model)
         call = _CaptumCall(
             method=method, fwd=fwd, plan=plan, fast=fast, n_steps=n_steps, layer=layer,
             feature_mask=feature_mask, sliding_window_shapes=sliding_window_shapes,
@@ -482,11 +473,9 @@ def attribute(
         finally:
             bar.close()
         if trim is not None:
-            x, target, outputs, _ = _permuted(trim.inverse, x, target, outputs, None)
-            if values is not None:
-                values = values[trim.inverse]
-            if deltas:
-                deltas = [torch.cat(deltas)[trim.inverse]]
+            x, target, outputs, values, deltas = restore_order(
+                trim, x, target, outputs, values, deltas
+            )
     assert values is not None or n == 0
     if values is None:
         values = torch.zeros_like(x, dtype=torch.float32).cpu()
@@ -511,46 +500,17 @@ def attribute(
     )
 
 
-@dataclass(frozen=True)
-class _Trim:
-    """Rows by decreasing real length (token ids before the right padding)."""
-
-    order: torch.Tensor
-    inverse: torch.Tensor
-    lengths: torch.Tensor  # real length of each row, in ``order``
-
-
-def _trim_order(x: torch.Tensor, pad: int | None) -> _Trim | None:
-    """Return the length order of right-padded token ids, or None when nothing can be cut."""
-    if pad is None or x.ndim != 2 or x.dtype.is_floating_point or len(x) == 0:
-        return None
-    real = (x != pad).cpu()
-    cols = torch.arange(1, x.shape[1] + 1)
-    lengths = (real * cols).amax(dim=1)  # last real position + 1 (0 for an all-pad row)
-    if bool((lengths == x.shape[1]).all()):
-        return None  # no padding to cut
-    order = torch.sort(lengths, descending=True, stable=True).indices
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(len(order))
-    return _Trim(order=order, inverse=inverse, lengths=lengths[order])
-
-
-def _permuted(
-    idx: torch.Tensor, x: torch.Tensor, target: torch.Tensor, outputs: torch.Tensor | None,
-    baselines: Any,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, Any]:  # fmt: skip
-    """Return ``x``, the targets, the outputs and per-row baselines reordered by ``idx``."""
-    per_row = (
-        isinstance(baselines, torch.Tensor)
-        and baselines.ndim > 0
-        and (baselines.shape[0] == len(x) and len(x) > 1)
-    )
-    return (
-        x[idx.to(x.device)],
-        target[idx],
-        None if outputs is None else outputs[idx.to(outputs.device)],
-        baselines[idx.to(baselines.device)] if per_row else baselines,
-    )
+def _on_device(
+    baselines: Any, feature_mask: torch.Tensor | None, x: torch.Tensor, method: str,
+    device: torch.device,
+) -> tuple[Any, torch.Tensor | None]:  # fmt: skip
+    """Move tensor baselines and the feature mask to ``device`` (baselines in ``x``'s dtype)."""
+    if isinstance(baselines, torch.Tensor):
+        baselines = baselines.to(device)
+        same_kind = baselines.dtype == x.dtype or not x.dtype.is_floating_point
+        if method != "gradient_shap" and not same_kind:
+            baselines = baselines.to(x.dtype)
+    return baselines, None if feature_mask is None else feature_mask.to(device)
 
 
 def _probe_rows(
@@ -680,7 +640,7 @@ def _attribute_chunks(
             xs = xs[:, :width]
             if isinstance(bs, torch.Tensor) and bs.ndim == 2 and bs.shape[1] == x.shape[1]:
                 bs = bs[:, :width]
-            ibs = _cut_pass_size(call.plan.internal_batch_size, e - s, x.shape[1], width)
+            ibs = cut_pass_size(call.plan.internal_batch_size, e - s, x.shape[1], width)
         res, bs = _captum_attribute(call, xs, bs, ts, ibs)
         delta = None
         if call.want_delta:
@@ -722,19 +682,6 @@ def _attribute_chunks(
             )
         bar.update(e - s)
     return values, deltas
-
-
-def _cut_pass_size(ibs: int | None, rows: int, full: int, width: int) -> int | None:
-    """Return the samples per pass of a chunk cut from ``full`` to ``width`` tokens.
-
-    A pass's memory grows at least linearly with the tokens (the attention's part
-    quadratically), so ``full / width`` times the planned samples (whole steps of the chunk's
-    rows) stay within the planned bytes.
-    """
-    if ibs is None or width >= full:
-        return ibs
-    grown = int(ibs * full // width)
-    return max(rows, (grown // rows) * rows)
 
 
 def _captum_attribute(

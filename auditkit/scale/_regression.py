@@ -357,9 +357,9 @@ def _hist_part(table: Any, k: int, binning: Binning, spec: Spec) -> dict[str, np
     part["bin_low"] = binning.edges[part["bin"]]
     part["bin_high"] = binning.edges[part["bin"] + 1]
     part["count"] = _numpy(table.column("count")).astype(np.int64)[order]
-    names = ("weight_sum", "weight_sq_sum", "residual_sum", "residual_sq_sum") if spec.weighted else (
-        "residual_sum", "residual_sq_sum",
-    )  # fmt: skip
+    names: tuple[str, ...] = ("residual_sum", "residual_sq_sum")
+    if spec.weighted:
+        names = ("weight_sum", "weight_sq_sum", *names)
     for name in names:
         part[name] = _numpy(table.column(name)).astype(np.float64)[order]
     if HIST_KINDS[k] != "target":  # read for the true-value bins only (as the row path)
