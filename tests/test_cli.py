@@ -396,3 +396,30 @@ def test_sklearn_example(tmp_path: Path) -> None:
     assert res.model["kind"] == "sklearn"
     assert {s.name: s.status for s in res.sections}["fairness"] == "ok"
     assert "Card:" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "kind"),
+    [
+        ("audit_hf_text_classifier.py", "huggingface"),
+        ("audit_user_lightning_module.py", "lightning"),
+    ],
+)
+def test_model_kind_examples_run_offline(tmp_path: Path, script: str, kind: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    if kind == "huggingface":
+        pytest.importorskip("transformers")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = load_result(tmp_path / "out" / "audit.json")
+    status = {s.name: s.status for s in res.sections}
+    assert status["performance"] == "ok" and status["explainability"] == "ok", status
+    assert (tmp_path / "out" / "card.html").is_file()
