@@ -43,7 +43,7 @@ def test_sections_that_ran_are_evidence_and_skipped_ones_are_gaps():
     assert r["evidence"] == [line]
     r = _row(v, "MEASURE 2.10")
     assert r["status"] == "not provided"
-    assert r["missing"] == ["Privacy section: skipped (needs training data)"]
+    assert r["missing"] == ["Privacy section skipped: needs training data"]
     r = _row(v, "MEASURE 2.9")  # explainability not run at all
     assert r["missing"] == ["Explainability section: not run"]
 

@@ -75,6 +75,19 @@ def test_checkpoint_is_a_regression(hours_ckpt: Path) -> None:
     assert rmse == pytest.approx(tm["root_mean_squared_error"], rel=1e-6)
 
 
+def test_info_shows_the_target_and_the_rmse_history(
+    hours_ckpt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auditkit.cli import main
+
+    assert main(["info", str(hours_ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert "target        hours-per-week (regression, in hours)" in out
+    assert "classes" not in out
+    head = next(x for x in out.splitlines() if x.startswith("epoch"))
+    assert head.split() == ["epoch", "train_loss", "train_rmse", "val_loss", "val_rmse"]
+
+
 def test_checkpoint_task_must_match_the_model(hours_ckpt: Path, tmp_path: Path) -> None:
     import io
 

@@ -197,11 +197,11 @@ def _checkpoint(args: argparse.Namespace) -> int:
         # a classifier logs accuracy; a regression its root mean squared error (target units)
         score = "accuracy" if "train_accuracy" in history[0] else "rmse"
         short = "acc" if score == "accuracy" else "rmse"
-        lines.append(f"epoch  train_loss  train_{short:<4} val_loss  val_{short}")
+        lines.append(f"epoch  train_loss  {'train_' + short:>10}  val_loss  {'val_' + short:>8}")
         for h in history:
             lines.append(
                 f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {_fmt(h.get('train_' + score)):>10}  "
-                f"{h['val_loss']:>8.4f}  {_fmt(h.get('val_' + score)):>7}"
+                f"{h['val_loss']:>8.4f}  {_fmt(h.get('val_' + score)):>8}"
             )
     _print(lines)
     return 0

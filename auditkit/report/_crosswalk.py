@@ -161,7 +161,7 @@ def _section_evidence(
     status = str(s.get("status", ""))
     if status != "ok":
         reason = str(s.get("reason") or status)
-        line = {"text": f"{title} section: {status} ({reason})", "anchor": anchors.get(name, "")}
+        line = {"text": f"{title} section {status}: {reason}", "anchor": anchors.get(name, "")}
         return line, False
     n = len(s.get("findings") or [])
     more = f", {n} finding{'s' if n != 1 else ''}" if n else ""
