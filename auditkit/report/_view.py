@@ -22,6 +22,7 @@ from typing import Any
 
 from .._core.catalog import NOT_DISTINGUISHABLE
 from ..result.lights import AREAS, Light, area_lights, default_lights, policy_lights, worst
+from ..result.summary import about_small_groups, rank_findings, section_anchor, small_pattern
 from . import _filters as F
 from ._card_info import CARD_INFO_FIELDS, FIELD_TITLES, NOT_PROVIDED
 from ._charts import CardCharts
@@ -49,9 +50,6 @@ _EXTRA_COLUMNS = (
     ("method", "Method"),
     ("unit", "Unit"),
 )
-_PLAIN_ID = re.compile(r"[a-z][a-z0-9_]{0,40}")
-_SEVERITY_ORDER = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
-_EVIDENCE_ORDER = {"strong": 0, "moderate": 1, "weak": 2, "none": 3}
 #: Words for the lights in the verdict line.
 _LIGHT_WORDS = (("fail", "red"), ("warn", "amber"), ("pass", "green"), ("info", "neutral"))
 _COLLAPSE_ROWS = 15  # longer tables start folded in the HTML card (printed in full)
@@ -268,52 +266,8 @@ def _finding_view(
         "text": str(f.get("text", "")),
         "section_title": F.humanize(section),
         "evidence": str(f.get("evidence") or ""),
-        "small": _about_small_groups(f, small),
+        "small": about_small_groups(f, small),
     }
-
-
-def _small_pattern(indexed: list[tuple[int, Mapping[str, Any]]]) -> re.Pattern[str] | None:
-    """Match the way findings name a group flagged too small (``race = C``, ``'C' of 'race'``)."""
-    alts = []
-    for _, m in indexed:
-        if "too_small" not in (m.get("flags") or ()) or not m.get("feature") or not m.get("group"):
-            continue
-        pairs = [f"{f} = {g}" for f, g in zip(m["feature"], m["group"])]
-        alts.append(re.escape(" and ".join(pairs)) + r"(?![\w-])")
-        alts.append(re.escape(" × ".join(map(str, m["feature"])) + " = "
-                              + " × ".join(map(str, m["group"]))) + r"(?![\w-])")  # fmt: skip
-        if len(m["group"]) == 1:
-            alts.append(re.escape(f"'{m['group'][0]}' of '{m['feature'][0]}'"))
-    if not alts:
-        return None
-    return re.compile("|".join(dict.fromkeys(alts)))
-
-
-def _about_small_groups(f: Mapping[str, Any], small: re.Pattern[str] | None = None) -> bool:
-    """Whether a finding is about groups too small to judge (it then sits in their note).
-
-    The result model has no field for it: a finding is about them when its words say so
-    ("too small", "too_small") or when it names a group the section flagged too small.
-    """
-    text = str(f.get("text", ""))
-    low = text.lower()
-    if "too small" in low or "too_small" in low:
-        return True
-    return small is not None and small.search(text) is not None
-
-
-def rank_findings(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Sort findings by severity, then evidence (strong > moderate > weak > none), stably.
-
-    Findings about groups too small to judge are left out.
-    """
-    return sorted(
-        (f for f in findings if not f.get("small")),
-        key=lambda f: (
-            _SEVERITY_ORDER.get(str(f.get("severity")), 9),
-            _EVIDENCE_ORDER.get(str(f.get("evidence") or "none"), 3),
-        ),
-    )
 
 
 def _sections(
@@ -342,13 +296,13 @@ def _sections(
         section_charts = [charts.view(c) for c in view.charts(data)]
         info = data.info
         status = str(s.get("status", ""))
-        small = _small_pattern(indexed)
+        small = small_pattern([m for _, m in indexed])
         all_findings = [_finding_view(f, name, small) for f in s.get("findings") or []]
         findings = [f for f in all_findings if not f["small"]]
         out.append(
             {
                 "name": name,
-                "anchor": f"sec-{name}" if _PLAIN_ID.fullmatch(name) else f"sec-{len(out) + 1}",
+                "anchor": section_anchor(name, len(out) + 1),
                 "title": F.humanize(name),
                 "question": questions.get(name, ""),  # what the area answers, in plain words
                 "status": status,

@@ -35,6 +35,7 @@ __all__ = [
     "rank_findings",
     "section_anchor",
     "section_order",
+    "small_pattern",
     "summarize",
     "verdict_of",
 ]
@@ -114,7 +115,7 @@ def section_anchor(name: str, position: int) -> str:
     return f"sec-{name}" if _PLAIN_ID.fullmatch(name) else f"sec-{position}"
 
 
-def _small_pattern(metrics: Sequence[Mapping[str, Any]]) -> re.Pattern[str] | None:
+def small_pattern(metrics: Sequence[Mapping[str, Any]]) -> re.Pattern[str] | None:
     """Match the way findings name a group flagged too small (``race = C``, ``'C' of 'race'``)."""
     alts = []
     for m in metrics:
@@ -195,7 +196,7 @@ def _sections(d: Mapping[str, Any]) -> list[SectionEntry]:
     for i, name in enumerate(section_order(list(raw))):
         s = raw[name]
         recs = by_section.get(name, [])
-        small = _small_pattern(recs)
+        small = small_pattern(recs)
         findings = tuple(
             {**f, "section": name, "small": about_small_groups(f, small)}
             for f in s.get("findings") or []
