@@ -143,10 +143,15 @@ def model_values(adapter: ModelAdapter, X: Any) -> np.ndarray:
 
     As :func:`model_proba`, for :meth:`~auditkit.adapters.base.ModelAdapter.predict_values`.
     """
+    return _predict(adapter, adapter.predict_values, X)
+
+
+def _predict(adapter: ModelAdapter, predict: Any, X: Any) -> np.ndarray:
+    """Call ``predict(X)``; a user model's error becomes a DataValidationError naming it."""
     if getattr(adapter, "kind", None) == "checkpoint":
-        return np.asarray(adapter.predict_values(X))
+        return np.asarray(predict(X))
     try:
-        values: np.ndarray = adapter.predict_values(X)
+        out: np.ndarray = predict(X)
     except AuditkitError:
         raise
     except Exception as exc:  # noqa: BLE001 - any error of the user's model
@@ -155,7 +160,7 @@ def model_values(adapter: ModelAdapter, X: Any) -> np.ndarray:
             f"The model {adapter.name!r} ({adapter.kind}) could not predict on X: "
             f"{type(exc).__name__}: {first[:300]}"
         ) from exc
-    return values
+    return out
 
 
 def _default_data(
@@ -269,19 +274,7 @@ def model_proba(adapter: ModelAdapter, X: Any) -> np.ndarray:
     is reported as :class:`DataValidationError` naming the model (the original exception is
     chained). A reference checkpoint's own failures are left alone: they are auditkit's.
     """
-    if getattr(adapter, "kind", None) == "checkpoint":
-        return np.asarray(adapter.predict_proba(X))
-    try:
-        proba: np.ndarray = adapter.predict_proba(X)
-    except AuditkitError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any error of the user's model
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise DataValidationError(
-            f"The model {adapter.name!r} ({adapter.kind}) could not predict on X: "
-            f"{type(exc).__name__}: {first[:300]}"
-        ) from exc
-    return proba
+    return _predict(adapter, adapter.predict_proba, X)
 
 
 def _train_data(
