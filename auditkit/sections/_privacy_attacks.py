@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -506,9 +506,48 @@ def _membership(
     tables: list[Table],
     info: dict[str, Any],
 ) -> dict[str, dict[str, float]]:
-    """Run the attacks, adding their records, findings, charts, table and notes to the lists.
+    """Run the attacks of a classifier (see :func:`run_attacks`).
 
     Returns each attack's overall values (``attack_metrics``), for the DP bound.
+    """
+    if not ctx.predictions.has_scores:
+        info["scores_note"] = (
+            "The model gives labels only, so the attacks see only whether each row is "
+            "classified correctly (a label-only attack)."
+        )
+    return run_attacks(
+        ctx, n_train=len(y_tr), n_eval=len(y_ev),
+        loss_scores=lambda m, nm: (
+            loss_attack_scores(proba_tr[m], y_tr[m]), loss_attack_scores(proba_ev[nm], y_ev[nm])
+        ),
+        reference_scores=lambda m, nm, pop: _reference_scores(
+            ctx, proba_tr, proba_ev, y_tr, y_ev, m, nm, pop
+        ),
+        records=records, findings=findings, charts=charts, tables=tables, info=info,
+    )  # fmt: skip
+
+
+def run_attacks(
+    ctx: AuditContext,
+    *,
+    n_train: int,
+    n_eval: int,
+    loss_scores: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    reference_scores: Callable[
+        [np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+    ],
+    records: list[MetricValue],
+    findings: list[Finding],
+    charts: list[Chart],
+    tables: list[Table],
+    info: dict[str, Any],
+) -> dict[str, dict[str, float]]:
+    """Run the loss and reference attacks; add their records, findings, charts, table, notes.
+
+    ``loss_scores(members, non_members)`` and ``reference_scores(members, non_members,
+    population)`` give the two attacks' scores of the sampled rows (a classifier's log loss,
+    a regression's squared error; RMIA against the fold models). Returns each attack's
+    overall values (``attack_metrics``), for the DP bound.
     """
     assert ctx.model is not None
     use_ref = ctx.options_for(PrivacyOptions).membership_reference
@@ -520,7 +559,7 @@ def _membership(
             f"the model (a {ctx.model.kind}) cannot be retrained, so there are no reference models"
         )
     members, non_members, population = _sample_rows(
-        ctx, n_train=len(y_tr), n_eval=len(y_ev), with_population=ref_reason is None
+        ctx, n_train=n_train, n_eval=n_eval, with_population=ref_reason is None
     )
     info["n_members"] = int(len(members))
     info["n_non_members"] = int(len(non_members))
@@ -529,15 +568,10 @@ def _membership(
         reason = "too few rows to sample members and non-members"
         records += _missing_attack("loss", reason) + _missing_attack("reference", reason)
     else:
-        scores["loss"] = (
-            loss_attack_scores(proba_tr[members], y_tr[members]),
-            loss_attack_scores(proba_ev[non_members], y_ev[non_members]),
-        )
+        scores["loss"] = loss_scores(members, non_members)
         if ref_reason is None:
             try:
-                scores["reference"] = _reference_scores(
-                    ctx, proba_tr, proba_ev, y_tr, y_ev, members, non_members, population
-                )
+                scores["reference"] = reference_scores(members, non_members, population)
                 info["n_population"] = int(len(population))
             except ParameterError:
                 raise
@@ -554,11 +588,6 @@ def _membership(
         info["reference_attack"] = ref_reason
         findings.append(
             Finding("privacy", "info", f"The reference-model attack did not run: {ref_reason}.")
-        )
-    if not ctx.predictions.has_scores:
-        info["scores_note"] = (
-            "The model gives labels only, so the attacks see only whether each row is "
-            "classified correctly (a label-only attack)."
         )
     findings += _attack_findings(records, attack_vals, ctx.config.ci_level)
     if scores:

@@ -31,21 +31,10 @@ from typing import Any
 import numpy as np
 
 from .._core.rows import take_rows
-from ..exceptions import ParameterError
 from ..inputs.context import AuditContext, RegressionPredictions
 from ..result.records import Chart, Finding, MetricValue, SectionResult, Severity, Table
 from ._mia import reference_attack_scores
-from ._privacy_attacks import (
-    PrivacyOptions,
-    _attack_findings,
-    _attack_records,
-    _attack_table,
-    _group_chart,
-    _group_records,
-    _missing_attack,
-    _roc_charts,
-    _sample_rows,
-)
+from ._privacy_attacks import PrivacyOptions, run_attacks
 from ._privacy_identifiers import identifier_records
 from ._privacy_training import _bootstrap_mean_diff, _dp, _dp_budget, _learning_curves
 from ._regression_stability_folds import get_regression_folds, regression_rows
@@ -117,58 +106,16 @@ def _membership(
     records: list[MetricValue], findings: list[Finding], charts: list[Chart],
     tables: list[Table], info: dict[str, Any],
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Run the loss and reference attacks; add their records, findings, charts and table."""
-    assert ctx.model is not None
-    ref_reason = None
-    if not ctx.options_for(PrivacyOptions).membership_reference:
-        ref_reason = "the reference attack was turned off (options['membership_reference'])"
-    elif not ctx.model.can_refit:
-        ref_reason = (
-            f"the model (a {ctx.model.kind}) cannot be retrained, so there are no reference models"
-        )
-    members, non_members, population = _sample_rows(
-        ctx, n_train=len(tr), n_eval=len(ev), with_population=ref_reason is None
-    )
-    info["n_members"], info["n_non_members"] = int(len(members)), int(len(non_members))
-    scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if len(members) == 0 or len(non_members) == 0:
-        reason = "too few rows to sample members and non-members"
-        records += _missing_attack("loss", reason) + _missing_attack("reference", reason)
-    else:
-        scores["loss"] = (
-            squared_error_scores(tr.y_true[members], tr.y_pred[members]),
-            squared_error_scores(ev.y_true[non_members], ev.y_pred[non_members]),
-        )
-        if ref_reason is None:
-            try:
-                scores["reference"] = _reference_scores(
-                    ctx, tr, ev, members, non_members, population
-                )
-                info["n_population"] = int(len(population))
-            except ParameterError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the loss attack still stands
-                ref_reason = f"retraining the reference models failed: {exc}"
-    attack_vals: dict[str, dict[str, float]] = {}
-    for attack, (s_in, s_out) in scores.items():
-        recs, vals = _attack_records(ctx, attack, s_in, s_out)
-        records += recs
-        attack_vals[attack] = vals
-        records += _group_records(ctx, attack, s_in, s_out, members, non_members)
-    if ref_reason is not None and len(members) and len(non_members):
-        records += _missing_attack("reference", ref_reason)
-        info["reference_attack"] = ref_reason
-        findings.append(
-            Finding(SECTION, "info", f"The reference-model attack did not run: {ref_reason}.")
-        )
-    findings += _attack_findings(records, attack_vals, ctx.config.ci_level)
-    if scores:
-        charts += _roc_charts(scores)
-        tables.append(_attack_table(records))
-        bar = _group_chart(records)
-        if bar is not None:
-            charts.append(bar)
-    return attack_vals
+    """Run the loss (squared error) and reference attacks (:func:`run_attacks`)."""
+    return run_attacks(
+        ctx, n_train=len(tr), n_eval=len(ev),
+        loss_scores=lambda m, nm: (
+            squared_error_scores(tr.y_true[m], tr.y_pred[m]),
+            squared_error_scores(ev.y_true[nm], ev.y_pred[nm]),
+        ),
+        reference_scores=lambda m, nm, pop: _reference_scores(ctx, tr, ev, m, nm, pop),
+        records=records, findings=findings, charts=charts, tables=tables, info=info,
+    )  # fmt: skip
 
 
 def _reference_scores(
