@@ -251,9 +251,10 @@ def test_rows_of_several_files_get_independent_blocks(tmp_path: Path) -> None:
         df.iloc[:200].to_parquet(d / "a.parquet")
         df.iloc[200:].to_parquet(d / "b.parquet")
         src, position = _parquet_source([str(d / "a.parquet"), str(d / "b.parquet")])
+        block = _block_sql(spec, position)
         rows = duckdb.sql(
-            f"SELECT __auditkit_file AS f, file_row_number AS r, {_block_sql(spec, position)} AS b "
-            f"FROM {src} ORDER BY f, r"
+            f"SELECT __auditkit_file AS f, file_row_number AS r, {block} AS b FROM {src} "
+            "ORDER BY f, r"
         ).fetchall()
         blocks = np.array([r[2] for r in rows]).reshape(2, 200)
         same += int((blocks[0] == blocks[1]).all())
