@@ -60,6 +60,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     src.add_argument("--target", metavar="COL", help="the label column of a --data file")
     src.add_argument(
+        "--train-data",
+        metavar="FILE",
+        help="the rows the model was trained on, a .csv/.parquet file with the columns of --data "
+        "FILE: membership inference (privacy), drift between training and evaluation data, and "
+        "refits for stability where the model kind allows (default: an auditkit checkpoint's own "
+        "training rows; other models: those sections are skipped)",
+    )
+    src.add_argument(
         "--text-column",
         metavar="COL",
         help="the column of a --data file that holds the texts, for a text model (default: the "
@@ -227,9 +235,15 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
     from .. import audit_predictions
     from ..data import check_columns, read_frame
 
-    if args.model is not None or args.data is not None or args.target is not None:
+    if (
+        args.model is not None
+        or args.data is not None
+        or args.target is not None
+        or getattr(args, "train_data", None)
+    ):
         raise ParameterError(
-            "--predictions audits a log of decisions; it takes no model, --data or --target."
+            "--predictions audits a log of decisions; it takes no model, --data, --target or "
+            "--train-data."
         )
     if getattr(args, "devices", None) is not None or getattr(args, "memory_budget", None):
         raise ParameterError("--devices and --memory-budget go with a checkpoint.")

@@ -296,6 +296,14 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
         raise ParameterError("--target needs --data FILE.")
     if text_col is not None and data_file is None:
         raise ParameterError("--text-column names the text column of a --data FILE.")
+    if getattr(args, "train_data", None) is not None and data_file is None:
+        raise ParameterError(
+            "--train-data goes with --data FILE; on a bundled dataset an auditkit checkpoint "
+            "is audited with the training rows its weights were fitted on."
+        )
+    read = _read_train(args, data_file, sens, X)
+    if read is not None:
+        train = (read[0], class_codes(read[1], loaded.schema.class_names))
     result = audit(
         model,
         X,
@@ -309,7 +317,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
     result = _with_file(result, "model", model_path, key="checkpoint")
     if data_file is not None:
         result = _with_file(result, "data", data_file)
-    return result
+    return _with_train_file(result, read)
 
 
 def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
@@ -335,6 +343,16 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
     sens = split_list(args.sensitive, option="--sensitive")
     X, y, data_file, folder_classes = _read_data(args, kind, name, sens)
     image_paths = _image_paths(args, kind, X, data_file)
+    if getattr(args, "train_data", None) is not None and (
+        data_file is None or image_paths is not None
+    ):
+        raise ParameterError(
+            "--train-data takes a table of the model's input columns; it goes with --data FILE "
+            "of the same columns, not with images."
+        )
+    read = _read_train(args, data_file, sens, X)
+    X_train: Any = None if read is None else read[0]
+    y_train: Any = None if read is None else read[1]
     features = split_list(args.features, option="--features")
     if features is None and data_file is not None and kind in ("lightning", "onnx"):
         if not (kind == "lightning" and args.image_size) and image_paths is None:
@@ -360,9 +378,14 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         check_columns(features, [str(c) for c in X.columns], where=data_file.name)
         sensitive = X[sens] if sens else None
         X = X[features]
+        if read is not None:
+            check_columns(features, [str(c) for c in X_train.columns], where=read[2].name)
+            X_train = X_train[features]
     names = getattr(model, "class_names", None)
     if names and data_file is not None:
         y = class_codes(y, names)  # labels written as the model's class names
+        if read is not None:
+            y_train = class_codes(y_train, names)
     if data_file is not None and args.target and not hasattr(y, "name"):
         import pandas as pd
 
@@ -372,6 +395,7 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         X,
         y,
         sensitive_features=sensitive,
+        train=None if read is None else (X_train, y_train),
         options={**_explain_rows(args), **unit_option(args)},
         provenance={"command": " ".join(args.argv)},
         **kwargs,
@@ -380,7 +404,37 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         result = _with_file(result, "model", Path(args.model))
     if data_file is not None:
         result = _with_file(result, "data", data_file)
-    return result
+    return _with_train_file(result, read)
+
+
+def _read_train(
+    args: argparse.Namespace, data_file: Path | None, sens: list[str] | None, X: Any
+) -> tuple[Any, Any, Path] | None:
+    """(X_train, y_train, file) from ``--train-data``: the columns of ``--data``, in its order.
+
+    The training file must hold the evaluation file's columns (the target and the sensitive
+    columns included); a missing one is named before the model scores anything.
+    """
+    path = getattr(args, "train_data", None)
+    if path is None or data_file is None:
+        return None
+    from ..data import check_columns, load_table
+
+    train_file = _existing_file(path, "Training data file")
+    if train_file.resolve() == data_file.resolve():
+        raise ParameterError(
+            f"--train-data and --data are the same file ({data_file.name}): membership "
+            "inference needs rows the model was trained on and rows it was not."
+        )
+    table = load_table(train_file, target=args.target, sensitive_features=sens)
+    want = [str(c) for c in X.columns]
+    check_columns(want, [str(c) for c in table.X.columns], where=train_file.name)
+    return table.X[want], table.y, train_file
+
+
+def _with_train_file(result: AuditResult, read: tuple[Any, Any, Path] | None) -> AuditResult:
+    """Record the training file's name and sha256 in the data block."""
+    return result if read is None else _with_file(result, "data", read[2], key="train_file")
 
 
 def _read_data(

@@ -62,7 +62,7 @@ _TRAINING_KEYS = {"history", "hparams", "training", "test_metrics", "dataset", "
 _SHOWN_MODEL_KEYS = {"name", "kind", "sha256", "checkpoint", "checkpoint_sha256", "model_name"}
 _SHOWN_DATA_KEYS = {"name", "sha256", "split", "n_rows", "task", "classes", "positive_class",
                     "sensitive_features", "dataset_sha256", "file", "file_sha256", "schema",
-                    "modality", "n_train_rows"}  # fmt: skip
+                    "modality", "n_train_rows", "train_file", "train_file_sha256"}  # fmt: skip
 _SHOWN_RUN_KEYS = {"seed", "n_boot", "ci_level", "command", "sections", "min_group_size"}
 #: Data-block keys a regression card shows in its header (not repeated in the provenance).
 _REGRESSION_DATA_KEYS = {"target", "target_name", "target_unit", "unit"}
@@ -579,6 +579,8 @@ def _provenance(d: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Dataset files sha256", "dataset_sha256", ds),
         ("Data file", "file", ds),
         ("Data file sha256", "file_sha256", ds),
+        ("Training data file", "train_file", ds),
+        ("Training data file sha256", "train_file_sha256", ds),
     ):
         if src.get(key):
             out.append((label, str(src[key])))
