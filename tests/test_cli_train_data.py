@@ -76,9 +76,12 @@ def test_skops_model_with_training_rows_runs_privacy_and_drift(
         assert res.section(name).status == "skipped", name
     # with them: both run on the given rows
     out = tmp_path / "out"
-    assert main([*base, "--train-data", str(train_csv), "--out", str(out)]) == 0
+    assert main([*base, "--train-data", str(train_csv), "--timings", "--out", str(out)]) == 0
     capsys.readouterr()
     res = load_result(out / "audit.json")
+    assert all(s.duration_s is not None and s.duration_s >= 0 for s in res.sections)
+    untimed = load_result(tmp_path / "none" / "audit.json").sections
+    assert all(s.duration_s is None for s in untimed)
     priv, drift = res.section("privacy"), res.section("drift")
     assert priv.status == "ok", priv.reason
     assert drift.status == "ok", drift.reason

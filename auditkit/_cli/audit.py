@@ -24,8 +24,8 @@ from .options import (  # noqa: F401 - class_codes and split_list are imported f
     _existing_file,
     _with_file,
     class_codes,
+    run_options,
     split_list,
-    unit_option,
 )
 
 EXIT_OK, EXIT_POLICY_FAILED = 0, 1
@@ -153,6 +153,11 @@ def _add_log_arguments(p: argparse.ArgumentParser) -> None:
         metavar="UNIT",
         help="the unit of a regression's target, for the card (for example EUR or hours)",
     )
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="record how long each section ran (each section's duration_s in audit.json)",
+    )
 
 
 def _add_outcome_arguments(p: argparse.ArgumentParser) -> None:
@@ -272,7 +277,7 @@ def _audit_predictions(args: argparse.Namespace) -> AuditResult:
         y_pred=args.y_pred,
         y_score=args.y_score,
         sensitive_features=sens,
-        options=unit_option(args),
+        options=run_options(args),
         provenance={"command": " ".join(args.argv), "data_name": path.name},
         **kwargs,
     )
@@ -354,7 +359,7 @@ def _audit_log_out_of_core(
         y_pred=args.y_pred,
         y_score=args.y_score,
         sensitive_features=sens,
-        options={"log_loss": args.log_loss, **unit_option(args)},
+        options={"log_loss": args.log_loss, **run_options(args)},
         provenance={"command": " ".join(args.argv), "data_name": desc},
         reduce=True,
         memory_limit=args.memory_limit,

@@ -26,8 +26,8 @@ from .options import (
     _explain_rows,
     _with_file,
     class_codes,
+    run_options,
     split_list,
-    unit_option,
 )
 
 #: What each kind is, in the words of the one line that says what was found.
@@ -310,7 +310,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> AuditResult:
         y,
         sensitive_features=sens,
         train=train,
-        options={**_explain_rows(args), **unit_option(args)},
+        options={**_explain_rows(args), **run_options(args)},
         provenance={"command": " ".join(args.argv)},
         **kwargs,
     )
@@ -396,7 +396,7 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         y,
         sensitive_features=sensitive,
         train=None if read is None else (X_train, y_train),
-        options={**_explain_rows(args), **unit_option(args)},
+        options={**_explain_rows(args), **run_options(args)},
         provenance={"command": " ".join(args.argv)},
         **kwargs,
     )

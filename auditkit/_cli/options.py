@@ -32,10 +32,15 @@ def _explain_rows(args: argparse.Namespace) -> dict[str, list[int]]:
     return {"explain_rows": values}
 
 
-def unit_option(args: argparse.Namespace) -> dict[str, str]:
-    """Return ``{"target_unit": ...}`` from ``--target-unit`` (empty when not given)."""
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the audit options of ``--target-unit`` and ``--timings`` (those given)."""
+    out: dict[str, Any] = {}
     unit = getattr(args, "target_unit", None)
-    return {} if unit is None else {"target_unit": unit}
+    if unit is not None:
+        out["target_unit"] = unit
+    if getattr(args, "timings", False):
+        out["timings"] = True
+    return out
 
 
 def split_list(text: str | None, *, option: str) -> list[str] | None:
