@@ -105,6 +105,40 @@ def test_per_column_inputs(tmp_path: Path) -> None:
     np.testing.assert_allclose(mapped.predict_proba(renamed), pipe.predict_proba(Xf), atol=1e-5)
 
 
+def test_per_column_inputs_renamed_by_the_exporter(tmp_path: Path) -> None:
+    """skl2onnx makes input names identifiers (``marital-status`` -> ``marital_status``)."""
+    from skl2onnx.common.data_types import Int64TensorType
+
+    X, y = _table()
+    X = X.rename(columns={"hours": "hours-per-week", "group": "marital status"})
+    X["hours-per-week"] = X["hours-per-week"].astype(np.int64)
+    X["2nd"] = X["age"].astype(np.int64)  # a leading digit: the input is '_2nd'
+    num = ["age", "income"]
+    pipe = Pipeline(
+        [
+            ("prep", ColumnTransformer([("num", StandardScaler(), [*num, "hours-per-week", "2nd"]),
+                                        ("cat", OneHotEncoder(), ["marital status"])])),
+            ("clf", LogisticRegression(max_iter=500)),
+        ]
+    ).fit(X, y)  # fmt: skip
+    types = [(c, FloatTensorType([None, 1])) for c in num]
+    types += [("hours-per-week", Int64TensorType([None, 1])), ("2nd", Int64TensorType([None, 1])),
+              ("marital status", StringTensorType([None, 1]))]  # fmt: skip
+    f = _export(pipe, types, tmp_path / "renamed.onnx")
+    adapter = load_onnx(f)
+    names = [i.name for i in adapter.inputs]
+    assert {"hours_per_week", "marital_status", "_2nd"} <= set(names)
+    Xf = X.astype({c: np.float32 for c in num})
+    np.testing.assert_allclose(adapter.predict_proba(Xf), pipe.predict_proba(Xf), atol=1e-5)
+    assert adapter.describe()["input_map"]["marital_status"] == "marital status"
+    # two columns that both become the input's name: nothing is guessed
+    amb = Xf.drop(columns="marital status").assign(
+        **{"marital-status": Xf["marital status"], "marital.status": Xf["marital status"]}
+    )
+    with pytest.raises(DataValidationError, match="Column 'marital_status'"):
+        load_onnx(f).predict_proba(amb)
+
+
 def test_an_input_the_graph_lacks_is_named(tmp_path: Path) -> None:
     X, y = _table()
     est = LogisticRegression().fit(X[NUM].to_numpy(np.float32), y)

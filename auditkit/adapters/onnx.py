@@ -13,6 +13,7 @@ methods.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +118,7 @@ class OnnxModel(ModelAdapter):
             if key not in names:
                 raise ModelFileError(_missing_input(key, names, name))
         self.input_map = {i.name: (input_map or {}).get(i.name, i.name) for i in self.inputs}
+        self._given = set(input_map or {})  # inputs whose column the user named
         self.features = list(features) if features is not None else None
         first = self.inputs[0]
         if len(self.inputs) > 1:
@@ -198,10 +200,13 @@ class OnnxModel(ModelAdapter):
         out = {}
         for inp in self.inputs:
             col = self.input_map[inp.name]
+            if col not in have and inp.name not in self._given:
+                col = self.input_map[inp.name] = _exported_column(inp.name, have) or col
             if col not in have:
                 raise DataValidationError(
                     f"Column {col!r} (input {inp.name!r} of the ONNX model {self.name}) not "
-                    f"found in the table; it has {', '.join(have)}."
+                    f"found in the table; it has {', '.join(have)} (name the column of each "
+                    "input with input_map=)."
                 )
             v = np.asarray(X[col].to_numpy()).reshape(-1, 1)
             out[inp.name] = self._cast(v, inp.type, [col])
@@ -298,6 +303,24 @@ class OnnxModel(ModelAdapter):
         elif self.features is not None:
             d["features"] = list(self.features)
         return d
+
+
+def _exported_column(name: str, columns: list[str]) -> str | None:
+    """Return the one column an exporter renamed to the graph input ``name``, else None.
+
+    skl2onnx (and tf2onnx, torch.onnx) make input names C identifiers: every character other
+    than a letter, digit, ``_`` or ``+`` becomes ``_``, and a leading digit gets a ``_``
+    (``marital-status`` is the input ``marital_status``). A name two columns share is left
+    unmatched: the error then names the input and the table's columns.
+    """
+    found = []
+    for c in columns:
+        ident = re.sub(r"[^\w+]", "_", c)
+        if re.match(r"[0-9]", ident):
+            ident = "_" + ident
+        if ident == name:
+            found.append(c)
+    return found[0] if len(found) == 1 else None
 
 
 def _missing_input(name: str, names: list[str], model: str) -> str:
