@@ -18,6 +18,7 @@ import importlib.machinery
 import sys
 import types
 import warnings
+from pathlib import Path
 from typing import Any
 
 MOVED: dict[str, str] = {
@@ -97,12 +98,28 @@ class _MovedFinder(importlib.abc.MetaPathFinder):
         return importlib.machinery.ModuleSpec(fullname, _Alias(new), is_package=False)
 
 
+#: The names ``auditkit.sections`` exports (its ``__all__``; a test keeps the two equal).
+SECTION_NAMES = ("SECTIONS", "SECTION_ORDER", "AuditConfig", "AuditContext", "Predictions",
+                 "Section", "TrainData", "__all__")  # fmt: skip
+
+
+def _old_audit_name(name: str) -> bool:
+    """Whether ``auditkit.audit.<name>`` had a meaning: an exported name or a section module."""
+    if name in SECTION_NAMES or f"{AUDIT_PACKAGE}.{name}" in MOVED:
+        return True
+    return name.isidentifier() and (Path(__file__).parent / "sections" / f"{name}.py").is_file()
+
+
 class _AuditPackage(types.ModuleType):
     """``auditkit.audit`` as a package name, while ``auditkit.audit`` stays the function."""
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name != "__all__":
             raise AttributeError(name)
+        if not _old_audit_name(name):
+            # pickle.whichmodule, skops and cloudpickle look every name up on every module:
+            # a name the old package never had gets no warning and imports nothing
+            raise AttributeError(f"module {AUDIT_PACKAGE!r} has no attribute {name!r}")
         _warn(f"{AUDIT_PACKAGE}.{name}", f"auditkit.sections.{name}")
         sections = importlib.import_module("auditkit.sections")
         return getattr(sections, name)

@@ -216,6 +216,58 @@ def test_import_auditkit_is_light():
     assert out == "", f"import auditkit loaded: {out}"
 
 
+def test_model_files_open_without_lightning(tmp_path):
+    """Recognising and opening an ONNX or skops file imports no Lightning (seconds per run).
+
+    The reference models (``auditkit.models``' classes and registry) load on first use.
+    """
+    pytest.importorskip("skops")
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    f = tmp_path / "m.skops"
+    sio.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), f)
+    code = (
+        "import sys, auditkit\n"
+        "from auditkit.models.kinds import model_kind\n"
+        f"assert model_kind({str(f)!r}) == 'skops'\n"
+        f"m = auditkit.load_model({str(f)!r})\n"
+        "assert m.predict_proba([[0.5]]).shape == (1, 2)\n"
+        "print(','.join(n for n in ('pytorch_lightning', 'lightning') if n in sys.modules))\n"
+        "from auditkit.models import MODEL_REGISTRY\n"
+        "assert 'adult-mlp' in MODEL_REGISTRY and 'pytorch_lightning' in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"opening a skops file loaded {out.stdout.strip()}"
+
+
+def test_old_audit_package_answers_only_its_own_names():
+    """``auditkit.audit`` answers its old names; any other lookup is silent and imports nothing.
+
+    pickle's whichmodule (joblib, skops, cloudpickle) looks every name up on every module: it
+    used to import the sections and warn once per name (``import skops.io`` printed hundreds).
+    """
+    from auditkit import _compat
+    from auditkit.sections import __all__ as names
+
+    assert set(_compat.SECTION_NAMES) == {*names, "__all__"}
+    code = (
+        "import sys, warnings, auditkit\n"
+        "warnings.simplefilter('error')\n"
+        "pkg = sys.modules['auditkit.audit']\n"
+        "assert getattr(pkg, 'zetac', None) is None and not hasattr(pkg, 'ndtr')\n"
+        "assert 'auditkit.sections' not in sys.modules\n"
+        "import pickle, numpy\n"
+        "assert pickle.whichmodule(numpy.add, 'add') == 'numpy'\n"
+        "warnings.simplefilter('ignore')\n"
+        "assert pkg.AuditContext.__name__ == 'AuditContext' and pkg.fairness.__name__\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
 def test_the_checks_catch_a_back_edge_and_a_cycle(tmp_path):
     """The rules fail on a tree with a deliberate back-edge (stage 0 importing sections)."""
     pkg = tmp_path / "auditkit"
