@@ -97,6 +97,7 @@ def test_skops_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(f)]) == 0
     info = capsys.readouterr().out
     assert "skops" in info and "Pipeline" in info and "retraining: yes" in info
+    assert "drift run with --train-data FILE" in info
     assert "columns age, income, hours, group, y" in info  # as the pipeline was fitted
 
 

@@ -91,6 +91,8 @@ def _model_lines(kind: str, model: Any, d: dict[str, Any]) -> list[str]:
         ),  # fmt: skip
         f"inputs        {_inputs(kind, model, d)}",
         f"can run       {CAN_RUN[kind]}",
+        "training rows not in the file: membership inference (privacy) and drift run with "
+        "--train-data FILE",
     ]
     shown = {"path", "kind", "sha256", "file_sha256", "name", "class_names", "inputs"}
     if kind == "pickle":

@@ -357,11 +357,12 @@ def _hist_part(table: Any, k: int, binning: Binning, spec: Spec) -> dict[str, np
     part["bin_low"] = binning.edges[part["bin"]]
     part["bin_high"] = binning.edges[part["bin"] + 1]
     part["count"] = _numpy(table.column("count")).astype(np.int64)[order]
-    names: tuple[str, ...] = ("residual_sum", "residual_sq_sum")
+    target = HIST_KINDS[k] == "target"  # residual_sq_sum: for the true-value bins only
+    names: tuple[str, ...] = ("residual_sum", "residual_sq_sum") if target else ("residual_sum",)
     if spec.weighted:
         names = ("weight_sum", "weight_sq_sum", *names)
     for name in names:
         part[name] = _numpy(table.column(name)).astype(np.float64)[order]
-    if HIST_KINDS[k] != "target":  # read for the true-value bins only (as the row path)
+    if not target:  # as the row path: NaN where it is not read
         part["residual_sq_sum"] = np.full(len(order), np.nan)
     return part

@@ -141,10 +141,11 @@ def group_queries(
     h = ["COUNT(*) AS count", wt("e") + " AS residual_sum", wt("e * e") + " AS residual_sq_sum"]
     if spec.weighted:
         h[1:1] = ["SUM(w) AS weight_sum", "SUM(w * w) AS weight_sq_sum"]
-    for j in range(len(HIST_KINDS)):
+    for j, kind in enumerate(HIST_KINDS):
+        hj = h if kind == "target" else h[:-1]  # residual_sq_sum: read for true-value bins only
         selects.append((
-            f"SELECT {keys}, bin{j} AS bin, {', '.join(h)} FROM __r GROUP BY {keys}, bin{j}",
-            [*feats, "bin", *(x.rsplit(" AS ", 1)[1] for x in h)],
+            f"SELECT {keys}, bin{j} AS bin, {', '.join(hj)} FROM __r GROUP BY {keys}, bin{j}",
+            [*feats, "bin", *(x.rsplit(" AS ", 1)[1] for x in hj)],
         ))  # fmt: skip
     return rows, selects
 

@@ -207,8 +207,9 @@ def _group_plans(base: Any, spec: Spec, plan: Plan) -> list[Any]:
         h += [nw.col("w").sum().alias("weight_sum"), nw.col("_ww").sum().alias("weight_sq_sum")]
     h.append(nw.col("_residual_sum").sum().alias("residual_sum"))
     h.append(nw.col("_residual_sq_sum").sum().alias("residual_sq_sum"))
-    for j in range(len(HIST_KINDS)):
-        g = rows.group_by(*keys, f"bin{j}", drop_null_keys=False).agg(*h)
+    for j, kind in enumerate(HIST_KINDS):
+        hj = h if kind == "target" else h[:-1]  # residual_sq_sum: read for true-value bins only
+        g = rows.group_by(*keys, f"bin{j}", drop_null_keys=False).agg(*hj)
         plans.append(g.rename({f"bin{j}": "bin"}))
     return plans
 

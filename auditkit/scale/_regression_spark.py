@@ -122,7 +122,8 @@ def _group_bys(F: Any, base: Any, spec: Spec, plan: Any, feats: list[str]) -> li
     h.append(F.sum(terms["residual_sum"]).alias("residual_sum"))
     h.append(F.sum(terms["residual_sq_sum"]).alias("residual_sq_sum"))
     xs = (p, F.abs(e), y)
-    for j in range(len(HIST_KINDS)):
+    for j, kind in enumerate(HIST_KINDS):
+        hj = h if kind == "target" else h[:-1]  # residual_sq_sum: read for true-value bins only
         binned = base.select("*", _bins(F, xs[j], plan.bins[j]).alias("bin"))
-        out.append(binned.groupBy(*feats, "bin").agg(*h))
+        out.append(binned.groupBy(*feats, "bin").agg(*hj))
     return out
