@@ -527,7 +527,12 @@ def test_end_to_end_audit_with_a_sklearn_model(tmp_path) -> None:
     # without training data: skipped, with the reason
     res = auditkit.audit(model, X_ev, y_ev, sections=["drift"], n_boot=20)
     assert res.section("drift").status == "skipped"
-    assert "training data" in res.section("drift").reason
+    assert "--train-data FILE" in res.section("drift").reason
+    # a log of decisions has no training rows to give: the reason does not ask for them
+    log = auditkit.audit_predictions(y_ev, y_ev, sensitive_features=X_ev["age"] > 40, n_boot=0)
+    assert log.section("drift").reason == (
+        "needs the model's training rows; only a log of predictions was given"
+    )
 
 
 # ------------------------------------------------------------------------------ the card

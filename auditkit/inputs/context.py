@@ -384,8 +384,13 @@ class AuditContext:
                 and (self.regression_counts is None or not self.regression_counts.features)
             ):
                 return "needs sensitive features; none were given or declared by the dataset"
+            if req == "train_data" and self.train is None and self.model is None:
+                return "needs the model's training rows; only a log of predictions was given"
             if req == "train_data" and self.train is None:
-                return "needs training data (train=(X_train, y_train)); none was given"
+                return (
+                    "needs training data (train=(X_train, y_train), or --train-data FILE on the "
+                    "command line); none was given"
+                )
             if req == "features" and self.X is None:
                 return "needs the model's input features; none were given"
             if req == "gradients" and (self.model is None or self.model.torch_parts() is None):
