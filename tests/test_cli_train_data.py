@@ -188,3 +188,82 @@ def test_auditkit_checkpoint_takes_training_rows_only_with_a_data_file(
     own = ["audit", str(ckpt), "--train-data", str(tmp_path / "train.csv"), *FAST]
     assert main([*own, "--out", str(tmp_path / "never")]) == 2
     assert "--train-data goes with --data FILE" in _one_error_line(capsys.readouterr().err)
+
+
+IMAGE_NET = """
+import torch
+import pytorch_lightning as pl
+
+
+class ImageNet(pl.LightningModule):
+    def __init__(self, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)):
+        super().__init__()
+        self.save_hyperparameters()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.head = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.conv(x).mean(dim=(2, 3)))
+"""
+
+
+def _image_folder(root: Path, n_per_class: int, seed: int, classes=("cat", "dog")) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for k, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for i in range(n_per_class):
+            img = rng.integers(0, 128 + 127 * k, size=(8, 8, 3), dtype=np.uint8)
+            Image.fromarray(img).save(root / c / f"{i}.png")
+
+
+def test_image_models_take_a_training_folder_or_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pytorch_lightning")
+    from auditkit.adapters.lightning import import_model_class
+
+    src = tmp_path / "nets.py"
+    src.write_text(IMAGE_NET)
+    torch.manual_seed(0)
+    net = import_model_class(f"{src}:ImageNet")().eval()
+    ckpt = tmp_path / "img.ckpt"
+    torch.save({"state_dict": net.state_dict(), "hyper_parameters": dict(net.hparams)}, ckpt)
+    _image_folder(tmp_path / "test", 12, seed=1)
+    _image_folder(tmp_path / "train", 20, seed=2)
+    base = ["audit", str(ckpt), "--model-class", f"{src}:ImageNet", "--image-size", "8",
+            "--sections", "privacy", *FAST]  # fmt: skip
+    out = tmp_path / "out"
+    argv = [*base, "--data", str(tmp_path / "test"), "--train-data", str(tmp_path / "train")]
+    assert main([*argv, "--out", str(out)]) == 0
+    doc = json.loads((out / "audit.json").read_text())
+    priv = next(s for s in doc["sections"] if s["name"] == "privacy")
+    assert priv["status"] == "ok", priv.get("reason")
+    assert doc["data"]["train_folder"] == "train"
+    auc = {m["attack"]: m for m in doc["metrics"] if m["name"] == "membership_auc"}
+    assert 0.0 <= auc["loss"]["value"] <= 1.0
+    ref = auc["reference"]
+    assert ref["value"] is None and "cannot be retrained" in ref["reason"]
+    capsys.readouterr()
+    # a training class the model does not have; a file for a folder: one line, exit 2
+    _image_folder(tmp_path / "odd", 3, seed=3, classes=("cat", "bird"))
+    (tmp_path / "x.csv").write_text("file,label\n")
+    for train, needle in [("odd", "'bird'"), ("x.csv", "must be one too")]:
+        bad = [*base, "--data", str(tmp_path / "test"), "--train-data", str(tmp_path / train)]
+        assert main([*bad, "--out", str(tmp_path / "never")]) == 2
+        assert needle in _one_error_line(capsys.readouterr().err)
+    # images listed in tables: the training table's paths are relative to its own folder
+    for split in ("test", "train"):
+        rows = [{"file": f"{split}/{c}/{i}.png", "label": k, "site": "ns"[i % 2]}
+                for k, c in enumerate(("cat", "dog")) for i in range(12)]  # fmt: skip
+        pd.DataFrame(rows).to_csv(tmp_path / f"{split}.csv", index=False)
+    out2 = tmp_path / "out2"
+    argv = [*base, "--data", str(tmp_path / "test.csv"), "--target", "label", "--image-column",
+            "file", "--sensitive", "site", "--train-data", str(tmp_path / "train.csv")]
+    assert main([*argv, "--out", str(out2)]) == 0
+    doc = json.loads((out2 / "audit.json").read_text())
+    priv = next(s for s in doc["sections"] if s["name"] == "privacy")
+    assert priv["status"] == "ok", priv.get("reason")
+    assert doc["data"]["train_file"] == "train.csv"

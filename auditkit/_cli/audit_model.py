@@ -11,6 +11,7 @@ one sub-folder per class).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -343,14 +344,8 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
     sens = split_list(args.sensitive, option="--sensitive")
     X, y, data_file, folder_classes = _read_data(args, kind, name, sens)
     image_paths = _image_paths(args, kind, X, data_file)
-    if getattr(args, "train_data", None) is not None and (
-        data_file is None or image_paths is not None
-    ):
-        raise ParameterError(
-            "--train-data takes a table of the model's input columns; it goes with --data FILE "
-            "of the same columns, not with images."
-        )
-    read = _read_train(args, data_file, sens, X)
+    images = folder_classes is not None or image_paths is not None
+    read = None if images else _read_train(args, data_file, sens, X)
     X_train: Any = None if read is None else read[0]
     y_train: Any = None if read is None else read[1]
     features = split_list(args.features, option="--features")
@@ -366,6 +361,9 @@ def _audit_other(args: argparse.Namespace, kind: str) -> AuditResult:
         sensitive = X[sens] if sens else None
         model, X, y = _image_folder(args, model, image_paths, y, None)
         data_file = None  # the table's columns are not the model's input (no column checks)
+    if images:  # the training images, read like the evaluation ones
+        read = _read_train_images(args, kind, model, X.shape[1:3], folder_classes, sens)
+        X_train, y_train = (None, None) if read is None else read[:2]
     print(visible(found_line(kind, model, args.model), keep_lines=False))
     if (
         features is not None
@@ -432,9 +430,62 @@ def _read_train(
     return table.X[want], table.y, train_file
 
 
+def _read_train_images(
+    args: argparse.Namespace, kind: str, model: Any, hw: tuple[int, int],
+    folder_classes: list[str] | None, sens: list[str] | None,
+) -> tuple[Any, Any, Path] | None:  # fmt: skip
+    """Return (images, labels, path) from ``--train-data``, resized to the evaluation size.
+
+    A folder like ``--data DIR`` (one sub-folder per class), or a table that lists images like
+    ``--data FILE --image-column COL``.
+    """
+    path = getattr(args, "train_data", None)
+    if path is None:
+        return None
+    import numpy as np
+
+    from ..adapters.lightning import load_images, read_image_folder
+    from ..data import load_table
+
+    p = Path(path)
+    if p.exists() and p.resolve() == Path(args.data).resolve():
+        raise ParameterError(
+            f"--train-data and --data are the same ({p.name}): membership inference needs "
+            "images the model was trained on and images it was not."
+        )
+    own = [str(c) for c in getattr(model, "class_names", None) or []]
+    numbered = own == [str(i) for i in range(len(own))]
+    if folder_classes is not None:
+        if not p.is_dir():
+            raise ParameterError(
+                f"--data {args.data} is an image folder; --train-data must be one too (one "
+                f"sub-folder per class); {path!r} is not a folder."
+            )
+        paths, idx, classes = read_image_folder(p)
+        ref = own if own and not numbered else [str(c) for c in folder_classes]
+        missing = [c for c in classes if c not in ref]
+        if missing:
+            raise ParameterError(
+                f"Sub-folder {missing[0]!r} of --train-data {path} is not a class of the "
+                f"model; its classes are {', '.join(ref)}."
+            )
+        y = np.asarray([ref.index(classes[k]) for k in idx], dtype=np.int64)
+        return load_images(paths, hw), y, p
+    train_file = _existing_file(path, "Training data file")
+    table = load_table(train_file, target=args.target, sensitive_features=sens)
+    image_paths = _image_paths(args, kind, table.X, train_file)
+    assert image_paths is not None  # --data lists images with --image-column
+    y = class_codes(table.y, own) if own and not numbered else table.y
+    return load_images(image_paths, hw), y, train_file
+
+
 def _with_train_file(result: AuditResult, read: tuple[Any, Any, Path] | None) -> AuditResult:
-    """Record the training file's name and sha256 in the data block."""
-    return result if read is None else _with_file(result, "data", read[2], key="train_file")
+    """Record the training file's name and sha256 (a folder's name) in the data block."""
+    if read is None:
+        return result
+    if read[2].is_dir():
+        return dataclasses.replace(result, data={**result.data, "train_folder": read[2].name})
+    return _with_file(result, "data", read[2], key="train_file")
 
 
 def _read_data(
