@@ -61,11 +61,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     src.add_argument("--target", metavar="COL", help="the label column of a --data file")
     src.add_argument(
         "--train-data",
-        metavar="FILE",
-        help="the rows the model was trained on, a .csv/.parquet file with the columns of --data "
-        "FILE: membership inference (privacy), drift between training and evaluation data, and "
-        "refits for stability where the model kind allows (default: an auditkit checkpoint's own "
-        "training rows; other models: those sections are skipped)",
+        metavar="FILE|DIR",
+        help="the rows the model was trained on, given like --data: a .csv/.parquet file with "
+        "its columns, or a folder of images (one sub-folder per class): membership inference "
+        "(privacy), drift between training and evaluation data, and refits for stability where "
+        "the model kind allows (default: an auditkit checkpoint's own training rows; other "
+        "models: those sections are skipped)",
     )
     src.add_argument(
         "--text-column",
