@@ -293,7 +293,8 @@ def test_all_attacks_stay_under_1_gb_in_a_fresh_process(
     script = PEAK_CODE + textwrap.dedent(
         """
         import json, sys, time
-        import auditkit.models  # torch and Lightning: the baseline
+        from auditkit.models import MODEL_REGISTRY  # torch and Lightning: the baseline
+        assert "adult-mlp" in MODEL_REGISTRY
         from auditkit.models.checkpoint import load_checkpoint
         from auditkit.exceptions import CheckpointError
         base = peak_kb()
