@@ -276,3 +276,90 @@ def test_weights_missing_from_the_file_are_refused(bert_dir: Path, tmp_path: Pat
     with pytest.raises(ModelFileError, match="lack 2 tensor\\(s\\).*classifier.bias") as exc:
         load_hf(d)
     assert "\n" not in str(exc.value)
+
+
+# ------------------------------------------------- other architectures, other tokenizers
+def _word_level(padding_side: str) -> object:
+    """A word-level fast tokenizer ([CLS] text [SEP]) with the given padding side."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    vocab = {w: i for i, w in enumerate(SPECIAL + POS + NEG + NEUTRAL)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]", model_max_length=32, padding_side=padding_side,
+    )  # fmt: skip
+
+
+def _architecture(name: str) -> tuple[object, object]:
+    n = len(SPECIAL + POS + NEG + NEUTRAL)
+    if name == "distilbert":
+        cfg = transformers.DistilBertConfig(
+            vocab_size=n, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
+            max_position_embeddings=64, num_labels=2, pad_token_id=0,
+        )  # fmt: skip
+        return transformers.DistilBertForSequenceClassification(cfg), _tokenizer()
+    if name == "roberta":
+        cfg = transformers.RobertaConfig(
+            vocab_size=n, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=32, max_position_embeddings=70, num_labels=2, pad_token_id=0,
+            bos_token_id=2, eos_token_id=3, type_vocab_size=1,
+        )  # fmt: skip
+        return transformers.RobertaForSequenceClassification(cfg), _word_level("right")
+    cfg = transformers.GPT2Config(
+        vocab_size=n, n_embd=16, n_layer=2, n_head=2, n_positions=64, num_labels=2,
+        pad_token_id=0, bos_token_id=2, eos_token_id=3,
+    )  # fmt: skip
+    return transformers.GPT2ForSequenceClassification(cfg), _word_level("left")
+
+
+@pytest.mark.parametrize("name", ["distilbert", "roberta", "gpt2"])
+def test_other_architectures_score_each_text_as_alone(name: str, tmp_path: Path) -> None:
+    """DistilBERT, RoBERTa and a GPT-2 classifier whose tokenizer pads on the left.
+
+    Each text's probabilities equal the model's on that text alone, whatever the batch (left
+    padding would shift GPT-2's positions by the batch's longest text); the attributions'
+    forward gives the same logits; the records are named by the tokenizer's tokens.
+    """
+    import auditkit
+
+    torch.manual_seed(0)
+    model, tok = _architecture(name)
+    model.eval()
+    folder = tmp_path / name
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    texts, y = _texts(60, seed=5)
+    alone = []
+    with torch.no_grad():
+        for t in texts:
+            enc = tok([t], truncation=True, return_tensors="pt")
+            alone.append(torch.softmax(model(**enc).logits.double(), dim=1)[0].numpy())
+    adapter = load_hf(folder, text_column="text")
+    for b in (1, 7, 64):
+        got = load_hf(folder, batch_size=b).predict_proba(texts)
+        np.testing.assert_allclose(got, np.asarray(alone), atol=1e-5, err_msg=f"batch {b}")
+    parts = adapter.torch_parts()
+    with torch.no_grad():
+        logits = parts.module(adapter.encode(texts[:8])).double()
+    np.testing.assert_allclose(
+        torch.softmax(logits, dim=1).numpy(), np.asarray(alone[:8]), atol=1e-5
+    )
+    X = pd.DataFrame({"text": texts, "group": np.where(np.arange(60) % 2, "a", "b")})
+    res = auditkit.audit(
+        adapter, X, y, sensitive_features="group", sections=["performance", "explainability"],
+        n_boot=0, options={"explain_max_rows": 8, "explain_sanity_rows": 2},
+    )  # fmt: skip
+    own = np.asarray(alone).argmax(axis=1)
+    assert res.section("performance").get("accuracy").value == pytest.approx(
+        float((own == y).mean())
+    )
+    ex = res.section("explainability")
+    assert ex.status == "ok", ex.reason
+    tokens = {m.input_feature for m in ex.metrics if m.name == "importance"}
+    assert tokens and tokens <= set(SPECIAL + POS + NEG + NEUTRAL)
+    assert adapter.describe()["tokenizer_padding_side"] == tok.padding_side

@@ -1,7 +1,8 @@
 """Hugging Face transformers classifiers: text (model + tokenizer) and images (+ image processor).
 
 :class:`HuggingFaceModel` scores raw texts the way the model's own tokenizer prepares them
-(batched, padded, truncated to the model's length) and images the way its image processor does.
+(batched, padded on the right, truncated to the model's length: each text gets the logits it gets
+alone) and images the way its image processor does.
 Its :meth:`~HuggingFaceModel.torch_parts` expose the token embedding layer, so the explanations
 integrate gradients at the embeddings as for auditkit's reference LSTM, and name each value by
 the tokenizer's own tokens. :func:`load_hf` opens a saved model folder: safetensors weights only,
@@ -229,9 +230,17 @@ class HuggingFaceModel(ModelAdapter):
 
     # -- prediction -----------------------------------------------------------------------
     def _tokens(self, texts: list[str], **kw: Any) -> dict[str, Any]:
+        """Tokenize one batch, padded on the right whatever the tokenizer's own side.
+
+        Models number positions from the first column whatever the mask says (BERT, RoBERTa,
+        GPT-2...), so left padding shifts a text's positions by its batch's longest text and
+        its prediction depends on which texts share its batch. Padded on the right, every text
+        gets the logits it gets alone (the padding is masked, and a decoder's classifier reads
+        the last real token), whatever the batch; the attributions pad the same way.
+        """
         enc = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length,
-            return_tensors="pt", **kw,
+            return_tensors="pt", padding_side="right", **kw,
         )  # fmt: skip
         return {k: v for k, v in enc.items() if k in self._forward_args}
 
@@ -373,7 +382,8 @@ class HuggingFaceModel(ModelAdapter):
             d.update(
                 tokenizer=type(self.tokenizer).__name__,
                 max_length=self.max_length,
-                padding_side=getattr(self.tokenizer, "padding_side", "right"),
+                padding_side="right",  # always (see _tokens); the tokenizer's own side below
+                tokenizer_padding_side=getattr(self.tokenizer, "padding_side", "right"),
                 text_column=self.text_column,
             )
         else:
