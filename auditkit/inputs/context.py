@@ -384,7 +384,8 @@ class AuditContext:
                 and (self.regression_counts is None or not self.regression_counts.features)
             ):
                 return "needs sensitive features; none were given or declared by the dataset"
-            if req == "train_data" and self.train is None and self.model is None:
+            log = self.model is None and self.X is None  # a log of decisions, no model
+            if req == "train_data" and self.train is None and log:
                 return "needs the model's training rows; only a log of predictions was given"
             if req == "train_data" and self.train is None:
                 return (
