@@ -79,12 +79,13 @@ def main(out: Path) -> int:
         folder = Path(tmp) / "tiny-bert-sentiment"
         build_model(folder)
         adapter = load_hf(folder, text_column="text")
-        test = reviews(300, seed=2)
+        test, train = reviews(300, seed=2), reviews(400, seed=1)  # train: the rows it learned
         result = auditkit.audit(
             adapter,
             test[["text", "group"]],
             test["label"].to_numpy(),
             sensitive_features=["group"],
+            train=(train[["text", "group"]], train["label"].to_numpy()),  # membership inference
             n_boot=200,
             random_state=0,
         )

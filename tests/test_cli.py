@@ -422,4 +422,5 @@ def test_model_kind_examples_run_offline(tmp_path: Path, script: str, kind: str)
     res = load_result(tmp_path / "out" / "audit.json")
     status = {s.name: s.status for s in res.sections}
     assert status["performance"] == "ok" and status["explainability"] == "ok", status
+    assert status["privacy"] == "ok", status  # each example gives its training rows
     assert (tmp_path / "out" / "card.html").is_file()
