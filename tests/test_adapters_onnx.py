@@ -197,6 +197,47 @@ def test_image_model_from_torch(tmp_path: Path) -> None:
     assert [c.name for c in ex.charts] == ["attribution_maps"]
 
 
+@pytest.mark.parametrize(
+    ("head", "holds"),
+    [("softmax", "proba"), ("sigmoid", "proba"), ("log_softmax", "log_proba"),
+     ("none", "logits")],
+)  # fmt: skip
+def test_torch_exports_that_end_in_probabilities(tmp_path: Path, head: str, holds: str) -> None:
+    """An output made by Softmax, Sigmoid or LogSoftmax is read as (log-)probabilities, never
+    softmaxed again: the probabilities equal torch's own, whatever the output is called."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    nn = torch.nn
+    torch.manual_seed(0)
+    k = 1 if head == "sigmoid" else 3
+    layers = [nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, k)]
+    layers += {"softmax": [nn.Softmax(dim=1)], "sigmoid": [nn.Sigmoid(), nn.Flatten()],
+               "log_softmax": [nn.LogSoftmax(dim=1)], "none": []}[head]  # fmt: skip
+    net = nn.Sequential(*layers).eval()
+    f = tmp_path / f"{head}.onnx"
+    torch.onnx.export(
+        net, (torch.zeros(1, 5),), str(f), input_names=["x"], output_names=["output"],
+        dynamic_axes={"x": {0: "n"}, "output": {0: "n"}}, dynamo=False,
+    )  # fmt: skip
+    x = np.random.default_rng(1).normal(size=(30, 5)).astype(np.float32)
+    with torch.no_grad():
+        z = net(torch.from_numpy(x)).double()
+    want = {
+        "softmax": z, "log_softmax": torch.exp(z), "none": torch.softmax(z, dim=1),
+        "sigmoid": torch.cat([1 - z, z], dim=1),
+    }[head].numpy()  # fmt: skip
+    adapter = load_onnx(f)
+    assert adapter.output == holds
+    np.testing.assert_allclose(adapter.predict_proba(x), want, atol=1e-5)
+    np.testing.assert_allclose(adapter.predict_proba(x).sum(axis=1), 1.0, atol=1e-5)
+    d = adapter.describe()
+    assert d["output_holds"] == holds
+    assert d["output_node"] == {"softmax": "Softmax", "sigmoid": "Sigmoid",
+                                "log_softmax": "LogSoftmax", "none": None}[head]  # fmt: skip
+    # the caller's word wins over the graph
+    assert load_onnx(f, output="logits").output == "logits"
+
+
 def test_in_memory_session(tmp_path: Path) -> None:
     import onnxruntime as ort
 

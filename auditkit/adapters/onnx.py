@@ -63,9 +63,12 @@ class OnnxModel(ModelAdapter):
     input_map : mapping of str to str, default=None
         For a model with one input per column: graph input name -> table column (default: the
         column of the input's own name).
-    output : {"auto", "proba", "logits"}, default="auto"
+    output : {"auto", "proba", "log_proba", "logits"}, default="auto"
         What the chosen output holds. ``"auto"``: probabilities for a ``ZipMap`` output or one
-        named like ``output_probability``, logits otherwise (softmax; sigmoid for one column).
+        named like ``output_probability``, logits otherwise (softmax; sigmoid for one column);
+        :func:`load_onnx` also reads the graph: an output computed by ``Softmax`` or
+        ``Sigmoid`` holds probabilities, by ``LogSoftmax`` log-probabilities. One column of
+        probabilities is the positive class's.
     classes : sequence, default=None
         Class labels in the order of the probability columns (read from the graph by
         :func:`load_onnx`).
@@ -95,7 +98,7 @@ class OnnxModel(ModelAdapter):
         *,
         features: Sequence[str] | None = None,
         input_map: Mapping[str, str] | None = None,
-        output: Literal["auto", "proba", "logits"] = "auto",
+        output: Literal["auto", "proba", "log_proba", "logits"] = "auto",
         classes: Sequence[Any] | None = None,
         batch_size: int | None = None,
         path: str | os.PathLike[str] | None = None,
@@ -106,8 +109,10 @@ class OnnxModel(ModelAdapter):
         super().__init__(session, name=name, schema=schema)
         if check_task(task, func="OnnxModel") == "regression":
             self.task = "regression"
-        if output not in ("auto", "proba", "logits"):
-            raise ParameterError(f"output must be 'auto', 'proba' or 'logits'; got {output!r}.")
+        if output not in ("auto", "proba", "log_proba", "logits"):
+            raise ParameterError(
+                f"output must be 'auto', 'proba', 'log_proba' or 'logits'; got {output!r}."
+            )
         self.path = Path(os.fsdecode(path)) if path is not None else None
         self.inputs = list(session.get_inputs())
         self.outputs = list(session.get_outputs())
@@ -133,6 +138,7 @@ class OnnxModel(ModelAdapter):
         if output == "auto":
             output = "proba" if zipmap or out.name.lower() in _PROBA_NAMES else "logits"
         self.output = output
+        self.output_node: str | None = None  # the graph's node that made it probabilities
         self.classes_ = np.asarray(classes) if classes is not None else None
         fixed = _fixed(first.shape[0]) if first.shape else None
         self.batch_size = fixed or batch_size or (64 if self.mode == "image" else 8192)
@@ -266,8 +272,11 @@ class OnnxModel(ModelAdapter):
             return np.asarray([[row[k] for k in order] for row in out], dtype=np.float64)
         arr = np.asarray(out, dtype=np.float64)
         arr = arr.reshape(len(arr), -1)
-        if self.output == "proba":
-            return arr
+        if self.output == "log_proba":
+            arr = np.exp(arr)
+        if self.output in ("proba", "log_proba"):
+            # one column: the positive class's probability (a sigmoid output)
+            return np.column_stack([1.0 - arr[:, 0], arr[:, 0]]) if arr.shape[1] == 1 else arr
         if arr.shape[1] == 1:
             p = 1.0 / (1.0 + np.exp(-arr[:, 0]))
             return np.column_stack([1.0 - p, p])
@@ -296,6 +305,7 @@ class OnnxModel(ModelAdapter):
             ],
             output=self.outputs[self.output_index].name,
             output_holds="values" if self.task == "regression" else self.output,
+            output_node=self.output_node,
             gradients=False,
         )
         if self.mode == "columns":
@@ -339,6 +349,34 @@ def _proba_output(outputs: list[Any]) -> int:
         if o.type.startswith("seq(map"):
             return j
     return 1 if len(outputs) > 1 else 0
+
+
+#: Nodes that leave their input's values as they are (walked through to the scoring node).
+_PASS_OPS = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}
+_SCORE_OPS: dict[str, Literal["proba", "log_proba"]] = {
+    "Softmax": "proba", "Sigmoid": "proba", "LogSoftmax": "log_proba",
+}  # fmt: skip
+
+
+def _graph_output_kind(model: Any, name: str) -> tuple[Literal["proba", "log_proba"], str] | None:
+    """Return what output ``name`` holds when a scoring node computes it, else None.
+
+    ``("proba", op)`` for a Softmax or Sigmoid node, ``("log_proba", "LogSoftmax")``; reshapes
+    and casts between that node and the output are walked through.
+    """
+    if model is None:
+        return None
+    producer = {o: node for node in model.graph.node for o in node.output}
+    node = producer.get(name)
+    for _ in range(16):  # a few pass-through nodes at most
+        if node is None:
+            return None
+        if node.op_type in _SCORE_OPS:
+            return _SCORE_OPS[node.op_type], node.op_type
+        if node.op_type not in _PASS_OPS or not node.input:
+            return None
+        node = producer.get(node.input[0])
+    return None
 
 
 #: Nodes of the ai.onnx.ml domain that end a regressor (skl2onnx writes them).
@@ -386,7 +424,7 @@ def load_onnx(
     *,
     features: Sequence[str] | None = None,
     input_map: Mapping[str, str] | None = None,
-    output: Literal["auto", "proba", "logits"] = "auto",
+    output: Literal["auto", "proba", "log_proba", "logits"] = "auto",
     providers: Sequence[str] | None = None,
     schema: DatasetSchema | None = None,
 ) -> OnnxModel:
@@ -401,8 +439,10 @@ def load_onnx(
     input_map : mapping of str to str, default=None
         Graph input name -> table column, for a model with one input per column; every key must
         be an input of the graph.
-    output : {"auto", "proba", "logits"}, default="auto"
-        What the scores output holds (see :class:`OnnxModel`).
+    output : {"auto", "proba", "log_proba", "logits"}, default="auto"
+        What the scores output holds (see :class:`OnnxModel`); ``"auto"`` reads the graph: an
+        output computed by ``Softmax`` or ``Sigmoid`` holds probabilities (not softmaxed
+        again), by ``LogSoftmax`` log-probabilities.
     providers : sequence of str, default=None
         onnxruntime execution providers (default: the CPU).
     schema : DatasetSchema, default=None
@@ -442,4 +482,8 @@ def load_onnx(
     )  # fmt: skip
     if task == "regression":  # its nodes say it is a regressor: never read as a classifier
         adapter.can_regress = False
+    elif output == "auto" and adapter.output == "logits":
+        found = _graph_output_kind(graph, adapter.outputs[adapter.output_index].name)
+        if found is not None:  # the graph applies the softmax itself: never twice
+            adapter.output, adapter.output_node = found
     return adapter
