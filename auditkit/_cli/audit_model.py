@@ -442,7 +442,6 @@ def _read_train_images(
     path = getattr(args, "train_data", None)
     if path is None:
         return None
-    import numpy as np
 
     from ..adapters.lightning import load_images, read_image_folder
     from ..data import load_table
@@ -463,14 +462,7 @@ def _read_train_images(
             )
         paths, idx, classes = read_image_folder(p)
         ref = own if own and not numbered else [str(c) for c in folder_classes]
-        missing = [c for c in classes if c not in ref]
-        if missing:
-            raise ParameterError(
-                f"Sub-folder {missing[0]!r} of --train-data {path} is not a class of the "
-                f"model; its classes are {', '.join(ref)}."
-            )
-        y = np.asarray([ref.index(classes[k]) for k in idx], dtype=np.int64)
-        return load_images(paths, hw), y, p
+        return load_images(paths, hw), _folder_labels(idx, classes, ref, f"--train-data {path}"), p
     train_file = _existing_file(path, "Training data file")
     table = load_table(train_file, target=args.target, sensitive_features=sens)
     image_paths = _image_paths(args, kind, table.X, train_file)
@@ -582,8 +574,6 @@ def _image_folder(
     args: argparse.Namespace, model: Any, paths: list[str], y: Any, classes: list[str] | None
 ) -> tuple[Any, Any, Any]:
     """Read image files as arrays; an image folder's sub-folders are the model's classes."""
-    import numpy as np
-
     from ..adapters.lightning import UserLightningModel, load_images
 
     size = image_size(args.image_size) or getattr(model, "image_size", None)
@@ -611,13 +601,7 @@ def _image_folder(
             y = class_codes(y, own)
         return model, X, y
     if own and not numbered:
-        missing = [c for c in classes if c not in own]
-        if missing:
-            raise ParameterError(
-                f"Sub-folder {missing[0]!r} of {args.data} is not a class of the model; its "
-                f"classes are {', '.join(own)}."
-            )
-        y = np.asarray([own.index(classes[k]) for k in y], dtype=np.int64)
+        y = _folder_labels(y, classes, own, str(args.data))
     elif isinstance(model, UserLightningModel):  # the sub-folders name the module's outputs
         model = UserLightningModel(
             model.raw, image_size=hw, mean=model.mean, std=model.std,
@@ -625,3 +609,16 @@ def _image_folder(
             model_class=model.model_class,
         )  # fmt: skip
     return model, X, y
+
+
+def _folder_labels(idx: Any, classes: list[str], names: list[str], where: str) -> Any:
+    """Map an image folder's labels (indices into its sub-folders) onto the model's ``names``."""
+    import numpy as np
+
+    missing = [c for c in classes if c not in names]
+    if missing:
+        raise ParameterError(
+            f"Sub-folder {missing[0]!r} of {where} is not a class of the model; its classes are "
+            f"{', '.join(names)}."
+        )
+    return np.asarray([names.index(classes[k]) for k in idx], dtype=np.int64)
