@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_cli_model_kinds import NET_SOURCE, _one_error_line
 
 from auditkit.cli import main
 from auditkit.data import sha256_file
@@ -36,13 +37,6 @@ def _table(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     noise = rng.normal(0, 0.5, n)
     df["y"] = ((df["income"] + 0.05 * (df["age"] - 40) + noise) > 3.1).astype(int)
     return df
-
-
-def _one_error_line(err: str) -> str:
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("auditkit: error: ") and "Traceback" not in err
-    return lines[0]
 
 
 def _skops_model(tmp_path: Path, train: pd.DataFrame) -> Path:
@@ -190,21 +184,6 @@ def test_auditkit_checkpoint_takes_training_rows_only_with_a_data_file(
     assert "--train-data goes with --data FILE" in _one_error_line(capsys.readouterr().err)
 
 
-IMAGE_NET = """
-import torch
-import pytorch_lightning as pl
-
-
-class ImageNet(pl.LightningModule):
-    def __init__(self, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)):
-        super().__init__()
-        self.save_hyperparameters()
-        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
-        self.head = torch.nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.head(self.conv(x).mean(dim=(2, 3)))
-"""
 
 
 def _image_folder(root: Path, n_per_class: int, seed: int, classes=("cat", "dog")) -> None:
@@ -226,7 +205,7 @@ def test_image_models_take_a_training_folder_or_table(
     from auditkit.adapters.lightning import import_model_class
 
     src = tmp_path / "nets.py"
-    src.write_text(IMAGE_NET)
+    src.write_text(NET_SOURCE)  # its ImageNet class
     torch.manual_seed(0)
     net = import_model_class(f"{src}:ImageNet")().eval()
     ckpt = tmp_path / "img.ckpt"
